@@ -1,0 +1,256 @@
+// Package audit records every bind, unbind, login and refusal: when, which
+// user, which WeChat identity, through which channel, from which address and
+// with what outcome. Events go to the audit_events table and, through Best,
+// to the structured log as well, so they reach log collectors.
+//
+// Phone numbers are masked before they are stored or logged; nothing else in
+// an event is secret (no codes, tokens or tickets belong in one).
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"wxcas/logx"
+)
+
+// Kinds of event.
+const (
+	KindLogin   = "login"
+	KindBind    = "bind"
+	KindUnbind  = "unbind"
+	KindRefusal = "refusal"
+)
+
+// Outcomes: OK, or a stable reason. Other reasons may be used as long as they
+// are lower-case words joined by underscores, at most 32 characters.
+const (
+	OK           = "ok"
+	WrongCode    = "wrong_code"
+	UnknownPhone = "unknown_phone"
+	UserBound    = "user_bound"
+	SnapshotUser = "snapshot_user"
+	RateLimited  = "rate_limited"
+	StateInvalid = "state_invalid"
+	WeChatError  = "wechat_error"
+)
+
+// Channels a person arrives through.
+const (
+	ChannelQRInline    = "qr_inline"
+	ChannelQRRedirect  = "qr_redirect"
+	ChannelOA          = "oa"
+	ChannelMiniProgram = "mini_program"
+	ChannelMobileApp   = "mobile_app"
+	ChannelAPI         = "api"
+)
+
+// Event is one audited action.
+type Event struct {
+	At        time.Time // zero: the time of recording
+	Kind      string    // login, bind, unbind, refusal
+	Outcome   string    // ok, or a stable reason such as wrong_code
+	UserID    string    // the directory user, when known
+	AppID     string
+	OpenID    string
+	UnionID   string
+	Channel   string // qr_inline, qr_redirect, oa, mini_program, mobile_app, api
+	ClientIP  string
+	Service   string // the CAS service
+	RequestID string // empty: taken from the context (logx)
+	// Phone may be given whole; it is masked before it is stored or logged.
+	Phone string
+}
+
+// Log records events.
+type Log interface {
+	Record(ctx context.Context, e Event) error
+}
+
+// Filter selects events for List.
+type Filter struct {
+	UserID string    // empty: every user
+	Since  time.Time // zero: from the beginning
+	Limit  int       // 0: DefaultLimit; at most MaxLimit
+}
+
+// List limits.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Store is a Log that can also be read back and pruned.
+type Store interface {
+	Log
+	// List returns matching events, newest first.
+	List(ctx context.Context, f Filter) ([]Event, error)
+	// Cleanup deletes events older than before and returns how many.
+	Cleanup(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ErrInvalidEvent is returned for an event with an unknown kind or a
+// malformed outcome or channel.
+var ErrInvalidEvent = errors.New("audit: invalid event")
+
+var token = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// Column sizes: longer values are cut (an audit record is better truncated
+// than lost).
+const (
+	maxKind    = 16
+	maxToken   = 32
+	maxID      = 128
+	maxAppID   = 64
+	maxIP      = 64
+	maxService = 1024
+	maxReqID   = 64
+	maxPhone   = 32
+)
+
+// Normalize returns the event as it is stored: phone masked, text made valid
+// UTF-8 and cut to the column sizes, the time and request id filled in. The
+// normalised event is returned even when it is invalid, so it can be logged.
+func Normalize(ctx context.Context, e Event) (Event, error) {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	if e.RequestID == "" {
+		e.RequestID = logx.RequestID(ctx)
+	}
+	e.Phone = MaskPhone(e.Phone)
+	for _, f := range []struct {
+		s   *string
+		max int
+	}{
+		{&e.Kind, maxKind}, {&e.Outcome, maxToken}, {&e.UserID, maxID}, {&e.AppID, maxAppID},
+		{&e.OpenID, maxID}, {&e.UnionID, maxID}, {&e.Channel, maxToken}, {&e.ClientIP, maxIP},
+		{&e.Service, maxService}, {&e.RequestID, maxReqID}, {&e.Phone, maxPhone},
+	} {
+		*f.s = truncate(strings.ToValidUTF8(*f.s, "\uFFFD"), f.max)
+	}
+	switch e.Kind {
+	case KindLogin, KindBind, KindUnbind, KindRefusal:
+	default:
+		return e, fmt.Errorf("%w: unknown kind %q", ErrInvalidEvent, e.Kind)
+	}
+	switch {
+	case !token.MatchString(e.Outcome):
+		return e, fmt.Errorf("%w: outcome %q must be ok or a reason like wrong_code", ErrInvalidEvent, e.Outcome)
+	case e.Kind == KindRefusal && e.Outcome == OK:
+		return e, fmt.Errorf("%w: a refusal needs a reason, not ok", ErrInvalidEvent)
+	case e.Channel != "" && !token.MatchString(e.Channel):
+		return e, fmt.Errorf("%w: channel %q", ErrInvalidEvent, e.Channel)
+	}
+	return e, nil
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+var maskedPhone = regexp.MustCompile(`^\+?[0-9]{0,5}\*{4}[0-9]{0,4}$`)
+
+// MaskPhone hides the middle of a phone number, E.164 or national:
+// "+8613800138000" becomes "+86138****8000", "13800138000" "138****8000".
+// The last four digits and at most five leading ones stay visible, at least
+// four are always hidden, and anything but digits (and a leading +) is
+// dropped, so whatever is passed, no whole number comes out. An already
+// masked number is returned as it is.
+func MaskPhone(phone string) string {
+	phone = strings.TrimSpace(phone)
+	if phone == "" || maskedPhone.MatchString(phone) {
+		return phone
+	}
+	prefix := ""
+	if strings.HasPrefix(phone, "+") {
+		prefix = "+"
+	}
+	var b strings.Builder
+	for _, r := range phone {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	digits := b.String()
+	switch n := len(digits); {
+	case n <= 4:
+		return prefix + "****"
+	case n <= 8:
+		return prefix + "****" + digits[n-4:]
+	default:
+		keep := min(5, n-8)
+		return prefix + digits[:keep] + "****" + digits[n-4:]
+	}
+}
+
+// Best wraps log so that recording never fails a login: every event is
+// written to logger as a structured "audit" line, then recorded in log (when
+// not nil) even if the request's context is already cancelled; a failure is
+// logged and Record returns nil.
+// A nil logger is slog.Default().
+func Best(log Log, logger *slog.Logger) Log {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return best{log: log, logger: logger}
+}
+
+type best struct {
+	log    Log
+	logger *slog.Logger
+}
+
+// recordTimeout bounds a recording that outlives its request.
+const recordTimeout = 5 * time.Second
+
+func (b best) Record(ctx context.Context, e Event) error {
+	n, invalid := Normalize(ctx, e)
+	b.logger.LogAttrs(ctx, slog.LevelInfo, "audit", n.attrs(ctx)...)
+	if invalid != nil {
+		b.logger.ErrorContext(ctx, "audit event not recorded", "kind", n.Kind, "outcome", n.Outcome, "err", invalid)
+		return nil
+	}
+	if b.log == nil {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := b.log.Record(rctx, n); err != nil {
+		b.logger.ErrorContext(ctx, "audit event not recorded", "kind", n.Kind, "outcome", n.Outcome, "err", err)
+	}
+	return nil
+}
+
+// attrs are the log attributes of a normalised event; empty fields are left
+// out, and the request id when the context already carries it (logx adds it).
+func (e Event) attrs(ctx context.Context) []slog.Attr {
+	as := []slog.Attr{slog.String("kind", e.Kind), slog.String("outcome", e.Outcome)}
+	for _, f := range []struct{ k, v string }{
+		{"user", e.UserID}, {"appid", e.AppID}, {"openid", e.OpenID}, {"unionid", e.UnionID},
+		{"channel", e.Channel}, {"client_ip", e.ClientIP}, {"service", e.Service}, {"phone", e.Phone},
+	} {
+		if f.v != "" {
+			as = append(as, slog.String(f.k, f.v))
+		}
+	}
+	if e.RequestID != "" && e.RequestID != logx.RequestID(ctx) {
+		as = append(as, slog.String("request_id", e.RequestID))
+	}
+	return as
+}
+
+// LogValue masks the phone when an event is logged directly.
+func (e Event) LogValue() slog.Value {
+	e.Phone = MaskPhone(e.Phone)
+	return slog.GroupValue(e.attrs(context.Background())...)
+}

@@ -1,0 +1,276 @@
+package binding
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"wxcas/store"
+)
+
+// SQLStore implements Store and the built-in Directory on wxcas's database.
+type SQLStore struct{ db *store.DB }
+
+// NewSQLStore returns the store on db (MySQL or SQLite).
+func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
+
+var (
+	_ Store     = (*SQLStore)(nil)
+	_ Directory = (*SQLStore)(nil)
+)
+
+func (s *SQLStore) upsertAccount(ctx context.Context, tx *sqlx.Tx, a Account, now time.Time) error {
+	q := `INSERT INTO wechat_accounts (appid, openid, unionid, nickname, avatar_url, first_seen_at, last_seen_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)`
+	if s.db.Dialect == store.MySQL {
+		q += ` ON DUPLICATE KEY UPDATE
+  unionid = COALESCE(unionid, VALUES(unionid)),
+  nickname = IF(VALUES(nickname) = '', nickname, VALUES(nickname)),
+  avatar_url = IF(VALUES(avatar_url) = '', avatar_url, VALUES(avatar_url)),
+  last_seen_at = VALUES(last_seen_at)`
+	} else {
+		q += ` ON CONFLICT (appid, openid) DO UPDATE SET
+  unionid = COALESCE(unionid, excluded.unionid),
+  nickname = CASE WHEN excluded.nickname = '' THEN nickname ELSE excluded.nickname END,
+  avatar_url = CASE WHEN excluded.avatar_url = '' THEN avatar_url ELSE excluded.avatar_url END,
+  last_seen_at = excluded.last_seen_at`
+	}
+	t := store.Time(now)
+	_, err := tx.ExecContext(ctx, q, a.AppID, a.OpenID, nullable(a.UnionID), a.Nickname, a.AvatarURL, t, t)
+	return err
+}
+
+// storedUnionID returns the unionid recorded for the app account, if any: a
+// login that did not reveal it (snsapi_base) still finds the person.
+func storedUnionID(ctx context.Context, q sqlx.QueryerContext, a Account) (string, error) {
+	var u sql.NullString
+	err := sqlx.GetContext(ctx, q, &u, `SELECT unionid FROM wechat_accounts WHERE appid = ? AND openid = ?`, a.AppID, a.OpenID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a.UnionID, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if a.UnionID != "" {
+		return a.UnionID, nil
+	}
+	return u.String, nil
+}
+
+// Seen implements Store.
+func (s *SQLStore) Seen(ctx context.Context, a Account, now time.Time) (string, error) {
+	if a.AppID == "" || a.OpenID == "" {
+		return "", ErrInvalidAccount
+	}
+	var userID string
+	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.upsertAccount(ctx, tx, a, now); err != nil {
+			return fmt.Errorf("record wechat account: %w", err)
+		}
+		unionid, err := storedUnionID(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		if unionid != "" {
+			// A binding made before the unionid was known moves to the
+			// unionid key, unless the person is already bound under it.
+			if err := s.promoteKey(ctx, tx, a, unionid); err != nil {
+				return err
+			}
+		}
+		userID, err = boundUser(ctx, tx, identityKey(a.AppID, a.OpenID, unionid))
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if userID == "" {
+		return "", ErrNotFound
+	}
+	return userID, nil
+}
+
+func (s *SQLStore) promoteKey(ctx context.Context, tx *sqlx.Tx, a Account, unionid string) error {
+	old, newKey := identityKey(a.AppID, a.OpenID, ""), identityKey(a.AppID, a.OpenID, unionid)
+	existing, err := boundUser(ctx, tx, newKey)
+	if err != nil || existing != "" {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE wechat_bindings SET identity_key = ? WHERE identity_key = ?`, newKey, old)
+	return err
+}
+
+func boundUser(ctx context.Context, q sqlx.QueryerContext, key string) (string, error) {
+	var id string
+	err := sqlx.GetContext(ctx, q, &id, `SELECT user_id FROM wechat_bindings WHERE identity_key = ?`, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// Bind implements Store.
+func (s *SQLStore) Bind(ctx context.Context, a Account, userID string, replace bool, now time.Time) error {
+	if a.AppID == "" || a.OpenID == "" || userID == "" {
+		return ErrInvalidAccount
+	}
+	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.upsertAccount(ctx, tx, a, now); err != nil {
+			return err
+		}
+		unionid, err := storedUnionID(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		key := identityKey(a.AppID, a.OpenID, unionid)
+		switch current, err := boundUser(ctx, tx, key); {
+		case err != nil:
+			return err
+		case current == userID:
+			return nil
+		case current != "":
+			return ErrPersonBound
+		}
+		var otherKey string
+		err = sqlx.GetContext(ctx, tx, &otherKey, `SELECT identity_key FROM wechat_bindings WHERE user_id = ?`, userID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case !replace:
+			return ErrUserBound
+		default:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM wechat_bindings WHERE identity_key = ?`, otherKey); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO wechat_bindings (identity_key, user_id, created_at) VALUES (?, ?, ?)`, key, userID, store.Time(now))
+		return err
+	})
+	if store.IsDuplicate(err) {
+		// Another instance bound one side between our checks and our insert:
+		// report which side is taken now.
+		return s.conflict(ctx, a, userID)
+	}
+	return err
+}
+
+func (s *SQLStore) conflict(ctx context.Context, a Account, userID string) error {
+	unionid, err := storedUnionID(ctx, s.db, a)
+	if err != nil {
+		return err
+	}
+	current, err := boundUser(ctx, s.db, identityKey(a.AppID, a.OpenID, unionid))
+	switch {
+	case err != nil:
+		return err
+	case current == userID:
+		return nil
+	case current != "":
+		return ErrPersonBound
+	}
+	return ErrUserBound
+}
+
+// Unbind implements Store.
+func (s *SQLStore) Unbind(ctx context.Context, a Account) error {
+	unionid, err := storedUnionID(ctx, s.db, a)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `DELETE FROM wechat_bindings WHERE identity_key = ?`, identityKey(a.AppID, a.OpenID, unionid))
+	return err
+}
+
+type accountRow struct {
+	AppID     string         `db:"appid"`
+	OpenID    string         `db:"openid"`
+	UnionID   sql.NullString `db:"unionid"`
+	Nickname  string         `db:"nickname"`
+	AvatarURL string         `db:"avatar_url"`
+	FirstSeen time.Time      `db:"first_seen_at"`
+	LastSeen  time.Time      `db:"last_seen_at"`
+}
+
+// Accounts implements Store.
+func (s *SQLStore) Accounts(ctx context.Context, a Account) ([]SeenAccount, error) {
+	unionid, err := storedUnionID(ctx, s.db, a)
+	if err != nil {
+		return nil, err
+	}
+	var rows []accountRow
+	const cols = `SELECT appid, openid, unionid, nickname, avatar_url, first_seen_at, last_seen_at FROM wechat_accounts `
+	if unionid != "" {
+		err = s.db.SelectContext(ctx, &rows, cols+`WHERE unionid = ? OR (appid = ? AND openid = ?) ORDER BY first_seen_at, appid`, unionid, a.AppID, a.OpenID)
+	} else {
+		err = s.db.SelectContext(ctx, &rows, cols+`WHERE appid = ? AND openid = ?`, a.AppID, a.OpenID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SeenAccount, len(rows))
+	for i, r := range rows {
+		out[i] = SeenAccount{
+			Account:   Account{AppID: r.AppID, OpenID: r.OpenID, UnionID: r.UnionID.String, Nickname: r.Nickname, AvatarURL: r.AvatarURL},
+			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+		}
+	}
+	return out, nil
+}
+
+// FindByPhone implements Directory.
+func (s *SQLStore) FindByPhone(ctx context.Context, phone string) (User, error) {
+	return s.findUser(ctx, `SELECT id, phone FROM users WHERE phone = ?`, phone)
+}
+
+// FindByID implements Directory.
+func (s *SQLStore) FindByID(ctx context.Context, id string) (User, error) {
+	return s.findUser(ctx, `SELECT id, phone FROM users WHERE id = ?`, id)
+}
+
+func (s *SQLStore) findUser(ctx context.Context, q, arg string) (User, error) {
+	var u User
+	err := s.db.QueryRowxContext(ctx, q, arg).Scan(&u.ID, &u.Phone)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+// Create implements Directory. User ids are random ("u" + 16 base32
+// characters): they are released to sites as the CAS principal, so they must
+// not reveal the phone number or the order of sign-ups.
+func (s *SQLStore) Create(ctx context.Context, phone string, now time.Time) (User, error) {
+	if phone == "" {
+		return User{}, errors.New("binding: phone required")
+	}
+	u := User{ID: newUserID(), Phone: phone}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?)`, u.ID, u.Phone, store.Time(now))
+	if store.IsDuplicate(err) {
+		return s.FindByPhone(ctx, phone)
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+func newUserID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return "u" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,361 @@
+// Package castest is the contract of cas.TicketStore: every implementation
+// runs Run against each backend it supports.
+package castest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"wxcas/cas"
+	"wxcas/store"
+)
+
+// Run runs the suite. newStore returns a store over a migrated database; the
+// subtests may share one database (each uses its own keys, and the cleanup
+// tests only look at their own rows).
+func Run(t *testing.T, newStore func(t *testing.T) cas.TicketStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s cas.TicketStore)
+	}{
+		{"TGTRoundTrip", testTGTRoundTrip},
+		{"TouchTGT", testTouchTGT},
+		{"TicketConsumedOnce", testTicketConsumedOnce},
+		{"ProxyTicketKeepsProxies", testProxyTicket},
+		{"ConcurrentConsume", testConcurrentConsume},
+		{"DeleteTGTEndsEverything", testDeleteTGT},
+		{"ConcurrentDeleteTGT", testConcurrentDeleteTGT},
+		{"PGTRoundTrip", testPGT},
+		{"CleanupTickets", testCleanupTickets},
+		{"CleanupSessions", testCleanupSessions},
+		{"CleanupOrphans", testCleanupOrphans},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+// base is a fixed, non-zero instant with sub-second precision, to check
+// times come back at microsecond precision.
+var base = time.Date(2026, 11, 21, 8, 0, 0, 123456000, time.UTC)
+
+func key() string {
+	sum := sha256.Sum256([]byte(rand.Text()))
+	return hex.EncodeToString(sum[:])
+}
+
+func newTGT(now time.Time) cas.TGT {
+	return cas.TGT{
+		Key:             key(),
+		PrincipalID:     "alice",
+		Attributes:      map[string][]string{"displayName": {"Alice Ä"}, "group": {"staff", "library"}},
+		AuthenticatedAt: now.Add(-time.Minute),
+		CreatedAt:       now,
+		LastUsedAt:      now,
+		ExpiresAt:       now.Add(8 * time.Hour),
+		IdleExpiresAt:   now.Add(2 * time.Hour),
+	}
+}
+
+func newST(tgt cas.TGT, now time.Time) cas.Ticket {
+	return cas.Ticket{
+		ID:           "ST-" + rand.Text(),
+		TGTKey:       tgt.Key,
+		Service:      "https://app.example.edu/login?next=%2Fhome&x=1",
+		FromNewLogin: true,
+		CreatedAt:    now,
+		ExpiresAt:    now.Add(10 * time.Second),
+	}
+}
+
+func ctx() context.Context { return context.Background() }
+
+func testTGTRoundTrip(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	got, err := s.GetTGT(ctx(), tgt.Key)
+	require.NoError(t, err)
+	require.Equal(t, tgt, got)
+
+	_, err = s.GetTGT(ctx(), key())
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	empty := newTGT(base)
+	empty.Attributes = nil
+	require.NoError(t, s.CreateTGT(ctx(), empty))
+	got, err = s.GetTGT(ctx(), empty.Key)
+	require.NoError(t, err)
+	require.Empty(t, got.Attributes)
+}
+
+func testTouchTGT(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	later := base.Add(30 * time.Minute)
+	require.NoError(t, s.TouchTGT(ctx(), tgt.Key, later, later.Add(2*time.Hour)))
+	got, err := s.GetTGT(ctx(), tgt.Key)
+	require.NoError(t, err)
+	require.Equal(t, later, got.LastUsedAt)
+	require.Equal(t, later.Add(2*time.Hour), got.IdleExpiresAt)
+	require.Equal(t, tgt.ExpiresAt, got.ExpiresAt)
+}
+
+func testTicketConsumedOnce(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	st := newST(tgt, base)
+	require.NoError(t, s.CreateTicket(ctx(), st, nil))
+
+	got, err := s.ConsumeTicket(ctx(), st.ID)
+	require.NoError(t, err)
+	require.Equal(t, st, got)
+	require.False(t, got.IsProxy())
+
+	_, err = s.ConsumeTicket(ctx(), st.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.ConsumeTicket(ctx(), "ST-unknown")
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func testProxyTicket(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	pt := newST(tgt, base)
+	pt.ID = "PT-" + rand.Text()
+	pt.FromNewLogin = false
+	pt.Proxies = []string{"https://p2.example.edu/cb", "https://p1.example.edu/cb"}
+	require.NoError(t, s.CreateTicket(ctx(), pt, nil))
+	got, err := s.ConsumeTicket(ctx(), pt.ID)
+	require.NoError(t, err)
+	require.Equal(t, pt, got)
+	require.True(t, got.IsProxy())
+}
+
+func testConcurrentConsume(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	for round := 0; round < 3; round++ {
+		st := newST(tgt, base)
+		require.NoError(t, s.CreateTicket(ctx(), st, nil))
+		const n = 20
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			wins  int
+			other []error
+		)
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := s.ConsumeTicket(ctx(), st.ID)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case !errors.Is(err, store.ErrNotFound):
+					other = append(other, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		require.Empty(t, other)
+		require.Equal(t, 1, wins, "exactly one of %d concurrent consumers must get the ticket", n)
+	}
+}
+
+func testDeleteTGT(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	other := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), other))
+
+	var want []cas.SLOTarget
+	for i, svc := range []string{"https://a.example.edu/", "https://b.example.edu/x?y=1"} {
+		st := newST(tgt, base.Add(time.Duration(i)*time.Second))
+		st.Service = svc
+		slo := &cas.SLOTarget{TicketID: st.ID, ServiceID: "svc" + string(rune('a'+i)), ServiceURL: svc, LogoutURL: svc + "#slo"}
+		require.NoError(t, s.CreateTicket(ctx(), st, slo))
+		want = append(want, *slo)
+	}
+	// A ticket without logout record (logout_type none) and a PGT.
+	plain := newST(tgt, base)
+	require.NoError(t, s.CreateTicket(ctx(), plain, nil))
+	pgt := cas.PGT{Key: key(), TGTKey: tgt.Key, Proxies: []string{"https://p.example.edu/cb"}, CreatedAt: base}
+	require.NoError(t, s.CreatePGT(ctx(), pgt))
+	keep := newST(other, base)
+	require.NoError(t, s.CreateTicket(ctx(), keep, &cas.SLOTarget{TicketID: keep.ID, ServiceID: "k", ServiceURL: "https://k/", LogoutURL: "https://k/"}))
+
+	ended, err := s.DeleteTGT(ctx(), tgt.Key)
+	require.NoError(t, err)
+	require.Equal(t, tgt, ended.TGT)
+	require.Equal(t, want, ended.Services)
+
+	_, err = s.GetTGT(ctx(), tgt.Key)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.ConsumeTicket(ctx(), plain.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "tickets die with their session")
+	_, err = s.GetPGT(ctx(), pgt.Key)
+	require.ErrorIs(t, err, store.ErrNotFound, "PGTs die with their session")
+	_, err = s.DeleteTGT(ctx(), tgt.Key)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// The other session is untouched.
+	_, err = s.GetTGT(ctx(), other.Key)
+	require.NoError(t, err)
+	endedOther, err := s.DeleteTGT(ctx(), other.Key)
+	require.NoError(t, err)
+	require.Len(t, endedOther.Services, 1)
+	_, err = s.ConsumeTicket(ctx(), keep.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func testConcurrentDeleteTGT(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	st := newST(tgt, base)
+	require.NoError(t, s.CreateTicket(ctx(), st, &cas.SLOTarget{TicketID: st.ID, ServiceID: "a", ServiceURL: st.Service, LogoutURL: st.Service}))
+	const n = 8
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins int
+		errs []error
+	)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.DeleteTGT(ctx(), tgt.Key)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, store.ErrNotFound):
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+	require.Equal(t, 1, wins, "exactly one caller ends the session (and sends its single logout)")
+}
+
+func testPGT(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	p := cas.PGT{Key: key(), TGTKey: tgt.Key, Proxies: []string{"https://p2/cb", "https://p1/cb"}, CreatedAt: base}
+	require.NoError(t, s.CreatePGT(ctx(), p))
+	for i := 0; i < 2; i++ { // multi-use
+		got, err := s.GetPGT(ctx(), p.Key)
+		require.NoError(t, err)
+		require.Equal(t, p, got)
+	}
+	_, err := s.GetPGT(ctx(), key())
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func testCleanupTickets(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	expired := newST(tgt, base)
+	expired.ExpiresAt = base.Add(10 * time.Second)
+	edge := newST(tgt, base)
+	edge.ExpiresAt = base.Add(20 * time.Second)
+	live := newST(tgt, base)
+	live.ExpiresAt = base.Add(20*time.Second + time.Microsecond)
+	for _, st := range []cas.Ticket{expired, edge, live} {
+		require.NoError(t, s.CreateTicket(ctx(), st, nil))
+	}
+	_, err := s.Cleanup(ctx(), base.Add(20*time.Second))
+	require.NoError(t, err)
+	_, err = s.ConsumeTicket(ctx(), expired.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.ConsumeTicket(ctx(), edge.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "a ticket expiring exactly now is expired")
+	_, err = s.ConsumeTicket(ctx(), live.ID)
+	require.NoError(t, err)
+	_, err = s.GetTGT(ctx(), tgt.Key)
+	require.NoError(t, err, "a live session survives")
+}
+
+func testCleanupSessions(t *testing.T, s cas.TicketStore) {
+	now := base.Add(3 * time.Hour)
+	hard := newTGT(base)
+	hard.ExpiresAt = now.Add(-time.Second)
+	hard.IdleExpiresAt = now.Add(time.Hour)
+	idle := newTGT(base)
+	idle.IdleExpiresAt = now
+	live := newTGT(base)
+	live.IdleExpiresAt = now.Add(time.Second)
+	for _, tgt := range []cas.TGT{hard, idle, live} {
+		require.NoError(t, s.CreateTGT(ctx(), tgt))
+	}
+	st := newST(idle, now.Add(-time.Minute))
+	st.ExpiresAt = now.Add(time.Hour) // still valid itself, dies with its session
+	slo := &cas.SLOTarget{TicketID: st.ID, ServiceID: "app", ServiceURL: st.Service, LogoutURL: "https://app.example.edu/slo"}
+	require.NoError(t, s.CreateTicket(ctx(), st, slo))
+
+	ended, err := s.Cleanup(ctx(), now)
+	require.NoError(t, err)
+	byKey := map[string]cas.EndedSession{}
+	for _, e := range ended {
+		byKey[e.TGT.Key] = e
+	}
+	require.Contains(t, byKey, hard.Key)
+	require.Contains(t, byKey, idle.Key)
+	require.NotContains(t, byKey, live.Key)
+	require.Equal(t, hard, byKey[hard.Key].TGT)
+	require.Equal(t, []cas.SLOTarget{*slo}, byKey[idle.Key].Services)
+	require.Empty(t, byKey[hard.Key].Services)
+
+	for _, k := range []string{hard.Key, idle.Key} {
+		_, err = s.GetTGT(ctx(), k)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}
+	_, err = s.GetTGT(ctx(), live.Key)
+	require.NoError(t, err)
+	_, err = s.ConsumeTicket(ctx(), st.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	ended, err = s.Cleanup(ctx(), now)
+	require.NoError(t, err)
+	for _, e := range ended {
+		require.NotContains(t, []string{hard.Key, idle.Key, live.Key}, e.TGT.Key, "a second pass finds nothing of ours")
+	}
+}
+
+func testCleanupOrphans(t *testing.T, s cas.TicketStore) {
+	// Rows naming a session that does not exist (written while it ended).
+	ghost := newTGT(base)
+	st := newST(ghost, base)
+	st.ExpiresAt = base.Add(time.Hour)
+	require.NoError(t, s.CreateTicket(ctx(), st, &cas.SLOTarget{TicketID: st.ID, ServiceID: "a", ServiceURL: st.Service, LogoutURL: st.Service}))
+	p := cas.PGT{Key: key(), TGTKey: ghost.Key, CreatedAt: base}
+	require.NoError(t, s.CreatePGT(ctx(), p))
+
+	_, err := s.Cleanup(ctx(), base)
+	require.NoError(t, err)
+	_, err = s.ConsumeTicket(ctx(), st.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.GetPGT(ctx(), p.Key)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	// A session created afterwards with the same key has no leftovers.
+	require.NoError(t, s.CreateTGT(ctx(), ghost))
+	ended2, err := s.DeleteTGT(ctx(), ghost.Key)
+	require.NoError(t, err)
+	require.Empty(t, ended2.Services)
+}

@@ -1,0 +1,370 @@
+package cas
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"wxcas/store"
+)
+
+// flag reports whether a boolean protocol parameter (renew, gateway) is set:
+// present with any value other than "false".
+func flag(r *http.Request, name string) bool {
+	v, ok := r.Form[name]
+	if !ok {
+		return false
+	}
+	return len(v) == 0 || !strings.EqualFold(v[0], "false")
+}
+
+func noCache(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store, no-cache, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	noCache(w)
+	if err := r.ParseForm(); err != nil {
+		s.pages.Error(w, r, http.StatusBadRequest, ReasonServiceInvalid)
+		return
+	}
+	req := LoginRequest{
+		ServiceURL: r.Form.Get("service"),
+		Renew:      flag(r, "renew"),
+		Gateway:    flag(r, "gateway"),
+		Method:     http.MethodGet,
+	}
+	if req.Renew {
+		req.Gateway = false // the spec: renew wins over gateway
+	}
+	switch m := r.Form.Get("method"); {
+	case m == "" || strings.EqualFold(m, "GET"):
+	case strings.EqualFold(m, "POST"):
+		req.Method = http.MethodPost
+	default:
+		s.pages.Error(w, r, http.StatusBadRequest, ReasonMethodUnsupported)
+		return
+	}
+	var svc *registered
+	if _, present := r.Form["service"]; present {
+		var reason string
+		svc, reason = s.checkService(req.ServiceURL)
+		if svc == nil {
+			s.log.Warn("cas: login for an unusable service refused", "reason", reason, "service", truncate(req.ServiceURL, 200))
+			s.pages.Error(w, r, http.StatusBadRequest, reason)
+			return
+		}
+		req.ServiceID, req.ServiceName = svc.ID, svc.Name
+	}
+
+	_, tgt, ok := s.sso(w, r)
+	if ok && req.Renew {
+		req.SessionKey = tgt.Key
+	}
+	if ok && !req.Renew {
+		if svc == nil {
+			s.pages.LoggedIn(w, r, tgt.PrincipalID)
+			return
+		}
+		st, err := s.issueST(r.Context(), tgt, svc, req.ServiceURL, false)
+		if err != nil {
+			s.log.Error("cas: cannot issue service ticket", "service", svc.ID, "err", err)
+			s.pages.Error(w, r, http.StatusInternalServerError, ReasonInternal)
+			return
+		}
+		s.log.Info("cas: service ticket issued from SSO", "user", tgt.PrincipalID, "service", svc.ID, "ticket", shortID(st))
+		s.sendBack(w, r, req, st)
+		return
+	}
+	if req.Gateway && svc != nil {
+		s.sendBack(w, r, req, "")
+		return
+	}
+	if s.auth == nil {
+		s.pages.Error(w, r, http.StatusServiceUnavailable, ReasonLoginUnavailable)
+		return
+	}
+	s.auth.Authenticate(w, r, req)
+}
+
+// checkService resolves a service parameter: nil and an error reason when it
+// is empty, malformed or not registered.
+func (s *Server) checkService(serviceURL string) (*registered, string) {
+	if serviceURL == "" {
+		return nil, ReasonServiceMissing
+	}
+	if _, err := parseServiceURL(serviceURL); err != nil {
+		return nil, ReasonServiceInvalid
+	}
+	svc := s.reg.lookup(serviceURL)
+	if svc == nil {
+		return nil, ReasonServiceUnknown
+	}
+	return svc, ""
+}
+
+// CompleteLogin finishes a login the Authenticator started: it creates the
+// SSO session and cookie, then sends the browser back to the service with a
+// fresh ST (or shows the "logged in" page when there is no service). It
+// always writes the response; a returned error is for the caller's log.
+func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req LoginRequest, p Principal) error {
+	noCache(w)
+	if p.ID == "" || len(p.ID) > 255 || !validText(p.ID) {
+		s.pages.Error(w, r, http.StatusInternalServerError, ReasonPrincipalInvalid)
+		return errors.New("cas: principal id is empty, too long or not valid UTF-8 text")
+	}
+	var svc *registered
+	if req.ServiceURL != "" {
+		var reason string
+		if svc, reason = s.checkService(req.ServiceURL); svc == nil {
+			s.pages.Error(w, r, http.StatusBadRequest, reason)
+			return fmt.Errorf("cas: service no longer usable: %s", reason)
+		}
+	}
+	if req.Method != http.MethodPost {
+		req.Method = http.MethodGet
+	}
+	ctx := r.Context()
+	now := s.now()
+
+	// A live session of the same user is kept (a renew login must not log
+	// the user out of everything); another user's session is ended first.
+	tgtID, tgt, ok := s.sso(w, r)
+	if !ok && req.SessionKey != "" {
+		if t, err := s.store.GetTGT(ctx, req.SessionKey); err == nil && !t.expired(now) {
+			tgtID, tgt, ok = "", t, true // the browser keeps its cookie
+		}
+	}
+	if ok && tgt.PrincipalID != p.ID {
+		s.endSession(ctx, tgt.Key)
+		ok = false
+	}
+	if !ok {
+		var err error
+		if tgtID, tgt, err = s.newSession(ctx, p); err != nil {
+			s.pages.Error(w, r, http.StatusInternalServerError, ReasonInternal)
+			return err
+		}
+		s.log.Info("cas: SSO session started", "user", p.ID, "tgt", shortID(tgtID))
+	}
+	if tgtID != "" {
+		s.setCookie(w, tgtID)
+	}
+	if svc == nil {
+		s.pages.LoggedIn(w, r, p.ID)
+		return nil
+	}
+	st, err := s.issueST(ctx, tgt, svc, req.ServiceURL, true)
+	if err != nil {
+		s.pages.Error(w, r, http.StatusInternalServerError, ReasonInternal)
+		return err
+	}
+	s.log.Info("cas: service ticket issued after login", "user", p.ID, "service", svc.ID, "ticket", shortID(st))
+	s.sendBack(w, r, req, st)
+	return nil
+}
+
+// newSession creates and stores a TGT for an authenticated principal: the
+// browser login and the API clients start their sessions the same way.
+func (s *Server) newSession(ctx context.Context, p Principal) (string, TGT, error) {
+	if p.ID == "" || len(p.ID) > 255 || !validText(p.ID) {
+		return "", TGT{}, errors.New("cas: principal id is empty, too long or not valid UTF-8 text")
+	}
+	now := s.now()
+	authAt := p.AuthenticatedAt
+	if authAt.IsZero() || authAt.After(now) {
+		authAt = now
+	}
+	tgtID := newTicketID(prefixTGT, true)
+	tgt := TGT{
+		Key:             ticketKey(tgtID),
+		PrincipalID:     p.ID,
+		Attributes:      p.Attributes,
+		AuthenticatedAt: store.Time(authAt),
+		CreatedAt:       store.Time(now),
+		LastUsedAt:      store.Time(now),
+		ExpiresAt:       store.Time(now.Add(s.cfg.TGTMaxLifetime)),
+		IdleExpiresAt:   store.Time(now.Add(s.cfg.TGTIdleTimeout)),
+	}
+	if err := s.store.CreateTGT(ctx, tgt); err != nil {
+		return "", TGT{}, err
+	}
+	return tgtID, tgt, nil
+}
+
+// issueST creates an ST for a live session and records the service for
+// single logout; it also counts as use of the session (idle expiry).
+func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceURL string, fromNewLogin bool) (string, error) {
+	now := s.now()
+	t := Ticket{
+		ID:           newTicketID(prefixST, false),
+		TGTKey:       tgt.Key,
+		Service:      serviceURL,
+		FromNewLogin: fromNewLogin,
+		CreatedAt:    now,
+		ExpiresAt:    now.Add(s.cfg.ServiceTicketTTL),
+	}
+	var slo *SLOTarget
+	if svc.LogoutType != LogoutNone {
+		logoutURL := svc.LogoutURL
+		if logoutURL == "" {
+			logoutURL = stripFragment(serviceURL)
+		}
+		slo = &SLOTarget{TicketID: t.ID, ServiceID: svc.ID, ServiceURL: serviceURL, LogoutURL: logoutURL}
+	}
+	if err := s.store.CreateTicket(ctx, t, slo); err != nil {
+		return "", err
+	}
+	if err := s.store.TouchTGT(ctx, tgt.Key, now, now.Add(s.cfg.TGTIdleTimeout)); err != nil {
+		return "", err
+	}
+	return t.ID, nil
+}
+
+// sendBack returns the browser to the service, with the ticket unless it is
+// "" (gateway without SSO). The service URL is kept exactly as given.
+func (s *Server) sendBack(w http.ResponseWriter, r *http.Request, req LoginRequest, ticket string) {
+	if req.Method == http.MethodPost {
+		fields := map[string]string{}
+		if ticket != "" {
+			fields["ticket"] = ticket
+		}
+		s.pages.PostRedirect(w, r, req.ServiceURL, fields)
+		return
+	}
+	target := req.ServiceURL
+	if ticket != "" {
+		target = withTicket(target, ticket)
+	}
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// sso returns the live session named by the request's cookie. A cookie that
+// is forged, unknown or names an expired session is cleared (and an expired
+// session ended).
+func (s *Server) sso(w http.ResponseWriter, r *http.Request) (string, TGT, bool) {
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil || c.Value == "" {
+		return "", TGT{}, false
+	}
+	tgtID, ok := s.parseCookie(c.Value)
+	if !ok {
+		s.log.Warn("cas: ticket-granting cookie with a bad signature ignored")
+		s.clearCookie(w)
+		return "", TGT{}, false
+	}
+	tgt, err := s.store.GetTGT(r.Context(), ticketKey(tgtID))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("cas: cannot read SSO session", "err", err)
+		}
+		s.clearCookie(w)
+		return "", TGT{}, false
+	}
+	if tgt.expired(s.now()) {
+		s.endSession(r.Context(), tgt.Key)
+		s.clearCookie(w)
+		return "", TGT{}, false
+	}
+	return tgtID, tgt, true
+}
+
+// endSession removes a session and sends single logout in the background.
+func (s *Server) endSession(ctx context.Context, key string) {
+	ended, err := s.store.DeleteTGT(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		s.log.Error("cas: cannot end SSO session", "err", err)
+		return
+	}
+	s.log.Info("cas: SSO session ended", "user", ended.TGT.PrincipalID, "services", len(ended.Services))
+	s.slo.send(ended, s.now())
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	noCache(w)
+	_ = r.ParseForm()
+	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
+		if tgtID, ok := s.parseCookie(c.Value); ok {
+			s.endSession(r.Context(), ticketKey(tgtID))
+		}
+		s.clearCookie(w)
+	}
+	// CAS 3.0: follow service only when registered; the 2.0 url parameter
+	// is ignored.
+	if service := r.Form.Get("service"); service != "" {
+		if svc, _ := s.checkService(service); svc != nil {
+			w.Header().Set("Location", service)
+			w.WriteHeader(http.StatusSeeOther)
+			return
+		}
+		s.log.Info("cas: logout redirect to an unregistered service ignored", "service", truncate(service, 200))
+	}
+	s.pages.LoggedOut(w, r)
+}
+
+// The ticket-granting cookie is the TGT id, "-", and the hex HMAC-SHA256 of
+// the id under CookieKey: all within [A-Za-z0-9-]. A cookie that was not made
+// here is rejected without touching the database.
+func (s *Server) cookieMAC(tgtID string) string {
+	m := hmac.New(sha256.New, s.cookieKey)
+	m.Write([]byte("wxcas TGC v1\x00" + tgtID))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) cookieValue(tgtID string) string { return tgtID + "-" + s.cookieMAC(tgtID) }
+
+func (s *Server) parseCookie(v string) (string, bool) {
+	i := strings.LastIndexByte(v, '-')
+	if i < 0 || !strings.HasPrefix(v, prefixTGT) {
+		return "", false
+	}
+	id, mac := v[:i], v[i+1:]
+	if !hmac.Equal([]byte(mac), []byte(s.cookieMAC(id))) {
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, tgtID string) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     s.cfg.CookieName,
+		Value:    s.cookieValue(tgtID),
+		Path:     s.cookiePath,
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     s.cfg.CookieName,
+		Value:    "",
+		Path:     s.cookiePath,
+		MaxAge:   -1,
+		Expires:  time.Unix(1, 0),
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,16 @@
+package cas_test
+
+import (
+	"testing"
+
+	"wxcas/cas"
+	"wxcas/cas/castest"
+	"wxcas/store"
+	"wxcas/store/storetest"
+)
+
+func TestSQLStore(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		castest.Run(t, func(t *testing.T) cas.TicketStore { return cas.NewSQLStore(db) })
+	})
+}

@@ -1,0 +1,136 @@
+package cas
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// TicketStore keeps SSO sessions and tickets. It holds no policy: callers
+// pass every time in, and decide what "expired" means. Missing rows are
+// reported as store.ErrNotFound. The suite in cas/castest is its contract.
+type TicketStore interface {
+	// CreateTGT stores a new SSO session.
+	CreateTGT(ctx context.Context, t TGT) error
+	// GetTGT returns the session stored under key.
+	GetTGT(ctx context.Context, key string) (TGT, error)
+	// TouchTGT records use of a session: last use and the new idle expiry.
+	TouchTGT(ctx context.Context, key string, lastUsed, idleExpires time.Time) error
+	// DeleteTGT ends a session: it removes the TGT with its tickets, PGTs and
+	// service records, and returns what single logout needs. When two
+	// callers end one session, exactly one gets it; the other gets ErrNotFound.
+	DeleteTGT(ctx context.Context, key string) (EndedSession, error)
+
+	// CreateTicket stores an ST or PT; with a non-nil slo it also records,
+	// in the same transaction, that the session's service must be told about
+	// a logout.
+	CreateTicket(ctx context.Context, t Ticket, slo *SLOTarget) error
+	// ConsumeTicket removes the ticket and returns it. Of any number of
+	// concurrent callers exactly one gets the ticket; the others (and all
+	// later callers) get ErrNotFound.
+	ConsumeTicket(ctx context.Context, id string) (Ticket, error)
+
+	// CreatePGT stores a proxy-granting ticket (it lives as long as its TGT).
+	CreatePGT(ctx context.Context, p PGT) error
+	// GetPGT returns the PGT stored under key.
+	GetPGT(ctx context.Context, key string) (PGT, error)
+
+	// Cleanup deletes tickets that expired at or before now and sessions past
+	// their hard or idle expiry (with everything belonging to them), and
+	// returns the ended sessions so their services can be logged out.
+	Cleanup(ctx context.Context, now time.Time) ([]EndedSession, error)
+}
+
+// TGT is an SSO session. Only the SHA-256 of its id is stored (Key), so a
+// copy of the database does not hand out live sessions.
+type TGT struct {
+	Key             string
+	PrincipalID     string
+	Attributes      map[string][]string
+	AuthenticatedAt time.Time
+	CreatedAt       time.Time
+	LastUsedAt      time.Time
+	ExpiresAt       time.Time // hard expiry
+	IdleExpiresAt   time.Time // LastUsedAt + idle timeout
+}
+
+// expired reports whether the session is past its hard or idle expiry.
+func (t TGT) expired(now time.Time) bool {
+	return !now.Before(t.ExpiresAt) || !now.Before(t.IdleExpiresAt)
+}
+
+// Ticket is a service ticket (ST-) or proxy ticket (PT-), single use.
+type Ticket struct {
+	ID           string
+	TGTKey       string
+	Service      string // the service URL exactly as given at /login or /proxy
+	FromNewLogin bool   // issued right after primary authentication (renew)
+	Proxies      []string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+}
+
+// IsProxy reports whether the ticket is a PT.
+func (t Ticket) IsProxy() bool { return len(t.ID) > 3 && t.ID[:3] == "PT-" }
+
+// SLOTarget is a service that got an ST in a session and is told when the
+// session ends.
+type SLOTarget struct {
+	TicketID   string // the ST, sent as SessionIndex
+	ServiceID  string
+	ServiceURL string
+	LogoutURL  string // where the LogoutRequest is POSTed
+}
+
+// EndedSession is what single logout needs from a removed session.
+type EndedSession struct {
+	TGT      TGT
+	Services []SLOTarget
+}
+
+// PGT is a proxy-granting ticket. Only the SHA-256 of its id is stored.
+type PGT struct {
+	Key       string
+	TGTKey    string
+	Proxies   []string // the proxy chain, most recent first
+	CreatedAt time.Time
+}
+
+// Ticket id prefixes.
+const (
+	prefixST     = "ST-"
+	prefixPT     = "PT-"
+	prefixTGT    = "TGT-"
+	prefixPGT    = "PGT-"
+	prefixPGTIOU = "PGTIOU-"
+	prefixLR     = "LR-"
+)
+
+// newTicketID returns prefix + 26 characters of base32 from crypto/rand (130
+// bits), or twice that for long-lived tickets. The alphabet (A-Z, 2-7) is
+// within the protocol's [A-Za-z0-9-]; an ST stays at 29 characters, under the
+// 32 that every client must accept.
+func newTicketID(prefix string, long bool) string {
+	id := prefix + rand.Text()
+	if long {
+		id += rand.Text()
+	}
+	return id
+}
+
+// ticketKey is what the store keeps instead of a long-lived ticket's id.
+func ticketKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+// shortID is a ticket id safe to log: its prefix and a few characters.
+func shortID(id string) string {
+	const keep = 10
+	if len(id) <= keep {
+		return id
+	}
+	return id[:keep] + "…"
+}

@@ -1,0 +1,262 @@
+// Package config holds wxcas's typed configuration: decoded strictly from
+// config.yaml, with secrets expanded from the environment and every problem
+// reported at once by Validate.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"wxcas/apereo"
+	"wxcas/api"
+	"wxcas/binding/sqldir"
+	"wxcas/cas"
+)
+
+// Config is the whole of config.yaml.
+type Config struct {
+	Server    Server     `yaml:"server"`
+	Log       Log        `yaml:"log"`
+	Database  Database   `yaml:"database"`
+	Secrets   Secrets    `yaml:"secrets"`
+	Sandbox   Sandbox    `yaml:"sandbox"`
+	WeChat    WeChat     `yaml:"wechat"`
+	SMS       SMS        `yaml:"sms"`
+	OTP       OTP        `yaml:"otp"`
+	CAS       CAS        `yaml:"cas"`
+	Login     Login      `yaml:"login"`
+	Directory Directory  `yaml:"directory"`
+	Audit     Audit      `yaml:"audit"`
+	Metrics   Metrics    `yaml:"metrics"`
+	API       api.Config `yaml:"api"`
+
+	// fromEnv holds the key paths whose values came from ${VAR} expansion.
+	fromEnv map[string]bool
+	// sandboxAcknowledged: WXCAS_ALLOW_SANDBOX=yes lets the sandbox run on a
+	// non-loopback address (a shared demo); without it the sandbox cannot be
+	// exposed by a config file copied to a server by mistake.
+	sandboxAcknowledged bool
+}
+
+// Server is the HTTP listener and how the outside world reaches it.
+type Server struct {
+	Listen          string        `yaml:"listen"`
+	PublicURL       string        `yaml:"public_url"`
+	TrustedProxies  []string      `yaml:"trusted_proxies"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	RequestTimeout  time.Duration `yaml:"request_timeout"`
+}
+
+// Metrics exposes Prometheus metrics on their own listener, so they never
+// share the public address.
+type Metrics struct {
+	// Listen is host:port for GET /metrics; empty turns metrics off.
+	Listen string `yaml:"listen"`
+}
+
+// Log selects the log format and level.
+type Log struct {
+	Format string `yaml:"format"` // text | json
+	Level  string `yaml:"level"`  // debug | info | warn | error
+}
+
+// Database selects the store: embedded SQLite or MySQL.
+type Database struct {
+	Driver       string        `yaml:"driver"` // sqlite | mysql
+	DSN          string        `yaml:"dsn"`
+	SQLitePath   string        `yaml:"sqlite_path"`
+	MaxOpenConns int           `yaml:"max_open_conns"`
+	StartupRetry time.Duration `yaml:"startup_retry"`
+}
+
+// Secrets are never written in the file itself outside the sandbox: they come
+// from the environment through ${VAR}.
+type Secrets struct {
+	// Key is the master secret; session, state, OTP and cookie keys are derived from it.
+	Key string `yaml:"key"`
+}
+
+// Sandbox turns on the built-in WeChat emulator and console SMS. It must be
+// switched on explicitly and is announced loudly.
+type Sandbox struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// Defaults returns the configuration used for every key the file leaves out.
+func Defaults() *Config {
+	return &Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8080",
+			ShutdownTimeout: 15 * time.Second,
+			RequestTimeout:  30 * time.Second,
+		},
+		Log:      Log{Format: "text", Level: "info"},
+		Database: Database{Driver: "sqlite", SQLitePath: "./data/wxcas.db", MaxOpenConns: 20, StartupRetry: 60 * time.Second},
+		WeChat:   WeChat{Timeout: 10 * time.Second},
+		SMS: SMS{Provider: "console", Tencent: TencentSMS{
+			Region: "ap-guangzhou", Timeout: 10 * time.Second, TemplateParams: []string{"code", "ttl_minutes"},
+		}},
+		OTP:       defaultOTP(),
+		CAS:       CAS{Config: cas.DefaultConfig(), Mode: "server", Apereo: apereo.DefaultConfig()},
+		Login:     defaultLogin(),
+		Directory: Directory{Type: "builtin", SQL: sqldir.DefaultConfig()},
+		Audit:     Audit{Retention: 365 * 24 * time.Hour},
+		Metrics:   Metrics{Listen: "127.0.0.1:9464"},
+		API:       api.DefaultConfig(),
+	}
+}
+
+// applyEnv applies the documented environment overrides (WXCAS_LISTEN).
+func (c *Config) applyEnv(lookup func(string) (string, bool)) {
+	if v, ok := lookup("WXCAS_LISTEN"); ok && v != "" {
+		c.Server.Listen = v
+	}
+}
+
+// FromEnv reports whether the value at a dotted key path came from ${VAR}.
+func (c *Config) FromEnv(path string) bool { return c.fromEnv[path] }
+
+// Validate checks the whole configuration and returns every problem found.
+func (c *Config) Validate() Problems {
+	var p Problems
+	add := func(bad bool, format string, args ...any) {
+		if bad {
+			p = append(p, fmt.Sprintf(format, args...))
+		}
+	}
+
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		p = append(p, fmt.Sprintf("server.listen: %q is not host:port", c.Server.Listen))
+	}
+	if u, err := url.Parse(c.Server.PublicURL); c.Server.PublicURL == "" {
+		p = append(p, "server.public_url: required (the external base URL, e.g. https://login.example.edu)")
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p = append(p, fmt.Sprintf("server.public_url: %q must be an absolute http(s) URL without query or fragment", c.Server.PublicURL))
+	} else if u.Scheme == "http" && !c.Sandbox.Enabled && !isLoopback(u.Hostname()) {
+		p = append(p, "server.public_url: must be https outside the sandbox (cookies are Secure)")
+	} else if c.Sandbox.Enabled && !c.sandboxAcknowledged && (!isLoopback(u.Hostname()) || !loopbackListen(c.Server.Listen)) {
+		p = append(p, "sandbox.enabled: the sandbox (fake WeChat, codes in the log) only serves loopback addresses; "+
+			"set sandbox.enabled: false for real users, or WXCAS_ALLOW_SANDBOX=yes for a shared demo")
+	}
+	for i, cidr := range c.Server.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			p = append(p, fmt.Sprintf("server.trusted_proxies[%d]: %q is not a CIDR prefix", i, cidr))
+		}
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			p = append(p, fmt.Sprintf("metrics.listen: %q is not host:port", c.Metrics.Listen))
+		}
+	}
+	add(c.Server.ShutdownTimeout <= 0, "server.shutdown_timeout: must be positive")
+	add(c.Server.RequestTimeout <= 0, "server.request_timeout: must be positive")
+
+	add(c.Log.Format != "text" && c.Log.Format != "json", "log.format: %q must be text or json", c.Log.Format)
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("log.level: %q must be debug, info, warn or error", c.Log.Level))
+	}
+
+	switch c.Database.Driver {
+	case "sqlite":
+		add(c.Database.SQLitePath == "", "database.sqlite_path: required with driver sqlite")
+		add(c.Database.DSN != "", "database.dsn: only used with driver mysql (driver is sqlite)")
+		if c.Database.SQLitePath != "" {
+			p = append(p, sqliteDirProblems(c.Database.SQLitePath)...)
+		}
+	case "mysql":
+		add(c.Database.DSN == "", "database.dsn: required with driver mysql (e.g. ${WXCAS_MYSQL_DSN})")
+		add(c.Database.DSN != "" && !c.FromEnv("database.dsn") && strings.Contains(c.Database.DSN, ":") && strings.Contains(c.Database.DSN, "@"),
+			"database.dsn: contains a password; take it from the environment with ${WXCAS_MYSQL_DSN}")
+	default:
+		p = append(p, fmt.Sprintf("database.driver: %q must be sqlite or mysql", c.Database.Driver))
+	}
+	add(c.Database.MaxOpenConns < 1, "database.max_open_conns: must be at least 1")
+	add(c.Database.StartupRetry < 0, "database.startup_retry: must not be negative")
+
+	switch {
+	case c.Secrets.Key == "" && !c.Sandbox.Enabled:
+		p = append(p, "secrets.key: required outside the sandbox; set it from the environment: key: ${WXCAS_SECRET_KEY}")
+	case c.Secrets.Key != "" && !c.FromEnv("secrets.key") && !c.Sandbox.Enabled:
+		p = append(p, "secrets.key: must come from the environment (${WXCAS_SECRET_KEY}), not be written in the file")
+	case c.Secrets.Key != "" && len(c.Secrets.Key) < 32:
+		p = append(p, "secrets.key: must be at least 32 characters (e.g. openssl rand -base64 48)")
+	}
+	p = append(p, c.validateFeatures()...)
+	p = append(p, c.validateLogin()...)
+	p = append(p, c.validateDirectory()...)
+	return append(p, c.API.Validate()...)
+}
+
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	return err == nil && isLoopback(host)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sqliteDirProblems names the path when the database file's directory cannot
+// be created or written, so the operator is not left guessing.
+func sqliteDirProblems(path string) Problems {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case os.IsNotExist(err):
+		// Created at start-up; its parent must be writable.
+		parent := dir
+		for {
+			parent = filepath.Dir(parent)
+			if st, err := os.Stat(parent); err == nil {
+				if !st.IsDir() || !writable(parent) {
+					return Problems{fmt.Sprintf("database.sqlite_path: cannot create directory %s: %s is not writable", dir, parent)}
+				}
+				return nil
+			}
+			if parent == filepath.Dir(parent) {
+				return nil
+			}
+		}
+	case err != nil:
+		return Problems{fmt.Sprintf("database.sqlite_path: cannot use directory %s: %v", dir, err)}
+	case !st.IsDir():
+		return Problems{fmt.Sprintf("database.sqlite_path: %s is not a directory", dir)}
+	case !writable(dir):
+		return Problems{fmt.Sprintf("database.sqlite_path: directory %s is not writable", dir)}
+	}
+	return nil
+}
+
+func writable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".wxcas-write-check-*")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return true
+}
+
+func dirProblems(key, dir string) Problems {
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return Problems{fmt.Sprintf("%s: %v", key, err)}
+	case !st.IsDir():
+		return Problems{fmt.Sprintf("%s: %s is not a directory", key, dir)}
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"wxcas/apereo"
+	"wxcas/binding/sqldir"
+	"wxcas/cas"
+	"wxcas/login"
+)
+
+// CAS is the CAS server role: ticket lifetimes, the SSO cookie and the
+// registry of services allowed to receive tickets.
+type CAS struct {
+	cas.Config `yaml:",inline"`
+	// Mode: server (wxcas issues the tickets sites validate) or apereo-token
+	// (wxcas hands the login to an existing Apereo CAS by token).
+	Mode string `yaml:"mode"`
+	// Apereo configures the token hand-off (mode apereo-token).
+	Apereo apereo.Config `yaml:"apereo"`
+}
+
+// Login is the browser login: which WeChat apps the pages use, how the QR
+// code is shown, and the binding policy.
+type Login struct {
+	login.Config `yaml:",inline"`
+	// WebsiteAppID is the website app whose QR code desktop browsers scan.
+	WebsiteAppID string `yaml:"website_appid"`
+	// OfficialAccountAppID logs people in inside WeChat's own browser.
+	OfficialAccountAppID string `yaml:"official_account_appid"`
+	// OfficialAccountUnionID: the Official Account is bound to the same
+	// open-platform account, so a snsapi_userinfo login reveals the unionid.
+	OfficialAccountUnionID bool `yaml:"official_account_unionid"`
+	// QRMode: inline (QR code inside our page, wxLogin.js) or redirect
+	// (full-page WeChat QR page).
+	QRMode string `yaml:"qr_mode"`
+	// FlowTTL bounds one login from start to finish.
+	FlowTTL time.Duration `yaml:"flow_ttl"`
+	// TemplatesDir overrides embedded page templates (and static files in its
+	// static/ subdirectory) file by file, for branding.
+	TemplatesDir string `yaml:"templates_dir"`
+}
+
+func defaultLogin() Login {
+	return Login{Config: login.DefaultConfig(), QRMode: "inline", FlowTTL: 10 * time.Minute}
+}
+
+func (c *Config) validateLogin() Problems {
+	var p Problems
+	add := func(bad bool, format string, args ...any) {
+		if bad {
+			p = append(p, fmt.Sprintf(format, args...))
+		}
+	}
+	p = append(p, c.CAS.Config.Validate()...)
+	add(c.CAS.Mode != "server" && c.CAS.Mode != "apereo-token", "cas.mode: %q must be server or apereo-token", c.CAS.Mode)
+	if c.CAS.Mode == "apereo-token" {
+		p = append(p, c.CAS.Apereo.Validate(c.CAS.Services, c.FromEnv, c.Sandbox.Enabled)...)
+	}
+
+	p = append(p, c.Login.Config.Validate()...)
+	kinds := map[string]string{}
+	for _, app := range c.WeChat.Apps {
+		kinds[app.AppID] = app.Kind
+	}
+	add(c.Login.WebsiteAppID == "" && c.Login.OfficialAccountAppID == "",
+		"login: set website_appid and/or official_account_appid (the apps browsers log in with)")
+	if id := c.Login.WebsiteAppID; id != "" {
+		add(kinds[id] != "website", "login.website_appid: %s is not a website app in wechat.apps", id)
+	}
+	if id := c.Login.OfficialAccountAppID; id != "" {
+		add(kinds[id] != "official_account", "login.official_account_appid: %s is not an official_account app in wechat.apps", id)
+	}
+	add(c.Login.QRMode != "inline" && c.Login.QRMode != "redirect", "login.qr_mode: %q must be inline or redirect", c.Login.QRMode)
+	add(c.Login.FlowTTL < time.Minute || c.Login.FlowTTL > 10*time.Minute, "login.flow_ttl: %v must be between 1m and 10m", c.Login.FlowTTL)
+	if c.Login.TemplatesDir != "" {
+		p = append(p, dirProblems("login.templates_dir", c.Login.TemplatesDir)...)
+	}
+	return p
+}
+
+// Directory selects the user directory.
+type Directory struct {
+	// Type: builtin (wxcas's own users table) or sql (the organisation's
+	// database, through the queries under sql).
+	Type string        `yaml:"type"`
+	SQL  sqldir.Config `yaml:"sql"`
+}
+
+// Audit configures the audit log of logins, bindings and refusals.
+type Audit struct {
+	// Retention: events older than this are deleted.
+	Retention time.Duration `yaml:"retention"`
+}
+
+func (c *Config) validateDirectory() Problems {
+	var p Problems
+	switch c.Directory.Type {
+	case "builtin":
+	case "sql":
+		p = append(p, c.Directory.SQL.Validate(c.Sandbox.Enabled, c.FromEnv)...)
+		if !c.Directory.SQL.CanCreate() && c.Login.OnUnknownPhone == login.UnknownPhoneCreate {
+			p = append(p, "login.on_unknown_phone: create needs directory.sql.create (an INSERT); set it or use on_unknown_phone: refuse")
+		}
+	default:
+		p = append(p, fmt.Sprintf("directory.type: %q must be builtin or sql", c.Directory.Type))
+	}
+	if c.Audit.Retention < 24*time.Hour {
+		p = append(p, fmt.Sprintf("audit.retention: %v must be at least 24h", c.Audit.Retention))
+	}
+	return p
+}

@@ -1,0 +1,170 @@
+package login_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"wxcas/binding"
+	"wxcas/login"
+	"wxcas/logx"
+	"wxcas/otp"
+	"wxcas/otp/otptest"
+	"wxcas/store"
+	"wxcas/store/storetest"
+)
+
+type env struct {
+	svc   *login.Service
+	codes *otptest.Env
+	dir   *binding.SQLStore
+}
+
+func newEnv(t *testing.T, db *store.DB, cfg login.Config) *env {
+	codes := otptest.NewEnv(t, otp.NewSQLStore(db), func(c *otp.Config) { c.Cooldown = 0 })
+	dir := binding.NewSQLStore(db)
+	return &env{svc: login.New(cfg, dir, dir, codes.Svc, codes.Clock.Now, logx.Discard()), codes: codes, dir: dir}
+}
+
+func (e *env) sendAndBind(t *testing.T, id login.Identity, phone otp.Phone) (binding.User, error) {
+	t.Helper()
+	_, err := e.svc.SendCode(context.Background(), id, phone, "192.0.2.7")
+	require.NoError(t, err)
+	return e.svc.Bind(context.Background(), id, phone, e.codes.Outbox.Last(phone))
+}
+
+func ident(appid, openid, unionid string) login.Identity {
+	return login.Identity{Account: binding.Account{AppID: appid, OpenID: openid, UnionID: unionid, Nickname: "小明"}}
+}
+
+func TestLogin(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+
+		t.Run("first login binds, second login is recognised", func(t *testing.T) {
+			e := newEnv(t, db, login.DefaultConfig())
+			alice := ident("wxweb", "o-alice", "u-alice")
+			_, err := e.svc.Identify(ctx, alice)
+			require.ErrorIs(t, err, login.ErrUnbound)
+			u, err := e.sendAndBind(t, alice, otptest.Phone(1))
+			require.NoError(t, err)
+			require.Equal(t, string(otptest.Phone(1)), u.Phone)
+			got, err := e.svc.Identify(ctx, ident("wxoa", "o-alice-oa", "u-alice"))
+			require.NoError(t, err)
+			require.Equal(t, u.ID, got.ID, "the same person through another app")
+			p := login.Principal(got, alice, e.codes.Clock.Now())
+			require.Equal(t, u.ID, p.ID)
+			require.Equal(t, []string{"wechat"}, p.Attributes["loginChannel"])
+			require.Equal(t, []string{"u-alice"}, p.Attributes["wechatUnionId"])
+		})
+
+		t.Run("existing phone links to the existing user", func(t *testing.T) {
+			e := newEnv(t, db, login.DefaultConfig())
+			existing, err := e.dir.Create(ctx, string(otptest.Phone(2)), e.codes.Clock.Now())
+			require.NoError(t, err)
+			u, err := e.sendAndBind(t, ident("wxweb", "o-bob", "u-bob"), otptest.Phone(2))
+			require.NoError(t, err)
+			require.Equal(t, existing.ID, u.ID)
+		})
+
+		t.Run("unknown phone refused by policy, before any SMS", func(t *testing.T) {
+			e := newEnv(t, db, login.Config{OnUnknownPhone: login.UnknownPhoneRefuse, OnUserBound: login.UserBoundRefuse})
+			_, err := e.svc.SendCode(ctx, ident("wxweb", "o-carol", ""), otptest.Phone(3), "192.0.2.7")
+			require.ErrorIs(t, err, login.ErrUnknownPhone)
+			require.Zero(t, e.codes.Outbox.Count(otptest.Phone(3)), "no SMS is spent")
+		})
+
+		t.Run("user bound to another WeChat account: refuse or replace", func(t *testing.T) {
+			e := newEnv(t, db, login.DefaultConfig())
+			_, err := e.sendAndBind(t, ident("wxweb", "o-dave", "u-dave"), otptest.Phone(4))
+			require.NoError(t, err)
+			_, err = e.sendAndBind(t, ident("wxweb", "o-dave2", "u-dave2"), otptest.Phone(4))
+			require.ErrorIs(t, err, login.ErrUserBound)
+
+			r := newEnv(t, db, login.Config{OnUnknownPhone: login.UnknownPhoneCreate, OnUserBound: login.UserBoundReplace})
+			u, err := r.sendAndBind(t, ident("wxweb", "o-dave2", "u-dave2"), otptest.Phone(4))
+			require.NoError(t, err)
+			got, err := r.svc.Identify(ctx, ident("wxweb", "o-dave2", ""))
+			require.NoError(t, err)
+			require.Equal(t, u.ID, got.ID)
+			_, err = r.svc.Identify(ctx, ident("wxweb", "o-dave", "u-dave"))
+			require.ErrorIs(t, err, login.ErrUnbound, "the replaced account must bind again")
+		})
+
+		t.Run("wrong code binds nothing", func(t *testing.T) {
+			e := newEnv(t, db, login.DefaultConfig())
+			id := ident("wxweb", "o-erin", "u-erin")
+			_, err := e.svc.SendCode(ctx, id, otptest.Phone(5), "192.0.2.7")
+			require.NoError(t, err)
+			_, err = e.svc.Bind(ctx, id, otptest.Phone(5), "000000x")
+			require.ErrorIs(t, err, otp.ErrMismatch)
+			_, err = e.svc.Identify(ctx, id)
+			require.ErrorIs(t, err, login.ErrUnbound)
+			_, err = e.dir.FindByPhone(ctx, string(otptest.Phone(5)))
+			require.ErrorIs(t, err, binding.ErrNotFound, "no user is created before the code is proven")
+		})
+
+		t.Run("snapshot users are never bound", func(t *testing.T) {
+			e := newEnv(t, db, login.DefaultConfig())
+			id := ident("wxoa", "o-virtual", "")
+			id.Snapshot = true
+			_, err := e.svc.Identify(ctx, id)
+			require.ErrorIs(t, err, login.ErrSnapshot)
+			_, err = e.svc.SendCode(ctx, id, otptest.Phone(6), "192.0.2.7")
+			require.ErrorIs(t, err, login.ErrSnapshot)
+			_, err = e.svc.Bind(ctx, id, otptest.Phone(6), "123456")
+			require.ErrorIs(t, err, login.ErrSnapshot)
+		})
+
+		t.Run("a binding to a user the directory lost is dropped", func(t *testing.T) {
+			e := newEnv(t, db, login.DefaultConfig())
+			id := ident("wxweb", "o-frank", "u-frank")
+			require.NoError(t, e.dir.Bind(ctx, id.Account, "ghost", false, e.codes.Clock.Now()))
+			_, err := e.svc.Identify(ctx, id)
+			require.ErrorIs(t, err, login.ErrUnbound)
+		})
+
+		t.Run("two browsers binding one new phone at once make one user", func(t *testing.T) {
+			e := newEnv(t, db, login.Config{OnUnknownPhone: login.UnknownPhoneCreate, OnUserBound: login.UserBoundRefuse})
+			phone := otptest.Phone(7)
+			ids := []login.Identity{ident("wxweb", "o-g1", "u-g1"), ident("wxweb", "o-g2", "u-g2")}
+			codes := make([]string, len(ids))
+			for i, id := range ids {
+				_, err := e.svc.SendCode(ctx, id, phone, "192.0.2.7")
+				require.NoError(t, err)
+				codes[i] = e.codes.Outbox.Last(phone)
+			}
+			// The second send replaced the first code; both race with the last code.
+			var wg sync.WaitGroup
+			errs := make([]error, len(ids))
+			for i, id := range ids {
+				wg.Add(1)
+				go func() { defer wg.Done(); _, errs[i] = e.svc.Bind(ctx, id, phone, codes[1]) }()
+			}
+			wg.Wait()
+			ok := 0
+			for _, err := range errs {
+				if err == nil {
+					ok++
+				} else {
+					require.True(t, errors.Is(err, otp.ErrNoCode) || errors.Is(err, login.ErrUserBound), "%v", err)
+				}
+			}
+			require.Equal(t, 1, ok)
+			var n int
+			require.NoError(t, db.Get(&n, `SELECT COUNT(*) FROM users WHERE phone = ?`, string(phone)))
+			require.Equal(t, 1, n)
+		})
+	})
+}
+
+func TestConfigValidate(t *testing.T) {
+	require.Empty(t, login.DefaultConfig().Validate())
+	p := login.Config{OnUnknownPhone: "maybe", OnUserBound: "merge"}.Validate()
+	require.Len(t, p, 2)
+	require.Contains(t, p[0], "login.on_unknown_phone")
+	require.Contains(t, p[1], "login.on_user_bound")
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wxcas/binding"
+	"wxcas/store/storetest"
+)
+
+var iframeSrc = regexp.MustCompile(`<iframe class="sandbox-qr" src="([^"]+)"`)
+
+// BenchmarkBoundLogin measures a returning user's whole browser login on
+// MySQL with the WeChat emulator over loopback: /cas/login → flow → QR page →
+// WeChat approves → callback (code exchange, user info, identity lookup) →
+// TGT + ST → the site validates the ticket at /cas/p3/serviceValidate.
+// It reports logins/s and the p50/p99 latency of one login.
+//
+//	go test -run '^$' -bench BoundLogin -benchtime 400x .
+func BenchmarkBoundLogin(b *testing.B) {
+	ln, base := listen(b)
+	service := "https://site.example.edu/app/"
+	b.Setenv("WXCAS_BENCH_DSN", storetest.NewMySQLDatabase(b))
+	a := runApp(b, ln, fmt.Sprintf(`server: {listen: %q, public_url: %q}
+database: {driver: mysql, dsn: '${WXCAS_BENCH_DSN}', max_open_conns: 32}
+sandbox: {enabled: true}
+log: {level: warn}
+wechat: {apps: [{appid: wxa1b2c3d4e5f60001, kind: website, secret: s}]}
+login: {website_appid: wxa1b2c3d4e5f60001}
+cas: {services: [{id: site, name: Site, match: prefix, url: %q}]}
+`, ln.Addr().String(), base, service), nil)
+
+	// Bind the test people once, so every measured login is a returning one.
+	const people = 16
+	for i := range people {
+		person := fmt.Sprintf("bench%d", i)
+		if _, err := runLogin(base, service, person); err == nil {
+			b.Fatalf("%s is not bound yet: the login must stop at binding", person)
+		}
+		bindPerson(b, a, person, fmt.Sprintf("+8613%09d", i))
+		if _, err := runLogin(base, service, person); err != nil {
+			b.Fatalf("bound login of %s: %v", person, err)
+		}
+	}
+
+	var (
+		mu    sync.Mutex
+		times []time.Duration
+		next  int
+	)
+	// Eight browsers at a time on a 2-core machine (client and server share it).
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			mu.Lock()
+			person := fmt.Sprintf("bench%d", next%people)
+			next++
+			mu.Unlock()
+			d, err := runLogin(base, service, person)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			times = append(times, d)
+			mu.Unlock()
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if len(times) == 0 {
+		return
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(float64(len(times))/elapsed.Seconds(), "logins/s")
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// bindPerson binds the emulator person's website openid to a new user, as a
+// completed first login would.
+func bindPerson(b *testing.B, a *app, person, phone string) {
+	b.Helper()
+	em := a.emulator
+	openid, unionid := em.OpenID("wxa1b2c3d4e5f60001", person), em.UnionID("wxa1b2c3d4e5f60001", person)
+	st := binding.NewSQLStore(a.db)
+	u, err := st.Create(context.Background(), phone, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Bind(context.Background(), binding.Account{AppID: "wxa1b2c3d4e5f60001", OpenID: openid, UnionID: unionid}, u.ID, false, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// runLogin does one bound-user login and returns its duration.
+func runLogin(base, service, person string) (time.Duration, error) {
+	start := time.Now()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !strings.HasPrefix(req.URL.String(), base) {
+				return http.ErrUseLastResponse // the service itself is not running
+			}
+			return nil
+		}}
+	get := func(u string) (*http.Response, string, error) {
+		resp, err := c.Get(u)
+		if err != nil {
+			return nil, "", err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body), err
+	}
+	_, page, err := get(base + "/cas/login?service=" + url.QueryEscape(service))
+	if err != nil {
+		return 0, err
+	}
+	m := iframeSrc.FindStringSubmatch(page)
+	if m == nil {
+		return 0, fmt.Errorf("no QR on the login page")
+	}
+	src := strings.ReplaceAll(m[1], "&amp;", "&") + "&sandbox_user=" + person
+	resp, _, err := get(src) // approve, follow the callback, end at the service
+	if err != nil {
+		return 0, err
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Query().Get("ticket") == "" {
+		return 0, fmt.Errorf("no ticket: status %d location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, xml, err := get(base + "/cas/p3/serviceValidate?service=" + url.QueryEscape(service) + "&ticket=" + loc.Query().Get("ticket"))
+	if err != nil {
+		return 0, err
+	}
+	if !strings.Contains(xml, "<cas:authenticationSuccess>") {
+		return 0, fmt.Errorf("validation failed: %s", xml)
+	}
+	return time.Since(start), nil
+}

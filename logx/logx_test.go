@@ -1,0 +1,35 @@
+package logx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestRequestIDOnEveryContextLine(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := New(&buf, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithRequestID(context.Background(), "req-123")
+	log.With("component", "x").InfoContext(ctx, "hello")
+	log.DebugContext(ctx, "hidden at info level")
+	var line map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &line); err != nil {
+		t.Fatalf("one JSON line expected, got %q: %v", buf.String(), err)
+	}
+	if line["request_id"] != "req-123" || line["component"] != "x" {
+		t.Fatalf("request id and attrs missing: %v", line)
+	}
+}
+
+func TestBadSettings(t *testing.T) {
+	for _, tc := range []struct{ format, level string }{{"xml", "info"}, {"text", "loud"}} {
+		if _, err := New(&bytes.Buffer{}, tc.format, tc.level); err == nil || !strings.Contains(err.Error(), "must") && !strings.Contains(err.Error(), "level") {
+			t.Fatalf("%v: want an error, got %v", tc, err)
+		}
+	}
+}

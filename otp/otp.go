@@ -1,0 +1,385 @@
+// Package otp sends one-time codes by SMS and verifies them, for binding a
+// phone number to a WeChat identity.
+//
+// Codes are N random digits (crypto/rand, no modulo bias), stored only as
+// HMAC-SHA256(key, purpose|phone|code), valid for a TTL, and burned after
+// MaxAttempts verification attempts. An attempt is counted atomically before
+// the comparison, the comparison is constant-time, and consuming a code is a
+// conditional update only one caller can win.
+//
+// Sending is limited per phone (cooldown, per hour, per day), per client IP,
+// per WeChat identity and by a global daily budget. All counters live in the
+// database (see Store.Reserve), so every instance sees the same limits. The
+// counters are reserved before the provider is called; if the provider fails,
+// the per-user counters are given back and no code is stored, while the
+// global budget keeps the attempt: it caps what is asked of the provider.
+package otp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"wxcas/ratelimit"
+	"wxcas/store"
+)
+
+// SendFunc delivers code to phone by SMS; ttl is the code's validity, for
+// the message text. A nil error means the provider accepted the message.
+type SendFunc func(ctx context.Context, phone Phone, code string, ttl time.Duration) error
+
+// SendRequest asks for a code.
+type SendRequest struct {
+	Phone    Phone  // from ParsePhone
+	IP       string // client IP as seen by the HTTP layer (trusted-proxy aware); required
+	Identity string // WeChat identity key; empty skips the per-identity limit
+	Purpose  string // what the code is for, e.g. "bind"; a code only verifies for its purpose
+}
+
+// SendResult describes a sent code.
+type SendResult struct {
+	ExpiresAt time.Time
+	// ResendAfter is how long until this phone can get another code: the
+	// cooldown, or longer if this send used up another limit's window.
+	ResendAfter time.Duration
+}
+
+// VerifyRequest checks a code.
+type VerifyRequest struct {
+	Phone   Phone
+	Purpose string
+	Code    string // as typed; surrounding spaces are ignored
+}
+
+// Service issues and verifies codes. It is safe for concurrent use, and
+// several instances may share one Store.
+type Service struct {
+	cfg   Config
+	store Store
+	send  SendFunc
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu sync.Mutex
+	// budgetLoggedUntil is the end of the budget window this instance last
+	// reported as exhausted, so the alarm is logged once per window, not
+	// once per refused request.
+	budgetLoggedUntil time.Time
+}
+
+// cleanupTimeout bounds the database work done after the caller's context
+// may have ended (storing a code that was sent, giving back counters).
+const cleanupTimeout = 5 * time.Second
+
+// New returns a Service. now defaults to time.Now and log to slog.Default().
+func New(cfg Config, st Store, send SendFunc, now func() time.Time, log *slog.Logger) (*Service, error) {
+	if problems := cfg.Validate(); len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	if st == nil || send == nil {
+		return nil, errors.New("otp: store and send function are required")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg.Key = append([]byte(nil), cfg.Key...)
+	return &Service{cfg: cfg, store: st, send: send, now: now, log: log.With("component", "otp")}, nil
+}
+
+// Send reserves the send against every limit, generates a code, has the
+// provider deliver it and then stores its HMAC, replacing any earlier code
+// for the phone and purpose. A refused send returns a *LimitError
+// (ErrRateLimited or ErrBudgetExhausted) saying when to retry. A provider
+// failure returns ErrSendFailed; the previous code, if any, stays as it was.
+func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error) {
+	if err := checkRequest(req.Phone, req.Purpose); err != nil {
+		return SendResult{}, err
+	}
+	ip, err := ratelimit.IPSubject(req.IP)
+	if err != nil {
+		return SendResult{}, err
+	}
+	log := s.log.With("phone", req.Phone.Masked(), "purpose", req.Purpose, "ip", req.IP)
+	now := s.now()
+
+	holds, err := s.store.Reserve(ctx, now, s.limits(req.Phone, ip, req.Identity))
+	if le := (*LimitError)(nil); errors.As(err, &le) {
+		s.logRefusal(log, le, now)
+		return SendResult{}, err
+	}
+	if err != nil {
+		return SendResult{}, err
+	}
+	s.noteBudgetReached(holds)
+
+	code, err := s.newCode()
+	if err != nil {
+		s.release(ctx, log, holds)
+		return SendResult{}, err
+	}
+	c := Code{
+		CodeRef:     CodeRef{Phone: req.Phone, Purpose: req.Purpose, IssueID: randomID()},
+		Hash:        s.hash(req.Phone, req.Purpose, code),
+		MaxAttempts: s.cfg.MaxAttempts,
+		CreatedAt:   now,
+		ExpiresAt:   store.Time(now.Add(s.cfg.TTL)),
+	}
+
+	if err := s.send(ctx, req.Phone, code, s.cfg.TTL); err != nil {
+		// Nothing was stored, so no valid code is left behind. The user's
+		// counters go back; the budget keeps the attempt (see package doc).
+		s.release(ctx, log, userHolds(holds))
+		log.Warn("otp: provider did not send the code", "err", err)
+		return SendResult{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
+	}
+
+	// The SMS is out: store it even if the client went away meanwhile.
+	putCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := s.store.PutCode(putCtx, c); err != nil {
+		log.Error("otp: code sent but not stored; it will not verify", "err", err)
+		return SendResult{}, err
+	}
+	log.Info("otp: code sent", "expires_at", c.ExpiresAt)
+	return SendResult{ExpiresAt: c.ExpiresAt, ResendAfter: resendAfter(holds, now)}, nil
+}
+
+// Verify checks req.Code. nil means the code was right and is now used up;
+// otherwise the error matches ErrNoCode, ErrExpired, ErrMismatch (a
+// *MismatchError with the attempts left) or ErrTooManyAttempts.
+func (s *Service) Verify(ctx context.Context, req VerifyRequest) error {
+	if err := checkRequest(req.Phone, req.Purpose); err != nil {
+		return err
+	}
+	log := s.log.With("phone", req.Phone.Masked(), "purpose", req.Purpose)
+	now := s.now()
+
+	c, err := s.store.GetCode(ctx, req.Phone, req.Purpose)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("otp: verification without a pending code")
+		return ErrNoCode
+	}
+	if err != nil {
+		return err
+	}
+	if err := deadReason(c, now); err != nil {
+		log.Info("otp: verification refused", "reason", err)
+		return err
+	}
+
+	// Count first: the attempt is spent whatever the comparison says, so
+	// the right code cannot slip through once the attempts are used up.
+	attempts, counted, err := s.store.CountAttempt(ctx, c.CodeRef, now)
+	if err != nil {
+		return err
+	}
+	if !counted {
+		err := s.whyRefused(ctx, c.CodeRef, now)
+		log.Info("otp: verification refused", "reason", err)
+		return err
+	}
+
+	if !hmac.Equal([]byte(s.hash(req.Phone, req.Purpose, strings.TrimSpace(req.Code))), []byte(c.Hash)) {
+		left := max(c.MaxAttempts-attempts, 0)
+		if left == 0 {
+			log.Warn("otp: wrong code, attempts used up; code burned", "attempts", attempts)
+		} else {
+			log.Info("otp: wrong code", "attempts", attempts, "left", left)
+		}
+		return &MismatchError{AttemptsLeft: left}
+	}
+
+	won, err := s.store.MarkVerified(ctx, c.CodeRef, now)
+	if err != nil {
+		return err
+	}
+	if !won {
+		// A concurrent request verified the same code first, a newer code
+		// replaced it, or it expired meanwhile.
+		err := s.whyRefused(ctx, c.CodeRef, now)
+		log.Info("otp: right code, but not verified", "reason", err)
+		return err
+	}
+	log.Info("otp: code verified", "attempts", attempts)
+	return nil
+}
+
+// cleanupGrace keeps expired codes a while, so a user who comes back late is
+// told "expired" rather than "no code".
+const cleanupGrace = time.Hour
+
+// Cleanup deletes codes that expired over an hour ago and counter windows
+// that ended as long ago; run it now and then (e.g. hourly). It uses the
+// Service's clock.
+func (s *Service) Cleanup(ctx context.Context) (int64, error) {
+	return s.store.Cleanup(ctx, s.now().Add(-cleanupGrace))
+}
+
+// limits lists the limits for a send, in the one fixed order every
+// reservation locks counters in (the global budget last: it is the hottest
+// row and should be held the shortest).
+func (s *Service) limits(phone Phone, ip, identity string) []Limit {
+	const day = 24 * time.Hour
+	var ls []Limit
+	add := func(name, subject string, max int, window time.Duration, budget bool) {
+		if max <= 0 || window <= 0 {
+			return
+		}
+		ls = append(ls, Limit{Name: name, Key: ratelimit.Key(name, subject), Max: max, Window: window, Budget: budget})
+	}
+	// The cooldown is a limit of one send per window: since every send opens
+	// a new window, it means "Cooldown since the last send".
+	add(LimitCooldown, string(phone), 1, s.cfg.Cooldown, false)
+	add(LimitPhoneHour, string(phone), s.cfg.PerPhoneHour, time.Hour, false)
+	add(LimitPhoneDay, string(phone), s.cfg.PerPhoneDay, day, false)
+	if identity != "" {
+		add(LimitIdentityDay, identity, s.cfg.PerIdentityDay, day, false)
+	}
+	add(LimitIPHour, ip, s.cfg.PerIPHour, time.Hour, false)
+	add(LimitGlobalDay, "", s.cfg.GlobalDay, day, true)
+	return ls
+}
+
+func (s *Service) logRefusal(log *slog.Logger, le *LimitError, now time.Time) {
+	if le.Limit != LimitGlobalDay {
+		log.Info("otp: send refused by rate limit", "limit", le.Limit, "retry_after", le.RetryAfter)
+		return
+	}
+	ends := now.Add(le.RetryAfter)
+	s.mu.Lock()
+	first := !s.budgetLoggedUntil.Equal(ends)
+	s.budgetLoggedUntil = ends
+	s.mu.Unlock()
+	if first {
+		s.log.Error("otp: GLOBAL SMS BUDGET EXHAUSTED — no codes are sent until the window ends; raise otp global_day if this is legitimate traffic",
+			"limit", s.cfg.GlobalDay, "window_ends_at", ends, "retry_after", le.RetryAfter)
+	}
+}
+
+// noteBudgetReached logs when this send took the last unit of the budget:
+// exactly one send per window does, across all instances.
+func (s *Service) noteBudgetReached(holds []Hold) {
+	for _, h := range holds {
+		if h.Budget && h.Used == h.Max {
+			s.log.Error("otp: GLOBAL SMS BUDGET REACHED — this was the last code until the window ends",
+				"limit", h.Max, "window_ends_at", h.WindowEndsAt)
+		}
+	}
+}
+
+// release gives counters back after a send that did not happen; failing to
+// do so only over-counts, so it is logged rather than returned.
+func (s *Service) release(ctx context.Context, log *slog.Logger, holds []Hold) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := s.store.Release(ctx, holds); err != nil {
+		log.Error("otp: could not give back send counters; the user may be limited early", "err", err)
+	}
+}
+
+// userHolds drops the budget holds: a failed provider call still counts
+// against the global budget.
+func userHolds(holds []Hold) []Hold {
+	var out []Hold
+	for _, h := range holds {
+		if !h.Budget {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// resendAfter is the longest wait among the limits this send used up.
+func resendAfter(holds []Hold, now time.Time) time.Duration {
+	var wait time.Duration
+	for _, h := range holds {
+		if h.Used >= h.Max {
+			wait = max(wait, h.WindowEndsAt.Sub(now))
+		}
+	}
+	return wait
+}
+
+// deadReason says why c can no longer verify, or nil if it still can.
+func deadReason(c Code, now time.Time) error {
+	switch {
+	case !c.VerifiedAt.IsZero():
+		return ErrNoCode // already used
+	case c.Attempts >= c.MaxAttempts:
+		return ErrTooManyAttempts
+	case !now.Before(c.ExpiresAt):
+		return ErrExpired
+	}
+	return nil
+}
+
+// whyRefused re-reads a code the store declined to count or consume.
+func (s *Service) whyRefused(ctx context.Context, ref CodeRef, now time.Time) error {
+	c, err := s.store.GetCode(ctx, ref.Phone, ref.Purpose)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.IssueID != ref.IssueID) {
+		return ErrNoCode // replaced or cleaned up
+	}
+	if err != nil {
+		return err
+	}
+	if err := deadReason(c, now); err != nil {
+		return err
+	}
+	return ErrNoCode
+}
+
+// newCode returns Digits uniformly random decimal digits.
+func (s *Service) newCode() (string, error) {
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s.cfg.Digits)), nil)
+	n, err := rand.Int(rand.Reader, limit) // uniform in [0, limit): no modulo bias
+	if err != nil {
+		return "", fmt.Errorf("otp: generate code: %w", err)
+	}
+	return fmt.Sprintf("%0*d", s.cfg.Digits, n), nil
+}
+
+// hash binds the code to its phone and purpose, so a stored hash is useless
+// for any other row and reveals nothing without the key.
+func (s *Service) hash(phone Phone, purpose, code string) string {
+	m := hmac.New(sha256.New, s.cfg.Key)
+	m.Write([]byte(purpose + "|" + string(phone) + "|" + code))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// randomID returns a positive random int64 telling one issuance from the next.
+func randomID() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand crashes the program instead)
+	return int64(binary.BigEndian.Uint64(b[:]) >> 1)
+}
+
+// checkRequest rejects phones that did not come from ParsePhone (they would
+// make separate counters) and malformed purposes (they are part of the HMAC
+// input and of the row key).
+func checkRequest(phone Phone, purpose string) error {
+	if !phone.wellFormed() {
+		return fmt.Errorf("%w: not in E.164 form (use ParsePhone)", ErrInvalidPhone)
+	}
+	if purpose == "" || len(purpose) > 32 {
+		return fmt.Errorf("otp: purpose must be 1 to 32 characters")
+	}
+	for _, c := range purpose {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return fmt.Errorf("otp: purpose %q may only use a-z, 0-9, '_', '-', '.'", purpose)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package otptest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"wxcas/otp"
+)
+
+// runLimits checks every send limit through otp.Service, with the clock
+// deciding windows and RetryAfter.
+func runLimits(t *testing.T, newStore func(t *testing.T) otp.Store) {
+	ctx := context.Background()
+	send := func(e *Env, req otp.SendRequest) error {
+		_, err := e.Svc.Send(ctx, req)
+		return err
+	}
+	// ip returns a distinct client IP for i.
+	ip := func(i int) string { return fmt.Sprintf("198.51.%d.%d", i/250, i%250+1) }
+
+	t.Run("cooldown", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), nil)
+		require.NoError(t, send(e, SendReq(Phone(1))))
+		e.Clock.Advance(59 * time.Second)
+		err := send(e, SendReq(Phone(1)))
+		requireLimit(t, err, otp.LimitCooldown, time.Second)
+		require.ErrorIs(t, err, otp.ErrRateLimited)
+		require.NotErrorIs(t, err, otp.ErrBudgetExhausted)
+		require.NoError(t, send(e, SendReq(Phone(2))), "the cooldown is per phone")
+		e.Clock.Advance(time.Second)
+		require.NoError(t, send(e, SendReq(Phone(1))))
+		require.Equal(t, 2, e.Outbox.Count(Phone(1)))
+	})
+
+	t.Run("per phone per hour", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), nil)
+		for range 5 {
+			require.NoError(t, send(e, SendReq(Phone(1))))
+			e.Clock.Advance(time.Minute)
+		}
+		err := send(e, SendReq(Phone(1)))
+		requireLimit(t, err, otp.LimitPhoneHour, 55*time.Minute)
+		e.Clock.Advance(55*time.Minute - time.Second)
+		requireLimit(t, send(e, SendReq(Phone(1))), otp.LimitPhoneHour, time.Second)
+		e.Clock.Advance(time.Second)
+		require.NoError(t, send(e, SendReq(Phone(1))))
+	})
+
+	t.Run("per phone per day", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), nil)
+		for range 2 {
+			for range 5 {
+				require.NoError(t, send(e, SendReq(Phone(1))))
+				e.Clock.Advance(time.Minute)
+			}
+			e.Clock.Advance(time.Hour)
+		}
+		// 10 sends; the day window opened 2h10m ago.
+		err := send(e, SendReq(Phone(1)))
+		requireLimit(t, err, otp.LimitPhoneDay, 24*time.Hour-2*time.Hour-10*time.Minute)
+		e.Clock.Advance(24*time.Hour - 2*time.Hour - 10*time.Minute)
+		require.NoError(t, send(e, SendReq(Phone(1))))
+	})
+
+	t.Run("per IP per hour", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), nil)
+		for i := range 20 {
+			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: "203.0.113.7", Purpose: Purpose}))
+		}
+		e.Clock.Advance(10 * time.Minute)
+		err := send(e, otp.SendRequest{Phone: Phone(99), IP: "203.0.113.7", Purpose: Purpose})
+		requireLimit(t, err, otp.LimitIPHour, 50*time.Minute)
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(99), IP: "203.0.113.8", Purpose: Purpose}), "other IPs are not affected")
+	})
+
+	t.Run("per IP counts an IPv6 /64 as one client", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.PerIPHour = 2 })
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(1), IP: "2001:db8:1:2::1", Purpose: Purpose}))
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(2), IP: "2001:db8:1:2:ffff::9", Purpose: Purpose}))
+		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(3), IP: "2001:db8:1:2::abcd", Purpose: Purpose}), otp.LimitIPHour, time.Hour)
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(3), IP: "2001:db8:1:3::1", Purpose: Purpose}))
+		// An IPv4-mapped address is the IPv4 client.
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(4), IP: "192.0.2.50", Purpose: Purpose}))
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(5), IP: "::ffff:192.0.2.50", Purpose: Purpose}))
+		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(6), IP: "192.0.2.50", Purpose: Purpose}), otp.LimitIPHour, time.Hour)
+	})
+
+	t.Run("per WeChat identity per day", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), nil)
+		for i := range 10 {
+			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Identity: "wx:unionid-1", Purpose: Purpose}))
+			e.Clock.Advance(time.Minute)
+		}
+		err := send(e, otp.SendRequest{Phone: Phone(50), IP: ip(50), Identity: "wx:unionid-1", Purpose: Purpose})
+		requireLimit(t, err, otp.LimitIdentityDay, 24*time.Hour-10*time.Minute)
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(50), IP: ip(50), Identity: "wx:unionid-2", Purpose: Purpose}))
+		// A very long identity still works (it is hashed into the key).
+		long := "wx:" + strings.Repeat("x", 500)
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(51), IP: ip(51), Identity: long, Purpose: Purpose}))
+	})
+
+	t.Run("global daily budget", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.GlobalDay = 3 })
+		for i := range 3 {
+			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Purpose: Purpose}))
+		}
+		require.Contains(t, e.Log.String(), "BUDGET REACHED")
+		e.Clock.Advance(time.Hour)
+		for i := range 3 {
+			err := send(e, otp.SendRequest{Phone: Phone(10 + i), IP: ip(10 + i), Purpose: Purpose})
+			requireLimit(t, err, otp.LimitGlobalDay, 23*time.Hour)
+			require.ErrorIs(t, err, otp.ErrBudgetExhausted)
+			require.NotErrorIs(t, err, otp.ErrRateLimited)
+		}
+		require.Equal(t, 1, strings.Count(e.Log.String(), "BUDGET EXHAUSTED"), "logged loudly, once per window")
+		require.Contains(t, e.Log.String(), "level=ERROR")
+
+		e.Clock.Advance(23 * time.Hour)
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(20), IP: ip(20), Purpose: Purpose}), "a new window opens")
+	})
+
+	t.Run("failed provider sends still count against the budget", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.GlobalDay = 2 })
+		e.Outbox.Fail(errors.New("provider down"))
+		for i := range 2 {
+			require.ErrorIs(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Purpose: Purpose}), otp.ErrSendFailed)
+		}
+		e.Outbox.Fail(nil)
+		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(5), IP: ip(5), Purpose: Purpose}), otp.LimitGlobalDay, 24*time.Hour)
+	})
+
+	t.Run("a refusal names the longest wait", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.PerPhoneHour = 1; c.PerPhoneDay = 1 })
+		require.NoError(t, send(e, SendReq(Phone(1))))
+		e.Clock.Advance(time.Second)
+		requireLimit(t, send(e, SendReq(Phone(1))), otp.LimitPhoneDay, 24*time.Hour-time.Second)
+	})
+
+	t.Run("resend-after reflects a used-up window", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.PerPhoneHour = 2 })
+		res, err := e.Svc.Send(ctx, SendReq(Phone(1)))
+		require.NoError(t, err)
+		require.Equal(t, time.Minute, res.ResendAfter)
+		e.Clock.Advance(time.Minute)
+		res, err = e.Svc.Send(ctx, SendReq(Phone(1)))
+		require.NoError(t, err)
+		require.Equal(t, 59*time.Minute, res.ResendAfter, "the hour's last send")
+	})
+
+	t.Run("zero disables a limit", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), func(c *otp.Config) {
+			c.Cooldown, c.PerPhoneHour, c.PerPhoneDay, c.PerIPHour, c.GlobalDay = 0, 0, 0, 0, 0
+		})
+		for range 30 {
+			require.NoError(t, send(e, SendReq(Phone(1))))
+		}
+	})
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs and starts what wxcas's tests need on a Debian machine: MariaDB
+# (when nothing listens on 127.0.0.1:3306), Chromium, Apache with mod_auth_cas,
+# and xmllint. Idempotent and quick when everything is already there.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || need+=(apache2)
+[ -f /usr/lib/apache2/modules/mod_auth_cas.so ] || need+=(libapache2-mod-auth-cas)
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+# CJK glyphs, so that screenshots of the Chinese pages are readable.
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+
+mysql_up() { (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; }
+if ! mysql_up && ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+  need+=(mariadb-server)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test-deps: missing ${need[*]}; run as root (or: sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  echo "test-deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! mysql_up; then
+  echo "test-deps: starting MariaDB"
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  if [ ! -d /var/lib/mysql/mysql ]; then
+    mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
+  fi
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql --bind-address=127.0.0.1
+  for _ in $(seq 1 60); do mysql_up && break; sleep 1; done
+  mysql_up || { echo "test-deps: MariaDB did not start" >&2; exit 1; }
+fi
+
+# The tests connect as root without a password over TCP (WXCAS_TEST_MYSQL_DSN
+# overrides). A fresh Debian MariaDB authenticates root by unix socket only.
+if [ -z "${WXCAS_TEST_MYSQL_DSN:-}" ] && command -v mariadb >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  if ! mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+    echo "test-deps: allowing passwordless root over TCP for tests"
+    mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" || true
+  fi
+fi
+echo "test-deps: ready"

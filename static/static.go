@@ -1,0 +1,9 @@
+// Package static embeds the CSS and scripts served under /static/.
+package static
+
+import "embed"
+
+// FS holds the static assets.
+//
+//go:embed *.css *.js
+var FS embed.FS

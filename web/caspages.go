@@ -1,0 +1,50 @@
+package web
+
+import (
+	"net/http"
+
+	"wxcas/cas"
+)
+
+// CASPages renders the CAS server's pages with wxcas's templates.
+type CASPages struct{ Pages *Pages }
+
+var _ cas.Pages = CASPages{}
+
+// casReasons maps the CAS server's error reasons to catalogued text.
+var casReasons = map[string][2]string{
+	cas.ReasonServiceMissing:    {"service_missing_title", "service_missing"},
+	cas.ReasonServiceInvalid:    {"service_unknown_title", "service_invalid"},
+	cas.ReasonServiceUnknown:    {"service_unknown_title", "service_unknown"},
+	cas.ReasonMethodUnsupported: {"error_title", "method_unsupported"},
+	cas.ReasonLoginUnavailable:  {"error_title", "login_unavailable"},
+	cas.ReasonPrincipalInvalid:  {"error_title", "principal_invalid"},
+	cas.ReasonInternal:          {"error_title", "error_internal"},
+}
+
+// Error implements cas.Pages.
+func (p CASPages) Error(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	keys, ok := casReasons[reason]
+	if !ok {
+		keys = [2]string{"error_title", "error_internal"}
+	}
+	_ = p.Pages.Error(w, r, status, keys[0], keys[1], "")
+}
+
+// LoggedOut implements cas.Pages.
+func (p CASPages) LoggedOut(w http.ResponseWriter, r *http.Request) {
+	_ = p.Pages.Render(w, r, http.StatusOK, "info", InfoData{TitleKey: "logged_out_title", MessageKey: "logged_out"})
+}
+
+// LoggedIn implements cas.Pages.
+func (p CASPages) LoggedIn(w http.ResponseWriter, r *http.Request, principalID string) {
+	_ = p.Pages.Render(w, r, http.StatusOK, "info", InfoData{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: principalID})
+}
+
+// PostRedirect implements cas.Pages (CAS method=POST).
+func (p CASPages) PostRedirect(w http.ResponseWriter, r *http.Request, action string, fields map[string]string) {
+	_ = p.Pages.Render(w, r, http.StatusOK, "post_redirect", struct {
+		Action string
+		Fields map[string]string
+	}{action, fields})
+}

@@ -1,0 +1,284 @@
+package apptoken_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"wxcas/store"
+	"wxcas/store/storetest"
+	"wxcas/wechat"
+	"wxcas/wechat/apptoken"
+	"wxcas/wechat/emulator"
+
+	"wxcas/logx"
+)
+
+const (
+	mini       = "wxmini0000000001"
+	miniSecret = "S3cr3t-mini-0123456789"
+)
+
+type env struct {
+	clock  *storetest.Clock
+	em     *emulator.Emulator
+	client *wechat.Client
+	log    *logx.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	clock := storetest.NewClock()
+	em, err := emulator.New(emulator.Options{
+		Apps: []emulator.App{{AppID: mini, Secret: miniSecret, Kind: emulator.KindMiniProgram}},
+		Now:  clock.Now,
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(em)
+	t.Cleanup(srv.Close)
+	client, err := wechat.New(wechat.Config{
+		OpenBaseURL: srv.URL, APIBaseURL: srv.URL, HTTPClient: srv.Client(), Now: clock.Now, MaxRetries: -1,
+		Apps: []wechat.App{{AppID: mini, Secret: miniSecret, Kind: wechat.KindMiniProgram}},
+	})
+	require.NoError(t, err)
+	return &env{clock: clock, em: em, client: client, log: &logx.Buffer{}}
+}
+
+func (e *env) cache(db *store.DB, tune ...func(*apptoken.Options)) *apptoken.Cache {
+	o := apptoken.Options{
+		Now:    e.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Poll:   10 * time.Millisecond,
+	}
+	for _, f := range tune {
+		f(&o)
+	}
+	return apptoken.New(db, e.client, o)
+}
+
+func (e *env) fetches() int { return e.em.Calls(emulator.PathStableToken) }
+
+// twoInstances returns two database handles on one database, as two wxcas
+// instances have.
+func twoInstances(t *testing.T, backend string) (*store.DB, *store.DB) {
+	t.Helper()
+	if backend == "mysql" {
+		dsn := storetest.NewMySQLDatabase(t)
+		return storetest.OpenMySQL(t, dsn), storetest.OpenMySQL(t, dsn)
+	}
+	path := filepath.Join(t.TempDir(), "wxcas.db")
+	open := func() *store.DB {
+		db, err := store.Open(context.Background(), store.Options{Driver: "sqlite", SQLitePath: path, MaxOpenConns: 4}, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		_, err = db.Migrate(context.Background())
+		require.NoError(t, err)
+		return db
+	}
+	return open(), open()
+}
+
+// forEachBackend runs fn once per backend with a function that makes a fresh
+// database for each case (a cached token outlives a case's emulator).
+func forEachBackend(t *testing.T, fn func(t *testing.T, fresh func(t *testing.T) *store.DB)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, func(t *testing.T) *store.DB { return storetest.SQLite(t) }) })
+	t.Run("mysql", func(t *testing.T) { fn(t, func(t *testing.T) *store.DB { return storetest.MySQL(t) }) })
+}
+
+func TestSharedAcrossInstances(t *testing.T) {
+	for _, backend := range []string{"sqlite", "mysql"} {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t)
+			db1, db2 := twoInstances(t, backend)
+			caches := []*apptoken.Cache{e.cache(db1), e.cache(db2)}
+			// WeChat is slow: every other caller arrives while the first fetch runs.
+			e.em.InjectFault(emulator.PathStableToken, emulator.FaultDelay(300*time.Millisecond))
+
+			const callers = 12
+			tokens := make([]string, callers)
+			errs := make([]error, callers)
+			var wg sync.WaitGroup
+			for i := range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tokens[i], errs[i] = caches[i%2].Token(context.Background(), mini)
+				}()
+			}
+			wg.Wait()
+			for i := range callers {
+				require.NoError(t, errs[i])
+				require.Equal(t, tokens[0], tokens[i])
+			}
+			require.NotEmpty(t, tokens[0])
+			require.Equal(t, 1, e.fetches(), "one fetch serves every caller on both instances")
+
+			// Later calls on either instance reuse it.
+			for _, c := range caches {
+				tok, err := c.Token(context.Background(), mini)
+				require.NoError(t, err)
+				require.Equal(t, tokens[0], tok)
+			}
+			require.Equal(t, 1, e.fetches())
+			require.NotContains(t, e.log.String(), tokens[0], "the token is never logged")
+		})
+	}
+}
+
+func TestRefreshNearExpiry(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t)
+		c := e.cache(db)
+		ctx := context.Background()
+		first, err := c.Token(ctx, mini)
+		require.NoError(t, err)
+
+		e.clock.Advance(emulator.AppTokenTTL - 5*time.Minute - time.Second)
+		tok, err := c.Token(ctx, mini)
+		require.NoError(t, err)
+		require.Equal(t, first, tok, "more than five minutes left: reused")
+		require.Equal(t, 1, e.fetches())
+
+		e.clock.Advance(2 * time.Second)
+		tok, err = c.Token(ctx, mini)
+		require.NoError(t, err)
+		require.NotEqual(t, first, tok, "renewed in its last five minutes")
+		require.Equal(t, 2, e.fetches())
+		tok2, err := c.Token(ctx, mini)
+		require.NoError(t, err)
+		require.Equal(t, tok, tok2)
+		require.Equal(t, 2, e.fetches())
+	})
+}
+
+func TestRefusedToken(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, fresh func(t *testing.T) *store.DB) {
+		ctx := context.Background()
+
+		t.Run("WeChat still hands out the refused token: forced refresh, once per 30 s", func(t *testing.T) {
+			db := fresh(t)
+			e := newEnv(t)
+			c := e.cache(db)
+			first, err := c.Token(ctx, mini)
+			require.NoError(t, err)
+			var seen []string
+			err = c.Do(ctx, mini, func(tok string) error {
+				seen = append(seen, tok)
+				if len(seen) == 1 {
+					return wechat.ErrInvalidToken
+				}
+				return nil
+			})
+			require.NoError(t, err)
+			require.Len(t, seen, 2)
+			require.Equal(t, first, seen[0])
+			require.NotEqual(t, first, seen[1])
+			require.Equal(t, 3, e.fetches(), "initial, plain, forced")
+
+			err = c.Do(ctx, mini, func(string) error { return wechat.ErrTokenExpired })
+			require.ErrorIs(t, err, apptoken.ErrForceTooSoon)
+			require.Equal(t, 4, e.fetches())
+
+			e.clock.Advance(31 * time.Second)
+			calls := 0
+			err = c.Do(ctx, mini, func(string) error {
+				calls++
+				if calls == 1 {
+					return wechat.ErrInvalidToken
+				}
+				return nil
+			})
+			require.NoError(t, err)
+			require.Equal(t, 6, e.fetches())
+		})
+
+		t.Run("a token superseded elsewhere is replaced without forcing", func(t *testing.T) {
+			db := fresh(t)
+			e := newEnv(t)
+			c := e.cache(db)
+			first, err := c.Token(ctx, mini)
+			require.NoError(t, err)
+			// Another system forces a new stable token for the same app.
+			other, err := e.client.StableAccessToken(ctx, mini, true)
+			require.NoError(t, err)
+			require.NotEqual(t, first, other.AccessToken)
+			var seen []string
+			err = c.Do(ctx, mini, func(tok string) error {
+				seen = append(seen, tok)
+				if tok == first {
+					return wechat.ErrInvalidToken
+				}
+				return nil
+			})
+			require.NoError(t, err)
+			require.Equal(t, []string{first, other.AccessToken}, seen)
+			require.Equal(t, 3, e.fetches(), "initial, the other system's, one plain refresh")
+		})
+
+		t.Run("other errors are returned without a refresh", func(t *testing.T) {
+			db := fresh(t)
+			e := newEnv(t)
+			c := e.cache(db)
+			calls := 0
+			err := c.Do(ctx, mini, func(string) error { calls++; return wechat.ErrCodeInvalid })
+			require.ErrorIs(t, err, wechat.ErrCodeInvalid)
+			require.Equal(t, 1, calls)
+			require.Equal(t, 1, e.fetches())
+		})
+	})
+}
+
+func TestFailuresAndLeases(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t)
+		c := e.cache(db, func(o *apptoken.Options) { o.MaxWait = 300 * time.Millisecond })
+
+		// A failed fetch is not cached and gives the lease back at once.
+		e.em.InjectFault(emulator.PathStableToken, emulator.FaultBusy)
+		_, err := c.Token(ctx, mini)
+		require.ErrorIs(t, err, wechat.ErrBusy)
+		tok, err := c.Token(ctx, mini)
+		require.NoError(t, err)
+		require.NotEmpty(t, tok)
+		require.Equal(t, 2, e.fetches())
+
+		// An instance that crashed while holding the lease: its valid token
+		// still serves; once it expires, others wait, then take over.
+		e.clock.Advance(emulator.AppTokenTTL - 4*time.Minute)
+		_, err = db.ExecContext(ctx, db.Rebind(`UPDATE wechat_app_tokens SET lease_owner = 'crashed', lease_until = ?`), store.Time(e.clock.Now().Add(15*time.Second)))
+		require.NoError(t, err)
+		got, err := c.Token(ctx, mini)
+		require.NoError(t, err)
+		require.Equal(t, tok, got, "still valid while the other instance refreshes")
+		require.Equal(t, 2, e.fetches())
+
+		e.clock.Advance(5 * time.Minute)
+		_, err = db.ExecContext(ctx, db.Rebind(`UPDATE wechat_app_tokens SET lease_until = ?`), store.Time(e.clock.Now().Add(15*time.Second)))
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = c.Token(ctx, mini)
+		require.ErrorIs(t, err, apptoken.ErrWaitTimeout)
+		require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+
+		e.clock.Advance(16 * time.Second)
+		got, err = c.Token(ctx, mini)
+		require.NoError(t, err, "the lapsed lease is taken over")
+		require.NotEqual(t, tok, got)
+		require.Equal(t, 3, e.fetches())
+
+		// A cancelled caller stops waiting.
+		_, err = db.ExecContext(ctx, db.Rebind(`UPDATE wechat_app_tokens SET access_token = '', lease_owner = 'x', lease_until = ?`), store.Time(e.clock.Now().Add(time.Minute)))
+		require.NoError(t, err)
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err = c.Token(cctx, mini)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	})
+}

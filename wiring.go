@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"wxcas/apereo"
+	"wxcas/api"
+	"wxcas/audit"
+	"wxcas/binding"
+	"wxcas/binding/sqldir"
+	"wxcas/cas"
+	"wxcas/flow"
+	"wxcas/keys"
+	"wxcas/login"
+	"wxcas/otp"
+	"wxcas/sms"
+	"wxcas/web"
+	"wxcas/wechat"
+	"wxcas/wechat/apptoken"
+	"wxcas/wechat/emulator"
+)
+
+// sandboxWeChatPrefix is where the WeChat emulator is mounted in the sandbox.
+const sandboxWeChatPrefix = "/sandbox/wechat"
+
+// wireWeChat builds the WeChat client and, in the sandbox, mounts the
+// emulator that stands in for WeChat.
+func (a *app) wireWeChat() error {
+	cfg := a.cfg.WeChat
+	open, api := cfg.OpenBaseURL, cfg.APIBaseURL
+	var apps []wechat.App
+	for _, app := range cfg.Apps {
+		apps = append(apps, wechat.App{AppID: app.AppID, Secret: app.Secret, Kind: wechat.Kind(app.Kind)})
+	}
+	if a.cfg.Sandbox.Enabled {
+		em, err := a.newEmulator()
+		if err != nil {
+			return err
+		}
+		a.emulator = em
+		a.web.Mount(sandboxWeChatPrefix, http.StripPrefix(sandboxWeChatPrefix, em))
+		if open == "" {
+			open = strings.TrimSuffix(a.cfg.Server.PublicURL, "/") + sandboxWeChatPrefix
+		}
+		if api == "" {
+			api = selfURL(a.cfg.Server.Listen) + sandboxWeChatPrefix
+		}
+	}
+	client, err := wechat.New(wechat.Config{
+		OpenBaseURL: open, APIBaseURL: api, Apps: apps, Timeout: cfg.Timeout, Now: a.now,
+		HTTPClient: &http.Client{Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	})
+	if err != nil {
+		return fmt.Errorf("wechat: %w", err)
+	}
+	a.wechat = client
+	return nil
+}
+
+func (a *app) newEmulator() (*emulator.Emulator, error) {
+	pub, err := url.Parse(a.cfg.Server.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	var apps []emulator.App
+	for _, app := range a.cfg.WeChat.Apps {
+		apps = append(apps, emulator.App{
+			AppID: app.AppID, Secret: app.Secret, Kind: emulator.Kind(app.Kind),
+			// Every sandbox app belongs to one open-platform account, so a
+			// person has one unionid across them, as in a typical deployment.
+			OpenPlatformID: "sandbox", CallbackDomain: pub.Hostname(),
+		})
+	}
+	return emulator.New(emulator.Options{Apps: apps, Now: a.now, Persons: []emulator.Person{
+		{Name: "alice", Nickname: "Alice 爱丽丝", Phone: "13800138000"},
+		{Name: "bob", Nickname: "小明 🐼", Phone: "13900139000"},
+	}})
+}
+
+// selfURL is how wxcas reaches itself on its listen address.
+func selfURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// wireSMS builds the SMS sender: Tencent Cloud, or in the sandbox the console
+// sender with its inbox at /sandbox/sms.
+func (a *app) wireSMS() error {
+	switch a.cfg.SMS.Provider {
+	case "console":
+		console := sms.NewConsole(a.log.With("component", "sms"), 20, a.now)
+		if a.cfg.SMS.SignName != "" {
+			console.SignName = a.cfg.SMS.SignName
+		}
+		a.web.Mount("/sandbox/sms", console.InboxHandler())
+		a.sender = console
+	case "tencent":
+		t := a.cfg.SMS.Tencent
+		sender, err := sms.NewTencent(sms.TencentConfig{
+			SecretID: t.SecretID, SecretKey: t.SecretKey, Region: t.Region, SdkAppID: t.SdkAppID,
+			SignName: a.cfg.SMS.SignName, TemplateID: t.TemplateID, TemplateParams: t.TemplateParams,
+			Endpoint: t.Endpoint, Timeout: t.Timeout, Now: a.now,
+		})
+		if err != nil {
+			return fmt.Errorf("sms: %w", err)
+		}
+		a.sender = sender
+	default:
+		return fmt.Errorf("sms: unknown provider %q", a.cfg.SMS.Provider)
+	}
+	return nil
+}
+
+// wireOTP builds one-time code issuance on the database and the SMS sender,
+// and schedules the cleanup of expired codes and counters.
+func (a *app) wireOTP() error {
+	sender := a.metrics.Sender(a.sender)
+	send := func(ctx context.Context, phone otp.Phone, code string, ttl time.Duration) error {
+		_, err := sender.Send(ctx, sms.Message{Phone: phone.String(), Code: code, TTL: ttl})
+		return err
+	}
+	svc, err := otp.New(a.cfg.OTP.OTPConfig(keys.Derive(a.masterKey, keys.OTP)), otp.NewSQLStore(a.db), send, a.now, a.log.With("component", "otp"))
+	if err != nil {
+		return fmt.Errorf("otp: %w", err)
+	}
+	a.otp = svc
+	a.every("otp cleanup", 10*time.Minute, func(ctx context.Context) (int64, error) { return svc.Cleanup(ctx) })
+	return nil
+}
+
+// every schedules a periodic cleanup job; several instances may run the same
+// job, which is harmless because each is one idempotent DELETE.
+func (a *app) every(name string, interval time.Duration, job func(ctx context.Context) (int64, error)) {
+	a.jobs = append(a.jobs, func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			n, err := job(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				a.log.Warn("background job failed", "job", name, "err", err)
+			case n > 0:
+				a.log.Debug("background job done", "job", name, "deleted", n)
+			}
+		}
+	})
+}
+
+// completerFunc adapts a function to web.Completer.
+type completerFunc func(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error
+
+func (f completerFunc) CompleteLogin(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error {
+	return f(w, r, req, p)
+}
+
+// wireLogin builds the identity service, the CAS server and the browser
+// login flow, and mounts them.
+func (a *app) wireLogin() error {
+	pub, err := url.Parse(a.cfg.Server.PublicURL)
+	if err != nil {
+		return err
+	}
+	bindings := binding.NewSQLStore(a.db)
+	directory, err := a.directory(bindings)
+	if err != nil {
+		return err
+	}
+	a.login = login.New(a.cfg.Login.Config, bindings, directory, a.otp, a.now, a.log)
+	auditSQL := audit.NewSQL(a.db)
+	a.audit = a.metrics.Audit(audit.Best(auditSQL, a.log.With("component", "audit")))
+	a.every("audit retention", time.Hour, func(ctx context.Context) (int64, error) {
+		return auditSQL.Cleanup(ctx, a.now().Add(-a.cfg.Audit.Retention))
+	})
+
+	var casSrv *cas.Server
+	// The CAS server is built below; the flow only calls it once a login completes.
+	var completer web.Completer = completerFunc(func(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error {
+		return casSrv.CompleteLogin(w, r, req, p)
+	})
+	var accepts func(cas.LoginRequest) bool
+	if a.cfg.CAS.Mode == "apereo-token" {
+		// Apereo creates the SSO session and the ticket: wxcas only proves
+		// the WeChat login with a short-lived token.
+		minter, err := apereo.NewMinter(a.cfg.CAS.Apereo, a.cfg.CAS.Services, a.now)
+		if err != nil {
+			return fmt.Errorf("cas.apereo: %w", err)
+		}
+		pages := web.CASPages{Pages: a.pages}
+		completer = completerFunc(func(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error {
+			err := minter.Redirect(w, r, req.ServiceID, req.ServiceURL, p)
+			if err != nil { // Redirect writes nothing when it fails
+				pages.Error(w, r, http.StatusBadRequest, cas.ReasonPrincipalInvalid)
+			}
+			return err
+		})
+		accepts = func(req cas.LoginRequest) bool { return minter.Supports(req.ServiceID) }
+	}
+	flowStore := flow.NewStore(a.db)
+	flows := web.NewFlows(web.FlowOptions{
+		Logger: a.log.With("component", "flow"), Pages: a.pages, Flows: flowStore, Login: a.login,
+		WeChat: a.wechat, Now: a.now, PublicURL: pub,
+		Completer: completer, Accepts: accepts,
+		WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID,
+		OfficialAccountUnionID: a.cfg.Login.OfficialAccountUnionID, QRMode: a.cfg.Login.QRMode,
+		IframeQR: a.cfg.Sandbox.Enabled && a.cfg.WeChat.OpenBaseURL == "",
+		FlowTTL:  a.cfg.Login.FlowTTL, ResendCooldown: a.cfg.OTP.ResendCooldown, PhoneRegion: a.cfg.OTP.DefaultRegion,
+		SessionAuthKey: keys.Derive(a.masterKey, keys.SessionAuth), SessionCryptKey: keys.Derive(a.masterKey, keys.SessionCrypt),
+		StateKey: keys.Derive(a.masterKey, keys.FlowState), Audit: a.audit,
+	})
+	casSrv, err = cas.NewServer(a.cfg.CAS.Config, cas.Deps{
+		DB: a.db, Now: a.now, Logger: a.log.With("component", "cas"), CookieKey: keys.Derive(a.masterKey, keys.TicketCookie),
+		PublicURL: pub, Pages: web.CASPages{Pages: a.pages}, Authenticator: flows,
+	})
+	if err != nil {
+		return fmt.Errorf("cas: %w", err)
+	}
+	a.cas = casSrv
+	a.web.Mount("/cas", casSrv)
+	flows.Register(a.web.Echo())
+	a.jobs = append(a.jobs, func(ctx context.Context) { casSrv.RunJanitor(ctx, a.cfg.CAS.CleanupInterval) })
+	a.every("flow cleanup", 10*time.Minute, func(ctx context.Context) (int64, error) { return flowStore.Cleanup(ctx, a.now()) })
+
+	if a.cfg.Sandbox.Enabled {
+		base := strings.TrimSuffix(a.cfg.Server.PublicURL, "/")
+		app := web.SandboxApp{
+			ServiceURL: base + "/sandbox/app/", LoginURL: base + "/cas", CASURL: selfURL(a.cfg.Server.Listen) + "/cas",
+			Client: &http.Client{Timeout: 10 * time.Second},
+		}
+		a.web.Mount("/sandbox/app", app)
+	}
+	return nil
+}
+
+// directory is the built-in users table or the organisation's database.
+func (a *app) directory(builtin *binding.SQLStore) (binding.Directory, error) {
+	if a.cfg.Directory.Type != "sql" {
+		return builtin, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, err := sqldir.Open(ctx, a.cfg.Directory.SQL, a.log.With("component", "directory"))
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	a.closers = append(a.closers, dir.Close)
+	return dir, nil
+}
+
+// wireAPI mounts the JSON API for mini programs and mobile apps. Its logins
+// end in wxcas's own CAS session (REST tickets), so it exists only when wxcas
+// is the CAS server the sites trust.
+func (a *app) wireAPI() error {
+	if a.cfg.CAS.Mode != "server" {
+		a.log.Info("JSON API for mini programs and apps is off: it needs cas.mode server")
+		return nil
+	}
+	tokens := apptoken.New(a.db, a.wechat, apptoken.Options{Now: a.now, Logger: a.log})
+	h, err := api.New(a.cfg.API, api.Deps{
+		Login: a.login, WeChat: a.wechat, AppTokens: tokens, CAS: a.cas, DB: a.db,
+		Now: a.now, Logger: a.log.With("component", "api"), Audit: a.audit,
+	})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	a.web.Echo().Any("/api/v1/*", func(c echo.Context) error {
+		r := c.Request()
+		// The handler counts limits per client IP: give it Echo's, which
+		// honours only the configured trusted proxies.
+		h.ServeHTTP(c.Response(), r.WithContext(api.WithClientIP(r.Context(), c.RealIP())))
+		return nil
+	})
+	a.every("api cleanup", 10*time.Minute, h.Cleanup)
+	return nil
+}
