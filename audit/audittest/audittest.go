@@ -2,7 +2,6 @@
 package audittest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -71,7 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) audit.Store) {
 
 	t.Run("a whole phone number never reaches the store or the log", func(t *testing.T) {
 		s := newStore(t)
-		var buf bytes.Buffer
+		var buf logx.Buffer
 		log := audit.Best(s, slog.New(slog.NewJSONHandler(&buf, nil)))
 		for _, phone := range []string{"+8613800138000", "13800138000", "+86 138-0013-8000", "008613800138000"} {
 			e := login("alice", t0)
@@ -89,8 +88,8 @@ func Run(t *testing.T, newStore func(t *testing.T) audit.Store) {
 		require.Equal(t, "+86138****8000", got[3].Phone)
 		require.Equal(t, 4, strings.Count(buf.String(), `"msg":"audit"`))
 		require.Contains(t, buf.String(), `"phone":"+86138****8000"`)
-		require.NotContains(t, buf.String(), "13800138000")
-		require.NotContains(t, buf.String(), "0013")
+		require.NotContains(t, buf.Untimed(), "13800138000")
+		require.NotContains(t, buf.Untimed(), "0013", "no unmasked part of the phone (timestamps aside)")
 	})
 
 	t.Run("invalid events refused", func(t *testing.T) {
