@@ -273,7 +273,10 @@ func (a *app) wireAPI() error {
 		a.log.Info("JSON API for mini programs and apps is off: it needs cas.mode server")
 		return nil
 	}
-	tokens := apptoken.New(a.db, a.wechat, apptoken.Options{Now: a.now, Logger: a.log})
+	tokens, err := apptoken.New(a.db, a.wechat, apptoken.Options{Key: keys.Derive(a.masterKey, keys.AppToken), Now: a.now, Logger: a.log})
+	if err != nil {
+		return err
+	}
 	h, err := api.New(a.cfg.API, api.Deps{
 		Login: a.login, WeChat: a.wechat, AppTokens: tokens, CAS: a.cas, DB: a.db,
 		Now: a.now, Logger: a.log.With("component", "api"), Audit: a.audit,

@@ -61,7 +61,7 @@ type Deps struct {
 	Login *login.Service
 	// WeChat exchanges codes and fetches phone numbers.
 	WeChat *wechat.Client
-	// AppTokens caches app access tokens (default: a cache on DB).
+	// AppTokens caches app access tokens (for WeChat phone-number binding).
 	AppTokens *apptoken.Cache
 	// CAS issues the TGT of a login (the *cas.Server).
 	CAS SessionCreator
@@ -99,8 +99,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if p := cfg.Validate(); len(p) > 0 {
 		return nil, fmt.Errorf("api: invalid configuration:\n%s", strings.Join(p, "\n"))
 	}
-	if d.Login == nil || d.WeChat == nil || d.CAS == nil || d.DB == nil {
-		return nil, errors.New("api: Deps.Login, WeChat, CAS and DB are required")
+	if d.Login == nil || d.WeChat == nil || d.AppTokens == nil || d.CAS == nil || d.DB == nil {
+		return nil, errors.New("api: Deps.Login, WeChat, AppTokens, CAS and DB are required")
 	}
 	h := &Handler{
 		cfg: cfg, login: d.Login, wx: d.WeChat, tokens: d.AppTokens, cas: d.CAS, db: d.DB,
@@ -113,9 +113,6 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	h.log = h.log.With("component", "api")
-	if h.tokens == nil {
-		h.tokens = apptoken.New(d.DB, d.WeChat, apptoken.Options{Now: h.now, Logger: d.Logger})
-	}
 	if h.clientIP == nil {
 		h.clientIP = ClientIP
 	}

@@ -122,10 +122,11 @@ func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
 	if o.api != nil {
 		o.api(&acfg)
 	}
+	tokens, err := apptoken.New(db, e.wx, apptoken.Options{Key: []byte("api-test-apptoken-key-0123456789"), Now: e.clock.Now, Logger: logger})
+	require.NoError(t, err)
 	e.h, err = api.New(acfg, api.Deps{
 		Login: svc, WeChat: e.wx, CAS: e.casSrv, DB: db, Now: e.clock.Now, Logger: logger,
-		AppTokens: apptoken.New(db, e.wx, apptoken.Options{Now: e.clock.Now, Logger: logger}),
-		Audit:     audit.Best(e.audit, logger),
+		AppTokens: tokens, Audit: audit.Best(e.audit, logger),
 	})
 	require.NoError(t, err)
 

@@ -15,6 +15,7 @@ const (
 	OTP           = "wxcas/otp/hmac/v1"
 	FlowState     = "wxcas/flow/state/v1"
 	TicketCookie  = "wxcas/cas/tgc/v1"
+	AppToken      = "wxcas/wechat/apptoken/v1"
 	SandboxSecret = "sandbox_secret_key" // wxcas_meta name of the generated sandbox master key
 )
 

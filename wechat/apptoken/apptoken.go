@@ -15,14 +15,20 @@
 // back the very token it refused, with force_refresh, which WeChat allows 20
 // times a day and at most once in 30 seconds.
 //
-// The token is a credential: it is never logged. It is stored in clear in
-// the database, like the other short-lived server credentials there.
+// The token is a credential: it is never logged, and it is stored sealed
+// (AES-256-GCM under a key derived from wxcas's master secret, bound to the
+// appid), so a database dump or replica does not hand out live tokens. A row
+// that does not open (written in clear by an older wxcas, or under another
+// master secret) counts as no token: it is refreshed.
 package apptoken
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -62,8 +68,11 @@ var (
 	ErrForceTooSoon = errors.New("apptoken: WeChat refused its current app access token and a forced refresh is not allowed yet")
 )
 
-// Options tune a Cache; zero values take the defaults.
+// Options tune a Cache; zero values take the defaults, except Key.
 type Options struct {
+	// Key seals tokens at rest: 32 bytes, the same on every instance
+	// (keys.Derive(master, keys.AppToken)). Required.
+	Key []byte
 	// Now is the clock for expiry and leases (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -83,6 +92,7 @@ type Options struct {
 // number of Caches (instances) may share one database.
 type Cache struct {
 	db            *store.DB
+	aead          cipher.AEAD
 	fetch         Fetcher
 	now           func() time.Time
 	log           *slog.Logger
@@ -93,8 +103,19 @@ type Cache struct {
 }
 
 // New returns a Cache on db (table wechat_app_tokens, migration 00042).
-func New(db *store.DB, f Fetcher, o Options) *Cache {
-	c := &Cache{db: db, fetch: f, now: o.Now, log: o.Logger, refreshBefore: o.RefreshBefore, lease: o.Lease, poll: o.Poll, maxWait: o.MaxWait}
+func New(db *store.DB, f Fetcher, o Options) (*Cache, error) {
+	if len(o.Key) != 32 {
+		return nil, errors.New("apptoken: Options.Key must be 32 bytes")
+	}
+	block, err := aes.NewCipher(o.Key)
+	if err != nil {
+		return nil, fmt.Errorf("apptoken: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("apptoken: %w", err)
+	}
+	c := &Cache{db: db, aead: aead, fetch: f, now: o.Now, log: o.Logger, refreshBefore: o.RefreshBefore, lease: o.Lease, poll: o.Poll, maxWait: o.MaxWait}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -114,7 +135,7 @@ func New(db *store.DB, f Fetcher, o Options) *Cache {
 	if c.maxWait <= 0 {
 		c.maxWait = c.lease + 5*time.Second
 	}
-	return c
+	return c, nil
 }
 
 // Token returns a usable app access token for appID, fetching one from
@@ -259,7 +280,42 @@ func (c *Cache) load(ctx context.Context, appID string) (row, bool, error) {
 	if err != nil {
 		return row{}, false, fmt.Errorf("apptoken: read token: %w", err)
 	}
+	if r.token != "" {
+		if r.token, err = c.open(appID, r.token); err != nil {
+			c.log.WarnContext(ctx, "stored app access token does not open; it will be refreshed", "appid", appID, "err", err)
+		}
+	}
 	return r, true, nil
+}
+
+// sealPrefix marks a sealed token and its format version.
+const sealPrefix = "v1."
+
+// seal encrypts token for appID's row: "v1." + base64url(nonce || ciphertext),
+// with the appid as additional data so a value copied to another app's row
+// does not open.
+func (c *Cache) seal(appID, token string) string {
+	nonce := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+len(token)+c.aead.Overhead())
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails
+	return sealPrefix + base64.RawURLEncoding.EncodeToString(c.aead.Seal(nonce, nonce, []byte(token), []byte(appID)))
+}
+
+// open reverses seal; any other value gives an error and an empty token.
+func (c *Cache) open(appID, stored string) (string, error) {
+	b64, ok := strings.CutPrefix(stored, sealPrefix)
+	if !ok {
+		return "", errors.New("not sealed")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(b64)
+	if err != nil || len(b) < c.aead.NonceSize() {
+		return "", errors.New("malformed")
+	}
+	n := c.aead.NonceSize()
+	plain, err := c.aead.Open(nil, b[:n], b[n:], []byte(appID))
+	if err != nil {
+		return "", errors.New("wrong key or tampered")
+	}
+	return string(plain), nil
 }
 
 func (c *Cache) insert(ctx context.Context, appID string, now time.Time) error {
@@ -302,7 +358,7 @@ func (c *Cache) release(ctx context.Context, appID, owner string) {
 func (c *Cache) store(ctx context.Context, appID, owner, token string, expires time.Time, forced bool, now time.Time) error {
 	now = store.Time(now)
 	set := []string{"access_token = ?", "expires_at = ?", "updated_at = ?"}
-	args := []any{token, store.Time(expires), now}
+	args := []any{c.seal(appID, token), store.Time(expires), now}
 	if forced {
 		set = append(set, "forced_at = ?")
 		args = append(args, now)

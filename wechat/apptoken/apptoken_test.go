@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,8 +51,12 @@ func newEnv(t *testing.T) *env {
 	return &env{clock: clock, em: em, client: client, log: &logx.Buffer{}}
 }
 
+// key is the sealing key every instance of a test shares.
+var key = []byte("0123456789abcdef0123456789abcdef")
+
 func (e *env) cache(db *store.DB, tune ...func(*apptoken.Options)) *apptoken.Cache {
 	o := apptoken.Options{
+		Key:    key,
 		Now:    e.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Poll:   10 * time.Millisecond,
@@ -59,7 +64,11 @@ func (e *env) cache(db *store.DB, tune ...func(*apptoken.Options)) *apptoken.Cac
 	for _, f := range tune {
 		f(&o)
 	}
-	return apptoken.New(db, e.client, o)
+	c, err := apptoken.New(db, e.client, o)
+	if err != nil {
+		panic(err) // a test's own options
+	}
+	return c
 }
 
 func (e *env) fetches() int { return e.em.Calls(emulator.PathStableToken) }
@@ -281,4 +290,66 @@ func TestFailuresAndLeases(t *testing.T) {
 		_, err = c.Token(cctx, mini)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
+}
+
+// TestSealedAtRest reads the raw table: the token is not there in clear, a
+// row copied to another app or read under another key does not open, and a
+// row an older wxcas wrote in clear is replaced rather than used.
+func TestSealedAtRest(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t)
+		ctx := context.Background()
+		c := e.cache(db)
+		tok, err := c.Token(ctx, mini)
+		require.NoError(t, err)
+		raw := func() string {
+			var v string
+			require.NoError(t, db.GetContext(ctx, &v, db.Rebind(`SELECT access_token FROM wechat_app_tokens WHERE appid = ?`), mini))
+			return v
+		}
+		stored := raw()
+		require.NotContains(t, stored, tok)
+		require.True(t, strings.HasPrefix(stored, "v1."), stored)
+
+		cases := []struct {
+			name  string
+			cache *apptoken.Cache
+			value string
+		}{
+			{"another master secret", e.cache(db, func(o *apptoken.Options) { o.Key = []byte("fedcba9876543210fedcba9876543210") }), stored},
+			{"written in clear by an older wxcas", c, tok},
+			{"tampered", c, stored[:len(stored)-2] + "AA"},
+			{"not base64", c, "v1.***"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := db.ExecContext(ctx, db.Rebind(`UPDATE wechat_app_tokens SET access_token = ? WHERE appid = ?`), tc.value, mini)
+				require.NoError(t, err)
+				before := e.fetches()
+				got, err := tc.cache.Token(ctx, mini)
+				require.NoError(t, err)
+				require.Equal(t, before+1, e.fetches(), "an unreadable row is refreshed from WeChat")
+				require.NotEmpty(t, got)
+				require.NotEqual(t, tc.value, raw(), "the row is replaced by a sealed token")
+			})
+		}
+
+		// A sealed value moved to another app's row does not open there.
+		other := "wxmini0000000002"
+		_, err = db.ExecContext(ctx, db.Rebind(`INSERT INTO wechat_app_tokens (appid, access_token, expires_at, updated_at) VALUES (?, ?, ?, ?)`),
+			other, raw(), store.Time(e.clock.Now().Add(time.Hour)), store.Time(e.clock.Now()))
+		require.NoError(t, err)
+		unopened := strings.Count(e.log.String(), "does not open")
+		_, err = c.Token(ctx, other)
+		require.Error(t, err, "the copied value is not used: the cache asks WeChat for an app it does not know")
+		require.Greater(t, strings.Count(e.log.String(), "does not open"), unopened)
+		require.NotContains(t, e.log.String(), tok)
+	})
+}
+
+func TestKeyRequired(t *testing.T) {
+	for _, k := range [][]byte{nil, []byte("short")} {
+		_, err := apptoken.New(nil, nil, apptoken.Options{Key: k})
+		require.ErrorContains(t, err, "32 bytes")
+	}
 }
