@@ -667,7 +667,7 @@ func (h *Flows) audit(ctx context.Context, e AuditEvent) {
 		channel = audit.ChannelOA
 	}
 	_ = h.o.Audit.Record(ctx, audit.Event{
-		Kind: e.Kind, Outcome: e.Outcome, UserID: e.UserID, AppID: e.Account.AppID, OpenID: e.Account.OpenID,
+		At: h.o.Now(), Kind: e.Kind, Outcome: e.Outcome, UserID: e.UserID, AppID: e.Account.AppID, OpenID: e.Account.OpenID,
 		UnionID: e.Account.UnionID, Channel: channel, ClientIP: e.ClientIP, Service: e.Service, Phone: e.Phone,
 	})
 }
