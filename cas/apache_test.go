@@ -49,8 +49,7 @@ MaxSpareServers 2
 CASDebug On
 CASCookiePath "{{dir}}/cas-cache/"
 CASLoginURL {{cas}}/cas/login
-CASValidateURL {{cas}}/cas/serviceValidate
-CASVersion 2
+{{validate}}
 CASSSOEnabled On
 CASAttributePrefix CAS-
 CASAttributeDelimiter "|"
@@ -96,7 +95,7 @@ func TestApacheModAuthCAS(t *testing.T) {
 			Attributes: []string{"displayName", "group"}, AttributesOnServiceValidate: true,
 		})
 	})
-	a := startApache(t, port, h.ts.URL)
+	a := startApache(t, port, h.ts.URL, validateCAS2)
 
 	page := appBase + "/app/whoami.cgi"
 	b := h.browser()
@@ -149,7 +148,47 @@ func (a *apache) log() string {
 	return "--- apache output ---\n" + a.out.String() + "--- error.log ---\n" + string(b)
 }
 
-func startApache(t *testing.T, port int, casBase string) *apache {
+// TestApacheModAuthCASSAML has mod_auth_cas validate with SAML 1.1
+// (CASValidateSAML On → POST /cas/samlValidate): it reads the user and the
+// attributes from positions in the SOAP answer, so this checks the layout.
+func TestApacheModAuthCASSAML(t *testing.T) {
+	needTool(t, apacheBin, "apache2")
+	needTool(t, modAuthCAS, "libapache2-mod-auth-cas")
+
+	port := freePort(t)
+	appBase := fmt.Sprintf("http://127.0.0.1:%d", port)
+	h := newHarness(t, storetest.SQLite(t), func(c *cas.Config, d *cas.Deps) {
+		c.Services = append(c.Services, cas.Service{
+			ID: "apache", Match: cas.MatchPrefix, URL: appBase + "/app/", Attributes: []string{"displayName", "group"},
+		})
+	})
+	a := startApache(t, port, h.ts.URL, validateSAML)
+
+	page := appBase + "/app/whoami.cgi"
+	b := h.browser()
+	b.CheckRedirect = nil
+	r := do(t, b, http.MethodGet, page, nil)
+	require.Equal(t, http.StatusOK, r.StatusCode, "%s\n%s", r.Body, a.log())
+	body := string(r.Body)
+	require.Contains(t, body, "REMOTE_USER=alice\n", a.log())
+	require.Contains(t, body, "HTTP_CAS_DISPLAYNAME=Alice <Liddell> & Co\n", a.log())
+	require.Contains(t, body, "HTTP_CAS_GROUP=staff|library\n")
+	require.Contains(t, body, "HTTP_CAS_ISFROMNEWLOGIN=true\n")
+	require.NotContains(t, body, "PHONE")
+	require.Contains(t, a.log(), "Validation response: <SOAP-ENV:Envelope", "mod_auth_cas validated with SAML")
+	require.Equal(t, page, r.Request.URL.String())
+	if testing.Verbose() {
+		t.Log(a.log())
+	}
+}
+
+// How mod_auth_cas validates tickets: CAS 2 XML, or SAML 1.1 (POST).
+const (
+	validateCAS2 = "CASValidateURL {{cas}}/cas/serviceValidate\nCASVersion 2"
+	validateSAML = "CASValidateURL {{cas}}/cas/samlValidate\nCASValidateSAML On"
+)
+
+func startApache(t *testing.T, port int, casBase, validate string) *apache {
 	t.Helper()
 	// Not t.TempDir: its parents are 0700, and Apache's children (www-data
 	// when run as root) must reach the CGI script and the cache directory.
@@ -173,8 +212,9 @@ func startApache(t *testing.T, port int, casBase string) *apache {
 		require.NoError(t, os.Chown(filepath.Join(dir, "cas-cache"), uid, gid))
 		userLine = "User www-data\nGroup www-data"
 	}
-	conf := strings.NewReplacer("{{dir}}", dir, "{{port}}", strconv.Itoa(port), "{{mods}}", apacheMods,
-		"{{cas}}", casBase, "{{user}}", userLine).Replace(apacheConfig)
+	conf := strings.NewReplacer("{{validate}}", validate).Replace(apacheConfig)
+	conf = strings.NewReplacer("{{dir}}", dir, "{{port}}", strconv.Itoa(port), "{{mods}}", apacheMods,
+		"{{cas}}", casBase, "{{user}}", userLine).Replace(conf)
 	confPath := filepath.Join(dir, "httpd.conf")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
 

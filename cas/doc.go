@@ -5,8 +5,8 @@
 //
 // The package is plain net/http: Server.ServeHTTP answers everything under
 // /cas/ (login, logout, validate, serviceValidate, proxyValidate,
-// p3/serviceValidate, p3/proxyValidate, proxy) and the HTTP layer mounts it
-// as it is.
+// p3/serviceValidate, p3/proxyValidate, proxy, the SAML 1.1 samlValidate)
+// and the HTTP layer mounts it as it is.
 //
 // Design notes:
 //

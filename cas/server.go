@@ -120,6 +120,7 @@ type Server struct {
 	cookieKey  []byte
 	cookiePath string
 	secure     bool
+	issuer     string       // SAML 1.1 assertions' Issuer: wxcas's host
 	client     *http.Client // pgtUrl callbacks: https redirects only
 	pages      Pages
 	auth       Authenticator
@@ -152,6 +153,7 @@ func NewServer(cfg Config, d Deps) (*Server, error) {
 		cookieKey:  append([]byte(nil), d.CookieKey...),
 		cookiePath: strings.TrimSuffix(d.PublicURL.Path, "/") + "/cas",
 		secure:     strings.EqualFold(d.PublicURL.Scheme, "https"),
+		issuer:     d.PublicURL.Hostname(),
 		client:     d.HTTPClient,
 		pages:      d.Pages,
 		auth:       d.Authenticator,
@@ -209,6 +211,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.allow(w, r, s.validator(true, true), http.MethodGet, http.MethodPost)
 	case "/cas/proxy":
 		s.allow(w, r, s.handleProxy, http.MethodGet, http.MethodPost)
+	case "/cas/samlValidate":
+		s.allow(w, r, s.handleSAMLValidate, http.MethodPost)
 	case restTicketsPath:
 		s.allow(w, r, s.handleRESTCreateTGT, http.MethodPost)
 	default:
