@@ -212,6 +212,7 @@ func startApache(t *testing.T, port int, casBase, validate string) *apache {
 		require.NoError(t, os.Chown(filepath.Join(dir, "cas-cache"), uid, gid))
 		userLine = "User www-data\nGroup www-data"
 	}
+	// Two passes: the validate lines hold {{cas}} themselves.
 	conf := strings.NewReplacer("{{validate}}", validate).Replace(apacheConfig)
 	conf = strings.NewReplacer("{{dir}}", dir, "{{port}}", strconv.Itoa(port), "{{mods}}", apacheMods,
 		"{{cas}}", casBase, "{{user}}", userLine).Replace(conf)

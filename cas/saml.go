@@ -120,9 +120,9 @@ func (w *samlWriter) empty(name string, attrs ...string) {
 	w.b.WriteString("/>\n")
 }
 
-// text writes <name ...>text</name>.
-func (w *samlWriter) text(name, text string, attrs ...string) {
-	w.start(name, attrs)
+// text writes <name>text</name>.
+func (w *samlWriter) text(name, text string) {
+	w.start(name, nil)
 	w.b.WriteString(">")
 	_ = xml.EscapeText(&w.b, []byte(text))
 	w.b.WriteString("</" + name + ">\n")
@@ -137,7 +137,7 @@ func (w *samlWriter) start(name string, attrs []string) {
 	}
 }
 
-// envelope writes the SOAP envelope and the samlp:Response around body.
+// samlEnvelope writes the SOAP envelope and the samlp:Response around body.
 func samlEnvelope(now time.Time, recipient string, body func(w *samlWriter)) []byte {
 	w := &samlWriter{}
 	w.open("SOAP-ENV:Envelope", "xmlns:SOAP-ENV", soapNamespace)

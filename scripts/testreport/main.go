@@ -96,7 +96,9 @@ func (r *report) count(e event) {
 func (r *report) finishPackage(e event) {
 	status := map[string]string{"pass": "ok  ", "fail": "FAIL", "skip": "----"}[e.Action]
 	fmt.Fprintf(r.out, "%s %s %.1fs\n", status, e.Package, e.Elapsed)
-	if e.Action == "fail" {
+	if e.Action != "fail" {
+		delete(r.output, key{e.Package, ""})
+	} else {
 		// Build errors and crashes outside any test show only here.
 		r.failed = append(r.failed, key{e.Package, ""})
 	}

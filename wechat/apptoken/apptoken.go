@@ -306,11 +306,11 @@ func (c *Cache) open(appID, stored string) (string, error) {
 	if !ok {
 		return "", errors.New("not sealed")
 	}
+	n := c.aead.NonceSize()
 	b, err := base64.RawURLEncoding.DecodeString(b64)
-	if err != nil || len(b) < c.aead.NonceSize() {
+	if err != nil || len(b) < n {
 		return "", errors.New("malformed")
 	}
-	n := c.aead.NonceSize()
 	plain, err := c.aead.Open(nil, b[:n], b[n:], []byte(appID))
 	if err != nil {
 		return "", errors.New("wrong key or tampered")
