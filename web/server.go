@@ -204,6 +204,33 @@ func stripTicket(service string) string {
 	return u.String()
 }
 
+// ticketPrefixes are the CAS ticket kinds; a path segment that starts with
+// one of them is a credential.
+var ticketPrefixes = []string{"TGT-", "ST-", "PT-", "PGT-", "PGTIOU-"}
+
+// redactPath hides credentials that travel in a URL path. The CAS REST
+// protocol puts the ticket-granting ticket there (/cas/v1/tickets/{TGT}): an
+// 8-hour bearer credential that must never reach a log. Any segment after a
+// "tickets" segment, and any segment shaped like a ticket, becomes its kind
+// followed by "_" (or just "_"), so the log still tells which call it was.
+func redactPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		credential := i > 0 && segs[i-1] == "tickets" && seg != ""
+		kind := ""
+		for _, prefix := range ticketPrefixes {
+			if strings.HasPrefix(seg, prefix) {
+				credential, kind = true, prefix
+				break
+			}
+		}
+		if credential {
+			segs[i] = kind + "_"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
 func (s *Server) accessLog() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRemoteIP: true, LogUserAgent: true,
@@ -218,7 +245,7 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 			}
 			s.log.LogAttrs(c.Request().Context(), level, "request",
 				slog.String("method", v.Method),
-				slog.String("path", v.URIPath),
+				slog.String("path", redactPath(v.URIPath)),
 				slog.String("query", redactQuery(c.Request().URL.RawQuery)),
 				slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency),

@@ -130,6 +130,34 @@ func TestRedactQuery(t *testing.T) {
 	}
 }
 
+func TestRedactPath(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/cas/login", "/cas/login"},
+		{"/cas/v1/tickets", "/cas/v1/tickets"},
+		{"/cas/v1/tickets/", "/cas/v1/tickets/"},
+		{"/cas/v1/tickets/TGT-3-abcdefghijklmnop", "/cas/v1/tickets/TGT-_"},
+		{"/cas/v1/tickets/opaque-credential", "/cas/v1/tickets/_"},
+		{"/cas/v1/tickets/TGT-1-x/extra", "/cas/v1/tickets/TGT-_/extra"},
+		{"/anything/ST-1-secret", "/anything/ST-_"},
+		{"/x/PGTIOU-9-secret/PT-2-y", "/x/PGTIOU-_/PT-_"},
+		{"/static/wxcas.css", "/static/wxcas.css"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, redactPath(tt.in), tt.in)
+	}
+}
+
+func TestAccessLogHidesRESTTicketGrantingTicket(t *testing.T) {
+	s, logs := newTestServer(t, nil)
+	s.Echo().Any("/cas/*", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+	for _, method := range []string{"GET", "POST", "DELETE"} {
+		do(s, method, "/cas/v1/tickets/TGT-7-SECRETSECRETSECRET", nil)
+	}
+	out := logs.String()
+	require.NotContains(t, out, "SECRETSECRETSECRET")
+	require.Equal(t, 3, strings.Count(out, `"path":"/cas/v1/tickets/TGT-_"`), out)
+}
+
 func TestClientIP(t *testing.T) {
 	route := func(s *Server) {
 		s.Echo().GET("/ip", func(c echo.Context) error { return c.String(200, c.RealIP()) })
