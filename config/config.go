@@ -51,12 +51,18 @@ type Server struct {
 	TrustedProxies  []string      `yaml:"trusted_proxies"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	RequestTimeout  time.Duration `yaml:"request_timeout"`
+	// AllowInsecurePublicURL accepts an http public_url outside the sandbox,
+	// for a TLS-terminating proxy on the same host in a lab; cookies then
+	// lose the Secure flag, so start-up warns.
+	AllowInsecurePublicURL bool `yaml:"allow_insecure_public_url"`
 }
 
 // Metrics exposes Prometheus metrics on their own listener, so they never
 // share the public address.
 type Metrics struct {
-	// Listen is host:port for GET /metrics; empty turns metrics off.
+	// Listen is host:port for GET /metrics. Left out of the file it is
+	// 127.0.0.1:9464; set but empty (listen: "" or an empty ${VAR:-}) it
+	// turns metrics off.
 	Listen string `yaml:"listen"`
 }
 
@@ -119,6 +125,27 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) {
 	}
 }
 
+// derive fills in what the sandbox can work out from the listen address, so
+// that WXCAS_LISTEN alone moves it to another port: an empty public_url is
+// http://<listen> (loopback only; anything else must say how it is reached),
+// and an exact or prefix service url starting with "/" is relative to
+// public_url (the sandbox's demo site is registered as /sandbox/app/).
+func (c *Config) derive() {
+	if c.Sandbox.Enabled && c.Server.PublicURL == "" && loopbackListen(c.Server.Listen) {
+		c.Server.PublicURL = "http://" + c.Server.Listen
+	}
+	base := strings.TrimSuffix(c.Server.PublicURL, "/")
+	if base == "" {
+		return
+	}
+	for i, s := range c.CAS.Services {
+		relative := strings.HasPrefix(s.URL, "/") && !strings.HasPrefix(s.URL, "//")
+		if relative && (s.Match == cas.MatchExact || s.Match == cas.MatchPrefix) {
+			c.CAS.Services[i].URL = base + s.URL
+		}
+	}
+}
+
 // FromEnv reports whether the value at a dotted key path came from ${VAR}.
 func (c *Config) FromEnv(path string) bool { return c.fromEnv[path] }
 
@@ -138,8 +165,11 @@ func (c *Config) Validate() Problems {
 		p = append(p, "server.public_url: required (the external base URL, e.g. https://login.example.edu)")
 	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		p = append(p, fmt.Sprintf("server.public_url: %q must be an absolute http(s) URL without query or fragment", c.Server.PublicURL))
-	} else if u.Scheme == "http" && !c.Sandbox.Enabled && !isLoopback(u.Hostname()) {
-		p = append(p, "server.public_url: must be https outside the sandbox (cookies are Secure)")
+	} else if u.Scheme == "http" && !c.Sandbox.Enabled && !c.Server.AllowInsecurePublicURL {
+		// Loopback included: a browser on the same host is still a real
+		// user whose cookies would travel unprotected.
+		p = append(p, "server.public_url: must be https outside the sandbox (cookies are Secure); "+
+			"only for a TLS-terminating proxy on the same host in a lab, set server.allow_insecure_public_url: true")
 	} else if c.Sandbox.Enabled && !c.sandboxAcknowledged && (!isLoopback(u.Hostname()) || !loopbackListen(c.Server.Listen)) {
 		p = append(p, "sandbox.enabled: the sandbox (fake WeChat, codes in the log) only serves loopback addresses; "+
 			"set sandbox.enabled: false for real users, or WXCAS_ALLOW_SANDBOX=yes for a shared demo")

@@ -7,7 +7,10 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -33,6 +36,11 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse is Load without the file system; lookup resolves ${VAR} references.
+//
+// Every kind of problem is collected in one run — unset variables, unknown
+// keys, values of the wrong type and the values Validate refuses — and
+// reported in the order of the file, so one check-config run is enough to fix
+// a file. Only a file that is not YAML at all is reported alone.
 func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
@@ -40,30 +48,133 @@ func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
 		return nil, Problems{fmt.Sprintf("config is not valid YAML: %v", err)}
 	}
 	cfg := Defaults()
-	var problems Problems
-	fromEnv := map[string]bool{}
+	var found []problem
+	// reported holds key paths already reported as unset or mistyped: their
+	// value is unknown, so what Validate says about it would only repeat.
+	reported := map[string]bool{}
+	var lines map[string]position
+	w := &walker{lookup: lookup, fromEnv: map[string]bool{}, written: map[*yaml.Node]string{}, emptyEnv: map[*yaml.Node]bool{}, reported: reported}
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
-		problems = append(problems, expandEnv(root, "", lookup, fromEnv)...)
-		problems = append(problems, unknownKeys(root, reflect.TypeOf(*cfg), "")...)
-		if len(problems) == 0 {
-			if err := root.Decode(cfg); err != nil {
-				problems = append(problems, decodeProblems(err)...)
-			}
+		found = append(found, w.expandEnv(root, "")...)
+		found = append(found, unknownKeys(root, reflect.TypeOf(*cfg), "")...)
+		typeErrs := w.typeProblems(root, reflect.TypeOf(*cfg), "")
+		found = append(found, typeErrs...)
+		// yaml fills every field it can and reports the rest, so the other
+		// values are still validated below.
+		if err := root.Decode(cfg); err != nil && len(typeErrs) == 0 {
+			found = append(found, decodeProblems(err)...)
 		}
+		lines = keyLines(root, "", map[string]position{})
 	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-	cfg.fromEnv = fromEnv
+	cfg.fromEnv = w.fromEnv
 	cfg.applyEnv(lookup)
 	if v, _ := lookup("WXCAS_ALLOW_SANDBOX"); v == "yes" {
 		cfg.sandboxAcknowledged = true
 	}
-	if p := cfg.Validate(); len(p) > 0 {
+	cfg.derive()
+	for _, text := range cfg.Validate() {
+		path := problemPath(text)
+		if reported[path] {
+			continue
+		}
+		if at, ok := lines[path]; ok {
+			found = append(found, problem{at: at, text: fmt.Sprintf("%s (line %d)", text, at.line)})
+			continue
+		}
+		found = append(found, problem{at: enclosing(lines, path), text: text})
+	}
+	if len(found) > 0 {
+		// File order; what has no line in the file (a required key left out)
+		// comes last, in Validate's order.
+		sort.SliceStable(found, func(i, j int) bool { return found[i].at.before(found[j].at) })
+		p := make(Problems, len(found))
+		for i, f := range found {
+			p[i] = f.text
+		}
 		return nil, p
 	}
 	return cfg, nil
+}
+
+// problem is one finding and where in the file it is.
+type problem struct {
+	at   position
+	text string
+}
+
+// position is a line and column of the file; the zero value is "nowhere".
+type position struct{ line, col int }
+
+func at(n *yaml.Node) position { return position{n.Line, n.Column} }
+
+// before orders positions as the file does, with "nowhere" last.
+func (p position) before(q position) bool {
+	switch {
+	case p.line == 0:
+		return false
+	case q.line == 0:
+		return true
+	case p.line != q.line:
+		return p.line < q.line
+	}
+	return p.col < q.col
+}
+
+// problemPath is the dotted key path a Validate message starts with
+// ("otp.digits must be ..." or "server.listen: ...").
+func problemPath(text string) string {
+	if i := strings.IndexAny(text, ": "); i > 0 {
+		return text[:i]
+	}
+	return text
+}
+
+// enclosing is where the nearest section of path is written in the file, so
+// a value left out still sorts with the section it belongs to.
+func enclosing(lines map[string]position, path string) position {
+	for {
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return position{}
+		}
+		path = path[:i]
+		if p, ok := lines[path]; ok {
+			return p
+		}
+	}
+}
+
+// keyLines maps every key path written in the document to its position.
+func keyLines(n *yaml.Node, path string, out map[string]position) map[string]position {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := join(path, n.Content[i].Value)
+			out[p] = at(n.Content[i])
+			keyLines(n.Content[i+1], p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[p] = at(c)
+			keyLines(c, p, out)
+		}
+	}
+	return out
+}
+
+// walker carries what the passes over the document share.
+type walker struct {
+	lookup func(string) (string, bool)
+	// fromEnv holds the key paths whose values came from ${VAR}.
+	fromEnv map[string]bool
+	// written is the text of an expanded value as the file has it, for
+	// messages: an expanded value may be a secret and is never shown.
+	written map[*yaml.Node]string
+	// emptyEnv marks unquoted values that expanded to nothing.
+	emptyEnv map[*yaml.Node]bool
+	reported map[string]bool
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -72,35 +183,45 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 // keys, and never in raw text, so a value cannot change the YAML structure).
 // It records which key paths got their value from the environment so that
 // Validate can insist that secrets do.
-func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool), fromEnv map[string]bool) Problems {
-	var problems Problems
+func (w *walker) expandEnv(n *yaml.Node, path string) []problem {
+	var problems []problem
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			problems = append(problems, expandEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, fromEnv)...)
+			problems = append(problems, w.expandEnv(n.Content[i+1], join(path, n.Content[i].Value))...)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			problems = append(problems, expandEnv(c, fmt.Sprintf("%s[%d]", path, i), lookup, fromEnv)...)
+			problems = append(problems, w.expandEnv(c, fmt.Sprintf("%s[%d]", path, i))...)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
 			return nil
 		}
+		w.written[n] = n.Value
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)
-			if v, ok := lookup(m[1]); ok && v != "" {
+			if v, ok := w.lookup(m[1]); ok && v != "" {
 				return v
 			}
 			if m[2] != "" {
 				return m[3]
 			}
-			problems = append(problems, fmt.Sprintf("%s: environment variable %s is not set", path, m[1]))
+			problems = append(problems, problem{at: at(n),
+				text: fmt.Sprintf("%s: environment variable %s is not set (line %d)", path, m[1], n.Line)})
+			w.reported[path] = true
 			return ""
 		})
-		fromEnv[path] = true
+		w.fromEnv[path] = true
 		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
 			n.Tag = "" // let the expanded text resolve to int/bool/duration as if written inline
+			if n.Value == "" {
+				// Empty is not absent: resolved as YAML, "" would be null and
+				// keep the default (metrics.listen: ${X:-} must turn metrics
+				// off). typeProblems restores null for non-string fields.
+				n.Tag = "!!str"
+				w.emptyEnv[n] = true
+			}
 		}
 	}
 	return problems
@@ -109,11 +230,11 @@ func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool), fr
 // unknownKeys walks the document beside the Go type and reports every key the
 // type does not declare, by its dotted path (yaml's own KnownFields stops at the
 // first one and names only the Go type).
-func unknownKeys(n *yaml.Node, t reflect.Type, path string) Problems {
+func unknownKeys(n *yaml.Node, t reflect.Type, path string) []problem {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	var problems Problems
+	var problems []problem
 	switch {
 	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
 		fields := yamlFields(t)
@@ -121,7 +242,8 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string) Problems {
 			key := n.Content[i].Value
 			ft, ok := fields[key]
 			if !ok {
-				problems = append(problems, fmt.Sprintf("%s: unknown key (line %d)", join(path, key), n.Content[i].Line))
+				k := n.Content[i]
+				problems = append(problems, problem{at: at(k), text: fmt.Sprintf("%s: unknown key (line %d)", join(path, key), k.Line)})
 				continue
 			}
 			problems = append(problems, unknownKeys(n.Content[i+1], ft, join(path, key))...)
@@ -136,6 +258,89 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string) Problems {
 		}
 	}
 	return problems
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// typeProblems walks the document beside the Go type and tries each value on
+// its own, so that every mistyped value is reported with its key path, the
+// type expected and the value as written (yaml's own errors name only a line
+// and cut the value off).
+func (w *walker) typeProblems(n *yaml.Node, t reflect.Type, path string) []problem {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var problems []problem
+	switch {
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok { // unknown keys are reported by unknownKeys
+				problems = append(problems, w.typeProblems(n.Content[i+1], ft, join(path, n.Content[i].Value))...)
+			}
+		}
+		return problems
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := join(path, n.Content[i].Value)
+			problems = append(problems, w.typeProblems(n.Content[i], t.Key(), key)...)
+			problems = append(problems, w.typeProblems(n.Content[i+1], t.Elem(), key)...)
+		}
+		return problems
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, c := range n.Content {
+			problems = append(problems, w.typeProblems(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return problems
+	}
+	if w.emptyEnv[n] && t.Kind() != reflect.String {
+		n.Tag = "!!null" // an empty expansion leaves a number, duration or switch at its default
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		w.reported[path] = true
+		return []problem{{at: at(n), text: fmt.Sprintf("%s: expected %s, got %s (line %d)", path, describeType(t), w.describeValue(n), n.Line)}}
+	}
+	return nil
+}
+
+// describeType names a Go type as config.yaml's reader knows it.
+func describeType(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "a duration (such as 30s, 5m or 8h)"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		return "a whole number"
+	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr:
+		return "a whole number, not negative"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.String:
+		return "a text value"
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+		return "a list"
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
+		return "a mapping of keys to values"
+	}
+	return t.String()
+}
+
+// describeValue is a value as the file has it: whole, quoted, and for a
+// ${VAR} reference the reference itself, never what it expanded to.
+func (w *walker) describeValue(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "the alias *" + n.Value
+	}
+	if written, ok := w.written[n]; ok {
+		return strconv.Quote(written) + " (the expanded value is not shown)"
+	}
+	return strconv.Quote(n.Value)
 }
 
 func yamlFields(t reflect.Type) map[string]reflect.Type {
@@ -163,12 +368,17 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-func decodeProblems(err error) Problems {
+// decodeProblems reports what yaml refused that typeProblems did not foresee.
+func decodeProblems(err error) []problem {
 	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		return Problems(te.Errors)
+	if !errors.As(err, &te) {
+		return []problem{{text: err.Error()}}
 	}
-	return Problems{err.Error()}
+	var out []problem
+	for _, e := range te.Errors {
+		out = append(out, problem{text: e})
+	}
+	return out
 }
 
 func join(path, key string) string {
