@@ -36,6 +36,7 @@ const (
 	CodeSMSBudgetExhausted   = "sms_budget_exhausted"
 	CodeSMSFailed            = "sms_failed"
 	CodeNoCode               = "no_code"
+	CodeMalformedCode        = "malformed_code"
 	CodeWrongCode            = "wrong_code"
 	CodeCodeExpired          = "code_expired"
 	CodeTooManyAttempts      = "too_many_attempts"
@@ -65,6 +66,7 @@ var statusOf = map[string]int{
 	CodeSMSBudgetExhausted:   http.StatusServiceUnavailable,
 	CodeSMSFailed:            http.StatusBadGateway,
 	CodeNoCode:               http.StatusBadRequest,
+	CodeMalformedCode:        http.StatusBadRequest,
 	CodeWrongCode:            http.StatusBadRequest,
 	CodeCodeExpired:          http.StatusBadRequest,
 	CodeTooManyAttempts:      http.StatusBadRequest,
@@ -104,6 +106,7 @@ var messages = map[string]map[string]string{
 		CodeSMSBudgetExhausted:   "短信发送量已达上限，请稍后再试。",
 		CodeSMSFailed:            "短信发送失败，请稍后再试。",
 		CodeNoCode:               "没有待验证的验证码，请重新获取。",
+		CodeMalformedCode:        "请完整输入短信中的数字验证码（只含数字）。本次输入不计入尝试次数。",
 		CodeWrongCode:            "验证码错误。",
 		CodeCodeExpired:          "验证码已过期，请重新获取。",
 		CodeTooManyAttempts:      "验证码错误次数过多，请重新获取。",
@@ -132,6 +135,7 @@ var messages = map[string]map[string]string{
 		CodeSMSBudgetExhausted:   "No more SMS codes can be sent for now. Please try again later.",
 		CodeSMSFailed:            "The SMS could not be sent. Please try again later.",
 		CodeNoCode:               "There is no code waiting to be verified. Request a new one.",
+		CodeMalformedCode:        "Enter the whole code from the text message, digits only. This try was not counted.",
 		CodeWrongCode:            "The code is wrong.",
 		CodeCodeExpired:          "The code has expired. Request a new one.",
 		CodeTooManyAttempts:      "Too many wrong codes. Request a new one.",
@@ -221,6 +225,8 @@ func loginError(err error) error {
 	case errors.As(err, &me):
 		left := me.AttemptsLeft
 		return &apiError{code: CodeWrongCode, attemptsLeft: &left, cause: err}
+	case errors.Is(err, otp.ErrMalformedCode):
+		return fail(CodeMalformedCode, err)
 	case errors.Is(err, otp.ErrTooManyAttempts):
 		return fail(CodeTooManyAttempts, err)
 	case errors.Is(err, otp.ErrExpired):

@@ -13,6 +13,7 @@ import (
 	"wxcas/api"
 	"wxcas/login"
 	"wxcas/otp"
+	"wxcas/otp/otptest"
 	"wxcas/store"
 	"wxcas/store/storetest"
 	"wxcas/wechat/emulator"
@@ -316,7 +317,7 @@ func TestRateLimits(t *testing.T) {
 			start := e.login(mini, e.jsCode("bob"), api.StatusBindingRequired)
 			next, code := e.sendCode(start.BindToken, "13900139000") // 1
 			for range 3 {                                            // 2, 3, 4
-				r := e.post("/bind/sms/verify", api.SMSVerifyRequest{BindToken: next, Code: "99999x"})
+				r := e.post("/bind/sms/verify", api.SMSVerifyRequest{BindToken: next, Code: otptest.Wrong(code)})
 				requireError(t, r, http.StatusBadRequest, api.CodeWrongCode)
 			}
 			r := e.post("/bind/sms/verify", api.SMSVerifyRequest{BindToken: next, Code: code})

@@ -285,8 +285,15 @@ func (h *Handler) handleSMSVerify(w http.ResponseWriter, r *http.Request) error 
 	if err := h.startBindStep(w, r, &req); err != nil {
 		return err
 	}
-	if err := required(field{"bind_token", req.BindToken, 64}, field{"code", req.Code, 16}); err != nil {
+	if err := required(field{"bind_token", req.BindToken, 64}); err != nil {
 		return err
+	}
+	// An empty code is the person's typo, not a client bug: it goes on to
+	// the OTP service, which answers malformed_code without using an attempt.
+	if req.Code != "" {
+		if err := required(field{"code", req.Code, 16}); err != nil {
+			return err
+		}
 	}
 	t, err := h.bindTokenFor(ctx, req.BindToken)
 	if err != nil {

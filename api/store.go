@@ -66,10 +66,16 @@ type bindToken struct {
 	UsedAt         sql.NullTime `db:"used_at"`
 }
 
+// identity is the token's WeChat person. The chain is the holder of the SMS
+// codes it asks for: a code sent in this binding verifies only with a token
+// of the same chain, and another binding's wrong guesses cannot burn it.
 func (t bindToken) identity() login.Identity {
-	return login.Identity{Account: binding.Account{
-		AppID: t.AppID, OpenID: t.OpenID, UnionID: t.UnionID, Nickname: t.Nickname, AvatarURL: t.AvatarURL,
-	}}
+	return login.Identity{
+		Account: binding.Account{
+			AppID: t.AppID, OpenID: t.OpenID, UnionID: t.UnionID, Nickname: t.Nickname, AvatarURL: t.AvatarURL,
+		},
+		Holder: "api:" + t.ChainID,
+	}
 }
 
 // successor is the next token of the chain: same identity, fresh expiry

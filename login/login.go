@@ -91,6 +91,12 @@ type Identity struct {
 	binding.Account
 	// Snapshot marks an Official Account snapshot-page virtual user.
 	Snapshot bool
+	// Holder is an opaque id of this one login (a browser login flow, an
+	// API bind-token chain), which SendCode and Bind require: an SMS code
+	// belongs to the login that asked for it, so another login aimed at the
+	// same phone can neither use nor burn it. Callers prefix it by kind
+	// ("flow:", "api:") so ids of different kinds never meet.
+	Holder string
 }
 
 // Identify records the sighting and returns the bound user, or ErrUnbound.
@@ -118,8 +124,8 @@ func (s *Service) Identify(ctx context.Context, id Identity) (binding.User, erro
 	return u, err
 }
 
-// SendCode sends a binding code to phone, counted against the phone, the
-// client IP and the WeChat person.
+// SendCode sends a binding code to phone for the login id.Holder, counted
+// against the phone, the client IP and the WeChat person.
 func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, clientIP string) (otp.SendResult, error) {
 	if id.Snapshot {
 		return otp.SendResult{}, ErrSnapshot
@@ -132,10 +138,11 @@ func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, cl
 			return otp.SendResult{}, err
 		}
 	}
-	return s.otp.Send(ctx, otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind})
+	return s.otp.Send(ctx, otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind, Holder: id.Holder})
 }
 
-// Bind checks the code and binds the WeChat person to the phone's user,
+// Bind checks the code sent to phone in the login id.Holder and binds the
+// WeChat person to the phone's user,
 // creating the user when the policy allows. Concurrent binds are safe: the
 // directory never creates two users for one phone and the binding store lets
 // only one binding per person and per user exist.
@@ -143,7 +150,7 @@ func (s *Service) Bind(ctx context.Context, id Identity, phone otp.Phone, code s
 	if id.Snapshot {
 		return binding.User{}, ErrSnapshot
 	}
-	if err := s.otp.Verify(ctx, otp.VerifyRequest{Phone: phone, Purpose: PurposeBind, Code: code}); err != nil {
+	if err := s.otp.Verify(ctx, otp.VerifyRequest{Phone: phone, Purpose: PurposeBind, Holder: id.Holder, Code: code}); err != nil {
 		return binding.User{}, err
 	}
 	return s.bindPhone(ctx, id, phone, "sms")

@@ -2,7 +2,6 @@ package login_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 
@@ -36,8 +35,9 @@ func (e *env) sendAndBind(t *testing.T, id login.Identity, phone otp.Phone) (bin
 	return e.svc.Bind(context.Background(), id, phone, e.codes.Outbox.Last(phone))
 }
 
+// ident is a WeChat person in a login of their own (one holder per openid).
 func ident(appid, openid, unionid string) login.Identity {
-	return login.Identity{Account: binding.Account{AppID: appid, OpenID: openid, UnionID: unionid, Nickname: "小明"}}
+	return login.Identity{Account: binding.Account{AppID: appid, OpenID: openid, UnionID: unionid, Nickname: "小明"}, Holder: "test:" + openid}
 }
 
 func TestLogin(t *testing.T) {
@@ -99,12 +99,51 @@ func TestLogin(t *testing.T) {
 			id := ident("wxweb", "o-erin", "u-erin")
 			_, err := e.svc.SendCode(ctx, id, otptest.Phone(5), "192.0.2.7")
 			require.NoError(t, err)
-			_, err = e.svc.Bind(ctx, id, otptest.Phone(5), "000000x")
+			_, err = e.svc.Bind(ctx, id, otptest.Phone(5), otptest.Wrong(e.codes.Outbox.Last(otptest.Phone(5))))
 			require.ErrorIs(t, err, otp.ErrMismatch)
+			_, err = e.svc.Bind(ctx, id, otptest.Phone(5), "000000x")
+			require.ErrorIs(t, err, otp.ErrMalformedCode)
 			_, err = e.svc.Identify(ctx, id)
 			require.ErrorIs(t, err, login.ErrUnbound)
 			_, err = e.dir.FindByPhone(ctx, string(otptest.Phone(5)))
 			require.ErrorIs(t, err, binding.ErrNotFound, "no user is created before the code is proven")
+		})
+
+		t.Run("a code sent in one login does not bind another aimed at the same phone", func(t *testing.T) {
+			e := newEnv(t, db, login.DefaultConfig())
+			phone := otptest.Phone(8)
+			victim, attacker := ident("wxweb", "o-victim", "u-victim"), ident("wxweb", "o-attacker", "u-attacker")
+			_, err := e.svc.SendCode(ctx, victim, phone, "192.0.2.7")
+			require.NoError(t, err)
+			code := e.codes.Outbox.Last(phone)
+
+			_, err = e.svc.Bind(ctx, attacker, phone, code)
+			require.ErrorIs(t, err, otp.ErrNoCode, "the right digits from another login")
+			for range 5 {
+				_, err = e.svc.Bind(ctx, attacker, phone, otptest.Wrong(code))
+				require.ErrorIs(t, err, otp.ErrNoCode)
+			}
+			_, err = e.svc.Identify(ctx, attacker)
+			require.ErrorIs(t, err, login.ErrUnbound)
+
+			// The same person in a second login (another tab) is another holder too.
+			again := victim
+			again.Holder = "test:o-victim-second-tab"
+			_, err = e.svc.Bind(ctx, again, phone, code)
+			require.ErrorIs(t, err, otp.ErrNoCode)
+
+			u, err := e.svc.Bind(ctx, victim, phone, code)
+			require.NoError(t, err, "the victim's code survives")
+			require.Equal(t, string(phone), u.Phone)
+		})
+
+		t.Run("a login without a holder gets no code", func(t *testing.T) {
+			e := newEnv(t, db, login.DefaultConfig())
+			id := ident("wxweb", "o-nobody", "")
+			id.Holder = ""
+			_, err := e.svc.SendCode(ctx, id, otptest.Phone(9), "192.0.2.7")
+			require.Error(t, err)
+			require.Zero(t, e.codes.Outbox.Count(otptest.Phone(9)))
 		})
 
 		t.Run("snapshot users are never bound", func(t *testing.T) {
@@ -137,12 +176,12 @@ func TestLogin(t *testing.T) {
 				require.NoError(t, err)
 				codes[i] = e.codes.Outbox.Last(phone)
 			}
-			// The second send replaced the first code; both race with the last code.
+			// Each login has its own code; both race with the right one.
 			var wg sync.WaitGroup
 			errs := make([]error, len(ids))
 			for i, id := range ids {
 				wg.Add(1)
-				go func() { defer wg.Done(); _, errs[i] = e.svc.Bind(ctx, id, phone, codes[1]) }()
+				go func() { defer wg.Done(); _, errs[i] = e.svc.Bind(ctx, id, phone, codes[i]) }()
 			}
 			wg.Wait()
 			ok := 0
@@ -150,7 +189,7 @@ func TestLogin(t *testing.T) {
 				if err == nil {
 					ok++
 				} else {
-					require.True(t, errors.Is(err, otp.ErrNoCode) || errors.Is(err, login.ErrUserBound), "%v", err)
+					require.ErrorIs(t, err, login.ErrUserBound)
 				}
 			}
 			require.Equal(t, 1, ok)

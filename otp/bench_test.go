@@ -41,7 +41,7 @@ func benchIssueAndVerify(b *testing.B, db *store.DB) {
 		if _, err := svc.Send(ctx, req); err != nil {
 			return err
 		}
-		return svc.Verify(ctx, otp.VerifyRequest{Phone: p, Purpose: otptest.Purpose, Code: outbox.Last(p)})
+		return svc.Verify(ctx, otp.VerifyRequest{Phone: p, Purpose: otptest.Purpose, Holder: otptest.Holder, Code: outbox.Last(p)})
 	}
 	b.Run("serial", func(b *testing.B) {
 		for b.Loop() {

@@ -19,8 +19,12 @@ var (
 	// behind and the user's limits are not charged.
 	ErrSendFailed = errors.New("sending the code failed")
 
-	// ErrNoCode: there is no pending code for this phone and purpose — none
-	// was sent, it was already used, or a newer code replaced it.
+	// ErrMalformedCode: the submission cannot be a code (empty, not all
+	// digits, or the wrong length). It was refused without using an attempt.
+	ErrMalformedCode = errors.New("malformed code")
+	// ErrNoCode: there is no pending code for this holder, phone and purpose
+	// — none was sent in this login, it was already used, or a newer code
+	// replaced it.
 	ErrNoCode = errors.New("no pending code")
 	// ErrExpired: the code's TTL has passed.
 	ErrExpired = errors.New("code expired")

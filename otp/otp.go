@@ -2,10 +2,18 @@
 // phone number to a WeChat identity.
 //
 // Codes are N random digits (crypto/rand, no modulo bias), stored only as
-// HMAC-SHA256(key, purpose|phone|code), valid for a TTL, and burned after
-// MaxAttempts verification attempts. An attempt is counted atomically before
-// the comparison, the comparison is constant-time, and consuming a code is a
-// conditional update only one caller can win.
+// HMAC-SHA256(key, purpose|holder|phone|code), valid for a TTL, and burned
+// after MaxAttempts verification attempts. An attempt is counted atomically
+// before the comparison, the comparison is constant-time, and consuming a
+// code is a conditional update only one caller can win. A submission that
+// cannot be a code (empty, not digits, wrong length) is refused before any of
+// that and uses no attempt.
+//
+// A code belongs to the login that asked for it (its holder: a browser login
+// flow, an API bind-token chain), not just to the phone: it verifies only
+// for that holder, and wrong guesses count against that holder's code alone.
+// Otherwise anyone starting a login aimed at the same phone could use a code
+// sent for someone else's login, or burn it with wrong guesses.
 //
 // Sending is limited per phone (cooldown, per hour, per day), per client IP,
 // per WeChat identity and by a global daily budget. All counters live in the
@@ -44,6 +52,10 @@ type SendRequest struct {
 	IP       string // client IP as seen by the HTTP layer (trusted-proxy aware); required
 	Identity string // WeChat identity key; empty skips the per-identity limit
 	Purpose  string // what the code is for, e.g. "bind"; a code only verifies for its purpose
+	// Holder is an opaque id of the login asking for the code (e.g. a login
+	// flow's id); required. The code verifies only for the same Holder. It
+	// is stored only as a keyed hash (HolderKey), so it may be a secret.
+	Holder string
 }
 
 // SendResult describes a sent code.
@@ -58,6 +70,7 @@ type SendResult struct {
 type VerifyRequest struct {
 	Phone   Phone
 	Purpose string
+	Holder  string // as in the SendRequest of the code
 	Code    string // as typed; surrounding spaces are ignored
 }
 
@@ -101,11 +114,13 @@ func New(cfg Config, st Store, send SendFunc, now func() time.Time, log *slog.Lo
 
 // Send reserves the send against every limit, generates a code, has the
 // provider deliver it and then stores its HMAC, replacing any earlier code
-// for the phone and purpose. A refused send returns a *LimitError
+// of the same holder for the phone and purpose (other holders' codes stay).
+// The limits are per phone, IP, identity and global, never per holder: a
+// new login must not mean a fresh allowance. A refused send returns a *LimitError
 // (ErrRateLimited or ErrBudgetExhausted) saying when to retry. A provider
 // failure returns ErrSendFailed; the previous code, if any, stays as it was.
 func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error) {
-	if err := checkRequest(req.Phone, req.Purpose); err != nil {
+	if err := checkRequest(req.Phone, req.Purpose, req.Holder); err != nil {
 		return SendResult{}, err
 	}
 	ip, err := ratelimit.IPSubject(req.IP)
@@ -130,9 +145,10 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		s.release(ctx, log, holds)
 		return SendResult{}, err
 	}
+	holder := s.HolderKey(req.Holder)
 	c := Code{
-		CodeRef:     CodeRef{Phone: req.Phone, Purpose: req.Purpose, IssueID: randomID()},
-		Hash:        s.hash(req.Phone, req.Purpose, code),
+		CodeRef:     CodeRef{Holder: holder, Phone: req.Phone, Purpose: req.Purpose, IssueID: randomID()},
+		Hash:        s.hash(holder, req.Phone, req.Purpose, code),
 		MaxAttempts: s.cfg.MaxAttempts,
 		CreatedAt:   now,
 		ExpiresAt:   store.Time(now.Add(s.cfg.TTL)),
@@ -157,17 +173,29 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	return SendResult{ExpiresAt: c.ExpiresAt, ResendAfter: resendAfter(holds, now)}, nil
 }
 
-// Verify checks req.Code. nil means the code was right and is now used up;
-// otherwise the error matches ErrNoCode, ErrExpired, ErrMismatch (a
-// *MismatchError with the attempts left) or ErrTooManyAttempts.
+// Verify checks req.Code against the code sent to req.Phone for req.Holder.
+// nil means the code was right and is now used up; otherwise the error
+// matches ErrMalformedCode (no attempt used), ErrNoCode, ErrExpired,
+// ErrMismatch (a *MismatchError with the attempts left) or
+// ErrTooManyAttempts.
 func (s *Service) Verify(ctx context.Context, req VerifyRequest) error {
-	if err := checkRequest(req.Phone, req.Purpose); err != nil {
+	if err := checkRequest(req.Phone, req.Purpose, req.Holder); err != nil {
 		return err
 	}
 	log := s.log.With("phone", req.Phone.Masked(), "purpose", req.Purpose)
 	now := s.now()
 
-	c, err := s.store.GetCode(ctx, req.Phone, req.Purpose)
+	// A typo such as an empty field or a letter is not a guess: refusing it
+	// before the attempt is counted keeps it from costing the person an
+	// attempt, and it cannot help anyone guess since it can never match.
+	code := strings.TrimSpace(req.Code)
+	if !s.wellFormed(code) {
+		log.Info("otp: malformed code refused; no attempt used", "length", len(code))
+		return ErrMalformedCode
+	}
+
+	holder := s.HolderKey(req.Holder)
+	c, err := s.store.GetCode(ctx, holder, req.Phone, req.Purpose)
 	if errors.Is(err, store.ErrNotFound) {
 		log.Info("otp: verification without a pending code")
 		return ErrNoCode
@@ -192,7 +220,7 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) error {
 		return err
 	}
 
-	if !hmac.Equal([]byte(s.hash(req.Phone, req.Purpose, strings.TrimSpace(req.Code))), []byte(c.Hash)) {
+	if !hmac.Equal([]byte(s.hash(holder, req.Phone, req.Purpose, code)), []byte(c.Hash)) {
 		left := max(c.MaxAttempts-attempts, 0)
 		if left == 0 {
 			log.Warn("otp: wrong code, attempts used up; code burned", "attempts", attempts)
@@ -328,7 +356,7 @@ func deadReason(c Code, now time.Time) error {
 
 // whyRefused re-reads a code the store declined to count or consume.
 func (s *Service) whyRefused(ctx context.Context, ref CodeRef, now time.Time) error {
-	c, err := s.store.GetCode(ctx, ref.Phone, ref.Purpose)
+	c, err := s.store.GetCode(ctx, ref.Holder, ref.Phone, ref.Purpose)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.IssueID != ref.IssueID) {
 		return ErrNoCode // replaced or cleaned up
 	}
@@ -351,11 +379,38 @@ func (s *Service) newCode() (string, error) {
 	return fmt.Sprintf("%0*d", s.cfg.Digits, n), nil
 }
 
-// hash binds the code to its phone and purpose, so a stored hash is useless
-// for any other row and reveals nothing without the key.
-func (s *Service) hash(phone Phone, purpose, code string) string {
+// wellFormed reports whether code could be an issued code: exactly Digits
+// ASCII digits.
+func (s *Service) wellFormed(code string) bool {
+	if len(code) != s.cfg.Digits {
+		return false
+	}
+	for i := range len(code) {
+		if code[i] < '0' || code[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// HolderKey is the id under which the store keeps holder's codes (CodeRef.
+// Holder): a keyed hash, so that the database never holds the raw holder
+// (a login flow id may be as good as a bearer token) and nobody without the
+// key can compute another login's key from a guessed id.
+func (s *Service) HolderKey(holder string) string {
 	m := hmac.New(sha256.New, s.cfg.Key)
-	m.Write([]byte(purpose + "|" + string(phone) + "|" + code))
+	// The prefix separates this use of the key from the code hashes.
+	m.Write([]byte("holder|" + holder))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// hash binds the code to its holder, phone and purpose, so a stored hash is
+// useless for any other row and reveals nothing without the key. The parts
+// cannot run into each other: holderKey is hex, purpose has no '|' and the
+// phone is E.164.
+func (s *Service) hash(holderKey string, phone Phone, purpose, code string) string {
+	m := hmac.New(sha256.New, s.cfg.Key)
+	m.Write([]byte(purpose + "|" + holderKey + "|" + string(phone) + "|" + code))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -367,11 +422,15 @@ func randomID() int64 {
 }
 
 // checkRequest rejects phones that did not come from ParsePhone (they would
-// make separate counters) and malformed purposes (they are part of the HMAC
-// input and of the row key).
-func checkRequest(phone Phone, purpose string) error {
+// make separate counters), malformed purposes (they are part of the HMAC
+// input and of the row key) and a missing holder (every code must belong to
+// one login; an empty holder would be one shared by all such callers).
+func checkRequest(phone Phone, purpose, holder string) error {
 	if !phone.wellFormed() {
 		return fmt.Errorf("%w: not in E.164 form (use ParsePhone)", ErrInvalidPhone)
+	}
+	if holder == "" {
+		return errors.New("otp: holder is required")
 	}
 	if purpose == "" || len(purpose) > 32 {
 		return fmt.Errorf("otp: purpose must be 1 to 32 characters")

@@ -15,7 +15,7 @@ import (
 )
 
 // SQLStore is the Store on wxcas's database, SQLite or MySQL (tables from
-// migrations 00010 and 00011).
+// migrations 00011 and 00012).
 type SQLStore struct {
 	db *store.DB
 }
@@ -25,17 +25,17 @@ var _ Store = (*SQLStore)(nil)
 // NewSQLStore returns a Store on db.
 func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
 
-const codeColumns = `phone, purpose, issue_id, code_hash, attempts, max_attempts, created_at, expires_at, verified_at`
+const codeColumns = `holder, phone, purpose, issue_id, code_hash, attempts, max_attempts, created_at, expires_at, verified_at`
 
-// PutCode replaces the row for (phone, purpose) in one statement; both
-// dialects understand REPLACE on the primary key.
+// PutCode replaces the row for (holder, phone, purpose) in one statement;
+// both dialects understand REPLACE on the primary key.
 func (s *SQLStore) PutCode(ctx context.Context, c Code) error {
 	var verified any
 	if !c.VerifiedAt.IsZero() {
 		verified = store.Time(c.VerifiedAt)
 	}
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`REPLACE INTO otp_codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		string(c.Phone), c.Purpose, c.IssueID, c.Hash, c.Attempts, c.MaxAttempts,
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`REPLACE INTO otp_codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.Holder, string(c.Phone), c.Purpose, c.IssueID, c.Hash, c.Attempts, c.MaxAttempts,
 		store.Time(c.CreatedAt), store.Time(c.ExpiresAt), verified)
 	if err != nil {
 		return fmt.Errorf("otp: store code: %w", err)
@@ -43,14 +43,14 @@ func (s *SQLStore) PutCode(ctx context.Context, c Code) error {
 	return nil
 }
 
-func (s *SQLStore) GetCode(ctx context.Context, phone Phone, purpose string) (Code, error) {
-	row := s.db.QueryRowxContext(ctx, s.db.Rebind(`SELECT `+codeColumns+` FROM otp_codes WHERE phone = ? AND purpose = ?`), string(phone), purpose)
+func (s *SQLStore) GetCode(ctx context.Context, holder string, phone Phone, purpose string) (Code, error) {
+	row := s.db.QueryRowxContext(ctx, s.db.Rebind(`SELECT `+codeColumns+` FROM otp_codes WHERE holder = ? AND phone = ? AND purpose = ?`), holder, string(phone), purpose)
 	var (
 		c        Code
 		p        string
 		verified sql.NullTime
 	)
-	err := row.Scan(&p, &c.Purpose, &c.IssueID, &c.Hash, &c.Attempts, &c.MaxAttempts, &c.CreatedAt, &c.ExpiresAt, &verified)
+	err := row.Scan(&c.Holder, &p, &c.Purpose, &c.IssueID, &c.Hash, &c.Attempts, &c.MaxAttempts, &c.CreatedAt, &c.ExpiresAt, &verified)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Code{}, store.ErrNotFound
 	}
@@ -66,8 +66,8 @@ func (s *SQLStore) GetCode(ctx context.Context, phone Phone, purpose string) (Co
 }
 
 func (s *SQLStore) DeleteCode(ctx context.Context, ref CodeRef) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM otp_codes WHERE phone = ? AND purpose = ? AND issue_id = ?`),
-		string(ref.Phone), ref.Purpose, ref.IssueID)
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM otp_codes WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ?`),
+		ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID)
 	if err != nil {
 		return fmt.Errorf("otp: delete code: %w", err)
 	}
@@ -75,7 +75,7 @@ func (s *SQLStore) DeleteCode(ctx context.Context, ref CodeRef) error {
 }
 
 // liveCode is the condition under which a code may still take an attempt.
-const liveCode = `phone = ? AND purpose = ? AND issue_id = ? AND verified_at IS NULL AND expires_at > ?`
+const liveCode = `holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND verified_at IS NULL AND expires_at > ?`
 
 // CountAttempt is one UPDATE guarded by attempts < max_attempts, so
 // concurrent attempts can never push a code past its limit. The new count
@@ -83,7 +83,7 @@ const liveCode = `phone = ? AND purpose = ? AND issue_id = ? AND verified_at IS 
 // has no RETURNING, LAST_INSERT_ID(expr) puts it into the statement's OK
 // packet, which the driver exposes as LastInsertId.
 func (s *SQLStore) CountAttempt(ctx context.Context, ref CodeRef, now time.Time) (int, bool, error) {
-	args := []any{string(ref.Phone), ref.Purpose, ref.IssueID, store.Time(now)}
+	args := []any{ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID, store.Time(now)}
 	if s.db.Dialect == store.SQLite {
 		var n int
 		err := s.db.QueryRowxContext(ctx, `UPDATE otp_codes SET attempts = attempts + 1 WHERE `+liveCode+` AND attempts < max_attempts RETURNING attempts`, args...).Scan(&n)
@@ -114,7 +114,7 @@ func (s *SQLStore) CountAttempt(ctx context.Context, ref CodeRef, now time.Time)
 func (s *SQLStore) MarkVerified(ctx context.Context, ref CodeRef, now time.Time) (bool, error) {
 	now = store.Time(now)
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_codes SET verified_at = ? WHERE `+liveCode),
-		now, string(ref.Phone), ref.Purpose, ref.IssueID, now)
+		now, ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID, now)
 	if err != nil {
 		return false, fmt.Errorf("otp: mark verified: %w", err)
 	}

@@ -10,12 +10,13 @@ import (
 // the caller (the Service's clock). SQLStore implements it on SQLite and
 // MySQL; otptest.Run is the contract every implementation must pass.
 type Store interface {
-	// PutCode stores c as the pending code for its phone and purpose,
-	// replacing any earlier code (which then no longer verifies).
+	// PutCode stores c as the pending code for its holder, phone and
+	// purpose, replacing any earlier code of that holder, phone and purpose
+	// (which then no longer verifies). Other holders' codes are untouched.
 	PutCode(ctx context.Context, c Code) error
-	// GetCode returns the pending code for phone and purpose, or
-	// store.ErrNotFound.
-	GetCode(ctx context.Context, phone Phone, purpose string) (Code, error)
+	// GetCode returns the pending code for holder (a HolderKey), phone and
+	// purpose, or store.ErrNotFound.
+	GetCode(ctx context.Context, holder string, phone Phone, purpose string) (Code, error)
 	// DeleteCode removes the code issued as ref; a code that has been
 	// replaced since is left alone.
 	DeleteCode(ctx context.Context, ref CodeRef) error
@@ -50,6 +51,10 @@ type Store interface {
 // CodeRef names one issuance of a code. IssueID is random per issuance, so a
 // reference to a replaced code never matches its successor.
 type CodeRef struct {
+	// Holder is Service.HolderKey of the login the code was sent for; with
+	// Phone and Purpose it is the row key, so each login has its own code
+	// and its own attempt counter.
+	Holder  string
 	Phone   Phone
 	Purpose string
 	IssueID int64
@@ -58,7 +63,7 @@ type CodeRef struct {
 // Code is a stored code: its HMAC, never the code itself.
 type Code struct {
 	CodeRef
-	Hash        string // hex HMAC-SHA256 of purpose|phone|code
+	Hash        string // hex HMAC-SHA256 of purpose|holder|phone|code
 	Attempts    int
 	MaxAttempts int
 	CreatedAt   time.Time

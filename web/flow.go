@@ -491,8 +491,14 @@ func (h *Flows) complete(c echo.Context, f *flow.Flow, user binding.User, id log
 	return nil
 }
 
+// identity is the flow's WeChat person. The flow is the holder of the SMS
+// codes it asks for: a code sent in this flow verifies only in this flow.
+// (The otp service stores only a keyed hash of the id.)
 func (h *Flows) identity(f *flow.Flow) login.Identity {
-	return login.Identity{Account: binding.Account{AppID: f.AppID, OpenID: f.OpenID, UnionID: f.UnionID, Nickname: f.Nickname, AvatarURL: f.AvatarURL}}
+	return login.Identity{
+		Account: binding.Account{AppID: f.AppID, OpenID: f.OpenID, UnionID: f.UnionID, Nickname: f.Nickname, AvatarURL: f.AvatarURL},
+		Holder:  "flow:" + f.ID,
+	}
 }
 
 // formFlow loads the flow a form was posted for and checks its step.
@@ -597,6 +603,9 @@ func (h *Flows) handleCode(c echo.Context) error {
 	var key, detail string
 	var mm *otp.MismatchError
 	switch {
+	case errors.Is(err, otp.ErrMalformedCode):
+		// A typo, not a guess: no attempt was used, so no count is shown.
+		key = "err_malformed_code"
 	case errors.Is(err, otp.ErrTooManyAttempts):
 		key = "err_too_many_attempts"
 	case errors.As(err, &mm):

@@ -27,7 +27,7 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 
 		code := e.Outbox.Last(p)
 		require.Regexp(t, `^[0-9]{6}$`, code)
-		require.ErrorIs(t, e.Svc.Verify(ctx, otp.VerifyRequest{Phone: p, Purpose: "other", Code: code}), otp.ErrNoCode, "codes are per purpose")
+		require.ErrorIs(t, e.Svc.Verify(ctx, otp.VerifyRequest{Phone: p, Purpose: "other", Holder: Holder, Code: code}), otp.ErrNoCode, "codes are per purpose")
 		require.ErrorIs(t, e.Verify(Phone(2), code), otp.ErrNoCode, "codes are per phone")
 		require.NoError(t, e.Verify(p, " "+code+" "))
 		require.ErrorIs(t, e.Verify(p, code), otp.ErrNoCode, "a used code never verifies twice")
@@ -43,7 +43,7 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	t.Run("the store never holds the code", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), nil)
 		code := e.Send(t, SendReq(Phone(1)))
-		c, err := e.Store.GetCode(ctx, Phone(1), Purpose)
+		c, err := e.StoredCode(Phone(1))
 		require.NoError(t, err)
 		require.Regexp(t, `^[0-9a-f]{64}$`, c.Hash)
 		require.NotContains(t, c.Hash, code)
@@ -69,7 +69,7 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		e := NewEnv(t, newStore(t), nil)
 		code := e.Send(t, SendReq(Phone(1)))
 		for left := 4; left >= 1; left-- {
-			err := e.Verify(Phone(1), wrong(code))
+			err := e.Verify(Phone(1), Wrong(code))
 			var me *otp.MismatchError
 			require.True(t, errors.As(err, &me), "got %v", err)
 			require.Equal(t, left, me.AttemptsLeft)
@@ -82,7 +82,7 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		e := NewEnv(t, newStore(t), nil)
 		code := e.Send(t, SendReq(Phone(1)))
 		for i := range 5 {
-			err := e.Verify(Phone(1), wrong(code))
+			err := e.Verify(Phone(1), Wrong(code))
 			require.ErrorIs(t, err, otp.ErrMismatch, "guess %d", i+1)
 			if i == 4 {
 				require.ErrorIs(t, err, otp.ErrTooManyAttempts, "the fifth wrong guess burns the code")
@@ -95,7 +95,7 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 			require.ErrorIs(t, e.Verify(Phone(1), guess), otp.ErrTooManyAttempts)
 		}
 		require.ErrorIs(t, e.Verify(Phone(1), code), otp.ErrTooManyAttempts)
-		c, err := e.Store.GetCode(ctx, Phone(1), Purpose)
+		c, err := e.StoredCode(Phone(1))
 		require.NoError(t, err)
 		require.Equal(t, 5, c.Attempts, "refused guesses are not counted past the limit")
 	})
@@ -132,7 +132,7 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.NoError(t, e.Verify(Phone(1), a), "valid until the TTL ends")
 		e.Clock.Advance(time.Microsecond)
 		require.ErrorIs(t, e.Verify(Phone(2), b), otp.ErrExpired)
-		require.ErrorIs(t, e.Verify(Phone(2), wrong(b)), otp.ErrExpired)
+		require.ErrorIs(t, e.Verify(Phone(2), Wrong(b)), otp.ErrExpired)
 	})
 
 	t.Run("cleanup keeps expired codes for an hour", func(t *testing.T) {
@@ -158,7 +158,7 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		_, err = e.Svc.Send(ctx, SendReq(p))
 		require.ErrorIs(t, err, otp.ErrSendFailed, "no cooldown after a failure")
 		require.ErrorIs(t, e.Verify(p, "000000"), otp.ErrNoCode)
-		_, err = e.Store.GetCode(ctx, p, Purpose)
+		_, err = e.StoredCode(p)
 		require.True(t, isNotFound(err), "no code row is left behind")
 
 		e.Outbox.Fail(nil)
@@ -187,12 +187,12 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		e := NewEnv(t, newStore(t), nil)
 		p := otp.Phone("+8613800138000")
 		code := e.Send(t, SendReq(p))
-		_ = e.Verify(p, wrong(code))
+		_ = e.Verify(p, Wrong(code))
 		require.NoError(t, e.Verify(p, code))
 		e.Outbox.Fail(errors.New("provider down"))
 		e.Clock.Advance(time.Minute)
 		_, _ = e.Svc.Send(ctx, SendReq(p))
-		c, _ := e.Store.GetCode(ctx, p, Purpose)
+		c, _ := e.StoredCode(p)
 
 		logs := e.Log.Untimed()
 		require.Contains(t, logs, "+86138****8000")
@@ -203,12 +203,15 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 
 	t.Run("requests are checked", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), nil)
-		_, err := e.Svc.Send(ctx, otp.SendRequest{Phone: "13800138000", IP: "192.0.2.1", Purpose: Purpose})
+		_, err := e.Svc.Send(ctx, otp.SendRequest{Phone: "13800138000", IP: "192.0.2.1", Purpose: Purpose, Holder: Holder})
 		require.ErrorIs(t, err, otp.ErrInvalidPhone, "unparsed phones are refused")
-		_, err = e.Svc.Send(ctx, otp.SendRequest{Phone: Phone(1), IP: "", Purpose: Purpose})
+		_, err = e.Svc.Send(ctx, otp.SendRequest{Phone: Phone(1), IP: "", Purpose: Purpose, Holder: Holder})
 		require.Error(t, err, "the client IP is required")
-		_, err = e.Svc.Send(ctx, otp.SendRequest{Phone: Phone(1), IP: "192.0.2.1", Purpose: "a|b"})
+		_, err = e.Svc.Send(ctx, otp.SendRequest{Phone: Phone(1), IP: "192.0.2.1", Purpose: "a|b", Holder: Holder})
 		require.Error(t, err)
+		_, err = e.Svc.Send(ctx, otp.SendRequest{Phone: Phone(1), IP: "192.0.2.1", Purpose: Purpose})
+		require.Error(t, err, "every code belongs to a login: the holder is required")
 		require.Zero(t, e.Outbox.Count(Phone(1)))
+		require.Error(t, e.VerifyAs("", Phone(1), "123456"), "the holder is required")
 	})
 }

@@ -38,7 +38,7 @@ func runConcurrency(t *testing.T, newStore func(t *testing.T) otp.Store) {
 			})
 			require.EqualValues(t, 1, wins.Load(), "used=%d burned=%d", used.Load(), burned.Load())
 			require.EqualValues(t, n-1, used.Load()+burned.Load())
-			c, err := e.Store.GetCode(ctx, Phone(1), Purpose)
+			c, err := e.StoredCode(Phone(1))
 			require.NoError(t, err)
 			require.LessOrEqual(t, c.Attempts, maxAttempts)
 		})
@@ -49,7 +49,7 @@ func runConcurrency(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		code := e.Send(t, SendReq(Phone(1)))
 		var mismatches atomic.Int32
 		parallel(n, func(int) {
-			if errors.Is(e.Verify(Phone(1), wrong(code)), otp.ErrMismatch) {
+			if errors.Is(e.Verify(Phone(1), Wrong(code)), otp.ErrMismatch) {
 				mismatches.Add(1)
 			}
 		})
@@ -92,7 +92,7 @@ func runConcurrency(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		var ok atomic.Int32
 		parallel(3*n, func(i int) {
 			ip := []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}[i%3]
-			if _, err := e.Svc.Send(ctx, otp.SendRequest{Phone: Phone(i), IP: ip, Purpose: Purpose}); err == nil {
+			if _, err := e.Svc.Send(ctx, otp.SendRequest{Phone: Phone(i), IP: ip, Purpose: Purpose, Holder: Holder}); err == nil {
 				ok.Add(1)
 			}
 		})

@@ -71,49 +71,49 @@ func runLimits(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	t.Run("per IP per hour", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), nil)
 		for i := range 20 {
-			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: "203.0.113.7", Purpose: Purpose}))
+			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: "203.0.113.7", Purpose: Purpose, Holder: Holder}))
 		}
 		e.Clock.Advance(10 * time.Minute)
-		err := send(e, otp.SendRequest{Phone: Phone(99), IP: "203.0.113.7", Purpose: Purpose})
+		err := send(e, otp.SendRequest{Phone: Phone(99), IP: "203.0.113.7", Purpose: Purpose, Holder: Holder})
 		requireLimit(t, err, otp.LimitIPHour, 50*time.Minute)
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(99), IP: "203.0.113.8", Purpose: Purpose}), "other IPs are not affected")
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(99), IP: "203.0.113.8", Purpose: Purpose, Holder: Holder}), "other IPs are not affected")
 	})
 
 	t.Run("per IP counts an IPv6 /64 as one client", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.PerIPHour = 2 })
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(1), IP: "2001:db8:1:2::1", Purpose: Purpose}))
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(2), IP: "2001:db8:1:2:ffff::9", Purpose: Purpose}))
-		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(3), IP: "2001:db8:1:2::abcd", Purpose: Purpose}), otp.LimitIPHour, time.Hour)
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(3), IP: "2001:db8:1:3::1", Purpose: Purpose}))
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(1), IP: "2001:db8:1:2::1", Purpose: Purpose, Holder: Holder}))
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(2), IP: "2001:db8:1:2:ffff::9", Purpose: Purpose, Holder: Holder}))
+		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(3), IP: "2001:db8:1:2::abcd", Purpose: Purpose, Holder: Holder}), otp.LimitIPHour, time.Hour)
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(3), IP: "2001:db8:1:3::1", Purpose: Purpose, Holder: Holder}))
 		// An IPv4-mapped address is the IPv4 client.
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(4), IP: "192.0.2.50", Purpose: Purpose}))
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(5), IP: "::ffff:192.0.2.50", Purpose: Purpose}))
-		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(6), IP: "192.0.2.50", Purpose: Purpose}), otp.LimitIPHour, time.Hour)
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(4), IP: "192.0.2.50", Purpose: Purpose, Holder: Holder}))
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(5), IP: "::ffff:192.0.2.50", Purpose: Purpose, Holder: Holder}))
+		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(6), IP: "192.0.2.50", Purpose: Purpose, Holder: Holder}), otp.LimitIPHour, time.Hour)
 	})
 
 	t.Run("per WeChat identity per day", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), nil)
 		for i := range 10 {
-			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Identity: "wx:unionid-1", Purpose: Purpose}))
+			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Identity: "wx:unionid-1", Purpose: Purpose, Holder: Holder}))
 			e.Clock.Advance(time.Minute)
 		}
-		err := send(e, otp.SendRequest{Phone: Phone(50), IP: ip(50), Identity: "wx:unionid-1", Purpose: Purpose})
+		err := send(e, otp.SendRequest{Phone: Phone(50), IP: ip(50), Identity: "wx:unionid-1", Purpose: Purpose, Holder: Holder})
 		requireLimit(t, err, otp.LimitIdentityDay, 24*time.Hour-10*time.Minute)
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(50), IP: ip(50), Identity: "wx:unionid-2", Purpose: Purpose}))
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(50), IP: ip(50), Identity: "wx:unionid-2", Purpose: Purpose, Holder: Holder}))
 		// A very long identity still works (it is hashed into the key).
 		long := "wx:" + strings.Repeat("x", 500)
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(51), IP: ip(51), Identity: long, Purpose: Purpose}))
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(51), IP: ip(51), Identity: long, Purpose: Purpose, Holder: Holder}))
 	})
 
 	t.Run("global daily budget", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.GlobalDay = 3 })
 		for i := range 3 {
-			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Purpose: Purpose}))
+			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Purpose: Purpose, Holder: Holder}))
 		}
 		require.Contains(t, e.Log.String(), "BUDGET REACHED")
 		e.Clock.Advance(time.Hour)
 		for i := range 3 {
-			err := send(e, otp.SendRequest{Phone: Phone(10 + i), IP: ip(10 + i), Purpose: Purpose})
+			err := send(e, otp.SendRequest{Phone: Phone(10 + i), IP: ip(10 + i), Purpose: Purpose, Holder: Holder})
 			requireLimit(t, err, otp.LimitGlobalDay, 23*time.Hour)
 			require.ErrorIs(t, err, otp.ErrBudgetExhausted)
 			require.NotErrorIs(t, err, otp.ErrRateLimited)
@@ -122,17 +122,17 @@ func runLimits(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.Contains(t, e.Log.String(), "level=ERROR")
 
 		e.Clock.Advance(23 * time.Hour)
-		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(20), IP: ip(20), Purpose: Purpose}), "a new window opens")
+		require.NoError(t, send(e, otp.SendRequest{Phone: Phone(20), IP: ip(20), Purpose: Purpose, Holder: Holder}), "a new window opens")
 	})
 
 	t.Run("failed provider sends still count against the budget", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.GlobalDay = 2 })
 		e.Outbox.Fail(errors.New("provider down"))
 		for i := range 2 {
-			require.ErrorIs(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Purpose: Purpose}), otp.ErrSendFailed)
+			require.ErrorIs(t, send(e, otp.SendRequest{Phone: Phone(i), IP: ip(i), Purpose: Purpose, Holder: Holder}), otp.ErrSendFailed)
 		}
 		e.Outbox.Fail(nil)
-		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(5), IP: ip(5), Purpose: Purpose}), otp.LimitGlobalDay, 24*time.Hour)
+		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(5), IP: ip(5), Purpose: Purpose, Holder: Holder}), otp.LimitGlobalDay, 24*time.Hour)
 	})
 
 	t.Run("a refusal names the longest wait", func(t *testing.T) {

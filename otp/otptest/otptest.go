@@ -28,6 +28,13 @@ var Key = []byte("otptest-key-0123456789abcdef-0123456789")
 // Purpose is the purpose the suite's codes are issued for.
 const Purpose = "bind"
 
+// Holder is the login the suite's codes are sent for unless a test says
+// otherwise; Other is a second login aimed at the same phones.
+const (
+	Holder = "flow:login-a"
+	Other  = "flow:login-b"
+)
+
 // Phone returns a distinct valid-looking mainland mobile number for i.
 func Phone(i int) otp.Phone { return otp.Phone(fmt.Sprintf("+86138%08d", i)) }
 
@@ -112,9 +119,10 @@ func NewEnvWithClock(t testing.TB, st otp.Store, clock *storetest.Clock, tune fu
 	return e
 }
 
-// SendReq is a send request for phone from a fixed IP without identity.
+// SendReq is a send request for phone from a fixed IP without identity, for
+// Holder.
 func SendReq(phone otp.Phone) otp.SendRequest {
-	return otp.SendRequest{Phone: phone, IP: "192.0.2.1", Purpose: Purpose}
+	return otp.SendRequest{Phone: phone, IP: "192.0.2.1", Purpose: Purpose, Holder: Holder}
 }
 
 // Send sends a code to phone and returns it.
@@ -127,21 +135,37 @@ func (e *Env) Send(t testing.TB, req otp.SendRequest) string {
 	return code
 }
 
-// Verify checks code for phone.
+// Verify checks code for phone in Holder's login.
 func (e *Env) Verify(phone otp.Phone, code string) error {
-	return e.Svc.Verify(context.Background(), otp.VerifyRequest{Phone: phone, Purpose: Purpose, Code: code})
+	return e.VerifyAs(Holder, phone, code)
+}
+
+// VerifyAs checks code for phone in holder's login.
+func (e *Env) VerifyAs(holder string, phone otp.Phone, code string) error {
+	return e.Svc.Verify(context.Background(), otp.VerifyRequest{Phone: phone, Purpose: Purpose, Holder: holder, Code: code})
+}
+
+// StoredCode reads Holder's code for phone from the store.
+func (e *Env) StoredCode(phone otp.Phone) (otp.Code, error) {
+	return e.StoredCodeOf(Holder, phone)
+}
+
+// StoredCodeOf reads holder's code for phone from the store.
+func (e *Env) StoredCodeOf(holder string, phone otp.Phone) (otp.Code, error) {
+	return e.Store.GetCode(context.Background(), e.Svc.HolderKey(holder), phone, Purpose)
 }
 
 // Run runs the suite; newStore must return a fresh, empty store each call.
 func Run(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	t.Run("store", func(t *testing.T) { runStore(t, newStore) })
 	t.Run("codes", func(t *testing.T) { runCodes(t, newStore) })
+	t.Run("holders", func(t *testing.T) { runHolders(t, newStore) })
 	t.Run("limits", func(t *testing.T) { runLimits(t, newStore) })
 	t.Run("concurrency", func(t *testing.T) { runConcurrency(t, newStore) })
 }
 
-// wrong returns a code of the same length that differs from code.
-func wrong(code string) string {
+// Wrong returns a code of the same length that differs from code.
+func Wrong(code string) string {
 	b := []byte(code)
 	b[0] = '0' + (b[0]-'0'+1)%10
 	return string(b)

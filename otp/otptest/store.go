@@ -3,6 +3,7 @@ package otptest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,13 +13,20 @@ import (
 	"wxcas/store/storetest"
 )
 
+// storeHolder and otherHolder stand for two logins' HolderKeys in the store
+// tests (the store treats holders as opaque).
+var (
+	storeHolder = strings.Repeat("a", 64)
+	otherHolder = strings.Repeat("b", 64)
+)
+
 // runStore checks the Store contract directly.
 func runStore(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	ctx := context.Background()
 	t0 := storetest.NewClock().Now()
 	code := func(phone otp.Phone, id int64) otp.Code {
 		return otp.Code{
-			CodeRef:     otp.CodeRef{Phone: phone, Purpose: Purpose, IssueID: id},
+			CodeRef:     otp.CodeRef{Holder: storeHolder, Phone: phone, Purpose: Purpose, IssueID: id},
 			Hash:        "ab12" + string(rune('0'+id%10)),
 			MaxAttempts: 3,
 			CreatedAt:   t0,
@@ -28,21 +36,21 @@ func runStore(t *testing.T, newStore func(t *testing.T) otp.Store) {
 
 	t.Run("put and get code", func(t *testing.T) {
 		st := newStore(t)
-		_, err := st.GetCode(ctx, Phone(1), Purpose)
+		_, err := st.GetCode(ctx, storeHolder, Phone(1), Purpose)
 		require.True(t, isNotFound(err), "got %v", err)
 
 		c := code(Phone(1), 7)
 		c.CreatedAt = t0.Add(123456 * time.Nanosecond) // stored with µs precision
 		require.NoError(t, st.PutCode(ctx, c))
-		got, err := st.GetCode(ctx, Phone(1), Purpose)
+		got, err := st.GetCode(ctx, storeHolder, Phone(1), Purpose)
 		require.NoError(t, err)
 		c.CreatedAt = c.CreatedAt.Truncate(time.Microsecond)
 		require.Equal(t, c, got)
 		require.True(t, got.VerifiedAt.IsZero())
 
-		_, err = st.GetCode(ctx, Phone(1), "other")
+		_, err = st.GetCode(ctx, storeHolder, Phone(1), "other")
 		require.True(t, isNotFound(err), "a code belongs to its purpose")
-		_, err = st.GetCode(ctx, Phone(2), Purpose)
+		_, err = st.GetCode(ctx, storeHolder, Phone(2), Purpose)
 		require.True(t, isNotFound(err), "a code belongs to its phone")
 	})
 
@@ -55,7 +63,7 @@ func runStore(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.True(t, counted)
 		require.NoError(t, st.PutCode(ctx, fresh))
 
-		got, err := st.GetCode(ctx, Phone(1), Purpose)
+		got, err := st.GetCode(ctx, storeHolder, Phone(1), Purpose)
 		require.NoError(t, err)
 		require.Equal(t, fresh, got, "attempts start again at 0")
 
@@ -66,12 +74,53 @@ func runStore(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.NoError(t, err)
 		require.False(t, ok, "a replaced code must not verify")
 		require.NoError(t, st.DeleteCode(ctx, old.CodeRef))
-		_, err = st.GetCode(ctx, Phone(1), Purpose)
+		_, err = st.GetCode(ctx, storeHolder, Phone(1), Purpose)
 		require.NoError(t, err, "deleting a replaced code leaves its successor")
 
 		require.NoError(t, st.DeleteCode(ctx, fresh.CodeRef))
-		_, err = st.GetCode(ctx, Phone(1), Purpose)
+		_, err = st.GetCode(ctx, storeHolder, Phone(1), Purpose)
 		require.True(t, isNotFound(err))
+	})
+
+	t.Run("each holder has its own code for a phone", func(t *testing.T) {
+		st := newStore(t)
+		mine, theirs := code(Phone(1), 1), code(Phone(1), 2)
+		theirs.Holder, theirs.Hash = otherHolder, "cd34"
+		require.NoError(t, st.PutCode(ctx, mine))
+		require.NoError(t, st.PutCode(ctx, theirs))
+
+		got, err := st.GetCode(ctx, storeHolder, Phone(1), Purpose)
+		require.NoError(t, err)
+		require.Equal(t, mine, got, "another holder's code for the same phone replaces nothing")
+		got, err = st.GetCode(ctx, otherHolder, Phone(1), Purpose)
+		require.NoError(t, err)
+		require.Equal(t, theirs, got)
+		_, err = st.GetCode(ctx, strings.Repeat("c", 64), Phone(1), Purpose)
+		require.True(t, isNotFound(err), "a code belongs to its holder")
+
+		// A reference carrying the wrong holder touches nothing, even with
+		// the right issue id.
+		forged := mine.CodeRef
+		forged.Holder = otherHolder
+		_, counted, err := st.CountAttempt(ctx, forged, t0)
+		require.NoError(t, err)
+		require.False(t, counted)
+		ok, err := st.MarkVerified(ctx, forged, t0)
+		require.NoError(t, err)
+		require.False(t, ok)
+		require.NoError(t, st.DeleteCode(ctx, forged))
+
+		for range theirs.MaxAttempts {
+			_, counted, err := st.CountAttempt(ctx, theirs.CodeRef, t0)
+			require.NoError(t, err)
+			require.True(t, counted)
+		}
+		got, err = st.GetCode(ctx, storeHolder, Phone(1), Purpose)
+		require.NoError(t, err)
+		require.Zero(t, got.Attempts, "attempts are counted per holder")
+		ok, err = st.MarkVerified(ctx, mine.CodeRef, t0)
+		require.NoError(t, err)
+		require.True(t, ok)
 	})
 
 	t.Run("attempts are counted up to the maximum", func(t *testing.T) {
@@ -87,7 +136,7 @@ func runStore(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		_, counted, err := st.CountAttempt(ctx, c.CodeRef, t0)
 		require.NoError(t, err)
 		require.False(t, counted, "no attempt beyond the maximum")
-		got, err := st.GetCode(ctx, Phone(1), Purpose)
+		got, err := st.GetCode(ctx, storeHolder, Phone(1), Purpose)
 		require.NoError(t, err)
 		require.Equal(t, c.MaxAttempts, got.Attempts)
 	})
@@ -118,7 +167,7 @@ func runStore(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.NoError(t, err)
 		require.False(t, counted)
 
-		got, err := st.GetCode(ctx, Phone(1), Purpose)
+		got, err := st.GetCode(ctx, storeHolder, Phone(1), Purpose)
 		require.NoError(t, err)
 		require.Equal(t, almost, got.VerifiedAt)
 	})
@@ -217,9 +266,9 @@ func runStore(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		n, err := st.Cleanup(ctx, t0.Add(30*time.Minute))
 		require.NoError(t, err)
 		require.EqualValues(t, 2, n)
-		_, err = st.GetCode(ctx, Phone(1), Purpose)
+		_, err = st.GetCode(ctx, storeHolder, Phone(1), Purpose)
 		require.True(t, isNotFound(err))
-		_, err = st.GetCode(ctx, Phone(2), Purpose)
+		_, err = st.GetCode(ctx, storeHolder, Phone(2), Purpose)
 		require.NoError(t, err)
 		holds, err := st.Reserve(ctx, t0, []otp.Limit{{Name: "long", Key: "long", Max: 9, Window: 2 * time.Hour}})
 		require.NoError(t, err)
