@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"wxcas/audit"
@@ -86,7 +88,13 @@ func migrate(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) 
 }
 
 // serve runs the service until ctx is cancelled. listening, if not nil, gets
-// the bound address once the listener is open (tests use port 0).
+// the bound address once the whole application is served (tests use port 0).
+//
+// It listens before anything else: while start-up waits for the database
+// (store.Open retries for database.startup_retry), /healthz already answers
+// 200 so a liveness probe does not kill an instance that starts during an
+// outage, and /readyz and every other path answer 503 with the reason. Once
+// the application is assembled it takes over the same http.Server.
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listening chan<- string) int {
 	log, err := logx.New(stderr, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
@@ -96,32 +104,66 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listening 
 	if cfg.Sandbox.Enabled {
 		log.Warn("SANDBOX MODE: WeChat is emulated and SMS codes are printed to this log. " +
 			"Never expose this instance to real users; set sandbox.enabled: false in production.")
+	} else if cfg.Server.AllowInsecurePublicURL && strings.HasPrefix(cfg.Server.PublicURL, "http:") {
+		log.Warn("server.allow_insecure_public_url: public_url is plain http, so cookies are not marked Secure; "+
+			"only acceptable behind a TLS-terminating proxy on the same host", "public_url", cfg.Server.PublicURL)
 	}
-	a, err := newApp(ctx, cfg, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		return exitFailure
-	}
-	defer a.db.Close()
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.Server.Listen, "err", err)
 		return exitFailure
 	}
-	log.Info("wxcas listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "db", a.db.Name, "sandbox", cfg.Sandbox.Enabled)
+	// The metrics port is taken now too, so a port conflict fails at once
+	// rather than after the wait for the database.
+	var mln net.Listener
+	if cfg.Metrics.Listen != "" {
+		if mln, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			ln.Close()
+			log.Error("cannot listen for metrics (set metrics.listen to another address, or empty to turn metrics off)",
+				"addr", cfg.Metrics.Listen, "err", err)
+			return exitFailure
+		}
+		defer mln.Close()
+	}
+	handler := &phasedHandler{}
+	handler.starting("starting: waiting for the database")
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// In-flight requests finish during a graceful shutdown rather than
+		// seeing their context cancelled with ctx.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	log.Info("wxcas listening", "addr", addr, "public_url", cfg.Server.PublicURL, "sandbox", cfg.Sandbox.Enabled, "status", "starting")
+
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		srv.Close()
+		if ctx.Err() != nil {
+			log.Info("wxcas stopped during start-up")
+			return exitOK
+		}
+		log.Error("cannot start", "err", err)
+		return exitFailure
+	}
+	defer a.db.Close()
+	handler.ready(a.web)
+	log.Info("wxcas ready", "addr", addr, "db", a.db.Name)
 	if cfg.Sandbox.Enabled {
 		log.Info("sandbox: open this URL to try a WeChat login", "url", strings.TrimSuffix(cfg.Server.PublicURL, "/")+"/sandbox/app/")
 	}
 	if listening != nil {
-		listening <- ln.Addr().String()
+		listening <- addr
 	}
-	if cfg.Metrics.Listen != "" {
-		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
-		if err != nil {
-			log.Error("cannot listen for metrics", "addr", cfg.Metrics.Listen, "err", err)
-			return exitFailure
-		}
+	if mln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.metrics.Handler())
 		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -133,7 +175,16 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listening 
 	for _, job := range a.jobs {
 		go job(jobsCtx)
 	}
-	err = a.web.Run(ctx, ln, cfg.Server.ShutdownTimeout)
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests", "grace", cfg.Server.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+		if err = srv.Shutdown(sctx); err != nil {
+			err = fmt.Errorf("graceful shutdown: %w", err)
+		}
+		cancel()
+	}
 	stopJobs()
 	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
@@ -149,6 +200,38 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listening 
 	}
 	log.Info("wxcas stopped")
 	return exitOK
+}
+
+// phasedHandler answers health checks while start-up runs and hands every
+// request to the application once it is ready; an atomic swap, so one
+// http.Server (and its graceful shutdown) covers both phases.
+type phasedHandler struct {
+	app    atomic.Pointer[http.Handler]
+	reason atomic.Pointer[string]
+}
+
+func (h *phasedHandler) starting(reason string) { h.reason.Store(&reason) }
+
+func (h *phasedHandler) ready(app http.Handler) { h.app.Store(&app) }
+
+func (h *phasedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if app := h.app.Load(); app != nil {
+		(*app).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if r.URL.Path == "/healthz" {
+		// The process is alive; restarting it would not make the database
+		// come back sooner.
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+		return
+	}
+	// Readiness and every other path: not yet (503, not 404, so that nothing
+	// mistakes a starting instance for a missing page).
+	w.Header().Set("Retry-After", "5")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "reason": *h.reason.Load()})
 }
 
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {

@@ -1,9 +1,10 @@
 // Command wxcas adds "Log in with WeChat" to an organisation's CAS single
 // sign-on.
 //
-//	wxcas [serve] [-config FILE]     run the service (default)
+//	wxcas [serve] [-config FILE]      run the service (default)
 //	wxcas check-config [-config FILE] validate the configuration and exit
 //	wxcas migrate [-config FILE]      apply database migrations and exit
+//	wxcas help                        list the commands
 package main
 
 import (
@@ -32,28 +33,51 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usage is what wxcas -h, --help and help print: every command, one line each.
+const usage = `usage: wxcas [command] [-config FILE]
+
+commands:
+  serve         run the service (the default command)
+  check-config  validate the configuration, list every problem, exit 2 if any
+  migrate       apply database migrations and exit (serve also migrates at start-up)
+  help          print this help
+
+  -config FILE  the configuration file (default ./config.yaml)
+`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		if len(args[0]) > 0 && args[0][0] != '-' {
+			cmd, args = args[0], args[1:]
+		}
+	}
+	switch cmd {
+	case "serve", "check-config", "migrate":
+	default:
+		fmt.Fprintf(stderr, "wxcas: unknown command %q\n\n%s", cmd, usage)
+		return exitBadInput
 	}
 	fs := flag.NewFlagSet("wxcas "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// Help asked for after a command is still help, not a usage error.
+	fs.Usage = func() {}
 	path := fs.String("config", "./config.yaml", "path to config.yaml")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, usage)
 		return exitBadInput
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "wxcas: unexpected argument %q\n", fs.Arg(0))
-		return exitBadInput
-	}
-	switch cmd {
-	case "serve", "check-config", "migrate":
-	case "help":
-		fmt.Fprintln(stdout, "usage: wxcas [serve|check-config|migrate] [-config FILE]")
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "wxcas: unknown command %q (serve, check-config, migrate)\n", cmd)
 		return exitBadInput
 	}
 

@@ -133,7 +133,7 @@ func TestServeHealthAndShutdown(t *testing.T) {
 }
 
 func TestServeDatabaseUnreachable(t *testing.T) {
-	body := "server:\n  listen: 127.0.0.1:0\n  public_url: http://127.0.0.1:8080\ndatabase:\n  driver: mysql\n  dsn: ${DSN}\n  startup_retry: 1s\nsandbox: {enabled: true}\n" + sandboxApps
+	body := "server:\n  listen: 127.0.0.1:0\n  public_url: http://127.0.0.1:8080\ndatabase:\n  driver: mysql\n  dsn: ${DSN}\n  startup_retry: 1s\nmetrics: {listen: ''}\nsandbox: {enabled: true}\n" + sandboxApps
 	t.Setenv("DSN", "root@tcp(127.0.0.1:1)/wxcas")
 	cfg, err := config.Load(writeConfig(t, body))
 	require.NoError(t, err)
@@ -151,6 +151,8 @@ func TestServeSQLiteBadPath(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
 	cfg := config.Defaults()
 	cfg.Server.PublicURL = "http://127.0.0.1:8080"
+	cfg.Server.Listen = "127.0.0.1:0" // serve listens first: never a fixed port
+	cfg.Metrics.Listen = ""
 	cfg.Sandbox.Enabled = true
 	cfg.Database.SQLitePath = filepath.Join(file, "wxcas.db")
 	var logs bytes.Buffer
