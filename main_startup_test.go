@@ -161,4 +161,3 @@ func TestRunHelp(t *testing.T) {
 		})
 	}
 }
-
