@@ -58,7 +58,8 @@ func (f AuthenticatorFunc) Authenticate(w http.ResponseWriter, r *http.Request, 
 // It is plain data so the login flow can persist it (JSON) between redirects;
 // CompleteLogin checks the service against the registry again.
 type LoginRequest struct {
-	// ServiceURL is the service parameter exactly as given ("" for none).
+	// ServiceURL is the service parameter, normalised by the registry ("" for
+	// none): the URL the ticket will be sent to.
 	ServiceURL string `json:"service_url,omitempty"`
 	// ServiceID and ServiceName describe the registered service (for display).
 	ServiceID   string `json:"service_id,omitempty"`
@@ -259,18 +260,19 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // Cleanup deletes expired tickets and sessions once and sends single logout
-// for the sessions that ended.
+// for the sessions that ended, batch by batch. Delivery is paced by
+// slo_concurrency: a backlog of expired sessions slows the clean-up down
+// rather than starting a goroutine per logout.
 func (s *Server) Cleanup(ctx context.Context) error {
-	ended, err := s.store.Cleanup(ctx, s.now())
-	for _, e := range ended {
+	return s.store.Cleanup(ctx, s.now(), func(e EndedSession) {
 		s.log.Info("cas: SSO session expired", "user", e.TGT.PrincipalID, "services", len(e.Services))
-		s.slo.send(e, s.now())
-	}
-	return err
+		s.slo.sendPaced(ctx, e, s.now())
+	})
 }
 
-// RunJanitor runs Cleanup every interval (Config.CleanupInterval when
-// interval <= 0) until ctx is done.
+// RunJanitor runs Cleanup at once and then every interval
+// (Config.CleanupInterval when interval <= 0) until ctx is done: the first
+// run clears what accumulated while no instance was up.
 func (s *Server) RunJanitor(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = s.cfg.CleanupInterval

@@ -41,7 +41,7 @@ func (s *sloSender) send(e EndedSession, now time.Time) {
 		if t.LogoutURL == "" {
 			continue
 		}
-		body := "logoutRequest=" + url.QueryEscape(logoutRequestXML(newTicketID(prefixLR, false), now, e.TGT.PrincipalID, t.TicketID))
+		body := logoutBody(e, t, now)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -50,6 +50,34 @@ func (s *sloSender) send(e EndedSession, now time.Time) {
 			s.post(t, body)
 		}()
 	}
+}
+
+// sendPaced is send for the janitor: it takes a delivery slot before each
+// POST, so ending a large backlog of sessions waits for the POSTs instead of
+// piling up a goroutine per logout. When ctx ends the rest is dropped (the
+// sessions are already gone; single logout is best effort).
+func (s *sloSender) sendPaced(ctx context.Context, e EndedSession, now time.Time) {
+	for _, t := range e.Services {
+		if t.LogoutURL == "" {
+			continue
+		}
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		body := logoutBody(e, t, now)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.sem }()
+			s.post(t, body)
+		}()
+	}
+}
+
+func logoutBody(e EndedSession, t SLOTarget, now time.Time) string {
+	return "logoutRequest=" + url.QueryEscape(logoutRequestXML(newTicketID(prefixLR, false), now, e.TGT.PrincipalID, t.TicketID))
 }
 
 func (s *sloSender) post(t SLOTarget, body string) {

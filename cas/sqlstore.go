@@ -128,6 +128,13 @@ func deleteTGT(ctx context.Context, tx *sqlx.Tx, db *store.DB, key string) (Ende
 
 const ticketColumns = `id, tgt_hash, service, from_new_login, proxies, created_at, expires_at`
 
+// sessionExpiry is the expires_at of a row that lives as long as its session
+// (a PGT, a service recorded for single logout): the session's hard expiry,
+// copied in so the clean-up finds such rows by their own index. Its
+// arguments are the TGT key and the fallback (the row's created_at) for a
+// session that ended while the row was being written.
+const sessionExpiry = `COALESCE((SELECT expires_at FROM cas_tgt WHERE id_hash = ?), ?)`
+
 func (s *SQLStore) CreateTicket(ctx context.Context, t Ticket, slo *SLOTarget) error {
 	proxies := ""
 	if len(t.Proxies) > 0 {
@@ -138,16 +145,23 @@ func (s *SQLStore) CreateTicket(ctx context.Context, t Ticket, slo *SLOTarget) e
 		proxies = string(b)
 	}
 	return s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tickets (`+ticketColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			t.ID, t.TGTKey, t.Service, t.FromNewLogin, proxies, store.Time(t.CreatedAt), store.Time(t.ExpiresAt))
+		// expires_at = min(own expiry, the session's hard expiry): no ticket
+		// outlives its session, so the clean-up can remove every ticket by
+		// its own indexed expiry. Written for a session that is gone, the row
+		// is expired from the start (created_at) and goes at the next clean-up.
+		created, expires := store.Time(t.CreatedAt), store.Time(t.ExpiresAt)
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tickets (`+ticketColumns+`) VALUES (?, ?, ?, ?, ?, ?,
+  COALESCE((SELECT CASE WHEN expires_at < ? THEN expires_at ELSE ? END FROM cas_tgt WHERE id_hash = ?), ?))`),
+			t.ID, t.TGTKey, t.Service, t.FromNewLogin, proxies, created, expires, expires, t.TGTKey, created)
 		if err != nil {
 			return fmt.Errorf("cas: store ticket: %w", err)
 		}
 		if slo == nil {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt_services (st_id, tgt_hash, service_id, service_url, logout_url, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-			slo.TicketID, t.TGTKey, slo.ServiceID, slo.ServiceURL, slo.LogoutURL, store.Time(t.CreatedAt))
+		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt_services (st_id, tgt_hash, service_id, service_url, logout_url, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, `+sessionExpiry+`)`),
+			slo.TicketID, t.TGTKey, slo.ServiceID, slo.ServiceURL, slo.LogoutURL, created, t.TGTKey, created)
 		if err != nil {
 			return fmt.Errorf("cas: record service for logout: %w", err)
 		}
@@ -193,8 +207,9 @@ func (s *SQLStore) CreatePGT(ctx context.Context, p PGT) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_pgt (id_hash, tgt_hash, proxies, created_at) VALUES (?, ?, ?, ?)`),
-		p.Key, p.TGTKey, string(proxies), store.Time(p.CreatedAt))
+	created := store.Time(p.CreatedAt)
+	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_pgt (id_hash, tgt_hash, proxies, created_at, expires_at) VALUES (?, ?, ?, ?, `+sessionExpiry+`)`),
+		p.Key, p.TGTKey, string(proxies), created, p.TGTKey, created)
 	if err != nil {
 		return fmt.Errorf("cas: store PGT: %w", err)
 	}
@@ -221,53 +236,155 @@ func (s *SQLStore) GetPGT(ctx context.Context, key string) (PGT, error) {
 	return p, nil
 }
 
-// cleanupBatch bounds the sessions ended per transaction.
-const cleanupBatch = 200
+// sessionBatch bounds the sessions ended per clean-up transaction: with
+// their tickets and service records that is a few thousand row locks, held
+// for milliseconds.
+const sessionBatch = 200
 
-func (s *SQLStore) Cleanup(ctx context.Context, now time.Time) ([]EndedSession, error) {
+// Cleanup works in small batches, each found through an index, so it never
+// scans a whole table nor holds locks for long, whatever the backlog:
+//
+//  1. sessions past their hard expiry, then past their idle expiry (one
+//     index each), are ended sessionBatch at a time like DeleteTGT, so single
+//     logout still learns their services;
+//  2. tickets, PGTs and service records go by their own expires_at, which is
+//     never later than their session's hard expiry: this also removes rows
+//     written for a session that ended meanwhile.
+//
+// Several instances may run it at once: a session is ended by one of them,
+// and the batched deletes are idempotent.
+func (s *SQLStore) Cleanup(ctx context.Context, now time.Time, ended func(EndedSession)) error {
 	now = store.Time(now)
-	var ended []EndedSession
-	for {
-		var keys []string
-		err := s.db.SelectContext(ctx, &keys, s.db.Rebind(`SELECT id_hash FROM cas_tgt WHERE expires_at <= ? OR idle_expires_at <= ? ORDER BY id_hash LIMIT ?`), now, now, cleanupBatch)
-		if err != nil {
-			return ended, fmt.Errorf("cas: find expired TGTs: %w", err)
-		}
-		for _, key := range keys {
-			var e EndedSession
-			err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-				var err error
-				e, err = deleteTGT(ctx, tx, s.db, key)
+	for _, col := range []string{"expires_at", "idle_expires_at"} {
+		for {
+			var keys []string
+			err := s.db.SelectContext(ctx, &keys, s.db.Rebind(`SELECT id_hash FROM cas_tgt WHERE `+col+` <= ? ORDER BY `+col+` LIMIT ?`), now, sessionBatch)
+			if err != nil {
+				return fmt.Errorf("cas: find expired TGTs: %w", err)
+			}
+			if len(keys) == 0 {
+				break
+			}
+			batch, err := s.endSessions(ctx, keys, now)
+			if err != nil {
 				return err
-			})
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				// ended meanwhile by a logout or another instance's janitor
-			case err != nil:
-				return ended, err
-			default:
-				ended = append(ended, e)
+			}
+			for _, e := range batch {
+				ended(e)
+			}
+			if len(keys) < sessionBatch {
+				break
 			}
 		}
-		if len(keys) < cleanupBatch {
-			break
+	}
+	for _, table := range []string{"cas_tickets", "cas_pgt", "cas_tgt_services"} {
+		if _, err := s.db.DeleteBatched(ctx, table, `expires_at <= ?`, store.CleanupBatch, now); err != nil {
+			return fmt.Errorf("cas: %w", err)
 		}
 	}
-	stmts := []string{
-		`DELETE FROM cas_tickets WHERE expires_at <= ?`,
-		// Rows whose session vanished while they were being written.
-		`DELETE FROM cas_tickets WHERE tgt_hash NOT IN (SELECT id_hash FROM cas_tgt)`,
-		`DELETE FROM cas_pgt WHERE tgt_hash NOT IN (SELECT id_hash FROM cas_tgt)`,
-		`DELETE FROM cas_tgt_services WHERE tgt_hash NOT IN (SELECT id_hash FROM cas_tgt)`,
+	return nil
+}
+
+// endSessions ends, in one transaction, those of keys' sessions that are
+// still there and still expired at now. On MySQL the sessions are read with
+// FOR UPDATE (primary-key lookups only, READ COMMITTED so no gap locks): a
+// concurrent logout or another instance's clean-up waits and then finds
+// nothing, so each ended session is reported once, and a session used
+// (touched) since it was selected is seen live and kept. On SQLite the
+// IMMEDIATE transaction already excludes every other writer.
+func (s *SQLStore) endSessions(ctx context.Context, keys []string, now time.Time) ([]EndedSession, error) {
+	var opts *sql.TxOptions
+	lock := ""
+	if s.db.Dialect == store.MySQL {
+		opts, lock = &sql.TxOptions{Isolation: sql.LevelReadCommitted}, ` FOR UPDATE`
 	}
-	for i, q := range stmts {
-		var args []any
-		if i == 0 {
-			args = append(args, now)
+	tx, err := s.db.BeginTxx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cas: cleanup: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	q, args, err := sqlx.In(`SELECT `+tgtColumns+` FROM cas_tgt WHERE id_hash IN (?) ORDER BY id_hash`+lock, keys)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryxContext(ctx, tx.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("cas: cleanup: read TGTs: %w", err)
+	}
+	var (
+		ended []EndedSession
+		dead  []string
+		index = map[string]int{}
+	)
+	for rows.Next() {
+		var (
+			t     TGT
+			attrs string
+		)
+		if err := rows.Scan(&t.Key, &t.PrincipalID, &attrs, &t.AuthenticatedAt, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt, &t.IdleExpiresAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cas: cleanup: read TGTs: %w", err)
 		}
-		if _, err := s.db.ExecContext(ctx, s.db.Rebind(q), args...); err != nil {
-			return ended, fmt.Errorf("cas: cleanup: %w", err)
+		if !t.expired(now) {
+			continue // used since it was selected
 		}
+		if err := json.Unmarshal([]byte(attrs), &t.Attributes); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cas: decode TGT attributes: %w", err)
+		}
+		t.AuthenticatedAt, t.CreatedAt, t.LastUsedAt = t.AuthenticatedAt.UTC(), t.CreatedAt.UTC(), t.LastUsedAt.UTC()
+		t.ExpiresAt, t.IdleExpiresAt = t.ExpiresAt.UTC(), t.IdleExpiresAt.UTC()
+		index[t.Key] = len(ended)
+		ended = append(ended, EndedSession{TGT: t})
+		dead = append(dead, t.Key)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cas: cleanup: read TGTs: %w", err)
+	}
+	if len(dead) == 0 {
+		return nil, nil
+	}
+
+	q, args, err = sqlx.In(`SELECT tgt_hash, st_id, service_id, service_url, logout_url FROM cas_tgt_services WHERE tgt_hash IN (?) ORDER BY created_at, st_id`, dead)
+	if err != nil {
+		return nil, err
+	}
+	srows, err := tx.QueryxContext(ctx, tx.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("cas: cleanup: read TGT services: %w", err)
+	}
+	for srows.Next() {
+		var (
+			key string
+			st  SLOTarget
+		)
+		if err := srows.Scan(&key, &st.TicketID, &st.ServiceID, &st.ServiceURL, &st.LogoutURL); err != nil {
+			srows.Close()
+			return nil, fmt.Errorf("cas: cleanup: read TGT services: %w", err)
+		}
+		e := &ended[index[key]]
+		e.Services = append(e.Services, st)
+	}
+	srows.Close()
+	if err := srows.Err(); err != nil {
+		return nil, fmt.Errorf("cas: cleanup: read TGT services: %w", err)
+	}
+
+	for _, d := range []struct{ table, col string }{
+		{"cas_tgt_services", "tgt_hash"}, {"cas_tickets", "tgt_hash"}, {"cas_pgt", "tgt_hash"}, {"cas_tgt", "id_hash"},
+	} {
+		q, args, err := sqlx.In(`DELETE FROM `+d.table+` WHERE `+d.col+` IN (?)`, dead)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("cas: cleanup: delete from %s: %w", d.table, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("cas: cleanup: %w", err)
 	}
 	return ended, nil
 }

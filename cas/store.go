@@ -38,9 +38,12 @@ type TicketStore interface {
 	GetPGT(ctx context.Context, key string) (PGT, error)
 
 	// Cleanup deletes tickets that expired at or before now and sessions past
-	// their hard or idle expiry (with everything belonging to them), and
-	// returns the ended sessions so their services can be logged out.
-	Cleanup(ctx context.Context, now time.Time) ([]EndedSession, error)
+	// their hard or idle expiry (with everything belonging to them), in
+	// small batches that never hold locks for long, and calls ended for each
+	// ended session once its batch is committed, so its services can be
+	// logged out (the backlog is never held in memory). Concurrent calls
+	// report each session once.
+	Cleanup(ctx context.Context, now time.Time, ended func(EndedSession)) error
 }
 
 // TGT is an SSO session. Only the SHA-256 of its id is stored (Key), so a

@@ -37,6 +37,9 @@ func Run(t *testing.T, newStore func(t *testing.T) cas.TicketStore) {
 		{"CleanupTickets", testCleanupTickets},
 		{"CleanupSessions", testCleanupSessions},
 		{"CleanupOrphans", testCleanupOrphans},
+		{"CleanupManyBatches", testCleanupManyBatches},
+		{"ConcurrentCleanup", testConcurrentCleanup},
+		{"TicketNeverOutlivesSession", testTicketNeverOutlivesSession},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -280,9 +283,8 @@ func testCleanupTickets(t *testing.T, s cas.TicketStore) {
 	for _, st := range []cas.Ticket{expired, edge, live} {
 		require.NoError(t, s.CreateTicket(ctx(), st, nil))
 	}
-	_, err := s.Cleanup(ctx(), base.Add(20*time.Second))
-	require.NoError(t, err)
-	_, err = s.ConsumeTicket(ctx(), expired.ID)
+	cleanup(t, s, base.Add(20*time.Second))
+	_, err := s.ConsumeTicket(ctx(), expired.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = s.ConsumeTicket(ctx(), edge.ID)
 	require.ErrorIs(t, err, store.ErrNotFound, "a ticket expiring exactly now is expired")
@@ -309,8 +311,7 @@ func testCleanupSessions(t *testing.T, s cas.TicketStore) {
 	slo := &cas.SLOTarget{TicketID: st.ID, ServiceID: "app", ServiceURL: st.Service, LogoutURL: "https://app.example.edu/slo"}
 	require.NoError(t, s.CreateTicket(ctx(), st, slo))
 
-	ended, err := s.Cleanup(ctx(), now)
-	require.NoError(t, err)
+	ended := cleanup(t, s, now)
 	byKey := map[string]cas.EndedSession{}
 	for _, e := range ended {
 		byKey[e.TGT.Key] = e
@@ -323,16 +324,15 @@ func testCleanupSessions(t *testing.T, s cas.TicketStore) {
 	require.Empty(t, byKey[hard.Key].Services)
 
 	for _, k := range []string{hard.Key, idle.Key} {
-		_, err = s.GetTGT(ctx(), k)
+		_, err := s.GetTGT(ctx(), k)
 		require.ErrorIs(t, err, store.ErrNotFound)
 	}
-	_, err = s.GetTGT(ctx(), live.Key)
+	_, err := s.GetTGT(ctx(), live.Key)
 	require.NoError(t, err)
 	_, err = s.ConsumeTicket(ctx(), st.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
-	ended, err = s.Cleanup(ctx(), now)
-	require.NoError(t, err)
+	ended = cleanup(t, s, now)
 	for _, e := range ended {
 		require.NotContains(t, []string{hard.Key, idle.Key, live.Key}, e.TGT.Key, "a second pass finds nothing of ours")
 	}
@@ -347,9 +347,8 @@ func testCleanupOrphans(t *testing.T, s cas.TicketStore) {
 	p := cas.PGT{Key: key(), TGTKey: ghost.Key, CreatedAt: base}
 	require.NoError(t, s.CreatePGT(ctx(), p))
 
-	_, err := s.Cleanup(ctx(), base)
-	require.NoError(t, err)
-	_, err = s.ConsumeTicket(ctx(), st.ID)
+	cleanup(t, s, base)
+	_, err := s.ConsumeTicket(ctx(), st.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = s.GetPGT(ctx(), p.Key)
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -358,4 +357,104 @@ func testCleanupOrphans(t *testing.T, s cas.TicketStore) {
 	ended2, err := s.DeleteTGT(ctx(), ghost.Key)
 	require.NoError(t, err)
 	require.Empty(t, ended2.Services)
+}
+
+// cleanup runs one clean-up at now and returns the sessions it ended.
+func cleanup(t *testing.T, s cas.TicketStore, now time.Time) []cas.EndedSession {
+	t.Helper()
+	var ended []cas.EndedSession
+	require.NoError(t, s.Cleanup(ctx(), now, func(e cas.EndedSession) { ended = append(ended, e) }))
+	return ended
+}
+
+// expiredSessions creates n sessions past their hard expiry at now, each
+// with a service recorded for single logout, and returns their keys.
+func expiredSessions(t *testing.T, s cas.TicketStore, n int, now time.Time) map[string]bool {
+	t.Helper()
+	keys := map[string]bool{}
+	for range n {
+		tgt := newTGT(now.Add(-9 * time.Hour))
+		require.NoError(t, s.CreateTGT(ctx(), tgt))
+		st := newST(tgt, now.Add(-9*time.Hour))
+		require.NoError(t, s.CreateTicket(ctx(), st, &cas.SLOTarget{TicketID: st.ID, ServiceID: "app", ServiceURL: st.Service, LogoutURL: st.Service}))
+		keys[tgt.Key] = true
+	}
+	return keys
+}
+
+// testCleanupManyBatches: a backlog larger than any sensible batch is ended
+// completely by one call, each session reported once with its services.
+func testCleanupManyBatches(t *testing.T, s cas.TicketStore) {
+	now := base.Add(100 * 24 * time.Hour) // after every other test's rows
+	keys := expiredSessions(t, s, 450, now)
+	live := newTGT(now)
+	require.NoError(t, s.CreateTGT(ctx(), live))
+
+	seen := map[string]int{}
+	for _, e := range cleanup(t, s, now) {
+		seen[e.TGT.Key]++
+		if keys[e.TGT.Key] {
+			require.Len(t, e.Services, 1, "single logout learns the session's service")
+		}
+	}
+	for k := range keys {
+		require.Equal(t, 1, seen[k], "every expired session is reported exactly once")
+		_, err := s.GetTGT(ctx(), k)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}
+	require.Zero(t, seen[live.Key])
+	_, err := s.GetTGT(ctx(), live.Key)
+	require.NoError(t, err, "a live session survives")
+}
+
+// testConcurrentCleanup: instances cleaning up at the same time share the
+// work; no session is reported (and logged out) twice.
+func testConcurrentCleanup(t *testing.T, s cas.TicketStore) {
+	now := base.Add(200 * 24 * time.Hour)
+	keys := expiredSessions(t, s, 300, now)
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+		wg   sync.WaitGroup
+		errs = make([]error, 3)
+	)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Cleanup(ctx(), now, func(e cas.EndedSession) {
+				mu.Lock()
+				seen[e.TGT.Key]++
+				mu.Unlock()
+			})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	for k := range keys {
+		require.Equal(t, 1, seen[k], "session ended by exactly one clean-up")
+	}
+}
+
+// testTicketNeverOutlivesSession: a ticket's expiry is capped at its
+// session's hard expiry, so the clean-up can drop tickets by their own
+// expiry alone.
+func testTicketNeverOutlivesSession(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	tgt.ExpiresAt = base.Add(5 * time.Second)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	st := newST(tgt, base) // 10 s
+	require.NoError(t, s.CreateTicket(ctx(), st, nil))
+	got, err := s.ConsumeTicket(ctx(), st.ID)
+	require.NoError(t, err)
+	require.Equal(t, tgt.ExpiresAt, got.ExpiresAt)
+
+	short := newST(tgt, base)
+	short.ExpiresAt = base.Add(time.Second)
+	require.NoError(t, s.CreateTicket(ctx(), short, nil))
+	got, err = s.ConsumeTicket(ctx(), short.ID)
+	require.NoError(t, err)
+	require.Equal(t, short.ExpiresAt, got.ExpiresAt, "a ticket ending first keeps its own expiry")
 }
