@@ -40,9 +40,15 @@ type Service struct {
 	// Name is shown to users.
 	Name string `yaml:"name"`
 	// Match says how URL is compared with a service URL: exact, prefix or regex.
-	// exact and prefix compare the URL-decoded, fragment-less URLs without
-	// regard to case (as Apereo compares services); regex must match the whole
-	// service URL (fragment removed), case-insensitively.
+	// Service URLs are first normalised (RFC 3986: scheme and host
+	// lower-case, default port removed, encodings normalised, dot segments
+	// removed; see normalizeServiceURL), and the ticket only ever goes to the
+	// normalised URL. exact and prefix compare the normalised URLs (url is
+	// normalised too) without the fragment, with the query URL-decoded and
+	// without regard to case (as Apereo compares services); a prefix ends on
+	// a path-segment boundary: https://h/app covers /app, /app/... and
+	// /app?..., not /appx. regex must match the whole normalised URL
+	// (fragment removed), case-insensitively.
 	Match string `yaml:"match"`
 	// URL is the pattern.
 	URL string `yaml:"url"`
@@ -113,10 +119,18 @@ func NewMatcher(services []Service) (*Matcher, error) {
 // Match returns the registered service for serviceURL (a service parameter
 // exactly as given).
 func (m *Matcher) Match(serviceURL string) (Service, bool) {
-	if svc := m.reg.lookup(serviceURL); svc != nil {
-		return svc.Service, true
+	svc, _, ok := m.Resolve(serviceURL)
+	return svc, ok
+}
+
+// Resolve is Match that also returns the normalised service URL, the only
+// form that should be redirected to (see the registry's normalisation):
+// "" and false when the URL is malformed or not registered.
+func (m *Matcher) Resolve(serviceURL string) (Service, string, bool) {
+	if svc, norm, _ := m.reg.lookup(serviceURL); svc != nil {
+		return svc.Service, norm, true
 	}
-	return Service{}, false
+	return Service{}, "", false
 }
 
 // Match kinds and logout types.
@@ -279,41 +293,17 @@ func (c Config) Validate() []string {
 	return p
 }
 
-// checkServiceURL returns why s cannot be a service URL, or "".
+// checkServiceURL returns why s cannot be a service URL, or "": the
+// registry's normalisation (normalizeServiceURL) must accept it, and a
+// registered URL has no fragment.
 func checkServiceURL(s string) string {
-	u, err := parseServiceURL(s)
-	if err != nil {
+	if _, err := normalizeServiceURL(s); err != nil {
 		return err.Error()
 	}
-	if u.Fragment != "" {
+	if strings.Contains(s, "#") {
 		return "must not have a fragment"
 	}
 	return ""
-}
-
-// parseServiceURL accepts absolute http(s) URLs with a host and without user
-// information, control characters or spaces.
-func parseServiceURL(s string) (*url.URL, error) {
-	if len(s) > 4096 {
-		return nil, fmt.Errorf("is too long")
-	}
-	for _, r := range s {
-		if r <= ' ' || r == 0x7f {
-			return nil, fmt.Errorf("contains spaces or control characters")
-		}
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("is not a URL")
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if (scheme != "http" && scheme != "https") || u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("must be an absolute http(s) URL")
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("must not contain user information")
-	}
-	return u, nil
 }
 
 // compileServiceRegex anchors the pattern and makes it case-insensitive, as

@@ -153,7 +153,11 @@ func TestRegistryMatching(t *testing.T) {
 		{"https://portal.example.edu/", true},                      // prefix
 		{"https://portal.example.edu/a/b?c=d", true},               // prefix
 		{"https://portal.example.edu.evil.com/", false},            // prefix ends with /
-		{"https://portal.example.edu", false},                      // shorter than the prefix
+		{"https://portal.example.edu", true},                       // an empty path is "/" (RFC 3986 §6.2.3)
+		{"https://portal.example.edu:443/x", true},                 // default port
+		{"https://portal.example.edu/a/%2e%2e/b", true},            // dot segments stay under the prefix
+		{"https://portal.example.edu/%2e%2e/x", true},              // ".." above the root stays at the root
+		{"https://portal.example.edu:8443/", false},                // another port
 		{"https://intranet.example.edu/x", true},                   // regex
 		{"https://www.intranet.example.edu:8443/x", true},          // regex
 		{"https://WWW.INTRANET.EXAMPLE.EDU/x", true},               // regex, case-insensitive

@@ -56,14 +56,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	var svc *registered
 	if _, present := r.Form["service"]; present {
-		var reason string
-		svc, reason = s.checkService(req.ServiceURL)
+		var norm, reason string
+		svc, norm, reason = s.checkService(req.ServiceURL)
 		if svc == nil {
 			s.log.Warn("cas: login for an unusable service refused", "reason", reason, "service", truncate(req.ServiceURL, 200))
 			s.pages.Error(w, r, http.StatusBadRequest, reason)
 			return
 		}
-		req.ServiceID, req.ServiceName = svc.ID, svc.Name
+		// From here on only the normalised URL is used: it is what matched,
+		// so it is where the ticket may go.
+		req.ServiceURL, req.ServiceID, req.ServiceName = norm, svc.ID, svc.Name
 	}
 
 	_, tgt, ok := s.sso(w, r)
@@ -96,20 +98,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.auth.Authenticate(w, r, req)
 }
 
-// checkService resolves a service parameter: nil and an error reason when it
-// is empty, malformed or not registered.
-func (s *Server) checkService(serviceURL string) (*registered, string) {
+// checkService resolves a service parameter to its registered service and
+// normalised URL; nil and an error reason when it is empty, malformed or not
+// registered.
+func (s *Server) checkService(serviceURL string) (*registered, string, string) {
 	if serviceURL == "" {
-		return nil, ReasonServiceMissing
+		return nil, "", ReasonServiceMissing
 	}
-	if _, err := parseServiceURL(serviceURL); err != nil {
-		return nil, ReasonServiceInvalid
+	svc, norm, err := s.reg.lookup(serviceURL)
+	switch {
+	case err != nil:
+		return nil, "", ReasonServiceInvalid
+	case svc == nil:
+		return nil, "", ReasonServiceUnknown
 	}
-	svc := s.reg.lookup(serviceURL)
-	if svc == nil {
-		return nil, ReasonServiceUnknown
-	}
-	return svc, ""
+	return svc, norm, ""
 }
 
 // CompleteLogin finishes a login the Authenticator started: it creates the
@@ -124,11 +127,12 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req Login
 	}
 	var svc *registered
 	if req.ServiceURL != "" {
-		var reason string
-		if svc, reason = s.checkService(req.ServiceURL); svc == nil {
+		var norm, reason string
+		if svc, norm, reason = s.checkService(req.ServiceURL); svc == nil {
 			s.pages.Error(w, r, http.StatusBadRequest, reason)
 			return fmt.Errorf("cas: service no longer usable: %s", reason)
 		}
+		req.ServiceURL = norm
 	}
 	if req.Method != http.MethodPost {
 		req.Method = http.MethodGet
@@ -203,6 +207,7 @@ func (s *Server) newSession(ctx context.Context, p Principal) (string, TGT, erro
 
 // issueST creates an ST for a live session and records the service for
 // single logout; it also counts as use of the session (idle expiry).
+// serviceURL is the normalised URL from checkService.
 func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceURL string, fromNewLogin bool) (string, error) {
 	now := s.now()
 	t := Ticket{
@@ -215,7 +220,7 @@ func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceU
 	}
 	var slo *SLOTarget
 	if svc.LogoutType != LogoutNone {
-		logoutURL := svc.LogoutURL
+		logoutURL := svc.logoutURL
 		if logoutURL == "" {
 			logoutURL = stripFragment(serviceURL)
 		}
@@ -231,7 +236,7 @@ func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceU
 }
 
 // sendBack returns the browser to the service, with the ticket unless it is
-// "" (gateway without SSO). The service URL is kept exactly as given.
+// "" (gateway without SSO). req.ServiceURL is the normalised URL.
 func (s *Server) sendBack(w http.ResponseWriter, r *http.Request, req LoginRequest, ticket string) {
 	if req.Method == http.MethodPost {
 		fields := map[string]string{}
@@ -305,8 +310,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	// CAS 3.0: follow service only when registered; the 2.0 url parameter
 	// is ignored.
 	if service := r.Form.Get("service"); service != "" {
-		if svc, _ := s.checkService(service); svc != nil {
-			w.Header().Set("Location", service)
+		if svc, norm, _ := s.checkService(service); svc != nil {
+			w.Header().Set("Location", norm)
 			w.WriteHeader(http.StatusSeeOther)
 			return
 		}

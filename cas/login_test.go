@@ -75,7 +75,9 @@ func TestLogin(t *testing.T) {
 		require.EqualValues(t, 1, h.logins.Load())
 	})
 
-	t.Run("ServiceURLKeptExactly", func(t *testing.T) {
+	t.Run("ServiceURLNormalised", func(t *testing.T) {
+		// The ticket goes to the normalised URL (registry.go): query and
+		// fragment keep their meaning, scheme and host are lower-cased.
 		h := newHarness(t, db)
 		b := h.browser()
 		for _, tc := range []struct{ service, want string }{
@@ -83,7 +85,8 @@ func TestLogin(t *testing.T) {
 			{"https://portal.example.edu/a?", `^https://portal\.example\.edu/a\?ticket=ST-`},
 			{"https://portal.example.edu/a#/route?q=1", `^https://portal\.example\.edu/a\?ticket=ST-[A-Z2-7]{26}#/route\?q=1$`},
 			{"https://portal.example.edu/a?b=1#frag", `^https://portal\.example\.edu/a\?b=1&ticket=ST-[A-Z2-7]{26}#frag$`},
-			{"HTTPS://PORTAL.EXAMPLE.EDU/Caps", `^HTTPS://PORTAL\.EXAMPLE\.EDU/Caps\?ticket=ST-`},
+			{"HTTPS://PORTAL.EXAMPLE.EDU:443/Caps", `^https://portal\.example\.edu/Caps\?ticket=ST-`},
+			{"https://portal.example.edu/a/b/%2E%2e/c?x=%7e%2f", `^https://portal\.example\.edu/a/c\?x=~%2F&ticket=ST-`},
 		} {
 			r := h.get(b, "/cas/login", url.Values{"service": {tc.service}})
 			require.Equal(t, http.StatusSeeOther, r.StatusCode, tc.service)

@@ -100,7 +100,7 @@ func (s *Server) restServiceTicket(w http.ResponseWriter, r *http.Request, tgtID
 		restText(w, http.StatusBadRequest, "renew needs primary credentials, which this server does not take here: log in with WeChat again for a new TGT\n")
 		return
 	}
-	svc, reason := s.checkService(service)
+	svc, norm, reason := s.checkService(service)
 	if svc == nil {
 		s.log.WarnContext(ctx, "cas: REST service ticket for an unusable service refused", "reason", reason, "service", truncate(service, 200))
 		msg := "service is not registered with this CAS server\n"
@@ -115,7 +115,7 @@ func (s *Server) restServiceTicket(w http.ResponseWriter, r *http.Request, tgtID
 		restText(w, http.StatusNotFound, "ticket-granting ticket not found or expired\n")
 		return
 	}
-	st, err := s.issueST(ctx, tgt, svc, service, false)
+	st, err := s.issueST(ctx, tgt, svc, norm, false)
 	if err != nil {
 		s.log.ErrorContext(ctx, "cas: cannot issue service ticket", "service", svc.ID, "err", err)
 		restText(w, http.StatusInternalServerError, "internal error\n")

@@ -70,7 +70,7 @@ func (s *Server) validateTicket(ctx context.Context, service, ticket string, ren
 		s.log.Error("cas: cannot read ticket", "ticket", shortID(ticket), "err", err)
 		return validation{}, failf(CodeInternalError, "Internal error while validating the ticket")
 	}
-	svc := s.reg.lookupPresented(service)
+	svc, presented, _ := s.reg.lookupPresented(service)
 	if svc == nil {
 		s.log.Warn("cas: validation for an unregistered service", "service", truncate(service, 200), "ticket", shortID(ticket))
 		return validation{}, failf(CodeUnauthorizedService, "Service %s is not registered", truncate(service, 200))
@@ -93,7 +93,7 @@ func (s *Server) validateTicket(ctx context.Context, service, ticket string, ren
 		s.log.Error("cas: cannot read SSO session", "err", err)
 		return validation{}, failf(CodeInternalError, "Internal error while validating the ticket")
 	}
-	if !sameService(t.Service, service) {
+	if !sameService(t.Service, presented) {
 		s.log.Warn("cas: ticket presented for another service", "ticket", shortID(ticket), "issued_for", truncate(t.Service, 200), "presented", truncate(service, 200))
 		return validation{}, failf(CodeInvalidService, "Ticket %s was not issued for this service", shortID(ticket))
 	}
@@ -300,7 +300,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 		fail(CodeInvalidTicket, "Proxy-granting ticket %s not recognized", shortID(pgtID))
 		return
 	}
-	svc := s.reg.lookup(target)
+	svc, norm, _ := s.reg.lookup(target)
 	if svc == nil {
 		fail(CodeUnauthorizedService, "Target service %s is not registered", truncate(target, 200))
 		return
@@ -308,7 +308,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 	pt := Ticket{
 		ID:        newTicketID(prefixPT, false),
 		TGTKey:    tgt.Key,
-		Service:   target,
+		Service:   norm,
 		Proxies:   pgt.Proxies,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.ProxyTicketTTL),
