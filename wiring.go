@@ -138,28 +138,30 @@ func (a *app) wireOTP() error {
 		return fmt.Errorf("otp: %w", err)
 	}
 	a.otp = svc
-	a.every("otp cleanup", 10*time.Minute, func(ctx context.Context) (int64, error) { return svc.Cleanup(ctx) })
+	a.every("otp cleanup", func(ctx context.Context) (int64, error) { return svc.Cleanup(ctx) })
 	return nil
 }
 
-// every schedules a periodic cleanup job; several instances may run the same
-// job, which is harmless because each is one idempotent DELETE.
-func (a *app) every(name string, interval time.Duration, job func(ctx context.Context) (int64, error)) {
+// every schedules a clean-up job: once at start-up (what piled up while no
+// instance ran goes at once, not an interval later), then every
+// cleanup.interval. Several instances may run the same job, which is
+// harmless: each is made of batched, idempotent DELETEs.
+func (a *app) every(name string, job func(ctx context.Context) (int64, error)) {
 	a.jobs = append(a.jobs, func(ctx context.Context) {
-		t := time.NewTicker(interval)
+		t := time.NewTicker(a.cfg.Cleanup.Interval)
 		defer t.Stop()
 		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
 			n, err := job(ctx)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				a.log.Warn("background job failed", "job", name, "err", err)
 			case n > 0:
 				a.log.Debug("background job done", "job", name, "deleted", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
 			}
 		}
 	})
@@ -187,7 +189,7 @@ func (a *app) wireLogin() error {
 	a.login = login.New(a.cfg.Login.Config, bindings, directory, a.otp, a.now, a.log)
 	auditSQL := audit.NewSQL(a.db)
 	a.audit = a.metrics.Audit(audit.Best(auditSQL, a.log.With("component", "audit")))
-	a.every("audit retention", time.Hour, func(ctx context.Context) (int64, error) {
+	a.every("audit retention", func(ctx context.Context) (int64, error) {
 		return auditSQL.Cleanup(ctx, a.now().Add(-a.cfg.Audit.Retention))
 	})
 
@@ -236,8 +238,18 @@ func (a *app) wireLogin() error {
 	a.cas = casSrv
 	a.web.Mount("/cas", casSrv)
 	flows.Register(a.web.Echo())
-	a.jobs = append(a.jobs, func(ctx context.Context) { casSrv.RunJanitor(ctx, a.cfg.CAS.CleanupInterval) })
-	a.every("flow cleanup", 10*time.Minute, func(ctx context.Context) (int64, error) { return flowStore.Cleanup(ctx, a.now()) })
+	a.jobs = append(a.jobs, func(ctx context.Context) { casSrv.RunJanitor(ctx, a.cfg.Cleanup.Interval) })
+	a.every("flow cleanup", func(ctx context.Context) (int64, error) { return flowStore.Cleanup(ctx, a.now()) })
+	a.every("unbound wechat accounts", func(ctx context.Context) (int64, error) {
+		return bindings.CleanupAccounts(ctx, a.now().Add(-a.cfg.Cleanup.UnboundAccountTTL))
+	})
+	if directory == binding.Directory(bindings) {
+		// Only the built-in users table: the organisation's directory is
+		// theirs, and its users need no binding to exist.
+		a.every("users without binding", func(ctx context.Context) (int64, error) {
+			return bindings.CleanupOrphanUsers(ctx, a.now().Add(-a.cfg.Cleanup.OrphanUserGrace))
+		})
+	}
 
 	if a.cfg.Sandbox.Enabled {
 		base := strings.TrimSuffix(a.cfg.Server.PublicURL, "/")
@@ -253,6 +265,7 @@ func (a *app) wireLogin() error {
 // directory is the built-in users table or the organisation's database.
 func (a *app) directory(builtin *binding.SQLStore) (binding.Directory, error) {
 	if a.cfg.Directory.Type != "sql" {
+		builtin.UseAsDirectory()
 		return builtin, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -291,6 +304,6 @@ func (a *app) wireAPI() error {
 		h.ServeHTTP(c.Response(), r.WithContext(api.WithClientIP(r.Context(), c.RealIP())))
 		return nil
 	})
-	a.every("api cleanup", 10*time.Minute, h.Cleanup)
+	a.every("api cleanup", h.Cleanup)
 	return nil
 }

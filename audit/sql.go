@@ -83,29 +83,8 @@ func (s *SQL) List(ctx context.Context, f Filter) ([]Event, error) {
 	return out, nil
 }
 
-// cleanupBatch bounds one MySQL delete so retention never holds long locks.
-const cleanupBatch = 5000
-
-// Cleanup implements Store.
+// Cleanup implements Store: batched deletes through the at index
+// (store.DeleteBatched), so retention never holds long locks.
 func (s *SQL) Cleanup(ctx context.Context, before time.Time) (int64, error) {
-	t := store.Time(before)
-	if s.db.Dialect != store.MySQL {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ?`, t)
-		if err != nil {
-			return 0, err
-		}
-		return res.RowsAffected()
-	}
-	var total int64
-	for {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ? LIMIT ?`, t, cleanupBatch)
-		if err != nil {
-			return total, err
-		}
-		n, err := res.RowsAffected()
-		total += n
-		if err != nil || n < cleanupBatch {
-			return total, err
-		}
-	}
+	return s.db.DeleteBatched(ctx, "audit_events", "at < ?", store.CleanupBatch, store.Time(before))
 }

@@ -16,7 +16,18 @@ import (
 )
 
 // SQLStore implements Store and the built-in Directory on wxcas's database.
-type SQLStore struct{ db *store.DB }
+type SQLStore struct {
+	db *store.DB
+	// usersDirectory: the users table is the directory in use, so Bind
+	// checks (under a lock) that the user still exists; see UseAsDirectory.
+	usersDirectory bool
+}
+
+// UseAsDirectory says the store's users table is the user directory in use
+// (not an organisation's SQL directory). Bind then refuses a user that is
+// gone, locking its row: CleanupOrphanUsers, which deletes users without a
+// binding, can never remove a user that a concurrent Bind is linking.
+func (s *SQLStore) UseAsDirectory() { s.usersDirectory = true }
 
 // NewSQLStore returns the store on db (MySQL or SQLite).
 func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
@@ -149,6 +160,21 @@ func (s *SQLStore) Bind(ctx context.Context, a Account, userID string, replace b
 		default:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM wechat_bindings WHERE identity_key = ?`, otherKey); err != nil {
 				return err
+			}
+		}
+		if s.usersDirectory {
+			// The shared lock waits for a clean-up deleting this user and
+			// keeps it from starting until the binding is committed.
+			var n int
+			lock := ""
+			if s.db.Dialect == store.MySQL {
+				lock = " LOCK IN SHARE MODE"
+			}
+			if err := sqlx.GetContext(ctx, tx, &n, `SELECT COUNT(*) FROM users WHERE id = ?`+lock, userID); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("user %s no longer exists: %w", userID, ErrNotFound)
 			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO wechat_bindings (identity_key, user_id, created_at) VALUES (?, ?, ?)`, key, userID, store.Time(now))

@@ -266,6 +266,11 @@ func (s *SQLStore) Cleanup(ctx context.Context, now time.Time, ended func(EndedS
 				break
 			}
 			batch, err := s.endSessions(ctx, keys, now)
+			for attempt := 1; attempt < 4 && store.IsDeadlock(err); attempt++ {
+				// A ticket issued for a session at the moment it expired
+				// locks in the other order; the batch just runs again.
+				batch, err = s.endSessions(ctx, keys, now)
+			}
 			if err != nil {
 				return err
 			}

@@ -35,6 +35,7 @@ type Config struct {
 	Audit     Audit      `yaml:"audit"`
 	Metrics   Metrics    `yaml:"metrics"`
 	API       api.Config `yaml:"api"`
+	Cleanup   Cleanup    `yaml:"cleanup"`
 
 	// fromEnv holds the key paths whose values came from ${VAR} expansion.
 	fromEnv map[string]bool
@@ -115,6 +116,7 @@ func Defaults() *Config {
 		Audit:     Audit{Retention: 365 * 24 * time.Hour},
 		Metrics:   Metrics{Listen: "127.0.0.1:9464"},
 		API:       api.DefaultConfig(),
+		Cleanup:   defaultCleanup(),
 	}
 }
 
@@ -222,6 +224,7 @@ func (c *Config) Validate() Problems {
 	p = append(p, c.validateFeatures()...)
 	p = append(p, c.validateLogin()...)
 	p = append(p, c.validateDirectory()...)
+	p = append(p, c.validateCleanup()...)
 	return append(p, c.API.Validate()...)
 }
 

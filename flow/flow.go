@@ -137,13 +137,28 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return err
 }
 
-// Cleanup deletes flows that expired before t.
+// Cleanup deletes flows that expired before t, in small batches through the
+// expires_at index (store.DeleteBatched): logins never wait on it.
 func (s *Store) Cleanup(ctx context.Context, t time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM login_flows WHERE expires_at <= ?`, store.Time(t))
+	return s.db.DeleteBatched(ctx, "login_flows", "expires_at <= ?", store.CleanupBatch, store.Time(t))
+}
+
+// Finish deletes a flow whose login is complete, if nobody changed it since
+// it was loaded (its Version): of two requests completing one flow (a double
+// WeChat callback), exactly one wins; the other gets ErrConflict. Completed
+// flows are not kept: the browser's flow cookie remembers where a finished
+// login was going (see web's flow handlers).
+func (s *Store) Finish(ctx context.Context, f *Flow) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM login_flows WHERE id = ? AND version = ?`, f.ID, f.Version)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	return res.RowsAffected()
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return ErrConflict
+	}
+	return nil
 }
 
 // RandomToken returns 32 random bytes, base64url without padding: flow ids,

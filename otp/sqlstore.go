@@ -187,16 +187,17 @@ func (s *SQLStore) Release(ctx context.Context, holds []Hold) error {
 func (s *SQLStore) Cleanup(ctx context.Context, before time.Time) (int64, error) {
 	before = store.Time(before)
 	var total int64
-	for _, q := range []string{
-		`DELETE FROM otp_codes WHERE expires_at < ?`,
-		`DELETE FROM otp_send_counters WHERE window_ends_at < ?`,
+	// Batched deletes through each table's expiry index
+	// (store.DeleteBatched): sends and verifications never wait on them.
+	for _, q := range []struct{ table, where string }{
+		{"otp_codes", "expires_at < ?"},
+		{"otp_send_counters", "window_ends_at < ?"},
 	} {
-		res, err := s.db.ExecContext(ctx, s.db.Rebind(q), before)
-		if err != nil {
-			return total, fmt.Errorf("otp: cleanup: %w", err)
-		}
-		n, _ := res.RowsAffected()
+		n, err := s.db.DeleteBatched(ctx, q.table, q.where, store.CleanupBatch, before)
 		total += n
+		if err != nil {
+			return total, fmt.Errorf("otp: %w", err)
+		}
 	}
 	return total, nil
 }

@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // CleanupBatch is how many rows one clean-up DELETE removes at most. A batch
@@ -38,11 +42,7 @@ func (db *DB) DeleteBatched(ctx context.Context, table, where string, batch int,
 	q = db.Rebind(q)
 	var total int64
 	for {
-		res, err := db.ExecContext(ctx, q, args...)
-		if err != nil {
-			return total, fmt.Errorf("clean up %s: %w", table, err)
-		}
-		n, err := res.RowsAffected()
+		n, err := db.deleteBatch(ctx, q, args)
 		if err != nil {
 			return total, fmt.Errorf("clean up %s: %w", table, err)
 		}
@@ -56,4 +56,49 @@ func (db *DB) DeleteBatched(ctx context.Context, table, where string, batch int,
 		case <-time.After(cleanupPause):
 		}
 	}
+}
+
+// deleteBatch runs one batch. On MySQL it runs under READ COMMITTED: at the
+// default REPEATABLE READ the range delete would also lock the gap after the
+// last expired row, which is exactly where new rows (tickets, flows, codes)
+// are inserted and the next-key lock on the first live row that logins are
+// consuming, and InnoDB deadlocked logins against the clean-up. A deadlock
+// that remains possible (a row deleted by its key at the moment it is
+// cleaned up) is retried: the clean-up yields rather than fails.
+func (db *DB) deleteBatch(ctx context.Context, q string, args []any) (int64, error) {
+	if db.Dialect != MySQL {
+		res, err := db.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	for attempt := 1; ; attempt++ {
+		var n int64
+		tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		if err != nil {
+			return 0, err
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+		if attempt < 5 && IsDeadlock(err) {
+			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+			continue
+		}
+		return n, err
+	}
+}
+
+// IsDeadlock reports whether InnoDB rolled the transaction back as a
+// deadlock victim (error 1213); the transaction can simply be run again.
+func IsDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
 }

@@ -178,6 +178,13 @@ func remember(sess *sessions.Session, id, nonce string) {
 func (h *Flows) load(c echo.Context, id string) *flow.Flow {
 	r, w := c.Request(), c.Response()
 	f, err := h.o.Flows.Get(r.Context(), id, h.o.Now())
+	if errors.Is(err, flow.ErrNotFound) {
+		if service, ok := h.finished(r, id, ""); ok {
+			// A reload or the back button after the login finished.
+			_ = c.Redirect(http.StatusSeeOther, afterFinish(service))
+			return nil
+		}
+	}
 	if errors.Is(err, flow.ErrNotFound) || (err == nil && !h.ownedByBrowser(r, f)) {
 		if err == nil {
 			h.o.Logger.WarnContext(r.Context(), "login flow used from another browser", "flow", short(id))
@@ -355,6 +362,12 @@ func (h *Flows) handleCallback(c echo.Context) error {
 	ctx := r.Context()
 	state := c.QueryParam("state")
 	f := h.flowForState(r, state)
+	if f == nil && state != "" {
+		if service, ok := h.finished(r, "", flow.Hash(h.o.StateKey, purposeState, state)); ok {
+			// The callback of a login this browser already finished.
+			return c.Redirect(http.StatusSeeOther, afterFinish(service))
+		}
+	}
 	if f == nil {
 		h.o.Logger.WarnContext(ctx, "wechat callback with an unknown state")
 		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: "state_invalid", ClientIP: c.RealIP()})
@@ -404,6 +417,11 @@ func (h *Flows) afterDuplicateCallback(c echo.Context, f *flow.Flow) error {
 	ctx := c.Request().Context()
 	for range 30 { // up to ~3 s for the first callback to move the flow on
 		cur, err := h.o.Flows.Get(ctx, f.ID, h.o.Now())
+		if errors.Is(err, flow.ErrNotFound) {
+			// The first callback finished the login and deleted the flow
+			// (this request still carries the cookie from before).
+			return c.Redirect(http.StatusSeeOther, h.restartURL(f))
+		}
 		if err != nil {
 			break
 		}
@@ -477,12 +495,18 @@ func (h *Flows) identify(c echo.Context, f *flow.Flow, code string) error {
 func (h *Flows) complete(c echo.Context, f *flow.Flow, user binding.User, id login.Identity) error {
 	r, w := c.Request(), c.Response()
 	ctx := r.Context()
-	f.Step = flow.StepDone
-	if err := h.o.Flows.Update(ctx, f); errors.Is(err, flow.ErrConflict) {
+	// The finished flow is deleted (see flowdone.go); of two requests
+	// finishing it, one wins. The loser shows where the login stands, or,
+	// if the flow is gone, what a late request for it gets.
+	if err := h.o.Flows.Finish(ctx, f); errors.Is(err, flow.ErrConflict) {
+		if _, err := h.o.Flows.Get(ctx, f.ID, h.o.Now()); errors.Is(err, flow.ErrNotFound) {
+			return c.Redirect(http.StatusSeeOther, h.restartURL(f))
+		}
 		return c.Redirect(http.StatusSeeOther, flowURL(f))
 	} else if err != nil {
 		return err
 	}
+	h.markDone(w, r, f)
 	req := h.request(f)
 	h.audit(ctx, AuditEvent{Kind: "login", Outcome: "ok", UserID: user.ID, Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Service: req.ServiceID})
 	if err := h.o.Completer.CompleteLogin(w, r, req, login.Principal(user, id, h.o.Now())); err != nil {
