@@ -257,7 +257,7 @@ func newAppWithClock(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	if a.masterKey, err = masterKey(ctx, cfg, db, a.now); err != nil {
 		return fail(err)
 	}
-	pages, err := web.NewPages(web.Overlay(cfg.Login.TemplatesDir, templates.FS), cfg.Sandbox.Enabled)
+	pages, err := web.NewPages(web.Overlay(cfg.Login.TemplatesDir, templates.FS), cfg.Sandbox.Enabled, web.BasePath(cfg.Server.PublicURL))
 	if err != nil {
 		return fail(err)
 	}

@@ -68,29 +68,9 @@ func startE2E(t *testing.T) *e2e { return startE2EWith(t, "", "") }
 // trailing slash; empty: the gopkg.in/cas.v2 site of wxcas's own tickets).
 func startE2EWith(t *testing.T, casExtra, siteURL string) *e2e {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is required under CI=true: %v", err)
-		}
-		t.Skipf("chromium not installed (%v); scripts/test-deps.sh installs it", err)
-	}
+	requireChromium(t)
 	ln, base := listen(t)
-
-	// The CAS-protected site: a real CAS client library, validating tickets
-	// over HTTP at wxcas's /cas/serviceValidate.
-	casURL, _ := url.Parse(base + "/cas/")
-	client := casclient.NewClient(&casclient.Options{URL: casURL})
-	site := httptest.NewServer(client.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !casclient.IsAuthenticated(r) {
-			casclient.RedirectToLogin(w, r)
-			return
-		}
-		attrs := casclient.Attributes(r)
-		fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"></head><body><h1>Protected site</h1><p>user <span id="user">%s</span></p>`+
-			`<p>phone <span id="phone">%s</span></p><p>nickname <span id="nickname">%s</span></p></body></html>`,
-			html.EscapeString(casclient.Username(r)), html.EscapeString(attrs.Get("phone")), html.EscapeString(attrs.Get("nickname")))
-	})))
-	t.Cleanup(site.Close)
+	site := casSite(t, base)
 	if siteURL == "" {
 		siteURL = site.URL
 	}
@@ -117,7 +97,47 @@ cas:
 `, ln.Addr().String(), base, casExtra, siteURL)
 	clock := &offsetClock{}
 	a := runApp(t, ln, body, clock.Now)
+	browser, shots := startChromium(t)
+	return &e2e{t: t, app: a, base: base, appURL: siteURL + "/", clock: clock, browser: browser, shots: shots}
+}
 
+// requireChromium skips the test where Chromium is missing (fails under CI).
+func requireChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium is required under CI=true: %v", err)
+		}
+		t.Skipf("chromium not installed (%v); scripts/test-deps.sh installs it", err)
+	}
+}
+
+// casSite is a site protected by a real CAS client library, which sends
+// people to casBase+"/cas/login" and validates tickets over HTTP at
+// casBase+"/cas/serviceValidate".
+func casSite(t *testing.T, casBase string) *httptest.Server {
+	t.Helper()
+	casURL, _ := url.Parse(casBase + "/cas/")
+	client := casclient.NewClient(&casclient.Options{URL: casURL})
+	site := httptest.NewServer(client.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !casclient.IsAuthenticated(r) {
+			casclient.RedirectToLogin(w, r)
+			return
+		}
+		attrs := casclient.Attributes(r)
+		fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"></head><body><h1>Protected site</h1><p>user <span id="user">%s</span></p>`+
+			`<p>phone <span id="phone">%s</span></p><p>nickname <span id="nickname">%s</span></p></body></html>`,
+			html.EscapeString(casclient.Username(r)), html.EscapeString(attrs.Get("phone")), html.EscapeString(attrs.Get("nickname")))
+	})))
+	t.Cleanup(site.Close)
+	return site
+}
+
+// startChromium starts a headless Chromium for t and returns its context
+// and the screenshot directory.
+func startChromium(t *testing.T) (context.Context, string) {
+	t.Helper()
+	requireChromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
@@ -136,7 +156,15 @@ cas:
 	}
 	shots = filepath.Join(shots, "screenshots")
 	require.NoError(t, os.MkdirAll(shots, 0o755))
-	return &e2e{t: t, app: a, base: base, appURL: siteURL + "/", clock: clock, browser: browser, shots: shots}
+	return browser, shots
+}
+
+// sub is e for a subtest: failures and cleanups must go to the subtest's
+// own t (FailNow on a parent from a subtest's goroutine breaks the run).
+func (e *e2e) sub(t *testing.T) *e2e {
+	c := *e
+	c.t = t
+	return &c
 }
 
 const desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
@@ -172,22 +200,14 @@ func (e *e2e) text(ctx context.Context, sel string) string {
 	return strings.TrimSpace(s)
 }
 
-// submitCode posts the code form and waits for the next page to load (a
-// marker on the old page's window disappears).
+// submitCode posts the code form and returns once the page answering the
+// post has loaded: the next page has the same #code field, so waiting for
+// an element would race with the old document (whose nodes go stale).
 func (e *e2e) submitCode(ctx context.Context, code string) {
 	e.t.Helper()
 	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), code))
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__oldPage = true`))
-	require.NoError(e.t, err)
-	e.do(ctx, chromedp.Submit(chromedp.CSS("#code")))
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
-		old, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__oldPage === true && document.readyState === "complete"`))
-		if err == nil && !old {
-			e.do(ctx, chromedp.WaitReady(chromedp.CSS("body")))
-			return
-		}
-	}
-	e.t.Fatal("the code form did not lead to a new page")
+	_, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS("#code")))
+	require.NoError(e.t, err, "the code form leads to a new page")
 }
 
 func (e *e2e) location(ctx context.Context) string {
@@ -238,8 +258,12 @@ func (e *e2e) bindPhone(ctx context.Context, phone, e164, shotPrefix string) {
 	e.t.Helper()
 	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")))
 	e.screenshot(ctx, shotPrefix+"-bind-phone")
-	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#phone"), phone), chromedp.Submit(chromedp.CSS("#phone")),
-		chromedp.WaitVisible(chromedp.CSS("#code")))
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#phone"), phone))
+	// Wait for the page answering the post, not for an element: a query
+	// racing the navigation can hold a node of the old document.
+	_, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS("#phone")))
+	require.NoError(e.t, err)
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
 	require.Contains(e.t, e.text(ctx, "main"), e164[:6], "the code page names the (masked) phone")
 	require.NotContains(e.t, e.text(ctx, "main"), e164, "but never the full number")
 	e.screenshot(ctx, shotPrefix+"-code")
@@ -260,6 +284,7 @@ func TestBrowserLogin(t *testing.T) {
 	var carolID string
 
 	t.Run("first login: inline QR, bind phone, land on the site", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("")
 		e.do(ctx, chromedp.Navigate(e.appURL))
 		e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#wx-qr iframe")))
@@ -285,6 +310,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("second login needs only the scan", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("")
 		e.do(ctx, chromedp.Navigate(e.appURL))
 		e.scanInline(ctx, "carol", true)
@@ -293,6 +319,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("inside WeChat: Official Account login recognises the same person by unionid", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person(weChatUA)
 		e.do(ctx, chromedp.Navigate(e.appURL))
 		// snsapi_base first, then one step up to snsapi_userinfo for the unionid.
@@ -310,6 +337,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("mobile browser outside WeChat is told how to continue", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
 		e.do(ctx, chromedp.Navigate(e.appURL), chromedp.WaitVisible(chromedp.CSS("#login-link")))
 		link, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#login-link")))
@@ -319,12 +347,14 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("five wrong codes burn the code", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("")
 		e.do(ctx, chromedp.Navigate(e.appURL))
 		e.scanInline(ctx, "dave", true)
-		e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")),
-			chromedp.SendKeys(chromedp.CSS("#phone"), "13600136000"), chromedp.Submit(chromedp.CSS("#phone")),
-			chromedp.WaitVisible(chromedp.CSS("#code")))
+		e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")), chromedp.SendKeys(chromedp.CSS("#phone"), "13600136000"))
+		_, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS("#phone")))
+		require.NoError(t, err)
+		e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
 		right := e.smsCode("+8613600136000")
 		wrong := "000000"
 		if right == wrong {
@@ -344,6 +374,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("refused authorization", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("")
 		e.do(ctx, chromedp.Navigate(e.appURL))
 		e.scanInline(ctx, "erin", false)
@@ -354,6 +385,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("unknown service: an error page, no redirect", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("")
 		e.do(ctx, chromedp.Navigate(e.base+"/cas/login?service="+url.QueryEscape("https://evil.example/steal")),
 			chromedp.WaitVisible(chromedp.CSS("h1")))
@@ -363,6 +395,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("English pages by Accept-Language switch", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("")
 		e.do(ctx, chromedp.Navigate(e.base+"/cas/login?lang=en&service="+url.QueryEscape("https://evil.example/")),
 			chromedp.WaitVisible(chromedp.CSS("h1")))
@@ -370,6 +403,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("replayed state is refused in another browser", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("")
 		e.do(ctx, chromedp.Navigate(e.appURL), chromedp.WaitVisible(chromedp.CSS("#wx-qr iframe")))
 		src, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#wx-qr iframe"), "src"))
@@ -392,6 +426,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 
 	t.Run("expired flow", func(t *testing.T) {
+		e := e.sub(t)
 		ctx := e.person("")
 		e.do(ctx, chromedp.Navigate(e.appURL), chromedp.WaitVisible(chromedp.CSS("#wx-qr iframe")))
 		flowPage := e.location(ctx)

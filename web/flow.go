@@ -78,6 +78,10 @@ type Flows struct {
 	cookies  *sessions.CookieStore
 	callback string
 	secure   bool
+	// base is public_url's path ("" or e.g. "/wxcas"), which a proxy in
+	// front strips: routes are at the root, but every URL handed to the
+	// browser (redirects, links, cookie paths) must carry it.
+	base string
 }
 
 const (
@@ -104,14 +108,15 @@ func NewFlows(o FlowOptions) *Flows {
 		o.Audit = audit.Best(nil, o.Logger)
 	}
 	secure := o.PublicURL.Scheme == "https"
+	base := strings.TrimSuffix(o.PublicURL.Path, "/")
 	cs := sessions.NewCookieStore(o.SessionAuthKey, o.SessionCryptKey)
 	// gorilla's defaults (30 days, not Secure, not HttpOnly) are wrong for a
 	// login cookie: it lives as long as a flow and only travels over https.
 	cs.Options = &sessions.Options{
-		Path: "/", MaxAge: int(o.FlowTTL.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+		Path: base + "/", MaxAge: int(o.FlowTTL.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	}
 	cs.MaxAge(int(o.FlowTTL.Seconds()))
-	return &Flows{o: o, cookies: cs, secure: secure, callback: strings.TrimSuffix(o.PublicURL.String(), "/") + "/wechat/callback"}
+	return &Flows{o: o, cookies: cs, secure: secure, base: base, callback: strings.TrimSuffix(o.PublicURL.String(), "/") + "/wechat/callback"}
 }
 
 // Register adds the flow routes; the form routes are CSRF-protected.
@@ -120,7 +125,7 @@ func (h *Flows) Register(e *echo.Echo) {
 	g := e.Group("/login", middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf",
 		CookieName:     "wxcas_csrf",
-		CookiePath:     "/login",
+		CookiePath:     h.base + "/login",
 		CookieHTTPOnly: true,
 		CookieSecure:   h.secure,
 		CookieSameSite: http.SameSiteLaxMode,
@@ -160,7 +165,7 @@ func (h *Flows) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 		return
 	}
 	h.o.Logger.InfoContext(ctx, "login flow started", "flow", short(f.ID), "service", req.ServiceID)
-	http.Redirect(w, r, "/login?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	http.Redirect(w, r, h.flowURL(f), http.StatusSeeOther)
 }
 
 func remember(sess *sessions.Session, id, nonce string) {
@@ -181,7 +186,7 @@ func (h *Flows) load(c echo.Context, id string) *flow.Flow {
 	if errors.Is(err, flow.ErrNotFound) {
 		if service, ok := h.finished(r, id, ""); ok {
 			// A reload or the back button after the login finished.
-			_ = c.Redirect(http.StatusSeeOther, afterFinish(service))
+			_ = c.Redirect(http.StatusSeeOther, h.base+afterFinish(service))
 			return nil
 		}
 	}
@@ -218,12 +223,13 @@ func (h *Flows) request(f *flow.Flow) cas.LoginRequest {
 func (h *Flows) restartURL(f *flow.Flow) string {
 	req := h.request(f)
 	if req.ServiceURL == "" {
-		return "/cas/login"
+		return h.base + "/cas/login"
 	}
-	return "/cas/login?service=" + url.QueryEscape(req.ServiceURL)
+	return h.base + "/cas/login?service=" + url.QueryEscape(req.ServiceURL)
 }
 
-func flowURL(f *flow.Flow) string { return "/login?flow=" + url.QueryEscape(f.ID) }
+// flowURL is the flow's page, as the browser must request it.
+func (h *Flows) flowURL(f *flow.Flow) string { return h.base + "/login?flow=" + url.QueryEscape(f.ID) }
 
 // handlePage shows the flow's current step.
 func (h *Flows) handlePage(c echo.Context) error {
@@ -259,7 +265,7 @@ func (h *Flows) startWeChat(c echo.Context, f *flow.Flow) error {
 		})
 	case mobile:
 		return h.o.Pages.Render(c.Response(), r, http.StatusOK, "login_mobile", mobileData{
-			MessageKey: "mobile_in_browser", Link: h.absolute(h.restartURL(f)), QRURL: flowURL(f) + "&qr=1",
+			MessageKey: "mobile_in_browser", Link: h.absolute(h.restartURL(f)), QRURL: h.flowURL(f) + "&qr=1",
 		})
 	}
 	state, err := h.newState(c, f, qrChannel(h.o.QRMode))
@@ -282,12 +288,11 @@ func (h *Flows) startWeChat(c echo.Context, f *flow.Flow) error {
 		return err
 	}
 	opts.Lang, opts.SelfRedirect, opts.StyleLite = lang, false, true
-	data := qrData{ServiceName: req.ServiceName, RefreshURL: flowURL(f)}
+	data := qrData{ServiceName: req.ServiceName, RefreshURL: h.flowURL(f)}
 	if h.o.IframeQR {
 		data.IframeURL = h.o.WeChat.WxLoginIframeURL(opts)
 	} else {
-		b, _ := json.Marshal(opts)
-		data.WxLogin = string(b)
+		data.WxLogin = &opts
 	}
 	return h.o.Pages.Render(c.Response(), r, http.StatusOK, "login_qr", data)
 }
@@ -295,8 +300,12 @@ func (h *Flows) startWeChat(c echo.Context, f *flow.Flow) error {
 type qrData struct {
 	ServiceName string
 	IframeURL   string
-	WxLogin     string // JSON of the wxLogin.js options
-	RefreshURL  string
+	// WxLogin goes to the page as the value itself, not as pre-marshalled
+	// JSON: html/template treats <script type="application/json"> as a
+	// script context and JSON-encodes what it is given, so a JSON string
+	// would arrive as a string literal and wxLogin.js would draw nothing.
+	WxLogin    *wechat.WxLoginOptions
+	RefreshURL string
 }
 
 type mobileData struct {
@@ -319,8 +328,9 @@ func isMobile(ua string) bool {
 	return false
 }
 
+// absolute makes a URL from a path that already carries the base.
 func (h *Flows) absolute(path string) string {
-	return strings.TrimSuffix(h.o.PublicURL.String(), "/") + path
+	return h.o.PublicURL.Scheme + "://" + h.o.PublicURL.Host + path
 }
 
 // newState issues a fresh WeChat state for the flow (replacing any earlier
@@ -333,7 +343,7 @@ func (h *Flows) newState(c echo.Context, f *flow.Flow, channel string) (string, 
 	state := hex.EncodeToString(b[:])
 	f.StateHash, f.StateUsed, f.Channel = flow.Hash(h.o.StateKey, purposeState, state), false, channel
 	if err := h.o.Flows.Update(c.Request().Context(), f); errors.Is(err, flow.ErrConflict) {
-		return "", c.Redirect(http.StatusSeeOther, flowURL(f))
+		return "", c.Redirect(http.StatusSeeOther, h.flowURL(f))
 	} else if err != nil {
 		return "", err
 	}
@@ -365,7 +375,7 @@ func (h *Flows) handleCallback(c echo.Context) error {
 	if f == nil && state != "" {
 		if service, ok := h.finished(r, "", flow.Hash(h.o.StateKey, purposeState, state)); ok {
 			// The callback of a login this browser already finished.
-			return c.Redirect(http.StatusSeeOther, afterFinish(service))
+			return c.Redirect(http.StatusSeeOther, h.base+afterFinish(service))
 		}
 	}
 	if f == nil {
@@ -376,7 +386,7 @@ func (h *Flows) handleCallback(c echo.Context) error {
 	code := c.QueryParam("code")
 	if code == "" {
 		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: "wechat_refused", Channel: f.Channel, ClientIP: c.RealIP(), Service: h.request(f).ServiceID})
-		return h.o.Pages.Error(w, r, http.StatusOK, "wechat_refused_title", "wechat_refused", flowURL(f))
+		return h.o.Pages.Error(w, r, http.StatusOK, "wechat_refused_title", "wechat_refused", h.flowURL(f))
 	}
 	if err := h.o.Flows.UseState(ctx, f.ID, flow.Hash(h.o.StateKey, purposeState, state), h.o.Now()); errors.Is(err, flow.ErrStateUsed) {
 		// WeChat (or an impatient user) sent the same callback twice: let
@@ -426,7 +436,7 @@ func (h *Flows) afterDuplicateCallback(c echo.Context, f *flow.Flow) error {
 			break
 		}
 		if cur.Step != flow.StepWeChat || cur.Channel != f.Channel {
-			return c.Redirect(http.StatusSeeOther, flowURL(cur))
+			return c.Redirect(http.StatusSeeOther, h.flowURL(cur))
 		}
 		select {
 		case <-ctx.Done():
@@ -435,7 +445,7 @@ func (h *Flows) afterDuplicateCallback(c echo.Context, f *flow.Flow) error {
 		}
 	}
 	h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: "state_replayed", Channel: f.Channel, ClientIP: c.RealIP()})
-	return h.o.Pages.Error(c.Response(), c.Request(), http.StatusBadRequest, "state_invalid_title", "state_invalid", flowURL(f))
+	return h.o.Pages.Error(c.Response(), c.Request(), http.StatusBadRequest, "state_invalid_title", "state_invalid", h.flowURL(f))
 }
 
 // identify exchanges the code, records the WeChat account and either
@@ -459,7 +469,7 @@ func (h *Flows) identify(c echo.Context, f *flow.Flow, code string) error {
 		if wechat.IsRetryable(err) {
 			msg = "wechat_busy"
 		}
-		return h.o.Pages.Error(w, r, http.StatusBadGateway, "wechat_failed_title", msg, flowURL(f))
+		return h.o.Pages.Error(w, r, http.StatusBadGateway, "wechat_failed_title", msg, h.flowURL(f))
 	}
 	id := login.Identity{Account: binding.Account{AppID: appID, OpenID: tok.OpenID, UnionID: tok.UnionID}}
 	if tok.HasScope(wechat.ScopeLogin) || tok.HasScope(wechat.ScopeUserInfo) {
@@ -485,7 +495,7 @@ func (h *Flows) identify(c echo.Context, f *flow.Flow, code string) error {
 		if err := h.o.Flows.Update(ctx, f); err != nil && !errors.Is(err, flow.ErrConflict) {
 			return err
 		}
-		return c.Redirect(http.StatusSeeOther, flowURL(f))
+		return c.Redirect(http.StatusSeeOther, h.flowURL(f))
 	default:
 		return err
 	}
@@ -502,7 +512,7 @@ func (h *Flows) complete(c echo.Context, f *flow.Flow, user binding.User, id log
 		if _, err := h.o.Flows.Get(ctx, f.ID, h.o.Now()); errors.Is(err, flow.ErrNotFound) {
 			return c.Redirect(http.StatusSeeOther, h.restartURL(f))
 		}
-		return c.Redirect(http.StatusSeeOther, flowURL(f))
+		return c.Redirect(http.StatusSeeOther, h.flowURL(f))
 	} else if err != nil {
 		return err
 	}
@@ -536,7 +546,7 @@ func (h *Flows) formFlow(c echo.Context, steps ...flow.Step) *flow.Flow {
 			return f
 		}
 	}
-	_ = c.Redirect(http.StatusSeeOther, flowURL(f)) // a stale form: show the current step
+	_ = c.Redirect(http.StatusSeeOther, h.flowURL(f)) // a stale form: show the current step
 	return nil
 }
 
@@ -656,7 +666,7 @@ func (h *Flows) handleChangePhone(c echo.Context) error {
 	if err := h.o.Flows.Update(c.Request().Context(), f); err != nil && !errors.Is(err, flow.ErrConflict) {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, flowURL(f))
+	return c.Redirect(http.StatusSeeOther, h.flowURL(f))
 }
 
 type bindData struct {

@@ -19,6 +19,23 @@ import (
 type Pages struct {
 	pages   map[string]*template.Template
 	sandbox bool
+	// base is the path of public_url without its trailing slash ("" or
+	// e.g. "/wxcas"): a proxy in front strips it, so the routes live at the
+	// root while every URL a page hands the browser must carry it.
+	base string
+}
+
+// PageOption configures NewPages.
+type PageOption func(*Pages)
+
+// BasePath makes the pages' asset, form and language URLs start with the
+// path of publicURL (server.public_url), the one place they learn it.
+func BasePath(publicURL string) PageOption {
+	return func(p *Pages) {
+		if u, err := url.Parse(publicURL); err == nil {
+			p.base = strings.TrimSuffix(u.Path, "/")
+		}
+	}
 }
 
 // pageData is what every template sees: .T translates, .Data is page-specific.
@@ -26,6 +43,8 @@ type pageData struct {
 	Lang      string
 	Sandbox   bool
 	RequestID string
+	// Base prefixes every root-relative URL in a template (see Pages.base).
+	Base string
 	// LangURLs switch the language and stay on the same page.
 	LangZH, LangEN string
 	Data           any
@@ -34,7 +53,7 @@ type pageData struct {
 func (d pageData) T(key string) string { return translate(d.Lang, key) }
 
 // NewPages parses layout.html with each other page in fsys.
-func NewPages(fsys fs.FS, sandbox bool) (*Pages, error) {
+func NewPages(fsys fs.FS, sandbox bool, opts ...PageOption) (*Pages, error) {
 	layout, err := template.ParseFS(fsys, "layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
@@ -44,6 +63,9 @@ func NewPages(fsys fs.FS, sandbox bool) (*Pages, error) {
 		return nil, err
 	}
 	p := &Pages{pages: map[string]*template.Template{}, sandbox: sandbox}
+	for _, o := range opts {
+		o(p)
+	}
 	for _, name := range names {
 		if name == "layout.html" {
 			continue
@@ -70,13 +92,13 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page 
 	}
 	lang := pickLang(r)
 	var buf bytes.Buffer
-	d := pageData{Lang: lang, Sandbox: p.sandbox, RequestID: logx.RequestID(r.Context()), Data: data,
-		LangZH: langURL(r, langZH), LangEN: langURL(r, langEN)}
+	d := pageData{Lang: lang, Sandbox: p.sandbox, RequestID: logx.RequestID(r.Context()), Data: data, Base: p.base,
+		LangZH: p.base + langURL(r, langZH), LangEN: p.base + langURL(r, langEN)}
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return fmt.Errorf("templates: render %s: %w", page, err)
 	}
 	if l := normLang(r.URL.Query().Get("lang")); l != "" {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: p.base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
