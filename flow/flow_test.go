@@ -42,6 +42,31 @@ func TestStoreConformance(t *testing.T) {
 			require.ErrorIs(t, err, flow.ErrNotFound)
 		})
 
+		t.Run("finish deletes the flow once", func(t *testing.T) {
+			f := newFlow()
+			require.NoError(t, s.Create(ctx, f))
+			a, _ := s.Get(ctx, f.ID, clock.Now())
+			b, _ := s.Get(ctx, f.ID, clock.Now())
+			require.NoError(t, s.Finish(ctx, a))
+			require.ErrorIs(t, s.Finish(ctx, b), flow.ErrConflict, "a second completion loses")
+			_, err := s.Get(ctx, f.ID, clock.Now())
+			require.ErrorIs(t, err, flow.ErrNotFound, "a finished flow is gone at once")
+		})
+
+		t.Run("cleanup removes expired flows only", func(t *testing.T) {
+			expired, live := newFlow(), newFlow()
+			expired.ExpiresAt = clock.Now().Add(-time.Second)
+			require.NoError(t, s.Create(ctx, expired))
+			require.NoError(t, s.Create(ctx, live))
+			_, err := s.Cleanup(ctx, clock.Now())
+			require.NoError(t, err)
+			var n int
+			require.NoError(t, db.Get(&n, db.Rebind(`SELECT COUNT(*) FROM login_flows WHERE id = ?`), expired.ID))
+			require.Zero(t, n)
+			_, err = s.Get(ctx, live.ID, clock.Now())
+			require.NoError(t, err)
+		})
+
 		t.Run("update is compare-and-swap", func(t *testing.T) {
 			f := newFlow()
 			require.NoError(t, s.Create(ctx, f))
