@@ -65,8 +65,12 @@ type Service struct {
 	LogoutURL string `yaml:"logout_url"`
 	// AllowProxy lets this service obtain proxy-granting tickets (pgtUrl).
 	AllowProxy bool `yaml:"allow_proxy"`
-	// ProxyCallbackPattern optionally restricts the pgtUrl (a regex matched
-	// against the whole URL); empty allows any https URL.
+	// ProxyCallbackPattern restricts the pgtUrl (a regex matched against the
+	// whole URL, case-insensitively). A pgtUrl it matches may be on any
+	// address, private and loopback ones included: the operator chose it.
+	// Empty allows any https URL on a public address only (see
+	// proxycallback.go); check-config requires a pattern for allow_proxy
+	// outside the sandbox (ValidateOutsideSandbox).
 	ProxyCallbackPattern string `yaml:"proxy_callback_pattern"`
 	// PrincipalAttribute, when set, makes <cas:user> (and the CAS 1.0 user
 	// line) for this service the first value of this principal attribute
@@ -288,6 +292,21 @@ func (c Config) Validate() []string {
 			if _, err := compileServiceRegex(s.ProxyCallbackPattern); err != nil {
 				add("%s.proxy_callback_pattern: invalid regex: %v", key, err)
 			}
+		}
+	}
+	return p
+}
+
+// ValidateOutsideSandbox returns the problems that only count in
+// production: an allow_proxy service without proxy_callback_pattern would
+// send proxy-granting tickets to any public https URL a client names.
+func (c Config) ValidateOutsideSandbox() []string {
+	var p []string
+	for i, s := range c.Services {
+		if s.AllowProxy && s.ProxyCallbackPattern == "" {
+			p = append(p, fmt.Sprintf("cas.services[%d].proxy_callback_pattern: required with allow_proxy outside the sandbox "+
+				"(a regex for the service's own pgtUrl, e.g. https://app\\.example\\.edu/cas/proxy-callback); "+
+				"without it proxy-granting tickets go to any public https URL a client names", i))
 		}
 	}
 	return p

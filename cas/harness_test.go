@@ -170,8 +170,10 @@ func testServices(slo, callback string) []cas.Service {
 			LogoutURL: slo + "/slo/portal", AllowProxy: true, ProxyCallbackPattern: regexp.QuoteMeta(callback) + `/.*`},
 		{ID: "intranet", Match: cas.MatchRegex, URL: `https://([a-z]+\.)?intranet\.example\.edu(:\d+)?/.*`,
 			LogoutType: cas.LogoutNone},
+		// backend's callbacks go to the test's https server on 127.0.0.1,
+		// which only a proxy_callback_pattern allows (proxycallback.go).
 		{ID: "backend", Match: cas.MatchExact, URL: "https://backend.example.edu/api", LogoutType: cas.LogoutNone,
-			Attributes: []string{"group"}, AllowProxy: true},
+			Attributes: []string{"group"}, AllowProxy: true, ProxyCallbackPattern: regexp.QuoteMeta(callback) + `/.*`},
 		{ID: "local", Match: cas.MatchPrefix, URL: slo + "/svc/"},
 	}
 }

@@ -31,7 +31,10 @@ type Deps struct {
 	// its path prefixes the cookie path (/cas).
 	PublicURL *url.URL
 	// HTTPClient makes the back-channel calls (single logout, pgtUrl
-	// callbacks). Default: a client trusting the system roots.
+	// callbacks). Default: a client trusting the system roots. pgtUrl
+	// callbacks keep its *http.Transport's settings (TLS trust) but dial
+	// directly, with the address check of proxycallback.go, and follow no
+	// redirects.
 	HTTPClient *http.Client
 	// Pages renders the HTML pages (default: PlainPages).
 	Pages Pages
@@ -122,7 +125,8 @@ type Server struct {
 	cookiePath string
 	secure     bool
 	issuer     string       // SAML 1.1 assertions' Issuer: wxcas's host
-	client     *http.Client // pgtUrl callbacks: https redirects only
+	client     *http.Client // base of the back-channel clients
+	callbacks  callbackClients
 	pages      Pages
 	auth       Authenticator
 	slo        *sloSender
@@ -178,17 +182,7 @@ func NewServer(cfg Config, d Deps) (*Server, error) {
 		s.pages = PlainPages{}
 	}
 	s.slo = newSLOSender(s.client, cfg.SLOTimeout, cfg.SLOConcurrency, s.log)
-	cb := *s.client
-	cb.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 5 {
-			return errors.New("too many redirects")
-		}
-		if !strings.EqualFold(req.URL.Scheme, "https") {
-			return errors.New("redirect away from https")
-		}
-		return nil
-	}
-	s.client = &cb
+	s.callbacks = newCallbackClients(s.client)
 	return s, nil
 }
 

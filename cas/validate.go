@@ -209,18 +209,34 @@ func (s *Server) releasedAttributes(v validation) *attributes {
 
 // grantPGT handles pgtUrl (§2.5.4): the service must be allowed to proxy,
 // the URL must be https (and match the service's callback pattern), and the
-// callback must answer 200 to GET pgtUrl?pgtId=...&pgtIou=.... Only then is
-// the PGT stored; the response carries the IOU, never the PGT.
+// callback must answer 200 to GET pgtUrl?pgtId=...&pgtIou=... without a
+// redirect, on an address the service may reach (proxycallback.go). Only
+// then is the PGT stored; the response carries the IOU, never the PGT. Every
+// callback failure answers the same INVALID_PROXY_CALLBACK text; the reason
+// is logged at WARN without the pgtId, the pgtIou or the callback's query.
 func (s *Server) grantPGT(ctx context.Context, v validation, pgtURL string) (string, *validationError) {
 	if !v.svc.AllowProxy {
 		return "", failf(CodeUnauthorizedServiceProxy, "Service %s may not obtain proxy-granting tickets", v.svc.ID)
 	}
 	u, err := url.Parse(pgtURL)
-	if err != nil || !strings.EqualFold(u.Scheme, "https") || u.Host == "" || u.User != nil {
-		return "", failf(CodeInvalidProxyCallback, "The proxy callback must be an absolute https URL")
+	var host, path string
+	if err == nil {
+		host, path = u.Host, u.Path
 	}
-	if v.svc.proxyRE != nil && !v.svc.proxyRE.MatchString(pgtURL) {
-		return "", failf(CodeInvalidProxyCallback, "The proxy callback is not allowed for this service")
+	refuse := func(reason string) (string, *validationError) {
+		s.log.Warn("cas: proxy callback failed", "service", v.svc.ID, "host", truncate(host, 200), "path", truncate(path, 200), "reason", reason)
+		return "", &validationError{Code: CodeInvalidProxyCallback, Message: callbackRefused}
+	}
+	if err != nil || !strings.EqualFold(u.Scheme, "https") || u.Host == "" || u.User != nil {
+		return refuse("not an absolute https URL without user information")
+	}
+	client := s.callbacks.public
+	if v.svc.proxyRE != nil {
+		if !v.svc.proxyRE.MatchString(pgtURL) {
+			return refuse("does not match the service's proxy_callback_pattern")
+		}
+		// The operator's pattern allowed this URL: private addresses too.
+		client = s.callbacks.any
 	}
 	pgtID := newTicketID(prefixPGT, true)
 	iou := newTicketID(prefixPGTIOU, true)
@@ -229,23 +245,8 @@ func (s *Server) grantPGT(ctx context.Context, v validation, pgtURL string) (str
 	q.Set("pgtIou", iou)
 	cb := *u
 	cb.RawQuery = q.Encode()
-
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.ProxyCallbackTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, cb.String(), nil)
-	if err != nil {
-		return "", failf(CodeInvalidProxyCallback, "The proxy callback URL is not usable")
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		s.log.Warn("cas: proxy callback failed", "service", v.svc.ID, "host", u.Host, "err", err)
-		return "", failf(CodeInvalidProxyCallback, "The proxy callback could not be reached")
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		s.log.Warn("cas: proxy callback refused", "service", v.svc.ID, "host", u.Host, "status", resp.StatusCode)
-		return "", failf(CodeInvalidProxyCallback, "The proxy callback answered %d, not 200", resp.StatusCode)
+	if reason := s.callPGTURL(ctx, client, &cb); reason != "" {
+		return refuse(scrub(reason, pgtID, iou, cb.RawQuery))
 	}
 	proxies := append([]string{pgtURL}, v.ticket.Proxies...)
 	err = s.store.CreatePGT(ctx, PGT{Key: ticketKey(pgtID), TGTKey: v.tgt.Key, Proxies: proxies, CreatedAt: s.now()})
@@ -253,7 +254,7 @@ func (s *Server) grantPGT(ctx context.Context, v validation, pgtURL string) (str
 		s.log.Error("cas: cannot store PGT", "err", err)
 		return "", failf(CodeInternalError, "Internal error while granting the proxy-granting ticket")
 	}
-	s.log.Info("cas: proxy-granting ticket issued", "user", v.tgt.PrincipalID, "service", v.svc.ID, "pgt", shortID(pgtID))
+	s.log.Info("cas: proxy-granting ticket issued", "user", v.tgt.PrincipalID, "service", v.svc.ID, "host", truncate(host, 200))
 	return iou, nil
 }
 

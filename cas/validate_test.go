@@ -335,40 +335,28 @@ func TestProxy(t *testing.T) {
 	})
 
 	t.Run("CallbackFailures", func(t *testing.T) {
-		// h2's portal takes any https callback (no pattern) and its client
-		// trusts only the system roots, not httptest's certificate.
-		untrusted := newRecorder(t, true)
-		h2 := newHarness(t, db, func(c *cas.Config, d *cas.Deps) {
-			c.Services[1].ProxyCallbackPattern = ""
-			d.HTTPClient = &http.Client{}
-		})
+		// Every failure answers the same text (TestProxyCallbackAnswersAlike
+		// covers the address policy, TLS, timeouts and refused connections).
 		for _, tc := range []struct {
 			name, pgtURL string
-			h            *harness
 			status       int
-			message      string
 		}{
-			{"http", strings.Replace(h.callback.URL, "https:", "http:", 1) + "/cb", h, 200, "must be an absolute https URL"},
-			{"not 200", h.callback.URL + "/cb", h, http.StatusNotFound, "answered 404, not 200"},
-			{"204", h.callback.URL + "/cb", h, http.StatusNoContent, "answered 204, not 200"},
-			{"redirect without target", h.callback.URL + "/cb", h, http.StatusFound, "answered 302"},
-			{"not matching the pattern", "https://other.example.edu/cb", h, 200, "not allowed for this service"},
-			{"garbage", "::", h, 200, "must be an absolute https URL"},
-			{"unreachable", "https://127.0.0.1:1/cb", h2, 200, "could not be reached"},
-			{"untrusted certificate", untrusted.URL + "/cb", h2, 200, "could not be reached"},
+			{"http", strings.Replace(h.callback.URL, "https:", "http:", 1) + "/cb", 200},
+			{"not 200", h.callback.URL + "/cb", http.StatusNotFound},
+			{"204", h.callback.URL + "/cb", http.StatusNoContent},
+			{"redirect", h.callback.URL + "/cb", http.StatusFound},
+			{"not matching the pattern", "https://other.example.edu/cb", 200},
+			{"garbage", "::", 200},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				tc.h.callback.status.Store(int32(tc.status))
-				defer tc.h.callback.status.Store(http.StatusOK)
-				st := tc.h.login(tc.h.browser(), portal)
-				body := tc.h.validateXML("/cas/serviceValidate", url.Values{"service": {portal}, "ticket": {st}, "pgtUrl": {tc.pgtURL}})
-				require.Equal(t, "INVALID_PROXY_CALLBACK", failureCode(body))
-				require.Contains(t, body, tc.message)
-				require.NotContains(t, body, "proxyGrantingTicket")
-				require.Equal(t, "INVALID_TICKET", failureCode(tc.h.validateXML("/cas/serviceValidate", url.Values{"service": {portal}, "ticket": {st}})), "the ticket is consumed")
+				h.callback.status.Store(int32(tc.status))
+				defer h.callback.status.Store(http.StatusOK)
+				st := h.login(h.browser(), portal)
+				body := h.validateXML("/cas/serviceValidate", url.Values{"service": {portal}, "ticket": {st}, "pgtUrl": {tc.pgtURL}})
+				require.Equal(t, callbackFailureXML, body)
+				require.Equal(t, "INVALID_TICKET", failureCode(h.validateXML("/cas/serviceValidate", url.Values{"service": {portal}, "ticket": {st}})), "the ticket is consumed")
 			})
 		}
-		require.Empty(t, untrusted.requests(), "no request reaches a server that fails PKIX validation")
 	})
 
 	t.Run("ProxyErrors", func(t *testing.T) {

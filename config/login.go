@@ -54,6 +54,9 @@ func (c *Config) validateLogin() Problems {
 		}
 	}
 	p = append(p, c.CAS.Config.Validate()...)
+	if !c.Sandbox.Enabled {
+		p = append(p, c.CAS.Config.ValidateOutsideSandbox()...)
+	}
 	add(c.CAS.Mode != "server" && c.CAS.Mode != "apereo-token", "cas.mode: %q must be server or apereo-token", c.CAS.Mode)
 	if c.CAS.Mode == "apereo-token" {
 		p = append(p, c.CAS.Apereo.Validate(c.CAS.Services, c.FromEnv, c.Sandbox.Enabled)...)
