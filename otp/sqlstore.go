@@ -15,7 +15,7 @@ import (
 )
 
 // SQLStore is the Store on wxcas's database, SQLite or MySQL (tables from
-// migrations 00011 and 00012).
+// migrations 00011 and 00043).
 type SQLStore struct {
 	db *store.DB
 }

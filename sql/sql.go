@@ -2,8 +2,11 @@
 // (mysql/, sqlite/), applied by goose at start-up and by `wxcas migrate`.
 // Both dialects carry the same tables and the same version numbers.
 //
-// Version ranges keep parallel work apart: 1–9 foundation, 10–19 SMS/OTP,
-// 20–29 CAS tickets, 30–39 identities, bindings and login flows, 40–49 API.
+// Versions only grow. goose refuses to apply a file numbered below a
+// database's current version, so a migration added after a release takes the
+// next number above the highest released one (up to 42 the numbers were
+// grouped by area: 1–9 foundation, 10–19 OTP, 20–29 CAS, 30–39 identities
+// and flows, 40–42 API). sql_test.go holds the released versions.
 package sql
 
 import (
