@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -54,6 +55,18 @@ type app struct {
 	// background jobs (janitors) started by serve and stopped with ctx.
 	jobs []func(ctx context.Context)
 	now  func() time.Time
+	// backChannelTLS, when set, replaces the system roots for the CAS
+	// back-channel calls (pgtUrl callbacks, single logout). Only tests set
+	// it, to trust their own https servers.
+	backChannelTLS *tls.Config
+}
+
+// appOption adjusts an app before its parts are wired.
+type appOption func(*app)
+
+// withBackChannelTLS trusts cfg for the CAS back channel (nil: no change).
+func withBackChannelTLS(cfg *tls.Config) appOption {
+	return func(a *app) { a.backChannelTLS = cfg }
 }
 
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.DB, error) {
@@ -239,12 +252,15 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 }
 
 // newAppWithClock is newApp with the clock every expiry decision reads.
-func newAppWithClock(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
+func newAppWithClock(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time, opts ...appOption) (*app, error) {
 	db, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, db: db, now: now, metrics: metrics.New()}
+	for _, o := range opts {
+		o(a)
+	}
 	fail := func(err error) (*app, error) {
 		db.Close()
 		return nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -32,12 +33,31 @@ func listen(t testing.TB) (net.Listener, string) {
 // ln until the test ends, and returns it. now is its clock (nil: real time).
 func runApp(t testing.TB, ln net.Listener, body string, now func() time.Time) *app {
 	t.Helper()
-	if now == nil {
-		now = time.Now
+	return runAppWith(t, ln, body, appTest{now: now})
+}
+
+// appTest is what a test may change in an app that runApp assembles.
+type appTest struct {
+	now func() time.Time // the clock (nil: real time)
+	log io.Writer        // the log, in the config's format and level (nil: discarded)
+	// backChannel trusts the test's own https servers for the CAS
+	// back-channel calls (pgtUrl callbacks, single logout).
+	backChannel *tls.Config
+}
+
+func runAppWith(t testing.TB, ln net.Listener, body string, o appTest) *app {
+	t.Helper()
+	if o.now == nil {
+		o.now = time.Now
 	}
 	cfg, err := config.Load(writeConfig(t, body))
 	require.NoError(t, err)
-	a, err := newAppWithClock(context.Background(), cfg, logx.Discard(), now)
+	logger := logx.Discard()
+	if o.log != nil {
+		logger, err = logx.New(o.log, cfg.Log.Format, cfg.Log.Level)
+		require.NoError(t, err)
+	}
+	a, err := newAppWithClock(context.Background(), cfg, logger, o.now, withBackChannelTLS(o.backChannel))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

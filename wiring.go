@@ -230,7 +230,7 @@ func (a *app) wireLogin() error {
 	})
 	casSrv, err = cas.NewServer(a.cfg.CAS.Config, cas.Deps{
 		DB: a.db, Now: a.now, Logger: a.log.With("component", "cas"), CookieKey: keys.Derive(a.masterKey, keys.TicketCookie),
-		PublicURL: pub, Pages: web.CASPages{Pages: a.pages}, Authenticator: flows,
+		PublicURL: pub, Pages: web.CASPages{Pages: a.pages}, Authenticator: flows, HTTPClient: a.backChannelClient(),
 	})
 	if err != nil {
 		return fmt.Errorf("cas: %w", err)
@@ -260,6 +260,17 @@ func (a *app) wireLogin() error {
 		a.web.Mount("/sandbox/app", app)
 	}
 	return nil
+}
+
+// backChannelClient is the client of the CAS back channel: nil (the system
+// roots) unless a test trusts its own servers.
+func (a *app) backChannelClient() *http.Client {
+	if a.backChannelTLS == nil {
+		return nil
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = a.backChannelTLS
+	return &http.Client{Transport: t}
 }
 
 // directory is the built-in users table or the organisation's database.
