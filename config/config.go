@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"wxcas/apereo"
 	"wxcas/api"
 	"wxcas/binding/sqldir"
@@ -205,8 +207,14 @@ func (c *Config) Validate() Problems {
 		}
 	case "mysql":
 		add(c.Database.DSN == "", "database.dsn: required with driver mysql (e.g. ${WXCAS_MYSQL_DSN})")
-		add(c.Database.DSN != "" && !c.FromEnv("database.dsn") && strings.Contains(c.Database.DSN, ":") && strings.Contains(c.Database.DSN, "@"),
-			"database.dsn: contains a password; take it from the environment with ${WXCAS_MYSQL_DSN}")
+		if c.Database.DSN != "" {
+			// The driver's own parser tells a password from the colon of
+			// host:port; its error is not shown because it quotes the DSN.
+			dsn, err := mysql.ParseDSN(c.Database.DSN)
+			add(err != nil, "database.dsn: not a MySQL DSN (user:password@tcp(host:3306)/dbname)")
+			add(err == nil && dsn.Passwd != "" && !c.FromEnv("database.dsn"),
+				"database.dsn: contains a password; take it from the environment with ${WXCAS_MYSQL_DSN}")
+		}
 	default:
 		p = append(p, fmt.Sprintf("database.driver: %q must be sqlite or mysql", c.Database.Driver))
 	}

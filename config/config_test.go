@@ -139,6 +139,8 @@ func TestProblems(t *testing.T) {
 			[]string{"database.dsn: required with driver mysql"}},
 		{"password written in dsn", "server: {public_url: 'https://a.example'}\ndatabase: {driver: mysql, dsn: 'u:pw@tcp(h:3306)/d'}\nsandbox: {enabled: true}\n", nil,
 			[]string{"database.dsn: contains a password"}},
+		{"dsn that is not one", "server: {public_url: 'https://a.example'}\ndatabase: {driver: mysql, dsn: 'u:pw@tcp(h:3306'}\nsandbox: {enabled: true}\n", nil,
+			[]string{"database.dsn: not a MySQL DSN"}},
 		{"bad cidr and durations", "server: {public_url: 'https://a.example', trusted_proxies: [bogus], shutdown_timeout: -1s}\nsandbox: {enabled: true}\n", nil,
 			[]string{"server.trusted_proxies[0]: \"bogus\" is not a CIDR prefix", "server.shutdown_timeout: must be positive"}},
 		{"wrong type", "server: {public_url: 'https://a.example', shutdown_timeout: soon}\nsandbox: {enabled: true}\n", nil,
@@ -158,6 +160,13 @@ func TestProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The colon of host:port is not a password (it used to be taken for one).
+func TestDSNWithoutPasswordMayBeWritten(t *testing.T) {
+	cfg, err := Parse([]byte("server: {public_url: 'https://a.example'}\ndatabase: {driver: mysql, dsn: 'root@tcp(127.0.0.1:3306)/d'}\nsandbox: {enabled: true}\n"+appsYAML), env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "root@tcp(127.0.0.1:3306)/d", cfg.Database.DSN)
 }
 
 func TestEnvExpansion(t *testing.T) {
