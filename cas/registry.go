@@ -253,6 +253,11 @@ func normalizeServiceURL(raw string) (string, error) {
 		}
 		b.WriteString("#" + f)
 	}
+	// Percent-encoding can triple a URL: the limit holds for the result
+	// too, so normalising it again gives the same URL.
+	if b.Len() > maxServiceURL {
+		return "", errors.New("is too long")
+	}
 	return b.String(), nil
 }
 

@@ -74,6 +74,7 @@ func TestNormalizeServiceURL(t *testing.T) {
 		{"http://[::1%25eth0]/", "", "invalid host"},
 		{"http://:80/", "", "invalid host"},
 		{"http://h/" + strings.Repeat("a", maxServiceURL), "", "too long"},
+		{"http://h/" + strings.Repeat("é", maxServiceURL/3), "", "too long"}, // only once encoded
 	} {
 		got, err := normalizeServiceURL(tc.in)
 		if tc.want == "" {
@@ -190,6 +191,7 @@ func FuzzPrefixStaysUnderPrefix(f *testing.F) {
 		"http://h/sandbox/app/x?/../../y",
 		"http://h/sandbox/app/x#/../../y",
 		"http://h/sandbox/app/%2e%2e%3b/x",
+		"http://h/sandbox/app/" + strings.Repeat("\xbf", 1500), // too long once encoded
 	} {
 		f.Add(s)
 	}
@@ -207,7 +209,7 @@ func FuzzPrefixStaysUnderPrefix(f *testing.F) {
 		}
 		again, err := normalizeServiceURL(norm)
 		if err != nil || again != norm {
-			t.Fatalf("normalisation of %q is not idempotent: %q then %q (%v)", service, norm, again, err)
+			t.Fatalf("normalisation of %.200q is not idempotent: %.200q then %.200q (%v)", service, norm, again, err)
 		}
 		redirect := withTicket(norm, "ST-1")
 		u, err := browserResolve(redirect)
