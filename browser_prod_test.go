@@ -346,9 +346,13 @@ func TestBrowserProductionPathPrefix(t *testing.T) {
 	// The iframe appears only if /wxcas/static/login.js loaded and ran.
 	p.scanWxLogin(ctx, seen)
 	p.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")))
-	css, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("main")).maxWidth`))
-	require.NoError(t, err)
-	require.NotEqual(t, "none", css, "the stylesheet loaded from under the prefix")
+	// The page can be visible before its stylesheet has applied: wait for the
+	// load to complete before judging.
+	styled := false
+	for deadline := time.Now().Add(5 * time.Second); !styled && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		styled, _ = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete" && getComputedStyle(document.querySelector("main")).maxWidth !== "none"`))
+	}
+	require.True(t, styled, "the stylesheet loaded from under the prefix")
 	p.bindPhone(ctx, "137 0013 7003", "+8613700137003", "prod-prefix")
 	_, phone := p.onSite(ctx)
 	require.Equal(t, "+8613700137003", phone)
