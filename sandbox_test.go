@@ -153,7 +153,7 @@ func TestSandboxSMSInbox(t *testing.T) {
 	ctx := context.Background()
 	phone, err := otp.ParsePhone("138 0013 8000", "CN")
 	require.NoError(t, err)
-	_, err = a.otp.Send(ctx, otp.SendRequest{Phone: phone, IP: "127.0.0.1", Purpose: "bind"})
+	_, err = a.otp.Send(ctx, otp.SendRequest{Phone: phone, IP: "127.0.0.1", Purpose: "bind", Holder: "sandbox-test-login"})
 	require.NoError(t, err)
 
 	resp, err := http.Get(base + "/sandbox/sms?phone=" + url.QueryEscape(phone.String()))
@@ -169,9 +169,9 @@ func TestSandboxSMSInbox(t *testing.T) {
 	require.Len(t, code, 6)
 	require.Contains(t, inbox.Messages[0].Text, code)
 
-	require.NoError(t, a.otp.Verify(ctx, otp.VerifyRequest{Phone: phone, Purpose: "bind", Code: code}))
-	require.Error(t, a.otp.Verify(ctx, otp.VerifyRequest{Phone: phone, Purpose: "bind", Code: code}), "a code verifies once")
-	_, err = a.otp.Send(ctx, otp.SendRequest{Phone: phone, IP: "127.0.0.1", Purpose: "bind"})
+	require.NoError(t, a.otp.Verify(ctx, otp.VerifyRequest{Phone: phone, Purpose: "bind", Code: code, Holder: "sandbox-test-login"}))
+	require.Error(t, a.otp.Verify(ctx, otp.VerifyRequest{Phone: phone, Purpose: "bind", Code: code, Holder: "sandbox-test-login"}), "a code verifies once")
+	_, err = a.otp.Send(ctx, otp.SendRequest{Phone: phone, IP: "127.0.0.1", Purpose: "bind", Holder: "sandbox-test-login"})
 	require.ErrorIs(t, err, otp.ErrRateLimited, "the resend cooldown holds")
 }
 
