@@ -6,4 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/test-deps.sh
-go test -race -count=1 -timeout 14m "$@" ./...
+# The large-table clean-up test asserts that every login finishes in under a
+# second while the clean-up works through 1.6M rows. It runs on its own after
+# the rest, so that no other package's tests compete for the two cores it
+# measures on.
+slow='^TestLoginDuringCleanupOfLargeTables$'
+go test -race -count=1 -timeout 12m -skip "$slow" "$@" ./...
+go test -race -count=1 -timeout 5m -run "$slow" "$@" ./cas/
