@@ -287,6 +287,12 @@ func TestBrowserProductionPages(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, p.base+"/cas/login?service="+url.QueryEscape(p.appURL), link)
 		require.NotContains(t, p.text(ctx, "body"), "沙箱")
+		// Focusing the link selects it for copying: a static script does
+		// it, since the page's CSP refuses inline event handlers.
+		p.do(ctx, chromedp.Focus(chromedp.CSS("#login-link")))
+		selected, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const i = document.getElementById("login-link"); return i.selectionStart === 0 && i.selectionEnd === i.value.length && i.value.length > 0; })()`))
+		require.NoError(t, err)
+		require.True(t, selected, "the focused link is selected")
 		_, err = chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("a.button")))
 		require.NoError(t, err)
 		require.Contains(t, p.location(ctx), "qr=1")
