@@ -186,7 +186,7 @@ func (h *Flows) load(c echo.Context, id string) *flow.Flow {
 	if errors.Is(err, flow.ErrNotFound) {
 		if service, ok := h.finished(r, id, ""); ok {
 			// A reload or the back button after the login finished.
-			_ = c.Redirect(http.StatusSeeOther, h.base+afterFinish(service))
+			_ = c.Redirect(http.StatusSeeOther, h.loginURL(service))
 			return nil
 		}
 	}
@@ -220,12 +220,15 @@ func (h *Flows) request(f *flow.Flow) cas.LoginRequest {
 }
 
 // restartURL starts the login for the flow's service afresh.
-func (h *Flows) restartURL(f *flow.Flow) string {
-	req := h.request(f)
-	if req.ServiceURL == "" {
+func (h *Flows) restartURL(f *flow.Flow) string { return h.loginURL(h.request(f).ServiceURL) }
+
+// loginURL is /cas/login for service, as the browser must request it: with
+// an SSO session it issues a ticket at once, otherwise it starts a login.
+func (h *Flows) loginURL(service string) string {
+	if service == "" {
 		return h.base + "/cas/login"
 	}
-	return h.base + "/cas/login?service=" + url.QueryEscape(req.ServiceURL)
+	return h.base + "/cas/login?service=" + url.QueryEscape(service)
 }
 
 // flowURL is the flow's page, as the browser must request it.
@@ -375,7 +378,7 @@ func (h *Flows) handleCallback(c echo.Context) error {
 	if f == nil && state != "" {
 		if service, ok := h.finished(r, "", flow.Hash(h.o.StateKey, purposeState, state)); ok {
 			// The callback of a login this browser already finished.
-			return c.Redirect(http.StatusSeeOther, h.base+afterFinish(service))
+			return c.Redirect(http.StatusSeeOther, h.loginURL(service))
 		}
 	}
 	if f == nil {

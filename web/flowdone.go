@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"wxcas/flow"
@@ -23,7 +22,7 @@ const (
 	donePrefix = "done\x00"
 	// maxDoneService keeps the cookie under browsers' 4 KB with a few flows
 	// in it; a longer service URL is not remembered (the late request then
-	// goes to /cas/login without a service).
+	// goes to /cas/login without a service, see loginURL).
 	maxDoneService = 1024
 )
 
@@ -64,12 +63,4 @@ func (h *Flows) finished(r *http.Request, id, stateHash string) (service string,
 		}
 	}
 	return "", false
-}
-
-// afterFinish is where a late request about a finished flow goes.
-func afterFinish(service string) string {
-	if service == "" {
-		return "/cas/login"
-	}
-	return "/cas/login?service=" + url.QueryEscape(service)
 }
