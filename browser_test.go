@@ -327,10 +327,11 @@ func TestBrowserLogin(t *testing.T) {
 			e.do(ctx, chromedp.WaitVisible(chromedp.CSS(".approve")))
 			e.screenshot(ctx, fmt.Sprintf("04-oa-authorize-%d", i+1))
 			e.pickUser(ctx, "carol")
-			e.do(ctx, chromedp.Click(chromedp.CSS(".approve")))
-			if i == 0 {
-				e.do(ctx, chromedp.WaitVisible(chromedp.CSS("h1")))
-			}
+			// Wait for the page the approval leads to: waiting for an
+			// element could match the old page, which then vanishes mid-
+			// screenshot ("Cannot take screenshot with 0 width").
+			_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(".approve")))
+			require.NoError(t, err, "the approval leads to the next page")
 		}
 		user, _ := e.onSite(ctx)
 		require.Equal(t, carolID, user, "same unionid, another app: no second binding")
