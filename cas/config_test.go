@@ -144,7 +144,8 @@ func TestRegistryMatching(t *testing.T) {
 		ok      bool
 	}{
 		{"https://app.example.edu/login", true},
-		{"HTTPS://App.Example.EDU/Login", true},                    // case-insensitive
+		{"HTTPS://App.Example.EDU/login", true},                    // scheme and host are case-insensitive
+		{"https://app.example.edu/Login", false},                   // the path is not
 		{"https://app.example.edu/login#x", true},                  // fragment ignored
 		{"https://app.example.edu/%6Cogin", true},                  // decoded
 		{"https://app.example.edu/login?x=1", false},               // exact

@@ -146,7 +146,8 @@ func TestMatcher(t *testing.T) {
 	require.NoError(t, err)
 	for _, tc := range []struct{ url, id string }{
 		{"https://app.example.edu/login", "app"},
-		{"HTTPS://App.Example.EDU/Login#x", "app"},
+		{"HTTPS://App.Example.EDU/login#x", "app"},
+		{"https://app.example.edu/LOGIN", ""},
 		{"https://app.example.edu/login?x=1", ""},
 		{"https://portal.example.edu/a?b=c", "portal"},
 		{"https://x.intranet.example.edu/y", "intranet"},

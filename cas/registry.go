@@ -140,9 +140,11 @@ func (r *registry) byID(id string) *registered {
 }
 
 // sameService compares the service a ticket was issued for with the one
-// presented at validation: both normalised, fragment removed, without
-// regard to case (as Apereo's DefaultServiceMatchingStrategy). A URL that
-// cannot be normalised matches nothing.
+// presented at validation: both normalised, fragment removed. Only
+// equivalent URLs (RFC 3986 §6.2.2) are the same service: a path or query
+// that differs in letter case, or in which a reserved character is encoded
+// in one and not the other ("&" and "%26"), names another resource. A URL
+// that cannot be normalised matches nothing.
 func sameService(issued, presented string) bool {
 	a, err := normalizeServiceURL(issued)
 	if err != nil {
@@ -155,23 +157,13 @@ func sameService(issued, presented string) bool {
 	return matchKey(a) == matchKey(b)
 }
 
-// matchKey is the form in which normalised URLs are compared: without the
-// fragment (browsers never send it, so clients cannot present it), with the
-// query URL-decoded and without regard to case, as Apereo compares services
-// (clients present ?x=%2F and ?x=/ alike). The path is left as normalised:
-// decoding it further (%3F to "?") would let one resource's URL look like
-// another's. Folding case cannot move a URL elsewhere in the hierarchy: dot
-// segments are already resolved.
-func matchKey(norm string) string {
-	base, query, hasQuery := strings.Cut(stripFragment(norm), "?")
-	if hasQuery {
-		if d, err := url.QueryUnescape(query); err == nil {
-			query = d
-		}
-		base += "?" + query
-	}
-	return strings.ToLower(base)
-}
+// matchKey is the form in which normalised URLs are compared: the URL
+// without its fragment (browsers never send it, so clients cannot present
+// it). Nothing else is folded: scheme and host are already lower-case, and
+// the path and query keep their case and their reserved escapes, because a
+// server may tell /app/ from /APP/ and "a=1&b=2" from "a=1%26b=2"; folding
+// them would let a prefix rule cover resources outside it.
+func matchKey(norm string) string { return stripFragment(norm) }
 
 func stripFragment(s string) string {
 	if i := strings.IndexByte(s, '#'); i >= 0 {

@@ -185,12 +185,15 @@ func TestValidationSuccess(t *testing.T) {
 	})
 
 	t.Run("ServiceMatching", func(t *testing.T) {
-		// Apereo: URL-decoded, fragment removed, case-insensitive.
+		// Equivalent URLs (RFC 3986 §6.2.2): scheme and host in any case,
+		// default port, unreserved characters encoded or not, fragment
+		// removed; and a service encoded once too often (decoded once).
 		for _, tc := range []struct{ issued, presented string }{
-			{appURL, "HTTPS://APP.EXAMPLE.EDU/LOGIN"},
+			{appURL, "HTTPS://APP.EXAMPLE.EDU/login"},
+			{appURL, "https://app.example.edu:443/%6Cogin"},
 			{appURL, "https%3A%2F%2Fapp.example.edu%2Flogin"},
 			{appURL, appURL + "#section"},
-			{"https://portal.example.edu/a?x=%2Fy", "https://portal.example.edu/a?x=/y"},
+			{"https://portal.example.edu/a?x=%2fy", "https://portal.example.edu/a?x=%2Fy"},
 			{"https://portal.example.edu/a#f", "https://portal.example.edu/a"},
 		} {
 			st := h.login(b, tc.issued)
@@ -201,6 +204,12 @@ func TestValidationSuccess(t *testing.T) {
 			{"https://portal.example.edu/a", "https://portal.example.edu/a/"},
 			{"https://portal.example.edu/a", "https://portal.example.edu/a?x=1"},
 			{"https://portal.example.edu/a", "https://portal.example.edu/b"},
+			// Not equivalent: the path's case, and a reserved character
+			// encoded in one and not in the other.
+			{"https://portal.example.edu/a/b", "https://portal.example.edu/a/B"},
+			{"https://portal.example.edu/a?next=ABC", "https://portal.example.edu/a?next=abc"},
+			{"https://portal.example.edu/a?a=1&b=2", "https://portal.example.edu/a?a=1%26b=2"},
+			{"https://portal.example.edu/a?x=%2Fy", "https://portal.example.edu/a?x=/y"},
 		} {
 			st := h.login(b, tc.issued)
 			body := h.validateXML("/cas/serviceValidate", url.Values{"service": {tc.presented}, "ticket": {st}})
