@@ -114,6 +114,14 @@ var nonPublicPrefixes = []struct {
 	{netip.MustParsePrefix("100::/64"), "discard-only"},
 	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 	{netip.MustParsePrefix("fec0::/10"), "site-local"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "a 6to4 relay (deprecated)"},
+	{netip.MustParsePrefix("2001:2::/48"), "benchmarking"},
+	// Translation and tunnelling ranges carry an IPv4 address (in Teredo's
+	// case obfuscated) that a gateway on the way would reach; no callback
+	// host has a reason to be there.
+	{netip.MustParsePrefix("2001::/32"), "Teredo"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64"},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "IPv4-translated (SIIT)"},
 }
 
 var (

@@ -39,6 +39,11 @@ func TestNonPublicReason(t *testing.T) {
 		{"192.0.2.10", "documentation"},
 		{"2001:db8::1", "documentation"},
 		{"fec0::1", "site-local"},
+		{"192.88.99.1", "6to4 relay"},
+		{"2001:2::1", "benchmarking"},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"},
+		{"64:ff9b:1::a00:1", "local-use NAT64"},
+		{"::ffff:0:7f00:1", "SIIT"},
 		{"64:ff9b::7f00:1", "loopback (embedded"},  // NAT64 of 127.0.0.1
 		{"64:ff9b::a00:1", "private (embedded"},    // NAT64 of 10.0.0.1
 		{"2002:c0a8:101::1", "private (embedded"},  // 6to4 of 192.168.1.1
