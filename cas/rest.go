@@ -66,10 +66,14 @@ func (s *Server) handleRESTTicket(w http.ResponseWriter, r *http.Request, tgtID 
 		}
 		restText(w, http.StatusOK, tgtID)
 	case http.MethodDelete:
-		// Idempotent, as in Apereo: logging out of an ended session succeeds.
-		if restWellFormedTGT(tgtID) {
-			s.endSession(r.Context(), ticketKey(tgtID))
+		// Idempotent, as in Apereo: logging out of an ended session
+		// succeeds. What cannot be a TGT is not "logged out": a client
+		// must not believe it ended a session it never named.
+		if !restWellFormedTGT(tgtID) {
+			restText(w, http.StatusNotFound, "not a ticket-granting ticket\n")
+			return
 		}
+		s.endSession(r.Context(), ticketKey(tgtID))
 		restText(w, http.StatusOK, tgtID)
 	case http.MethodPost:
 		s.restServiceTicket(w, r, tgtID)

@@ -96,11 +96,14 @@ func TestRESTServiceTickets(t *testing.T) {
 		require.Equal(t, http.StatusMethodNotAllowed, r.StatusCode)
 		require.Equal(t, "GET, POST, DELETE", r.Header.Get("Allow"))
 
-		// A second service, then logout: both get single logout.
+		// A second service, then logout: both get single logout. The
+		// client adds a trailing slash, which names the same session.
 		r = h.restST(tgt, h.slo.URL+"/svc/page?x=1")
 		require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
 		st2 := string(r.Body)
-		r = do(t, http.DefaultClient, http.MethodDelete, h.ts.URL+"/cas/v1/tickets/"+tgt, nil)
+		r = do(t, http.DefaultClient, http.MethodDelete, h.ts.URL+"/cas/v1/tickets/not*a*ticket", nil)
+		require.Equal(t, http.StatusNotFound, r.StatusCode, "what cannot be a TGT is not logged out")
+		r = do(t, http.DefaultClient, http.MethodDelete, h.ts.URL+"/cas/v1/tickets/"+tgt+"/", nil)
 		require.Equal(t, http.StatusOK, r.StatusCode)
 		require.Equal(t, tgt, string(r.Body))
 		h.srv.WaitIdle()

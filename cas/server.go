@@ -212,6 +212,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.allow(w, r, s.handleRESTCreateTGT, http.MethodPost)
 	default:
 		if tgtID, ok := strings.CutPrefix(r.URL.Path, restTicketsPath+"/"); ok {
+			// A client that adds a slash (…/tickets/TGT-…/) means the same
+			// session; without this, its DELETE would not log it out.
+			tgtID = strings.TrimSuffix(tgtID, "/")
 			s.allow(w, r, func(w http.ResponseWriter, r *http.Request) { s.handleRESTTicket(w, r, tgtID) },
 				http.MethodGet, http.MethodPost, http.MethodDelete)
 			return
