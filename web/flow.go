@@ -122,7 +122,7 @@ func NewFlows(o FlowOptions) *Flows {
 // Register adds the flow routes; the form routes are CSRF-protected.
 func (h *Flows) Register(e *echo.Echo) {
 	e.GET("/wechat/callback", h.handleCallback)
-	g := e.Group("/login", middleware.CSRFWithConfig(middleware.CSRFConfig{
+	g := e.Group("/login", sameOrigin(h.o.PublicURL, h.o.Pages), middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf",
 		CookieName:     "wxcas_csrf",
 		CookiePath:     h.base + "/login",
