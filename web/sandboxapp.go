@@ -28,7 +28,7 @@ type SandboxApp struct {
 
 var sandboxAppPage = template.Must(template.New("app").Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sandbox demo site</title><link rel="stylesheet" href="/static/wxcas.css"></head>
+<title>Sandbox demo site</title><link rel="stylesheet" href="{{.Stylesheet}}"></head>
 <body><div class="sandbox-banner" role="alert">沙箱示例网站（受 CAS 保护） · Sandbox demo site protected by CAS</div>
 <main class="card">
 {{if .Error}}<h1>Ticket not valid / 票据无效</h1><p class="error" id="cas-error">{{.Error}}</p>
@@ -62,8 +62,10 @@ func (a SandboxApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	data := struct {
 		User, Error, Logout string
+		// Stylesheet is wxcas's own, under public_url (which may have a path).
+		Stylesheet string
 		Attributes          []struct{ Name, Value string }
-	}{Logout: a.LoginURL + "/logout?service=" + url.QueryEscape(a.ServiceURL)}
+	}{Logout: a.LoginURL + "/logout?service=" + url.QueryEscape(a.ServiceURL), Stylesheet: strings.TrimSuffix(a.LoginURL, "/cas") + "/static/wxcas.css"}
 	resp, err := a.validate(r.Context(), ticket)
 	switch {
 	case err != nil:
