@@ -64,7 +64,7 @@ func (a SandboxApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		User, Error, Logout string
 		// Stylesheet is wxcas's own, under public_url (which may have a path).
 		Stylesheet string
-		Attributes          []struct{ Name, Value string }
+		Attributes []struct{ Name, Value string }
 	}{Logout: a.LoginURL + "/logout?service=" + url.QueryEscape(a.ServiceURL), Stylesheet: strings.TrimSuffix(a.LoginURL, "/cas") + "/static/wxcas.css"}
 	resp, err := a.validate(r.Context(), ticket)
 	switch {
