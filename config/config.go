@@ -41,6 +41,14 @@ type Config struct {
 
 	// fromEnv holds the key paths whose values came from ${VAR} expansion.
 	fromEnv map[string]bool
+	// envVars holds the variables each key path's value refers to.
+	envVars map[string][]string
+	// listenFromEnv: server.listen came from WXCAS_LISTEN, not the file, so
+	// a problem with it must say so and cannot point at a line.
+	listenFromEnv bool
+	// relativeServices holds the indexes of the cas.services written
+	// relative to public_url, which derive has resolved.
+	relativeServices map[int]bool
 	// sandboxAcknowledged: WXCAS_ALLOW_SANDBOX=yes lets the sandbox run on a
 	// non-loopback address (a shared demo); without it the sandbox cannot be
 	// exposed by a config file copied to a server by mistake.
@@ -126,6 +134,7 @@ func Defaults() *Config {
 func (c *Config) applyEnv(lookup func(string) (string, bool)) {
 	if v, ok := lookup("WXCAS_LISTEN"); ok && v != "" {
 		c.Server.Listen = v
+		c.listenFromEnv = true
 	}
 }
 
@@ -139,13 +148,13 @@ func (c *Config) derive() {
 		c.Server.PublicURL = "http://" + c.Server.Listen
 	}
 	base := strings.TrimSuffix(c.Server.PublicURL, "/")
-	if base == "" {
-		return
-	}
+	c.relativeServices = map[int]bool{}
 	for i, s := range c.CAS.Services {
-		relative := strings.HasPrefix(s.URL, "/") && !strings.HasPrefix(s.URL, "//")
-		if relative && (s.Match == cas.MatchExact || s.Match == cas.MatchPrefix) {
-			c.CAS.Services[i].URL = base + s.URL
+		if relativeServiceURL(s) {
+			c.relativeServices[i] = true
+			if base != "" {
+				c.CAS.Services[i].URL = base + s.URL
+			}
 		}
 	}
 }
@@ -163,11 +172,18 @@ func (c *Config) Validate() Problems {
 	}
 
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
-		p = append(p, fmt.Sprintf("server.listen: %q is not host:port", c.Server.Listen))
+		key := "server.listen"
+		if c.listenFromEnv {
+			key = "server.listen (from WXCAS_LISTEN)"
+		}
+		p = append(p, fmt.Sprintf("%s: %q is not host:port", key, c.Server.Listen))
 	}
-	if u, err := url.Parse(c.Server.PublicURL); c.Server.PublicURL == "" {
-		p = append(p, "server.public_url: required (the external base URL, e.g. https://login.example.edu)")
-	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+	u, err := url.Parse(c.Server.PublicURL)
+	publicURLOK := c.Server.PublicURL != "" && err == nil && (u.Scheme == "http" || u.Scheme == "https") &&
+		u.Host != "" && u.RawQuery == "" && u.Fragment == ""
+	if c.Server.PublicURL == "" {
+		p = append(p, c.publicURLRequired())
+	} else if !publicURLOK {
 		p = append(p, fmt.Sprintf("server.public_url: %q must be an absolute http(s) URL without query or fragment", c.Server.PublicURL))
 	} else if u.Scheme == "http" && !c.Sandbox.Enabled && !c.Server.AllowInsecurePublicURL {
 		// Loopback included: a browser on the same host is still a real
@@ -230,10 +246,68 @@ func (c *Config) Validate() Problems {
 		p = append(p, "secrets.key: must be at least 32 characters (e.g. openssl rand -base64 48)")
 	}
 	p = append(p, c.validateFeatures()...)
-	p = append(p, c.validateLogin()...)
+	login := c.validateLogin()
+	if !publicURLOK {
+		login = dropRelativeServiceURLs(login, c.relativeServices)
+	}
+	p = append(p, login...)
 	p = append(p, c.validateDirectory()...)
 	p = append(p, c.validateCleanup()...)
 	return append(p, c.API.Validate()...)
+}
+
+// publicURLRequired says why public_url is missing and what to set. In the
+// sandbox it is only derived from a loopback listen address (a browser on
+// another host could not reach http://<0.0.0.0:8080>), so moving the sandbox
+// to another address needs it set.
+func (c *Config) publicURLRequired() string {
+	what := "set server.public_url"
+	if vars := c.envVars["server.public_url"]; len(vars) > 0 {
+		what = "set " + strings.Join(vars, " or ")
+	}
+	if !c.Sandbox.Enabled {
+		return "server.public_url: required (the external base URL, e.g. https://login.example.edu)"
+	}
+	// derive fills it in on a loopback listen address, so the listen address
+	// is either not host:port (reported itself) or not loopback.
+	msg := "server.public_url: required when the sandbox listens on a non-loopback address"
+	if !loopbackListen(c.Server.Listen) && validListen(c.Server.Listen) {
+		msg += " (" + c.Server.Listen + ")"
+	} else {
+		msg = "server.public_url: required unless the sandbox listens on a loopback host:port"
+	}
+	msg += ": " + what + " to the URL browsers reach it at"
+	if !c.sandboxAcknowledged {
+		msg += "; a shared sandbox also needs WXCAS_ALLOW_SANDBOX=yes"
+	}
+	return msg
+}
+
+// dropRelativeServiceURLs removes the problems of service urls written
+// relative to public_url ("/sandbox/app/") when public_url itself is missing
+// or invalid: they are only a consequence of the public_url problem, which
+// is reported.
+func dropRelativeServiceURLs(problems Problems, relative map[int]bool) Problems {
+	var out Problems
+	for _, text := range problems {
+		var i int
+		if n, _ := fmt.Sscanf(problemPath(text), "cas.services[%d].url", &i); n == 1 && relative[i] {
+			continue
+		}
+		out = append(out, text)
+	}
+	return out
+}
+
+// relativeServiceURL is a service url derive resolves against public_url.
+func relativeServiceURL(s cas.Service) bool {
+	return strings.HasPrefix(s.URL, "/") && !strings.HasPrefix(s.URL, "//") &&
+		(s.Match == cas.MatchExact || s.Match == cas.MatchPrefix)
+}
+
+func validListen(listen string) bool {
+	_, _, err := net.SplitHostPort(listen)
+	return err == nil
 }
 
 func loopbackListen(listen string) bool {

@@ -33,7 +33,7 @@ database:
 sandbox: {enabled: false}
 ` + apps, map[string]string{"RETRY": "later-s3cret"}, []string{
 			`server.listen: "nonsense" is not host:port (line 2)`,
-			`server.public_url: environment variable WXCAS_TEST_UNSET is not set (line 3)`,
+			`server.public_url: environment variable WXCAS_TEST_UNSET is empty or not set (line 3)`,
 			`server.shutdown_timeout: expected a duration (such as 30s, 5m or 8h), got "soon" (line 4)`,
 			`server.listn: unknown key (line 5)`,
 			`log.format: "xml" must be text or json (line 7)`,
@@ -51,8 +51,8 @@ sandbox: {enabled: false}
 			`server.listen: "nonsense" is not host:port (line 3)`,
 		}},
 		{"an unset variable hides no value error", "otp: {digits: 2}\nserver:\n  public_url: ${NOPE}\nsandbox: {enabled: true}\n" + apps, nil, []string{
-			`otp.digits must be between 4 and 10 (got 2) (line 1)`,
-			`server.public_url: environment variable NOPE is not set (line 3)`,
+			`otp.digits: must be between 4 and 10 (got 2) (line 1)`,
+			`server.public_url: environment variable NOPE is empty or not set (line 3)`,
 		}},
 		{"mistyped sections, lists and switches", "server: {public_url: 'http://127.0.0.1:8080', trusted_proxies: 10.0.0.0/8}\nsandbox: {enabled: true}\naudit: [1]\n" +
 			"wechat: {apps: [{appid: wxa1b2c3d4e5f60001, kind: website, secret: s}]}\nlogin: {website_appid: wxa1b2c3d4e5f60001, official_account_unionid: maybe}\n", nil, []string{

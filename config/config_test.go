@@ -124,7 +124,7 @@ func TestProblems(t *testing.T) {
 		{"unknown key inside a list", "server:\n  public_url: https://a.example\n  trusted_proxies: [1.2.3.0/24]\nsandbox: {enabled: true, extra: 1}\n", nil,
 			[]string{"sandbox.extra: unknown key"}},
 		{"missing env var", "server:\n  public_url: ${NOPE}\nsandbox: {enabled: true}\n", nil,
-			[]string{"server.public_url: environment variable NOPE is not set"}},
+			[]string{"server.public_url: environment variable NOPE is empty or not set"}},
 		{"secret written in the file", "server: {public_url: 'https://a.example'}\nsecrets: {key: " + key + "}\n" + prodSMS, tcEnv,
 			[]string{"secrets.key: must come from the environment"}},
 		{"secret missing outside sandbox", "server: {public_url: 'https://a.example'}\n" + prodSMS, tcEnv,
@@ -223,7 +223,7 @@ func TestFeatureProblems(t *testing.T) {
 			[]string{"sms.sign_name: required", "sms.tencent.secret_id: required", "sms.tencent.sdk_app_id: required", "sms.tencent.template_id: required",
 				"sms.tencent.secret_key: must come from the environment", "sms.tencent.endpoint: host[:port] only", "sms.tencent.template_params[1]: \"name\""}},
 		{"otp limits", sandbox + appsYAML + "otp: {digits: 2, per_phone_hour: 50, per_phone_day: 10, default_region: China}\n",
-			[]string{"otp.digits must be between 4 and 10", "otp.per_phone_hour (50) is larger than per_phone_day (10)", "otp.default_region: \"China\""}},
+			[]string{"otp.digits: must be between 4 and 10", "otp.per_phone_hour: 50 is larger than per_phone_day (10)", "otp.default_region: \"China\""}},
 		{"unknown sms provider", sandbox + appsYAML + "sms: {provider: carrier-pigeon}\n", []string{"sms.provider: \"carrier-pigeon\""}},
 	}
 	for _, tc := range tests {

@@ -86,6 +86,23 @@ func (o OTP) OTPConfig(key []byte) otp.Config {
 	}
 }
 
+// otpKeys names the otp.Config fields as config.yaml does (see OTPConfig), so
+// that a problem carries the key path its line is found by. Key is derived,
+// not configured, and is missing on purpose; a field added to otp.Config but
+// not here is still reported, under the section with its Go name.
+var otpKeys = map[string]string{
+	"Digits": "otp.digits", "TTL": "otp.ttl", "MaxAttempts": "otp.max_attempts", "Cooldown": "otp.resend_cooldown",
+	"PerPhoneHour": "otp.per_phone_hour", "PerPhoneDay": "otp.per_phone_day", "PerIPHour": "otp.per_ip_hour",
+	"PerIdentityDay": "otp.per_identity_day", "GlobalDay": "otp.global_day",
+}
+
+func otpKey(field string) string {
+	if k, ok := otpKeys[field]; ok {
+		return k
+	}
+	return "otp: " + field
+}
+
 var appIDPattern = regexp.MustCompile(`^wx[0-9a-zA-Z]{14,30}$`)
 
 func (c *Config) validateFeatures() Problems {
@@ -143,8 +160,8 @@ func (c *Config) validateFeatures() Problems {
 
 	// OTP: the otp package owns the rules; a placeholder key stands in for the
 	// derived one, which is checked at start-up.
-	for _, problem := range c.OTP.OTPConfig(make([]byte, 32)).Validate() {
-		p = append(p, strings.Replace(problem, "otp: ", "otp.", 1))
+	for _, problem := range c.OTP.OTPConfig(make([]byte, 32)).Problems() {
+		p = append(p, otpKey(problem.Field)+": "+problem.Message)
 	}
 	add(len(c.OTP.DefaultRegion) != 2, "otp.default_region: %q must be a two-letter region code such as CN", c.OTP.DefaultRegion)
 	return p

@@ -53,13 +53,17 @@ func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
 	// value is unknown, so what Validate says about it would only repeat.
 	reported := map[string]bool{}
 	var lines map[string]position
-	w := &walker{lookup: lookup, fromEnv: map[string]bool{}, written: map[*yaml.Node]string{}, emptyEnv: map[*yaml.Node]bool{}, reported: reported}
+	w := &walker{lookup: lookup, fromEnv: map[string]bool{}, written: map[*yaml.Node]string{}, emptyEnv: map[*yaml.Node]bool{}, vars: map[string][]string{}, reported: reported}
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
 		found = append(found, w.expandEnv(root, "")...)
 		found = append(found, unknownKeys(root, reflect.TypeOf(*cfg), "")...)
 		typeErrs := w.typeProblems(root, reflect.TypeOf(*cfg), "")
 		found = append(found, typeErrs...)
+		// After typeProblems, which looks at every copy of a duplicated key:
+		// only the first is kept, so yaml does not refuse the duplicate
+		// again without a path, and Validate sees one value.
+		found = append(found, duplicateKeys(root, "")...)
 		// yaml fills every field it can and reports the rest, so the other
 		// values are still validated below.
 		if err := root.Decode(cfg); err != nil && len(typeErrs) == 0 {
@@ -68,6 +72,7 @@ func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
 		lines = keyLines(root, "", map[string]position{})
 	}
 	cfg.fromEnv = w.fromEnv
+	cfg.envVars = w.vars
 	cfg.applyEnv(lookup)
 	if v, _ := lookup("WXCAS_ALLOW_SANDBOX"); v == "yes" {
 		cfg.sandboxAcknowledged = true
@@ -122,9 +127,11 @@ func (p position) before(q position) bool {
 }
 
 // problemPath is the dotted key path a Validate message starts with
-// ("otp.digits must be ..." or "server.listen: ...").
+// ("server.listen: ..."). Every message begins with its key and a colon; one
+// that qualifies its key ("server.listen (from WXCAS_LISTEN): ...") is about
+// a value that is not in the file, so it gets no line.
 func problemPath(text string) string {
-	if i := strings.IndexAny(text, ": "); i > 0 {
+	if i := strings.Index(text, ": "); i > 0 {
 		return text[:i]
 	}
 	return text
@@ -174,6 +181,9 @@ type walker struct {
 	written map[*yaml.Node]string
 	// emptyEnv marks unquoted values that expanded to nothing.
 	emptyEnv map[*yaml.Node]bool
+	// vars holds the variables each key path's value refers to, so that a
+	// message can say which one to set.
+	vars     map[string][]string
 	reported map[string]bool
 }
 
@@ -201,14 +211,18 @@ func (w *walker) expandEnv(n *yaml.Node, path string) []problem {
 		w.written[n] = n.Value
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)
+			w.vars[path] = append(w.vars[path], m[1])
 			if v, ok := w.lookup(m[1]); ok && v != "" {
 				return v
 			}
 			if m[2] != "" {
 				return m[3]
 			}
+			// A required variable set to nothing is as useless as an unset
+			// one (an empty DSN or key), and "not set" would send the
+			// operator looking for a variable that is there.
 			problems = append(problems, problem{at: at(n),
-				text: fmt.Sprintf("%s: environment variable %s is not set (line %d)", path, m[1], n.Line)})
+				text: fmt.Sprintf("%s: environment variable %s is empty or not set (line %d)", path, m[1], n.Line)})
 			w.reported[path] = true
 			return ""
 		})
@@ -296,11 +310,81 @@ func (w *walker) typeProblems(n *yaml.Node, t reflect.Type, path string) []probl
 	if w.emptyEnv[n] && t.Kind() != reflect.String {
 		n.Tag = "!!null" // an empty expansion leaves a number, duration or switch at its default
 	}
-	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+	if err := n.Decode(reflect.New(t).Interface()); err != nil || !wholeNumber(n, t) {
 		w.reported[path] = true
 		return []problem{{at: at(n), text: fmt.Sprintf("%s: expected %s, got %s (line %d)", path, describeType(t), w.describeValue(n), n.Line)}}
 	}
 	return nil
+}
+
+// wholeNumber reports whether n suits an integer field t as written: yaml
+// decodes a float such as 4.9, 1e1 or -.inf into an int or uint by
+// truncating it (4.9 would give 4-digit codes), so only a value that resolves
+// as a YAML integer is taken. Durations (int64 underneath) are text and are
+// refused by yaml when written as any bare number.
+func wholeNumber(n *yaml.Node, t reflect.Type) bool {
+	if t == durationType || n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return n.ShortTag() == "!!int"
+	}
+	return true
+}
+
+// duplicateKeys reports every key written more than once in one mapping, by
+// its path and lines, and removes the later copies. yaml would refuse the
+// file with a message naming no key (and only the first duplicate); a
+// mapping of any section is checked, known or not.
+func duplicateKeys(n *yaml.Node, path string) []problem {
+	var problems []problem
+	switch n.Kind {
+	case yaml.MappingNode:
+		first := map[string]int{} // key -> index of its first copy in copies
+		var kept []*yaml.Node
+		var copies [][]*yaml.Node // each key's copies, in file order
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			// Merge keys (<<) may repeat; yaml resolves them itself.
+			if k.Kind == yaml.ScalarNode && k.ShortTag() != "!!merge" {
+				if j, ok := first[k.Value]; ok {
+					copies[j] = append(copies[j], k)
+					continue
+				}
+				first[k.Value] = len(copies)
+			}
+			copies = append(copies, []*yaml.Node{k})
+			kept = append(kept, k, v)
+			problems = append(problems, duplicateKeys(v, join(path, k.Value))...)
+		}
+		for _, ks := range copies {
+			if len(ks) < 2 {
+				continue
+			}
+			lines := make([]string, len(ks))
+			for i, k := range ks {
+				lines[i] = strconv.Itoa(k.Line)
+			}
+			// Sorted at the second copy: that is where the mistake is.
+			problems = append(problems, problem{at: at(ks[1]), text: fmt.Sprintf("%s: defined %s (lines %s)",
+				join(path, ks[0].Value), times(len(ks)), strings.Join(lines[:len(lines)-1], ", ")+" and "+lines[len(lines)-1])})
+		}
+		n.Content = kept
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			problems = append(problems, duplicateKeys(c, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return problems
+}
+
+func times(n int) string {
+	if n == 2 {
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
 // describeType names a Go type as config.yaml's reader knows it.

@@ -41,35 +41,63 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate lists every problem with c; an empty list means c is usable.
+// Problem is one thing wrong with a Config. Field is the Go field it concerns,
+// so that a caller reading the limits from a file can name the key as its
+// file spells it (config.yaml calls Cooldown resend_cooldown); Message says
+// what is wrong without naming the field.
+type Problem struct {
+	Field   string
+	Message string
+}
+
+// fieldNames are the names Validate uses for the fields in its own messages.
+var fieldNames = map[string]string{
+	"Digits": "digits", "TTL": "ttl", "MaxAttempts": "max_attempts", "Cooldown": "cooldown",
+	"PerPhoneHour": "per_phone_hour", "PerPhoneDay": "per_phone_day", "PerIPHour": "per_ip_hour",
+	"PerIdentityDay": "per_identity_day", "GlobalDay": "global_day", "Key": "key",
+}
+
+// Validate lists every problem with c, one line each as "otp: field: what";
+// an empty list means c is usable.
 func (c Config) Validate() []string {
-	var problems []string
-	check := func(bad bool, format string, args ...any) {
+	var out []string
+	for _, p := range c.Problems() {
+		out = append(out, "otp: "+fieldNames[p.Field]+": "+p.Message)
+	}
+	return out
+}
+
+// Problems is Validate with each problem tied to its field.
+func (c Config) Problems() []Problem {
+	var problems []Problem
+	check := func(bad bool, field, format string, args ...any) {
 		if bad {
-			problems = append(problems, fmt.Sprintf(format, args...))
+			problems = append(problems, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
 		}
 	}
 	// Tencent verification-code templates accept at most 6 digits; fewer than
 	// 4 makes guessing too easy even with the attempt limit.
-	check(c.Digits < 4 || c.Digits > 10, "otp: digits must be between 4 and 10 (got %d)", c.Digits)
-	check(c.TTL < 30*time.Second || c.TTL > time.Hour, "otp: ttl must be between 30s and 1h (got %s)", c.TTL)
-	check(c.MaxAttempts < 1 || c.MaxAttempts > 20, "otp: max_attempts must be between 1 and 20 (got %d)", c.MaxAttempts)
-	check(c.Cooldown < 0, "otp: cooldown must not be negative (got %s)", c.Cooldown)
-	check(c.Cooldown > 24*time.Hour, "otp: cooldown must be at most 24h (got %s)", c.Cooldown)
+	check(c.Digits < 4 || c.Digits > 10, "Digits", "must be between 4 and 10 (got %d)", c.Digits)
+	check(c.TTL < 30*time.Second || c.TTL > time.Hour, "TTL", "must be between 30s and 1h (got %s)", c.TTL)
+	check(c.MaxAttempts < 1 || c.MaxAttempts > 20, "MaxAttempts", "must be between 1 and 20 (got %d)", c.MaxAttempts)
+	check(c.Cooldown < 0, "Cooldown", "must not be negative (got %s)", c.Cooldown)
+	check(c.Cooldown > 24*time.Hour, "Cooldown", "must be at most 24h (got %s)", c.Cooldown)
 	for _, l := range []struct {
-		name string
-		v    int
+		field string
+		v     int
 	}{
-		{"per_phone_hour", c.PerPhoneHour},
-		{"per_phone_day", c.PerPhoneDay},
-		{"per_ip_hour", c.PerIPHour},
-		{"per_identity_day", c.PerIdentityDay},
-		{"global_day", c.GlobalDay},
+		{"PerPhoneHour", c.PerPhoneHour},
+		{"PerPhoneDay", c.PerPhoneDay},
+		{"PerIPHour", c.PerIPHour},
+		{"PerIdentityDay", c.PerIdentityDay},
+		{"GlobalDay", c.GlobalDay},
 	} {
-		check(l.v < 0, "otp: %s must not be negative (0 disables it; got %d)", l.name, l.v)
+		check(l.v < 0, l.field, "must not be negative (0 disables it; got %d)", l.v)
 	}
+	// The per-day limit is the one named, whatever a caller calls the field:
+	// the two limits have the same names in config.yaml.
 	check(c.PerPhoneHour > 0 && c.PerPhoneDay > 0 && c.PerPhoneHour > c.PerPhoneDay,
-		"otp: per_phone_hour (%d) is larger than per_phone_day (%d)", c.PerPhoneHour, c.PerPhoneDay)
-	check(len(c.Key) < 32, "otp: key must be at least 32 bytes (use keys.Derive(master, keys.OTP))")
+		"PerPhoneHour", "%d is larger than per_phone_day (%d)", c.PerPhoneHour, c.PerPhoneDay)
+	check(len(c.Key) < 32, "Key", "must be at least 32 bytes (use keys.Derive(master, keys.OTP))")
 	return problems
 }

@@ -11,7 +11,7 @@ import (
 
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	require.Equal(t, []string{"otp: key must be at least 32 bytes (use keys.Derive(master, keys.OTP))"}, c.Validate())
+	require.Equal(t, []string{"otp: key: must be at least 32 bytes (use keys.Derive(master, keys.OTP))"}, c.Validate())
 	c.Key = make([]byte, 32)
 	require.Empty(t, c.Validate())
 	require.Equal(t, 6, c.Digits)
@@ -26,7 +26,7 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 	c := Config{Digits: 3, TTL: time.Second, MaxAttempts: 0, Cooldown: -1, PerPhoneHour: 9, PerPhoneDay: 3, PerIPHour: -1, GlobalDay: -5}
 	problems := c.Validate()
 	all := strings.Join(problems, "\n")
-	for _, want := range []string{"digits", "ttl", "max_attempts", "cooldown", "per_ip_hour", "global_day", "per_phone_hour (9) is larger", "key"} {
+	for _, want := range []string{"digits", "ttl", "max_attempts", "cooldown", "per_ip_hour", "global_day", "per_phone_hour: 9 is larger", "key"} {
 		require.Contains(t, all, want)
 	}
 	require.Len(t, problems, 8)
