@@ -143,6 +143,7 @@ func TestLoginDuringCleanupOfLargeTables(t *testing.T) {
 	seedSessions(t, db, "e", n, now.Add(-time.Minute))
 	seedSessions(t, db, "l", n, now.Add(8*time.Hour))
 	t.Logf("seeded %d rows in %v", 8*n, time.Since(start))
+	warm := settle(t, l)
 
 	done := make(chan error, 1)
 	start = time.Now()
@@ -173,9 +174,31 @@ func TestLoginDuringCleanupOfLargeTables(t *testing.T) {
 		require.NoError(t, db.Get(&expired, `SELECT COUNT(*) FROM `+table+` WHERE expires_at <= ?`, now))
 		require.Zero(t, expired, "%s: expired rows left", table)
 	}
-	require.Equal(t, n+logins, countRows(t, db, "cas_tgt"), "live sessions kept, with the new ones")
+	require.Equal(t, n+warm+logins, countRows(t, db, "cas_tgt"), "live sessions kept, with the new ones")
 	require.Equal(t, n, countRows(t, db, "cas_pgt"))
-	require.Equal(t, n+logins, countRows(t, db, "cas_tgt_services"))
+	require.Equal(t, n+warm+logins, countRows(t, db, "cas_tgt_services"))
+}
+
+// settle waits until logins are quick before the clean-up starts. Loading
+// 1.6M rows leaves InnoDB with a full redo log and many dirty pages, and
+// for some seconds it holds commits while it flushes them: that stall comes
+// from the seeding, not from the clean-up the test measures. Settled means
+// 50 logins in a row under 100 ms (at most a minute; the test then goes on
+// and its assertion judges).
+func settle(t *testing.T, l *loadServer) (logins int) {
+	t.Helper()
+	start := time.Now()
+	for quick := 0; quick < 50 && time.Since(start) < time.Minute; logins++ {
+		begin := time.Now()
+		require.NoError(t, l.login())
+		if time.Since(begin) < 100*time.Millisecond {
+			quick++
+		} else {
+			quick = 0
+		}
+	}
+	t.Logf("database settled after the seeding in %v (%d logins)", time.Since(start), logins)
+	return logins
 }
 
 // BenchmarkLoginWith1MTickets measures first logins (TGT + ST + validation)
