@@ -67,12 +67,12 @@ func (s *Server) validateTicket(ctx context.Context, service, ticket string, ren
 		found = true
 	case errors.Is(err, store.ErrNotFound):
 	default:
-		s.log.Error("cas: cannot read ticket", "ticket", shortID(ticket), "err", err)
+		s.log.ErrorContext(ctx, "cas: cannot read ticket", "ticket", shortID(ticket), "err", err)
 		return validation{}, failf(CodeInternalError, "Internal error while validating the ticket")
 	}
 	svc, presented, _ := s.reg.lookupPresented(service)
 	if svc == nil {
-		s.log.Warn("cas: validation for an unregistered service", "service", truncate(service, 200), "ticket", shortID(ticket))
+		s.log.WarnContext(ctx, "cas: validation for an unregistered service", "service", truncate(service, 200), "ticket", shortID(ticket))
 		return validation{}, failf(CodeUnauthorizedService, "Service %s is not registered", truncate(service, 200))
 	}
 	if !found {
@@ -90,11 +90,11 @@ func (s *Server) validateTicket(ctx context.Context, service, ticket string, ren
 		return validation{}, failf(CodeInvalidTicket, "Ticket %s belongs to an ended SSO session", shortID(ticket))
 	}
 	if err != nil {
-		s.log.Error("cas: cannot read SSO session", "err", err)
+		s.log.ErrorContext(ctx, "cas: cannot read SSO session", "err", err)
 		return validation{}, failf(CodeInternalError, "Internal error while validating the ticket")
 	}
 	if !sameService(t.Service, presented) {
-		s.log.Warn("cas: ticket presented for another service", "ticket", shortID(ticket), "issued_for", truncate(t.Service, 200), "presented", truncate(service, 200))
+		s.log.WarnContext(ctx, "cas: ticket presented for another service", "ticket", shortID(ticket), "issued_for", truncate(t.Service, 200), "presented", truncate(service, 200))
 		return validation{}, failf(CodeInvalidService, "Ticket %s was not issued for this service", shortID(ticket))
 	}
 	if renew && !t.FromNewLogin {
@@ -104,7 +104,7 @@ func (s *Server) validateTicket(ctx context.Context, service, ticket string, ren
 	// without one is refused, never answered with the principal id.
 	user, err := svc.User(Principal{ID: tgt.PrincipalID, Attributes: tgt.Attributes})
 	if err != nil {
-		s.log.Warn("cas: principal lacks the service's principal attribute", "user", tgt.PrincipalID, "service", svc.ID, "attribute", svc.PrincipalAttribute)
+		s.log.WarnContext(ctx, "cas: principal lacks the service's principal attribute", "user", tgt.PrincipalID, "service", svc.ID, "attribute", svc.PrincipalAttribute)
 		return validation{}, failf(CodeInvalidTicket, "Ticket %s cannot be validated for this service: the user has no %s attribute, which the service receives as the user name", shortID(ticket), svc.PrincipalAttribute)
 	}
 	return validation{ticket: t, tgt: tgt, svc: svc, user: user}, nil
@@ -117,11 +117,11 @@ func (s *Server) handleValidate(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	v, verr := s.validateTicket(r.Context(), r.Form.Get("service"), r.Form.Get("ticket"), flag(r, "renew"), false)
 	if verr != nil {
-		s.log.Info("cas: validation failed", "endpoint", "validate", "code", verr.Code, "ticket", shortID(r.Form.Get("ticket")))
+		s.log.InfoContext(r.Context(), "cas: validation failed", "endpoint", "validate", "code", verr.Code, "ticket", shortID(r.Form.Get("ticket")))
 		_, _ = io.WriteString(w, "no\n\n")
 		return
 	}
-	s.log.Info("cas: ticket validated", "endpoint", "validate", "user", v.tgt.PrincipalID, "service", v.svc.ID, "released_as", releasedAs(v))
+	s.log.InfoContext(r.Context(), "cas: ticket validated", "endpoint", "validate", "user", v.tgt.PrincipalID, "service", v.svc.ID, "released_as", releasedAs(v))
 	_, _ = io.WriteString(w, "yes\n"+v.user+"\n")
 }
 
@@ -140,7 +140,7 @@ func (s *Server) validator(acceptPT, p3 bool) http.HandlerFunc {
 			return
 		}
 		fail := func(e *validationError) {
-			s.log.Info("cas: validation failed", "endpoint", endpoint, "code", e.Code, "ticket", shortID(r.Form.Get("ticket")))
+			s.log.InfoContext(r.Context(), "cas: validation failed", "endpoint", endpoint, "code", e.Code, "ticket", shortID(r.Form.Get("ticket")))
 			if f == formatJSON {
 				writeDoc(w, f, failureJSON("authenticationFailure", e.Code, e.Message))
 			} else {
@@ -168,7 +168,7 @@ func (s *Server) validator(acceptPT, p3 bool) http.HandlerFunc {
 			}
 			out.PGTIOU = iou
 		}
-		s.log.Info("cas: ticket validated", "endpoint", endpoint, "user", v.tgt.PrincipalID, "service", v.svc.ID, "proxied", len(v.ticket.Proxies) > 0, "released_as", releasedAs(v))
+		s.log.InfoContext(r.Context(), "cas: ticket validated", "endpoint", endpoint, "user", v.tgt.PrincipalID, "service", v.svc.ID, "proxied", len(v.ticket.Proxies) > 0, "released_as", releasedAs(v))
 		if f == formatJSON {
 			writeDoc(w, f, out.json())
 		} else {
@@ -224,7 +224,7 @@ func (s *Server) grantPGT(ctx context.Context, v validation, pgtURL string) (str
 		host, path = u.Host, u.Path
 	}
 	refuse := func(reason string) (string, *validationError) {
-		s.log.Warn("cas: proxy callback failed", "service", v.svc.ID, "host", truncate(host, 200), "path", truncate(path, 200), "reason", reason)
+		s.log.WarnContext(ctx, "cas: proxy callback failed", "service", v.svc.ID, "host", truncate(host, 200), "path", truncate(path, 200), "reason", reason)
 		return "", &validationError{Code: CodeInvalidProxyCallback, Message: callbackRefused}
 	}
 	if err != nil || !strings.EqualFold(u.Scheme, "https") || u.Host == "" || u.User != nil {
@@ -251,10 +251,10 @@ func (s *Server) grantPGT(ctx context.Context, v validation, pgtURL string) (str
 	proxies := append([]string{pgtURL}, v.ticket.Proxies...)
 	err = s.store.CreatePGT(ctx, PGT{Key: ticketKey(pgtID), TGTKey: v.tgt.Key, Proxies: proxies, CreatedAt: s.now()})
 	if err != nil {
-		s.log.Error("cas: cannot store PGT", "err", err)
+		s.log.ErrorContext(ctx, "cas: cannot store PGT", "err", err)
 		return "", failf(CodeInternalError, "Internal error while granting the proxy-granting ticket")
 	}
-	s.log.Info("cas: proxy-granting ticket issued", "user", v.tgt.PrincipalID, "service", v.svc.ID, "host", truncate(host, 200))
+	s.log.InfoContext(ctx, "cas: proxy-granting ticket issued", "user", v.tgt.PrincipalID, "service", v.svc.ID, "host", truncate(host, 200))
 	return iou, nil
 }
 
@@ -268,7 +268,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := func(code, format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
-		s.log.Info("cas: proxy ticket refused", "code", code)
+		s.log.InfoContext(r.Context(), "cas: proxy ticket refused", "code", code)
 		if f == formatJSON {
 			writeDoc(w, f, failureJSON("proxyFailure", code, msg))
 		} else {
@@ -283,7 +283,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	pgt, err := s.store.GetPGT(ctx, ticketKey(pgtID))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("cas: cannot read PGT", "err", err)
+		s.log.ErrorContext(ctx, "cas: cannot read PGT", "err", err)
 		fail(CodeInternalError, "Internal error")
 		return
 	}
@@ -292,7 +292,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		tgt, err = s.store.GetTGT(ctx, pgt.TGTKey)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Error("cas: cannot read SSO session", "err", err)
+			s.log.ErrorContext(ctx, "cas: cannot read SSO session", "err", err)
 			fail(CodeInternalError, "Internal error")
 			return
 		}
@@ -315,11 +315,11 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 		ExpiresAt: now.Add(s.cfg.ProxyTicketTTL),
 	}
 	if err := s.store.CreateTicket(ctx, pt, nil); err != nil {
-		s.log.Error("cas: cannot store proxy ticket", "err", err)
+		s.log.ErrorContext(ctx, "cas: cannot store proxy ticket", "err", err)
 		fail(CodeInternalError, "Internal error")
 		return
 	}
-	s.log.Info("cas: proxy ticket issued", "user", tgt.PrincipalID, "target", svc.ID, "ticket", shortID(pt.ID))
+	s.log.InfoContext(ctx, "cas: proxy ticket issued", "user", tgt.PrincipalID, "target", svc.ID, "ticket", shortID(pt.ID))
 	if f == formatJSON {
 		writeDoc(w, f, proxySuccessJSON(pt.ID))
 	} else {
