@@ -186,7 +186,13 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	ctx := r.Context()
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		ae = fail(CodeInternal, err)
+		code := CodeInternal
+		if store.IsUnavailable(err) {
+			// The database is unreachable for a moment: the app can tell
+			// this from a bug and retry.
+			code = CodeUnavailable
+		}
+		ae = fail(code, err)
 	}
 	status := statusOf[ae.code]
 	if status == 0 {

@@ -44,6 +44,7 @@ const (
 	CodeUserBoundElsewhere   = "user_bound_elsewhere"
 	CodeAlreadyBound         = "already_bound"
 	CodeSnapshotUser         = "snapshot_user"
+	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal_error"
 )
 
@@ -74,6 +75,7 @@ var statusOf = map[string]int{
 	CodeUserBoundElsewhere:   http.StatusConflict,
 	CodeAlreadyBound:         http.StatusConflict,
 	CodeSnapshotUser:         http.StatusForbidden,
+	CodeUnavailable:          http.StatusServiceUnavailable,
 	CodeInternal:             http.StatusInternalServerError,
 }
 
@@ -114,6 +116,7 @@ var messages = map[string]map[string]string{
 		CodeUserBoundElsewhere:   "该手机号码对应的账号已绑定其他微信。",
 		CodeAlreadyBound:         "此微信已绑定其他账号，请重新登录。",
 		CodeSnapshotUser:         "请在微信中使用完整服务后重新登录。",
+		CodeUnavailable:          "服务暂时不可用，请稍后再试。",
 		CodeInternal:             "系统暂时出现问题，请稍后再试。如果问题持续存在，请联系管理员并提供请求编号。",
 	},
 	langEN: {
@@ -143,6 +146,7 @@ var messages = map[string]map[string]string{
 		CodeUserBoundElsewhere:   "The account with this phone number is bound to another WeChat account.",
 		CodeAlreadyBound:         "This WeChat account is already bound to another account. Please log in again.",
 		CodeSnapshotUser:         "Open the full service in WeChat, then log in again.",
+		CodeUnavailable:          "The service is briefly unavailable. Please try again in a moment.",
 		CodeInternal:             "Something went wrong on our side. Please try again later. If it keeps happening, contact your administrator and quote the request ID.",
 	},
 }

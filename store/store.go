@@ -7,9 +7,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -41,6 +43,17 @@ var ErrNotFound = errors.New("not found")
 // it into a clean 503.
 var ErrUnavailable = errors.New("database unavailable")
 
+// IsUnavailable reports whether err means the database could not be reached
+// (ErrUnavailable, a dropped or refused connection), which every transport
+// answers with 503 "try again in a moment" rather than 500.
+func IsUnavailable(err error) bool {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) {
+		return true
+	}
+	var ne *net.OpError
+	return errors.As(err, &ne)
+}
+
 // Options say which database to open.
 type Options struct {
 	Driver       string // "mysql" or "sqlite"
@@ -70,6 +83,10 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
 	case "sqlite":
 		db, err = openSQLite(opts)
 	case "mysql":
+		// The driver reports dropped connections through a logger of its
+		// own that writes plain text to stderr, which breaks a JSON log
+		// (seen during a database outage): send it through ours, at WARN.
+		_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		db, err = openMySQL(opts)
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", opts.Driver)

@@ -7,7 +7,6 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"database/sql/driver"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -299,13 +297,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // Unavailable reports whether err means the database could not be reached,
 // which the error handler answers with 503 instead of 500.
-func Unavailable(err error) bool {
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) {
-		return true
-	}
-	var ne *net.OpError
-	return errors.As(err, &ne)
-}
+func Unavailable(err error) bool { return store.IsUnavailable(err) }
 
 // handleError renders every error: JSON for API clients, a page otherwise.
 // Internal details go to the log only; the user sees catalogued text and the
@@ -384,7 +376,7 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	if err := s.opts.DB.PingContext(ctx); err != nil {
 		s.log.WarnContext(ctx, "readiness check failed", "db", s.opts.DB.Name, "err", err)
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable: " + s.opts.DB.Name})
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
