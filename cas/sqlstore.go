@@ -257,7 +257,6 @@ func (s *SQLStore) Cleanup(ctx context.Context, now time.Time, ended func(EndedS
 	now = store.Time(now)
 	for _, col := range []string{"expires_at", "idle_expires_at"} {
 		for {
-			start := time.Now()
 			var keys []string
 			err := s.db.SelectContext(ctx, &keys, s.db.Rebind(`SELECT id_hash FROM cas_tgt WHERE `+col+` <= ? ORDER BY `+col+` LIMIT ?`), now, sessionBatch)
 			if err != nil {
@@ -281,7 +280,7 @@ func (s *SQLStore) Cleanup(ctx context.Context, now time.Time, ended func(EndedS
 			if len(keys) < sessionBatch {
 				break
 			}
-			if err := store.Pace(ctx, time.Since(start)); err != nil {
+			if err := store.Pause(ctx); err != nil {
 				return err
 			}
 		}

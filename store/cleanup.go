@@ -15,22 +15,17 @@ import (
 // never stall logins, however large the backlog.
 const CleanupBatch = 1000
 
-// cleanupPause is the least pause between two batches, so that on SQLite
-// (one writer at a time) the writers queued behind a long clean-up get their
-// turn between batches instead of waiting for the whole backlog.
+// cleanupPause separates two batches, so that on SQLite (one writer at a
+// time) the writers queued behind a long clean-up get their turn between
+// batches instead of waiting for the whole backlog.
 const cleanupPause = 2 * time.Millisecond
 
-// Pace waits after a clean-up batch that took d: as long again, and at least
-// cleanupPause. A clean-up never has to be fast, only to keep up with what
-// expires, so working half of the time is plenty; at full speed a large
-// backlog (a million expired tickets after an outage) would fill InnoDB's
-// redo log with deletes, and the database would then hold every commit,
-// logins included, while it flushes.
-func Pace(ctx context.Context, d time.Duration) error {
+// Pause waits between two clean-up batches (see cleanupPause).
+func Pause(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(max(d, cleanupPause)):
+	case <-time.After(cleanupPause):
 		return nil
 	}
 }
@@ -57,7 +52,6 @@ func (db *DB) DeleteBatched(ctx context.Context, table, where string, batch int,
 	q = db.Rebind(q)
 	var total int64
 	for {
-		start := time.Now()
 		n, err := db.deleteBatch(ctx, q, args)
 		if err != nil {
 			return total, fmt.Errorf("clean up %s: %w", table, err)
@@ -66,7 +60,7 @@ func (db *DB) DeleteBatched(ctx context.Context, table, where string, batch int,
 		if n < int64(batch) {
 			return total, nil
 		}
-		if err := Pace(ctx, time.Since(start)); err != nil {
+		if err := Pause(ctx); err != nil {
 			return total, err
 		}
 	}
