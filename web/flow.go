@@ -108,7 +108,7 @@ func NewFlows(o FlowOptions) *Flows {
 		o.Audit = audit.Best(nil, o.Logger)
 	}
 	secure := o.PublicURL.Scheme == "https"
-	base := strings.TrimSuffix(o.PublicURL.Path, "/")
+	base := basePath(o.PublicURL)
 	cs := sessions.NewCookieStore(o.SessionAuthKey, o.SessionCryptKey)
 	// gorilla's defaults (30 days, not Secure, not HttpOnly) are wrong for a
 	// login cookie: it lives as long as a flow and only travels over https.

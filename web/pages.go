@@ -25,6 +25,10 @@ type Pages struct {
 	base string
 }
 
+// basePath is the path of public_url without its trailing slash ("" or e.g.
+// "/wxcas"), which every URL handed to a browser starts with.
+func basePath(public *url.URL) string { return strings.TrimSuffix(public.Path, "/") }
+
 // PageOption configures NewPages.
 type PageOption func(*Pages)
 
@@ -33,7 +37,7 @@ type PageOption func(*Pages)
 func BasePath(publicURL string) PageOption {
 	return func(p *Pages) {
 		if u, err := url.Parse(publicURL); err == nil {
-			p.base = strings.TrimSuffix(u.Path, "/")
+			p.base = basePath(u)
 		}
 	}
 }
