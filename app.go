@@ -141,25 +141,17 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listening 
 	}
 	handler := &phasedHandler{}
 	handler.starting("starting: waiting for the database")
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// In-flight requests finish during a graceful shutdown rather than
-		// seeing their context cancelled with ctx.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- web.Serve(serveCtx, ln, handler, cfg.Server.ShutdownTimeout, log) }()
 	addr := ln.Addr().String()
 	log.Info("wxcas listening", "addr", addr, "public_url", cfg.Server.PublicURL, "sandbox", cfg.Sandbox.Enabled, "status", "starting")
 
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
-		srv.Close()
+		stopServing()
+		<-served
 		if ctx.Err() != nil {
 			log.Info("wxcas stopped during start-up")
 			return exitOK
@@ -188,16 +180,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listening 
 	for _, job := range a.jobs {
 		go job(jobsCtx)
 	}
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		log.Info("shutting down: finishing in-flight requests", "grace", cfg.Server.ShutdownTimeout)
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-		if err = srv.Shutdown(sctx); err != nil {
-			err = fmt.Errorf("graceful shutdown: %w", err)
-		}
-		cancel()
-	}
+	// Serve returns once ctx is cancelled and in-flight requests are done
+	// (or at once if serving failed).
+	err = <-served
 	stopJobs()
 	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()

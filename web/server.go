@@ -93,16 +93,22 @@ func (s *Server) Mount(prefix string, h http.Handler) {
 // ServeHTTP lets tests drive the application with httptest.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// Run serves on ln until ctx is cancelled, then stops accepting connections
-// and lets in-flight requests finish for at most grace.
+// Run serves the application on ln (see Serve).
 func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	return Serve(ctx, ln, s.echo, grace, s.log)
+}
+
+// Serve serves h on ln until ctx is cancelled, then stops accepting
+// connections and lets in-flight requests finish for at most grace. In-flight
+// requests keep their context during that time (it is not cancelled with ctx).
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           s.echo,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
@@ -112,7 +118,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down: finishing in-flight requests", "grace", grace)
+	log.Info("shutting down: finishing in-flight requests", "grace", grace)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
