@@ -198,7 +198,7 @@ func TestFlowBranches(t *testing.T) {
 		require.NotContains(t, code.body, "13500135000", "only the masked phone is shown")
 		p = b.post(code, "/login/resend", url.Values{})
 		require.Equal(t, http.StatusTooManyRequests, p.status, "the resend cooldown holds")
-		require.Contains(t, p.body, "验证码发送过于频繁")
+		require.Contains(t, p.body, "操作过于频繁")
 		back := b.post(code, "/login/change-phone", url.Values{})
 		require.Contains(t, back.body, "绑定手机号")
 		code = b.post(back, "/login/phone", url.Values{"phone": {"13400134000"}})

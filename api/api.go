@@ -19,8 +19,9 @@
 // up and returns the next one, a failed step leaves it usable, and a used
 // token presented again is refused. Errors are an HTTP status
 // and {"error":{"code","message","request_id",...}} with a stable code and a
-// message in Chinese, or English by Accept-Language. docs/api.md is the
-// reference.
+// message in Chinese, or in English when ?lang=, the language cookie or
+// Accept-Language asks for it (package i18n, shared with the login pages).
+// docs/api.md is the reference.
 //
 // The package is plain net/http; the HTTP layer mounts Handler at /api/v1/
 // and tells it the client IP with WithClientIP.
@@ -42,6 +43,7 @@ import (
 
 	"wxcas/audit"
 	"wxcas/cas"
+	"wxcas/i18n"
 	"wxcas/login"
 	"wxcas/logx"
 	"wxcas/ratelimit"
@@ -199,7 +201,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusInternalServerError
 	}
 	info := errorInfo{
-		Code: ae.code, Message: messages[pickLang(r)][ae.code], Detail: ae.detail,
+		Code: ae.code, Message: i18n.T(i18n.Pick(r), ae.code), Detail: ae.detail,
 		RequestID: logx.RequestID(ctx), AttemptsLeft: ae.attemptsLeft,
 	}
 	if ae.retryAfter > 0 {

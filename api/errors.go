@@ -8,15 +8,14 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/text/language"
-
 	"wxcas/login"
 	"wxcas/otp"
 	"wxcas/wechat"
 	"wxcas/wechat/apptoken"
 )
 
-// Error codes: stable, machine-readable, one HTTP status each.
+// Error codes: stable, machine-readable, one HTTP status each. Each is also
+// the key of its message in package i18n, which the login pages share.
 const (
 	CodeInvalidRequest       = "invalid_request"
 	CodeUnsupportedMediaType = "unsupported_media_type"
@@ -77,90 +76,6 @@ var statusOf = map[string]int{
 	CodeSnapshotUser:         http.StatusForbidden,
 	CodeUnavailable:          http.StatusServiceUnavailable,
 	CodeInternal:             http.StatusInternalServerError,
-}
-
-// Languages: Simplified Chinese unless the client prefers English.
-const (
-	langZH = "zh-CN"
-	langEN = "en"
-)
-
-var langMatcher = language.NewMatcher([]language.Tag{language.SimplifiedChinese, language.English})
-
-// messages is the API's catalogue of human messages, by error code.
-var messages = map[string]map[string]string{
-	langZH: {
-		CodeInvalidRequest:       "请求无效。",
-		CodeUnsupportedMediaType: "请求内容必须是 JSON（Content-Type: application/json）。",
-		CodeRequestTooLarge:      "请求内容过大。",
-		CodeMethodNotAllowed:     "不支持此请求方式。",
-		CodeNotFound:             "接口不存在。",
-		CodeUnknownApp:           "未登记的应用（appid）。",
-		CodeUnsupportedAppKind:   "此类应用不能使用该接口。",
-		CodeInvalidWeChatCode:    "微信授权码无效或已过期，请重新获取。",
-		CodeWeChatCodeUsed:       "微信授权码已被使用，请重新获取。",
-		CodeWeChatLoginBlocked:   "微信判定本次登录存在风险，已拦截。",
-		CodeWeChatUnavailable:    "暂时无法连接微信，请稍后再试。",
-		CodeInvalidBindToken:     "绑定凭证无效或已使用，请重新登录。",
-		CodeBindTokenExpired:     "绑定凭证已过期，请重新登录。",
-		CodeInvalidPhone:         "请输入有效的手机号码。",
-		CodeRateLimited:          "操作过于频繁，请稍后再试。",
-		CodeSMSBudgetExhausted:   "短信发送量已达上限，请稍后再试。",
-		CodeSMSFailed:            "短信发送失败，请稍后再试。",
-		CodeNoCode:               "没有待验证的验证码，请重新获取。",
-		CodeMalformedCode:        "请完整输入短信中的数字验证码（只含数字）。本次输入不计入尝试次数。",
-		CodeWrongCode:            "验证码错误。",
-		CodeCodeExpired:          "验证码已过期，请重新获取。",
-		CodeTooManyAttempts:      "验证码错误次数过多，请重新获取。",
-		CodeUnknownPhone:         "该手机号码未登记，无法绑定。请联系管理员。",
-		CodeUserBoundElsewhere:   "该手机号码对应的账号已绑定其他微信。",
-		CodeAlreadyBound:         "此微信已绑定其他账号，请重新登录。",
-		CodeSnapshotUser:         "请在微信中使用完整服务后重新登录。",
-		CodeUnavailable:          "服务暂时不可用，请稍后再试。",
-		CodeInternal:             "系统暂时出现问题，请稍后再试。如果问题持续存在，请联系管理员并提供请求编号。",
-	},
-	langEN: {
-		CodeInvalidRequest:       "The request is not valid.",
-		CodeUnsupportedMediaType: "The request body must be JSON (Content-Type: application/json).",
-		CodeRequestTooLarge:      "The request body is too large.",
-		CodeMethodNotAllowed:     "This method is not allowed here.",
-		CodeNotFound:             "There is no such API endpoint.",
-		CodeUnknownApp:           "This appid is not registered.",
-		CodeUnsupportedAppKind:   "This kind of app cannot use this endpoint.",
-		CodeInvalidWeChatCode:    "The WeChat code is invalid or has expired. Get a new one.",
-		CodeWeChatCodeUsed:       "The WeChat code has already been used. Get a new one.",
-		CodeWeChatLoginBlocked:   "WeChat blocked this login as risky.",
-		CodeWeChatUnavailable:    "WeChat cannot be reached right now. Please try again later.",
-		CodeInvalidBindToken:     "The bind token is invalid or was already used. Please log in again.",
-		CodeBindTokenExpired:     "The bind token has expired. Please log in again.",
-		CodeInvalidPhone:         "Enter a valid mobile phone number.",
-		CodeRateLimited:          "Too many requests. Please try again later.",
-		CodeSMSBudgetExhausted:   "No more SMS codes can be sent for now. Please try again later.",
-		CodeSMSFailed:            "The SMS could not be sent. Please try again later.",
-		CodeNoCode:               "There is no code waiting to be verified. Request a new one.",
-		CodeMalformedCode:        "Enter the whole code from the text message, digits only. This try was not counted.",
-		CodeWrongCode:            "The code is wrong.",
-		CodeCodeExpired:          "The code has expired. Request a new one.",
-		CodeTooManyAttempts:      "Too many wrong codes. Request a new one.",
-		CodeUnknownPhone:         "This phone number is not registered and cannot be bound. Contact your administrator.",
-		CodeUserBoundElsewhere:   "The account with this phone number is bound to another WeChat account.",
-		CodeAlreadyBound:         "This WeChat account is already bound to another account. Please log in again.",
-		CodeSnapshotUser:         "Open the full service in WeChat, then log in again.",
-		CodeUnavailable:          "The service is briefly unavailable. Please try again in a moment.",
-		CodeInternal:             "Something went wrong on our side. Please try again later. If it keeps happening, contact your administrator and quote the request ID.",
-	},
-}
-
-// pickLang chooses zh-CN or en from Accept-Language (zh-CN by default).
-func pickLang(r *http.Request) string {
-	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	if err != nil || len(tags) == 0 {
-		return langZH
-	}
-	if _, idx, conf := langMatcher.Match(tags...); conf != language.No && idx == 1 {
-		return langEN
-	}
-	return langZH
 }
 
 // apiError is a failure with its code; cause (never shown to clients)

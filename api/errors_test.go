@@ -122,6 +122,14 @@ func TestRequestErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("an explicit language wins over Accept-Language, as on the pages", func(t *testing.T) {
+		body := []byte(`{"appid":"wxnotconfigured01","code":"x"}`)
+		r := e.send(http.MethodPost, "/api/v1/login/wechat?lang=en", "application/json", body, "Accept-Language", "zh-CN")
+		require.Equal(t, "This appid is not registered.", r.Err.Message)
+		r = e.send(http.MethodPost, "/api/v1/login/wechat", "application/json", body, "Accept-Language", "en", "Cookie", "wxcas_lang=zh-CN")
+		require.Equal(t, "未登记的应用（appid）。", r.Err.Message)
+	})
+
 	t.Run("request id from the front middleware, or made here", func(t *testing.T) {
 		r := e.post("/login/wechat", api.LoginRequest{AppID: "wxnotconfigured01", Code: "x"})
 		require.NotEmpty(t, r.Err.RequestID)

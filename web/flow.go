@@ -21,6 +21,7 @@ import (
 	"wxcas/binding"
 	"wxcas/cas"
 	"wxcas/flow"
+	"wxcas/i18n"
 	"wxcas/login"
 	"wxcas/otp"
 	"wxcas/wechat"
@@ -276,7 +277,7 @@ func (h *Flows) startWeChat(c echo.Context, f *flow.Flow) error {
 		return err
 	}
 	lang := ""
-	if pickLang(r) == langEN {
+	if i18n.Pick(r) == i18n.EN {
 		lang = "en"
 	}
 	if h.o.QRMode == "redirect" {
@@ -561,7 +562,7 @@ func (h *Flows) handlePhone(c echo.Context) error {
 	raw := strings.TrimSpace(c.FormValue("phone"))
 	phone, err := otp.ParsePhone(raw, h.o.PhoneRegion)
 	if err != nil {
-		return h.renderBind(c, f, http.StatusUnprocessableEntity, raw, "err_phone_invalid", "")
+		return h.renderBind(c, f, http.StatusUnprocessableEntity, raw, "invalid_phone", "")
 	}
 	return h.send(c, f, phone, raw)
 }
@@ -580,7 +581,7 @@ func (h *Flows) send(c echo.Context, f *flow.Flow, phone otp.Phone, raw string) 
 	_, err := h.o.Login.SendCode(ctx, id, phone, c.RealIP())
 	if err != nil {
 		key, detail, status := sendError(c, err)
-		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: strings.TrimPrefix(key, "err_"), Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Phone: phone.Masked()})
+		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: refusalOutcome(key), Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Phone: phone.Masked()})
 		if key == "" {
 			return err
 		}
@@ -596,23 +597,39 @@ func (h *Flows) send(c echo.Context, f *flow.Flow, phone otp.Phone, raw string) 
 	return h.renderCode(c, f, http.StatusOK, "", "", int(h.o.ResendCooldown.Seconds()))
 }
 
+// refusalOutcome is the audit outcome of a refusal shown under message key.
+// Message keys are the API's error codes, but three of the pages' audit
+// outcomes are older than that and stay: stored events and the
+// wxcas_login_events_total labels are what dashboards query.
+func refusalOutcome(key string) string {
+	switch key {
+	case "invalid_phone":
+		return "phone_invalid"
+	case "sms_budget_exhausted":
+		return "budget"
+	case "user_bound_elsewhere":
+		return audit.UserBound
+	}
+	return key
+}
+
 // sendError turns a refused send into catalogued text ("" for internal errors).
 func sendError(c echo.Context, err error) (key, detail string, status int) {
-	lang := pickLang(c.Request())
+	lang := i18n.Pick(c.Request())
 	var le *otp.LimitError
 	switch {
 	case errors.Is(err, otp.ErrBudgetExhausted):
-		return "err_budget", "", http.StatusServiceUnavailable
+		return "sms_budget_exhausted", "", http.StatusServiceUnavailable
 	case errors.As(err, &le):
 		retry := (le.RetryAfter + time.Second - 1).Truncate(time.Second)
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retry.Seconds())))
-		return "err_rate_limited", fmt.Sprintf(translate(lang, "err_retry_in"), retry), http.StatusTooManyRequests
+		return "rate_limited", fmt.Sprintf(i18n.T(lang, "err_retry_in"), retry), http.StatusTooManyRequests
 	case errors.Is(err, login.ErrUnknownPhone):
-		return "err_unknown_phone", "", http.StatusUnprocessableEntity
+		return "unknown_phone", "", http.StatusUnprocessableEntity
 	case errors.Is(err, otp.ErrInvalidPhone):
-		return "err_phone_invalid", "", http.StatusUnprocessableEntity
+		return "invalid_phone", "", http.StatusUnprocessableEntity
 	case errors.Is(err, otp.ErrSendFailed):
-		return "err_sms_failed", "", http.StatusBadGateway
+		return "sms_failed", "", http.StatusBadGateway
 	}
 	return "", "", 0
 }
@@ -636,27 +653,27 @@ func (h *Flows) handleCode(c echo.Context) error {
 			return h.complete(c, f, user, id)
 		}
 	}
-	lang := pickLang(c.Request())
+	lang := i18n.Pick(c.Request())
 	var key, detail string
 	var mm *otp.MismatchError
 	switch {
 	case errors.Is(err, otp.ErrMalformedCode):
 		// A typo, not a guess: no attempt was used, so no count is shown.
-		key = "err_malformed_code"
+		key = "malformed_code"
 	case errors.Is(err, otp.ErrTooManyAttempts):
-		key = "err_too_many_attempts"
+		key = "too_many_attempts"
 	case errors.As(err, &mm):
-		key, detail = "err_wrong_code", fmt.Sprintf(translate(lang, "err_attempts_left"), mm.AttemptsLeft)
+		key, detail = "wrong_code", fmt.Sprintf(i18n.T(lang, "err_attempts_left"), mm.AttemptsLeft)
 	case errors.Is(err, otp.ErrExpired), errors.Is(err, otp.ErrNoCode):
-		key = "err_code_expired"
+		key = "code_expired"
 	case errors.Is(err, login.ErrUserBound):
-		key = "err_user_bound"
+		key = "user_bound_elsewhere"
 	case errors.Is(err, login.ErrUnknownPhone):
-		key = "err_unknown_phone"
+		key = "unknown_phone"
 	default:
 		return err
 	}
-	h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: strings.TrimPrefix(key, "err_"), Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Phone: phone.Masked()})
+	h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: refusalOutcome(key), Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Phone: phone.Masked()})
 	return h.renderCode(c, f, http.StatusUnprocessableEntity, key, detail, 0)
 }
 

@@ -1,53 +1,72 @@
 package web
 
 import (
+	"errors"
+	"io/fs"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
+
+	"wxcas/i18n"
+	"wxcas/login"
+	"wxcas/otp"
+	"wxcas/templates"
 )
-
-func TestCataloguesHaveTheSameKeys(t *testing.T) {
-	for key := range messages[langZH] {
-		require.Contains(t, messages[langEN], key, "English lacks %q", key)
-	}
-	for key := range messages[langEN] {
-		require.Contains(t, messages[langZH], key, "Chinese lacks %q", key)
-	}
-}
-
-func TestPickLang(t *testing.T) {
-	tests := []struct{ query, cookie, accept, want string }{
-		{"", "", "", langZH},
-		{"", "", "en-US,en;q=0.9", langEN},
-		{"", "", "zh-TW", langZH},
-		{"", "", "zh-HK,zh;q=0.9,en;q=0.5", langZH},
-		{"", "", "fr-FR", langZH},
-		{"", "en", "zh-CN", langEN},
-		{"lang=zh-CN", "en", "en", langZH},
-		{"lang=klingon", "", "en", langEN},
-		{"", "", "garbage;;;q=x", langZH},
-	}
-	for _, tc := range tests {
-		r := httptest.NewRequest("GET", "/?"+tc.query, nil)
-		if tc.cookie != "" {
-			r.Header.Set("Cookie", langCookie+"="+tc.cookie)
-		}
-		r.Header.Set("Accept-Language", tc.accept)
-		require.Equal(t, tc.want, pickLang(r), "%+v", tc)
-	}
-}
 
 func TestLangURLKeepsThePage(t *testing.T) {
 	r := httptest.NewRequest("GET", "/login?flow=abc&lang=zh-CN", nil)
-	require.Equal(t, "/login?flow=abc&lang=en", langURL(r, langEN))
+	require.Equal(t, "/login?flow=abc&lang=en", langURL(r, i18n.EN))
 	post := httptest.NewRequest("POST", "/login/code", strings.NewReader("flow=xyz&code=1"))
 	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	require.Equal(t, "/login?flow=xyz&lang=en", langURL(post, langEN))
+	require.Equal(t, "/login?flow=xyz&lang=en", langURL(post, i18n.EN))
 }
 
 func TestLangURLDropsCredentials(t *testing.T) {
 	r := httptest.NewRequest("GET", "/wechat/callback?code=SECRET&state=S&ticket=ST-1", nil)
-	require.Equal(t, "/wechat/callback?lang=en", langURL(r, langEN))
+	require.Equal(t, "/wechat/callback?lang=en", langURL(r, i18n.EN))
+}
+
+// A key missing from the catalogue shows itself on the page instead of text.
+func TestTemplateKeysAreCatalogued(t *testing.T) {
+	literal := regexp.MustCompile(`\.T "([^"]+)"`)
+	names, err := fs.Glob(templates.FS, "*.html")
+	require.NoError(t, err)
+	for _, name := range names {
+		b, err := fs.ReadFile(templates.FS, name)
+		require.NoError(t, err)
+		for _, m := range literal.FindAllStringSubmatch(string(b), -1) {
+			require.True(t, i18n.Has(m[1]), "%s uses %q", name, m[1])
+		}
+	}
+}
+
+func TestSendRefusalsAreCatalogued(t *testing.T) {
+	for _, err := range []error{
+		&otp.LimitError{Limit: otp.LimitCooldown, RetryAfter: time.Minute},
+		otp.ErrBudgetExhausted, login.ErrUnknownPhone, otp.ErrInvalidPhone, otp.ErrSendFailed,
+	} {
+		c := echo.New().NewContext(httptest.NewRequest("POST", "/login/phone", nil), httptest.NewRecorder())
+		key, _, status := sendError(c, err)
+		require.True(t, i18n.Has(key), "%v: %q", err, key)
+		require.NotZero(t, status)
+	}
+	c := echo.New().NewContext(httptest.NewRequest("POST", "/login/phone", nil), httptest.NewRecorder())
+	key, _, _ := sendError(c, errors.New("database down"))
+	require.Empty(t, key, "internal errors are not refusals")
+}
+
+// The message keys became the API's error codes; the audit outcomes did not
+// change with them.
+func TestRefusalOutcomesKeepTheirNames(t *testing.T) {
+	for key, want := range map[string]string{
+		"invalid_phone": "phone_invalid", "sms_budget_exhausted": "budget", "user_bound_elsewhere": "user_bound",
+		"wrong_code": "wrong_code", "rate_limited": "rate_limited", "unknown_phone": "unknown_phone",
+	} {
+		require.Equal(t, want, refusalOutcome(key), key)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"wxcas/i18n"
 	"wxcas/logx"
 )
 
@@ -54,7 +55,7 @@ type pageData struct {
 	Data           any
 }
 
-func (d pageData) T(key string) string { return translate(d.Lang, key) }
+func (d pageData) T(key string) string { return i18n.T(d.Lang, key) }
 
 // NewPages parses layout.html with each other page in fsys.
 func NewPages(fsys fs.FS, sandbox bool, opts ...PageOption) (*Pages, error) {
@@ -94,15 +95,15 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page 
 	if !ok {
 		return fmt.Errorf("templates: no page %q", page)
 	}
-	lang := pickLang(r)
+	lang := i18n.Pick(r)
 	var buf bytes.Buffer
 	d := pageData{Lang: lang, Sandbox: p.sandbox, RequestID: logx.RequestID(r.Context()), Data: data, Base: p.base,
-		LangZH: p.base + langURL(r, langZH), LangEN: p.base + langURL(r, langEN)}
+		LangZH: p.base + langURL(r, i18n.ZH), LangEN: p.base + langURL(r, i18n.EN)}
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return fmt.Errorf("templates: render %s: %w", page, err)
 	}
-	if l := normLang(r.URL.Query().Get("lang")); l != "" {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: p.base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	if l := i18n.Norm(r.URL.Query().Get("lang")); l != "" {
+		http.SetCookie(w, &http.Cookie{Name: i18n.CookieName, Value: l, Path: p.base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")

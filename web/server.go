@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"wxcas/i18n"
 	"wxcas/logx"
 	"wxcas/store"
 )
@@ -348,9 +349,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	r := c.Request()
 	if strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json") && !strings.Contains(r.Header.Get("Accept"), "text/html") {
-		lang := pickLang(r)
+		lang := i18n.Pick(r)
 		_ = c.JSON(status, map[string]any{"error": map[string]string{
-			"code": code, "message": translate(lang, msgKey), "request_id": logx.RequestID(ctx),
+			"code": code, "message": i18n.T(lang, msgKey), "request_id": logx.RequestID(ctx),
 		}})
 		return
 	}
@@ -359,12 +360,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	if s.opts.Pages == nil {
-		_ = c.String(status, translate(pickLang(r), msgKey))
+		_ = c.String(status, i18n.T(i18n.Pick(r), msgKey))
 		return
 	}
 	if rerr := s.opts.Pages.Error(c.Response(), r, status, titleKey, msgKey, ""); rerr != nil {
 		s.log.ErrorContext(ctx, "error page failed", "err", rerr)
-		_ = c.String(http.StatusInternalServerError, translate(pickLang(r), "error_internal"))
+		_ = c.String(http.StatusInternalServerError, i18n.T(i18n.Pick(r), "error_internal"))
 	}
 }
 

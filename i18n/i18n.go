@@ -1,4 +1,11 @@
-package web
+// Package i18n is the one catalogue of text wxcas shows to people and the one
+// rule for choosing its language, shared by the HTML pages and the JSON API so
+// that a login refused on a page and in an app reads the same.
+//
+// Keys are stable ids. A login outcome's key is the JSON API's error code
+// (wrong_code, rate_limited, ...), so an app can show the same message the
+// page would.
+package i18n
 
 import (
 	"net/http"
@@ -6,24 +13,76 @@ import (
 	"golang.org/x/text/language"
 )
 
-// Languages wxcas speaks, Chinese first (the default for anyone whose browser
-// does not prefer English).
-var (
-	langTags    = []language.Tag{language.SimplifiedChinese, language.English}
-	langMatcher = language.NewMatcher(langTags)
-)
-
+// The languages wxcas speaks.
 const (
-	langZH     = "zh-CN"
-	langEN     = "en"
-	langCookie = "wxcas_lang"
+	ZH = "zh-CN"
+	EN = "en"
+	// CookieName remembers a language chosen with ?lang= on a page.
+	CookieName = "wxcas_lang"
 )
 
-// messages is the catalogue of user-facing text. Keys are stable ids; pages
-// and JSON errors refer to them, never to raw error strings (details go to
-// the log with the request id).
-var messages = map[string]map[string]string{
-	langZH: {
+// Chinese first: the matcher falls back to its first tag, and Chinese is the
+// default for anyone whose browser does not prefer English.
+var matcher = language.NewMatcher([]language.Tag{language.SimplifiedChinese, language.English})
+
+// Pick chooses the language of an answer: an explicit ?lang=, then the
+// language cookie, then Accept-Language; Chinese when nothing matches.
+func Pick(r *http.Request) string {
+	if l := Norm(r.URL.Query().Get("lang")); l != "" {
+		return l
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		if l := Norm(c.Value); l != "" {
+			return l
+		}
+	}
+	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if err != nil || len(tags) == 0 {
+		return ZH
+	}
+	_, idx, conf := matcher.Match(tags...)
+	if conf != language.No && idx == 1 {
+		return EN
+	}
+	return ZH
+}
+
+// Norm maps the spellings people and links use for a language to ZH or EN,
+// and anything else to "".
+func Norm(s string) string {
+	switch s {
+	case "zh", "zh-CN", "zh-cn", "zh_CN", "cn":
+		return ZH
+	case "en", "en-US", "en-us", "en_US", "en-GB":
+		return EN
+	}
+	return ""
+}
+
+// T returns the text for key in lang, falling back to Chinese, then to the
+// key itself: a missing key shows up visibly in tests rather than as blank.
+func T(lang, key string) string {
+	if s, ok := catalogue[lang][key]; ok {
+		return s
+	}
+	if s, ok := catalogue[ZH][key]; ok {
+		return s
+	}
+	return key
+}
+
+// Has reports whether key is catalogued (every language has the same keys;
+// the tests hold the catalogue to that).
+func Has(key string) bool {
+	_, ok := catalogue[ZH][key]
+	return ok
+}
+
+// catalogue: details of a failure never appear here; they go to the log
+// with the request id.
+var catalogue = map[string]map[string]string{
+	ZH: {
+		// Pages.
 		"app_name":               "微信登录",
 		"sandbox_banner":         "沙箱环境：模拟微信与短信，仅供测试，不是真实登录 · SANDBOX — simulated WeChat and SMS, not for real use",
 		"request_id":             "请求编号",
@@ -71,21 +130,17 @@ var messages = map[string]map[string]string{
 		"resend":                 "重新发送",
 		"change_phone":           "更换手机号",
 		"post_redirect_help":     "请点击“继续”返回网站。",
-		"err_phone_invalid":      "手机号格式不正确，请检查后重新输入。",
-		"err_rate_limited":       "验证码发送过于频繁，请稍后再试。",
 		"err_retry_in":           "请在 %s 后重试。",
-		"err_budget":             "短信服务今日额度已用完，请稍后再试或联系管理员。",
-		"err_sms_failed":         "短信发送失败，请确认手机号正确或稍后再试。",
-		"err_unknown_phone":      "该手机号未在本单位登记，无法绑定。请联系管理员。",
-		"err_wrong_code":         "验证码不正确。",
-		"err_malformed_code":     "请完整输入短信中的数字验证码（只含数字）。本次输入不计入尝试次数。",
 		"err_attempts_left":      "还可尝试 %d 次。",
-		"err_code_expired":       "验证码已过期或已失效，请重新获取。",
-		"err_too_many_attempts":  "错误次数过多，该验证码已失效，请重新获取。",
-		"err_user_bound":         "该手机号对应的账号已绑定其他微信。如需更换，请联系管理员。",
-		"err_person_bound":       "该微信已绑定其他账号。",
 		"flow_expired_title":     "登录已过期",
 		"flow_expired":           "本次登录已超时或已在其他浏览器中打开。请返回网站重新登录。",
+		"journey_expired_title":  "登录已过期",
+		"journey_expired":        "本次登录已超时或已在其他浏览器中打开。请点击“重新登录”，为同一网站重新开始。",
+		"journey_expired_code":   "输入验证码时本次登录已过期。请重新开始登录，我们会发送新的验证码。",
+		"restart_login":          "重新登录",
+		"login_cancelled_title":  "已取消登录",
+		"login_cancelled":        "你已取消本次登录。如需登录，可随时重新开始。",
+		"cancel_login":           "取消登录",
 		"state_invalid_title":    "登录链接已失效",
 		"state_invalid":          "该登录链接已使用或已过期。为保护账号安全，请重新登录。",
 		"wechat_refused_title":   "已取消授权",
@@ -100,8 +155,41 @@ var messages = map[string]map[string]string{
 		"login_unavailable":      "登录服务暂时不可用，请稍后再试。",
 		"principal_invalid":      "账号信息异常，无法登录。请联系管理员。",
 		"back_to_login":          "返回登录",
+
+		// Login outcomes: pages and the JSON API (keys are API error codes).
+		"invalid_phone":        "手机号格式不正确，请检查后重新输入。",
+		"rate_limited":         "操作过于频繁，请稍后再试。",
+		"sms_budget_exhausted": "短信服务今日额度已用完，请稍后再试或联系管理员。",
+		"sms_failed":           "短信发送失败，请确认手机号正确或稍后再试。",
+		"unknown_phone":        "该手机号未在本单位登记，无法绑定。请联系管理员。",
+		"wrong_code":           "验证码不正确。",
+		"malformed_code":       "请完整输入短信中的数字验证码（只含数字）。本次输入不计入尝试次数。",
+		"code_expired":         "验证码已过期或已失效，请重新获取。",
+		"too_many_attempts":    "错误次数过多，该验证码已失效，请重新获取。",
+		"user_bound_elsewhere": "该手机号对应的账号已绑定其他微信。如需更换，请联系管理员。",
+		"already_bound":        "该微信已绑定其他账号，请重新登录。",
+
+		// JSON API errors with no page counterpart.
+		"invalid_request":        "请求无效。",
+		"unsupported_media_type": "请求内容必须是 JSON（Content-Type: application/json）。",
+		"request_too_large":      "请求内容过大。",
+		"method_not_allowed":     "不支持此请求方式。",
+		"not_found":              "接口不存在。",
+		"unknown_app":            "未登记的应用（appid）。",
+		"unsupported_app_kind":   "此类应用不能使用该接口。",
+		"invalid_wechat_code":    "微信授权码无效或已过期，请重新获取。",
+		"wechat_code_used":       "微信授权码已被使用，请重新获取。",
+		"wechat_login_blocked":   "微信判定本次登录存在风险，已拦截。",
+		"wechat_unavailable":     "暂时无法连接微信，请稍后再试。",
+		"invalid_bind_token":     "绑定凭证无效或已使用，请重新登录。",
+		"bind_token_expired":     "绑定凭证已过期，请重新登录。",
+		"no_code":                "没有待验证的验证码，请重新获取。",
+		"snapshot_user":          "请在微信中使用完整服务后重新登录。",
+		"unavailable":            "服务暂时不可用，请稍后再试。",
+		"internal_error":         "系统暂时出现问题，请稍后再试。如果问题持续存在，请联系管理员并提供请求编号。",
 	},
-	langEN: {
+	EN: {
+		// Pages.
 		"app_name":               "Log in with WeChat",
 		"sandbox_banner":         "SANDBOX — simulated WeChat and SMS, not for real use · 沙箱环境，仅供测试",
 		"request_id":             "Request ID",
@@ -149,21 +237,17 @@ var messages = map[string]map[string]string{
 		"resend":                 "Send again",
 		"change_phone":           "Use another number",
 		"post_redirect_help":     "Press Continue to return to the site.",
-		"err_phone_invalid":      "That phone number does not look right. Please check it.",
-		"err_rate_limited":       "Too many codes requested.",
 		"err_retry_in":           "Try again in %s.",
-		"err_budget":             "Text messages are unavailable for today. Please try later or contact your administrator.",
-		"err_sms_failed":         "We could not send the text message. Check the number or try again later.",
-		"err_unknown_phone":      "This phone number is not registered with your organisation. Please contact your administrator.",
-		"err_wrong_code":         "That code is not right.",
-		"err_malformed_code":     "Enter the whole code from the text message, digits only. This try was not counted.",
 		"err_attempts_left":      "%d attempt(s) left.",
-		"err_code_expired":       "The code has expired or was replaced. Please request a new one.",
-		"err_too_many_attempts":  "Too many wrong codes: this code no longer works. Please request a new one.",
-		"err_user_bound":         "The account for this phone number is already linked to another WeChat account. Please contact your administrator to change it.",
-		"err_person_bound":       "This WeChat account is already linked to another account.",
 		"flow_expired_title":     "Login expired",
 		"flow_expired":           "This login timed out or was opened in another browser. Please go back to the site and log in again.",
+		"journey_expired_title":  "Login expired",
+		"journey_expired":        "This login timed out or was opened in another browser. Press “Log in again” to start over for the same site.",
+		"journey_expired_code":   "This login had expired by the time the code was entered. Please start again; we will send you a new code.",
+		"restart_login":          "Log in again",
+		"login_cancelled_title":  "Login cancelled",
+		"login_cancelled":        "You cancelled this login. You can start again at any time.",
+		"cancel_login":           "Cancel",
 		"state_invalid_title":    "Login link no longer valid",
 		"state_invalid":          "This login link was already used or has expired. To keep your account safe, please log in again.",
 		"wechat_refused_title":   "Authorization cancelled",
@@ -178,52 +262,37 @@ var messages = map[string]map[string]string{
 		"login_unavailable":      "Login is temporarily unavailable. Please try again later.",
 		"principal_invalid":      "Your account cannot log in. Please contact your administrator.",
 		"back_to_login":          "Back to login",
+
+		// Login outcomes: pages and the JSON API (keys are API error codes).
+		"invalid_phone":        "That phone number does not look right. Please check it.",
+		"rate_limited":         "Too many requests. Please try again later.",
+		"sms_budget_exhausted": "Text messages are unavailable for today. Please try later or contact your administrator.",
+		"sms_failed":           "We could not send the text message. Check the number or try again later.",
+		"unknown_phone":        "This phone number is not registered with your organisation. Please contact your administrator.",
+		"wrong_code":           "That code is not right.",
+		"malformed_code":       "Enter the whole code from the text message, digits only. This try was not counted.",
+		"code_expired":         "The code has expired or was replaced. Please request a new one.",
+		"too_many_attempts":    "Too many wrong codes: this code no longer works. Please request a new one.",
+		"user_bound_elsewhere": "The account for this phone number is already linked to another WeChat account. Please contact your administrator to change it.",
+		"already_bound":        "This WeChat account is already linked to another account. Please log in again.",
+
+		// JSON API errors with no page counterpart.
+		"invalid_request":        "The request is not valid.",
+		"unsupported_media_type": "The request body must be JSON (Content-Type: application/json).",
+		"request_too_large":      "The request body is too large.",
+		"method_not_allowed":     "This method is not allowed here.",
+		"not_found":              "There is no such API endpoint.",
+		"unknown_app":            "This appid is not registered.",
+		"unsupported_app_kind":   "This kind of app cannot use this endpoint.",
+		"invalid_wechat_code":    "The WeChat code is invalid or has expired. Get a new one.",
+		"wechat_code_used":       "The WeChat code has already been used. Get a new one.",
+		"wechat_login_blocked":   "WeChat blocked this login as risky.",
+		"wechat_unavailable":     "WeChat cannot be reached right now. Please try again later.",
+		"invalid_bind_token":     "The bind token is invalid or was already used. Please log in again.",
+		"bind_token_expired":     "The bind token has expired. Please log in again.",
+		"no_code":                "There is no code waiting to be verified. Request a new one.",
+		"snapshot_user":          "Open the full service in WeChat, then log in again.",
+		"unavailable":            "The service is briefly unavailable. Please try again in a moment.",
+		"internal_error":         "Something went wrong on our side. Please try again later. If it keeps happening, contact your administrator and quote the request ID.",
 	},
-}
-
-// translate returns the text for key in lang, falling back to Chinese, then
-// to the key itself (a missing key is visible in tests rather than blank).
-func translate(lang, key string) string {
-	if s, ok := messages[lang][key]; ok {
-		return s
-	}
-	if s, ok := messages[langZH][key]; ok {
-		return s
-	}
-	return key
-}
-
-// pickLang chooses the page language: an explicit ?lang=, then the language
-// cookie, then Accept-Language; Chinese when nothing matches.
-func pickLang(r *http.Request) string {
-	if l := normLang(r.URL.Query().Get("lang")); l != "" {
-		return l
-	}
-	if c, err := r.Cookie(langCookie); err == nil {
-		if l := normLang(c.Value); l != "" {
-			return l
-		}
-	}
-	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	if err != nil || len(tags) == 0 {
-		return langZH
-	}
-	_, idx, conf := langMatcher.Match(tags...)
-	if conf == language.No {
-		return langZH
-	}
-	if idx == 1 {
-		return langEN
-	}
-	return langZH
-}
-
-func normLang(s string) string {
-	switch s {
-	case "zh", "zh-CN", "zh-cn", "zh_CN", "cn":
-		return langZH
-	case "en", "en-US", "en-us", "en_US", "en-GB":
-		return langEN
-	}
-	return ""
 }
