@@ -180,9 +180,10 @@ func (s *SQLStore) Bind(ctx context.Context, a Account, userID string, replace b
 		_, err = tx.ExecContext(ctx, `INSERT INTO wechat_bindings (identity_key, user_id, created_at) VALUES (?, ?, ?)`, key, userID, store.Time(now))
 		return err
 	})
-	if store.IsDuplicate(err) {
+	if store.IsDuplicate(err) && !s.db.InAtomic(ctx) {
 		// Another instance bound one side between our checks and our insert:
-		// report which side is taken now.
+		// report which side is taken now. (Inside store.Atomic the whole
+		// change runs again on fresh data instead, which finds out the same.)
 		return s.conflict(ctx, a, userID)
 	}
 	return err
@@ -263,7 +264,7 @@ func (s *SQLStore) FindByID(ctx context.Context, id string) (User, error) {
 
 func (s *SQLStore) findUser(ctx context.Context, q, arg string) (User, error) {
 	var u User
-	err := s.db.QueryRowxContext(ctx, q, arg).Scan(&u.ID, &u.Phone)
+	err := s.db.Q(ctx).QueryRowxContext(ctx, q, arg).Scan(&u.ID, &u.Phone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -278,8 +279,11 @@ func (s *SQLStore) Create(ctx context.Context, phone string, now time.Time) (Use
 		return User{}, errors.New("binding: phone required")
 	}
 	u := User{ID: newUserID(), Phone: phone}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?)`, u.ID, u.Phone, store.Time(now))
-	if store.IsDuplicate(err) {
+	_, err := s.db.Q(ctx).ExecContext(ctx, `INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?)`, u.ID, u.Phone, store.Time(now))
+	if store.IsDuplicate(err) && !s.db.InAtomic(ctx) {
+		// Inside store.Atomic the duplicate goes back to it: the
+		// transaction's snapshot may not show the other request's user yet,
+		// and the fresh run that follows does.
 		return s.FindByPhone(ctx, phone)
 	}
 	if err != nil {

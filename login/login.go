@@ -1,8 +1,8 @@
 // Package login is what every WeChat entry point shares once WeChat has named
 // the person: find who they are, and on a first login bind them to a user by
 // a phone number proven with an SMS code, following the operator's policy.
-// The browser flow and the JSON API for mini programs and apps both call it,
-// so a person is treated the same whichever way they arrive.
+// The login journey (package journey) calls it for every transport, so a
+// person is treated the same whichever way they arrive.
 package login
 
 import (
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"wxcas/binding"
-	"wxcas/cas"
 	"wxcas/otp"
 )
 
@@ -61,12 +60,16 @@ var (
 	ErrUserBound = binding.ErrUserBound
 	// ErrPersonBound: this WeChat account got bound to another user meanwhile.
 	ErrPersonBound = binding.ErrPersonBound
-	// ErrSnapshot: a WeChat "snapshot page" virtual user, never bound.
-	ErrSnapshot = errors.New("login: snapshot-mode WeChat user cannot be bound")
 )
 
 // PurposeBind is the OTP purpose for phone binding.
 const PurposeBind = "bind"
+
+// Transactor runs fn in one database transaction that the stores given
+// fn's context join; *store.DB is one (store.DB.Atomic).
+type Transactor interface {
+	Atomic(ctx context.Context, fn func(ctx context.Context) error) error
+}
 
 // Service resolves and binds identities.
 type Service struct {
@@ -74,36 +77,33 @@ type Service struct {
 	bindings  binding.Store
 	directory binding.Directory
 	otp       *otp.Service
+	tx        Transactor
 	now       func() time.Time
 	log       *slog.Logger
 }
 
-// New returns a Service.
-func New(cfg Config, bindings binding.Store, directory binding.Directory, codes *otp.Service, now func() time.Time, log *slog.Logger) *Service {
+// New returns a Service. tx makes a binding atomic: spending the code,
+// creating the user (built-in directory) and writing the binding commit
+// together or not at all.
+func New(cfg Config, bindings binding.Store, directory binding.Directory, codes *otp.Service, tx Transactor, now func() time.Time, log *slog.Logger) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{cfg: cfg, bindings: bindings, directory: directory, otp: codes, now: now, log: log.With("component", "login")}
+	return &Service{cfg: cfg, bindings: bindings, directory: directory, otp: codes, tx: tx, now: now, log: log}
 }
 
 // Identity is a WeChat person as WeChat reported them in one login.
 type Identity struct {
 	binding.Account
-	// Snapshot marks an Official Account snapshot-page virtual user.
-	Snapshot bool
 	// Holder is an opaque id of this one login (a browser login flow, an
-	// API bind-token chain), which SendCode and Bind require: an SMS code
-	// belongs to the login that asked for it, so another login aimed at the
-	// same phone can neither use nor burn it. Callers prefix it by kind
-	// ("flow:", "api:") so ids of different kinds never meet.
+	// which SendCode and Bind require: an SMS code belongs to the login
+	// that asked for it, so another login aimed at the same phone can
+	// neither use nor burn it.
 	Holder string
 }
 
 // Identify records the sighting and returns the bound user, or ErrUnbound.
 func (s *Service) Identify(ctx context.Context, id Identity) (binding.User, error) {
-	if id.Snapshot {
-		return binding.User{}, ErrSnapshot
-	}
 	userID, err := s.bindings.Seen(ctx, id.Account, s.now())
 	if errors.Is(err, binding.ErrNotFound) {
 		return binding.User{}, ErrUnbound
@@ -127,9 +127,6 @@ func (s *Service) Identify(ctx context.Context, id Identity) (binding.User, erro
 // SendCode sends a binding code to phone for the login id.Holder, counted
 // against the phone, the client IP and the WeChat person.
 func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, clientIP string) (otp.SendResult, error) {
-	if id.Snapshot {
-		return otp.SendResult{}, ErrSnapshot
-	}
 	if s.cfg.OnUnknownPhone == UnknownPhoneRefuse {
 		// Refuse before spending an SMS on a number that cannot bind.
 		if _, err := s.directory.FindByPhone(ctx, phone.String()); errors.Is(err, binding.ErrNotFound) {
@@ -142,33 +139,66 @@ func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, cl
 }
 
 // Bind checks the code sent to phone in the login id.Holder and binds the
-// WeChat person to the phone's user,
-// creating the user when the policy allows. Concurrent binds are safe: the
-// directory never creates two users for one phone and the binding store lets
-// only one binding per person and per user exist.
+// WeChat person to the phone's user, creating the user when the policy
+// allows (see BindThen).
 func (s *Service) Bind(ctx context.Context, id Identity, phone otp.Phone, code string) (binding.User, error) {
-	if id.Snapshot {
-		return binding.User{}, ErrSnapshot
-	}
-	if err := s.otp.Verify(ctx, otp.VerifyRequest{Phone: phone, Purpose: PurposeBind, Holder: id.Holder, Code: code}); err != nil {
+	return s.BindThen(ctx, id, phone, code, nil)
+}
+
+// BindThen is Bind with then run inside the binding's transaction (the
+// login journey records its new state there). The attempt is counted first,
+// on its own; then spending the code, creating the user (built-in
+// directory), writing the binding and then commit together: a failure
+// anywhere leaves the code usable and no user without a binding. Two logins
+// of one person racing end bound to the same user: the loser's transaction
+// runs again and finds the winner's binding.
+func (s *Service) BindThen(ctx context.Context, id Identity, phone otp.Phone, code string, then func(ctx context.Context, u binding.User) error) (binding.User, error) {
+	proof, err := s.otp.Check(ctx, otp.VerifyRequest{Phone: phone, Purpose: PurposeBind, Holder: id.Holder, Code: code})
+	if err != nil {
 		return binding.User{}, err
 	}
-	return s.bindPhone(ctx, id, phone, "sms")
+	return s.bindAtomically(ctx, id, phone, "sms", func(ctx context.Context) error { return s.otp.Spend(ctx, proof) }, then)
+}
+
+func (s *Service) bindAtomically(ctx context.Context, id Identity, phone otp.Phone, proof string, spend func(ctx context.Context) error, then func(ctx context.Context, u binding.User) error) (binding.User, error) {
+	var u binding.User
+	err := s.tx.Atomic(ctx, func(ctx context.Context) error {
+		if spend != nil {
+			if err := spend(ctx); err != nil {
+				return err
+			}
+		}
+		var err error
+		if u, err = s.bindPhone(ctx, id, phone); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(ctx, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return binding.User{}, err
+	}
+	s.log.InfoContext(ctx, "WeChat account bound", "user", u.ID, "appid", id.AppID, "phone", phone.Masked(), "proof", proof)
+	return u, nil
 }
 
 // bindPhone binds the WeChat person to the user of a proven phone number,
 // following the directory policy (create or refuse an unknown phone; refuse
-// or replace a user bound to another person). proof says how the phone was
-// proven, for the log.
-func (s *Service) bindPhone(ctx context.Context, id Identity, phone otp.Phone, proof string) (binding.User, error) {
+// or replace a user bound to another person).
+func (s *Service) bindPhone(ctx context.Context, id Identity, phone otp.Phone) (binding.User, error) {
 	now := s.now()
 	u, err := s.directory.FindByPhone(ctx, phone.String())
 	switch {
 	case errors.Is(err, binding.ErrNotFound) && s.cfg.OnUnknownPhone == UnknownPhoneCreate:
+		// The built-in directory creates the user in the binding's
+		// transaction; an organisation's directory creates it in its own
+		// database, idempotently by phone, so a binding that then fails
+		// finds the same user next time.
 		if u, err = s.directory.Create(ctx, phone.String(), now); err != nil {
 			return binding.User{}, fmt.Errorf("create user: %w", err)
 		}
-		s.log.InfoContext(ctx, "user created at first WeChat login", "user", u.ID, "phone", phone.Masked())
 	case errors.Is(err, binding.ErrNotFound):
 		return binding.User{}, ErrUnknownPhone
 	case err != nil:
@@ -177,31 +207,11 @@ func (s *Service) bindPhone(ctx context.Context, id Identity, phone otp.Phone, p
 	if err := s.bindings.Bind(ctx, id.Account, u.ID, s.cfg.OnUserBound == UserBoundReplace, now); err != nil {
 		return binding.User{}, err
 	}
-	s.log.InfoContext(ctx, "WeChat account bound", "user", u.ID, "appid", id.AppID, "phone", phone.Masked(), "proof", proof)
 	return u, nil
 }
 
-// Principal is the CAS principal for a user logged in with WeChat. The
-// attributes are offered to services, which release only those listed in
-// their registry entry.
-func Principal(u binding.User, id Identity, at time.Time) cas.Principal {
-	attrs := map[string][]string{
-		"userId":       {u.ID},
-		"phone":        {u.Phone},
-		"loginChannel": {"wechat"},
-	}
-	if id.Nickname != "" {
-		attrs["nickname"] = []string{id.Nickname}
-	}
-	if id.UnionID != "" {
-		attrs["wechatUnionId"] = []string{id.UnionID}
-	}
-	for k, v := range u.Attributes {
-		attrs[k] = []string{v}
-	}
-	principal := u.Principal
-	if principal == "" {
-		principal = u.ID
-	}
-	return cas.Principal{ID: principal, Attributes: attrs, AuthenticatedAt: at}
+// User returns the directory user with id (a journey that bound or
+// identified them earlier asks again when it finishes once more).
+func (s *Service) User(ctx context.Context, id string) (binding.User, error) {
+	return s.directory.FindByID(ctx, id)
 }

@@ -179,8 +179,29 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 // ErrMismatch (a *MismatchError with the attempts left) or
 // ErrTooManyAttempts.
 func (s *Service) Verify(ctx context.Context, req VerifyRequest) error {
-	if err := checkRequest(req.Phone, req.Purpose, req.Holder); err != nil {
+	proof, err := s.Check(ctx, req)
+	if err != nil {
 		return err
+	}
+	return s.Spend(ctx, proof)
+}
+
+// Proof is a code Check found right, not yet used up: Spend uses it up.
+type Proof struct {
+	ref  CodeRef
+	code Code
+}
+
+// Check counts one attempt against the code sent to req.Phone for req.Holder
+// and compares it, without using the code up: the caller spends it with
+// Spend, in the same transaction as what the code authorises (a binding), so
+// that a failure there leaves the code usable. The attempt is counted in its
+// own statement before the comparison, whatever the caller's transaction
+// does later: rolling back a binding must never give a guesser attempts
+// back. Errors are Verify's.
+func (s *Service) Check(ctx context.Context, req VerifyRequest) (Proof, error) {
+	if err := checkRequest(req.Phone, req.Purpose, req.Holder); err != nil {
+		return Proof{}, err
 	}
 	log := s.log.With("phone", req.Phone.Masked(), "purpose", req.Purpose)
 	now := s.now()
@@ -191,33 +212,33 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) error {
 	code := strings.TrimSpace(req.Code)
 	if !s.wellFormed(code) {
 		log.Info("otp: malformed code refused; no attempt used", "length", len(code))
-		return ErrMalformedCode
+		return Proof{}, ErrMalformedCode
 	}
 
 	holder := s.HolderKey(req.Holder)
 	c, err := s.store.GetCode(ctx, holder, req.Phone, req.Purpose)
 	if errors.Is(err, store.ErrNotFound) {
 		log.Info("otp: verification without a pending code")
-		return ErrNoCode
+		return Proof{}, ErrNoCode
 	}
 	if err != nil {
-		return err
+		return Proof{}, err
 	}
 	if err := deadReason(c, now); err != nil {
 		log.Info("otp: verification refused", "reason", err)
-		return err
+		return Proof{}, err
 	}
 
 	// Count first: the attempt is spent whatever the comparison says, so
 	// the right code cannot slip through once the attempts are used up.
 	attempts, counted, err := s.store.CountAttempt(ctx, c.CodeRef, now)
 	if err != nil {
-		return err
+		return Proof{}, err
 	}
 	if !counted {
 		err := s.whyRefused(ctx, c.CodeRef, now)
 		log.Info("otp: verification refused", "reason", err)
-		return err
+		return Proof{}, err
 	}
 
 	if !hmac.Equal([]byte(s.hash(holder, req.Phone, req.Purpose, code)), []byte(c.Hash)) {
@@ -227,21 +248,34 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) error {
 		} else {
 			log.Info("otp: wrong code", "attempts", attempts, "left", left)
 		}
-		return &MismatchError{AttemptsLeft: left}
+		return Proof{}, &MismatchError{AttemptsLeft: left}
 	}
+	c.Attempts = attempts
+	return Proof{ref: c.CodeRef, code: c}, nil
+}
 
-	won, err := s.store.MarkVerified(ctx, c.CodeRef, now)
+// Spend uses up a code Check found right. Of concurrent spenders of one code
+// exactly one succeeds; the others get why it no longer verifies (ErrNoCode
+// once used, ErrExpired, ...). Inside store.Atomic it is part of the
+// caller's transaction.
+func (s *Service) Spend(ctx context.Context, p Proof) error {
+	if p.ref.Holder == "" {
+		return ErrNoCode
+	}
+	now := s.now()
+	won, err := s.store.MarkVerified(ctx, p.ref, now)
 	if err != nil {
 		return err
 	}
+	log := s.log.With("phone", p.ref.Phone.Masked(), "purpose", p.ref.Purpose)
 	if !won {
 		// A concurrent request verified the same code first, a newer code
 		// replaced it, or it expired meanwhile.
-		err := s.whyRefused(ctx, c.CodeRef, now)
+		err := s.whyRefused(ctx, p.ref, now)
 		log.Info("otp: right code, but not verified", "reason", err)
 		return err
 	}
-	log.Info("otp: code verified", "attempts", attempts)
+	log.Info("otp: code verified", "attempts", p.code.Attempts)
 	return nil
 }
 

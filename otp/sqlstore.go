@@ -113,7 +113,9 @@ func (s *SQLStore) CountAttempt(ctx context.Context, ref CodeRef, now time.Time)
 // UPDATE changed the row.
 func (s *SQLStore) MarkVerified(ctx context.Context, ref CodeRef, now time.Time) (bool, error) {
 	now = store.Time(now)
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_codes SET verified_at = ? WHERE `+liveCode),
+	// Through the context's transaction, if any: spending a code commits
+	// with what it authorises (see Service.Spend).
+	res, err := s.db.Q(ctx).ExecContext(ctx, s.db.Rebind(`UPDATE otp_codes SET verified_at = ? WHERE `+liveCode),
 		now, ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID, now)
 	if err != nil {
 		return false, fmt.Errorf("otp: mark verified: %w", err)

@@ -211,8 +211,14 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	return len(res), nil
 }
 
-// InTx runs fn in a transaction, committing when it returns nil.
+// InTx runs fn in a transaction, committing when it returns nil. Inside
+// Atomic it joins the transaction the context carries instead, so a store
+// method that needs a transaction of its own (a binding, a journey update)
+// can also be one step of a larger atomic change.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if tx := db.txOf(ctx); tx != nil {
+		return fn(tx)
+	}
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
@@ -222,6 +228,72 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+type txKey struct{}
+
+type ctxTx struct {
+	db *DB
+	tx *sqlx.Tx
+}
+
+func (db *DB) txOf(ctx context.Context) *sqlx.Tx {
+	if t, ok := ctx.Value(txKey{}).(ctxTx); ok && t.db == db {
+		return t.tx
+	}
+	return nil
+}
+
+// InAtomic reports whether ctx carries a transaction of db (see Atomic).
+func (db *DB) InAtomic(ctx context.Context) bool { return db.txOf(ctx) != nil }
+
+// Querier is what both *sqlx.DB and *sqlx.Tx offer.
+type Querier interface {
+	sqlx.ExtContext
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+	NamedExecContext(ctx context.Context, query string, arg any) (sql.Result, error)
+}
+
+// Q is the transaction ctx carries (see Atomic), else the database: store
+// methods read and write through it to take part in an atomic change.
+func (db *DB) Q(ctx context.Context) Querier {
+	if tx := db.txOf(ctx); tx != nil {
+		return tx
+	}
+	return db.DB
+}
+
+// atomicAttempts bounds how often Atomic runs fn again after MySQL chose its
+// transaction as a deadlock victim or a unique key was taken meanwhile.
+const atomicAttempts = 3
+
+// Atomic runs fn in one transaction that every store method given fn's
+// context joins (through InTx or Q): all of their writes commit together or
+// none does. A deadlock or duplicate-key failure (two requests racing to
+// create the same row) rolls everything back and runs fn again, on fresh
+// data; fn must therefore have no effect outside the database. Nested calls
+// join the outer transaction.
+func (db *DB) Atomic(ctx context.Context, fn func(ctx context.Context) error) error {
+	if db.txOf(ctx) != nil {
+		return fn(ctx)
+	}
+	for attempt := 1; ; attempt++ {
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		err = fn(context.WithValue(ctx, txKey{}, ctxTx{db: db, tx: tx}))
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+		if err != nil && attempt < atomicAttempts && (IsDeadlock(err) || IsDuplicate(err)) {
+			continue
+		}
+		return err
+	}
 }
 
 // IsDuplicate reports whether err is a unique-key violation on either backend.

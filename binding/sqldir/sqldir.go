@@ -179,14 +179,21 @@ func (d *Directory) findOne(ctx context.Context, key, q, arg, what string) (bind
 
 // Create implements binding.Directory: it runs the create query and reads the
 // user back with find_by_phone, which also picks up an id the database
-// assigned. A duplicate-key error means another request created the user
-// first; that user is returned.
+// assigned. It is idempotent by phone: a user the phone already finds is
+// returned without running create (a binding that failed after creating the
+// user finds it again), and a duplicate-key error means another request
+// created the user first; that user is returned.
 func (d *Directory) Create(ctx context.Context, phone string, _ time.Time) (binding.User, error) {
 	if !d.cfg.CanCreate() {
 		return binding.User{}, ErrCannotCreate
 	}
 	if phone == "" {
 		return binding.User{}, errors.New("sqldir: phone required")
+	}
+	if u, err := d.FindByPhone(ctx, phone); err == nil {
+		return u, nil
+	} else if !errors.Is(err, binding.ErrNotFound) {
+		return binding.User{}, err
 	}
 	qctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
 	_, err := d.db.ExecContext(qctx, d.cfg.Create, d.toDB(phone))

@@ -1,0 +1,544 @@
+package journey
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"wxcas/audit"
+	"wxcas/binding"
+	"wxcas/login"
+	"wxcas/otp"
+)
+
+// Config shapes every journey.
+type Config struct {
+	// TTL bounds a whole journey, from the start to the finish.
+	TTL time.Duration
+	// PhoneRegion is the region of phone numbers typed without a country
+	// code (e.g. "CN").
+	PhoneRegion string
+	// AskUnionID: an Official Account login with the silent snsapi_base
+	// scope that finds an unbound person without a unionid asks WeChat once
+	// more with snsapi_userinfo, which reveals it: the person may already
+	// be bound through another app of the same open platform account.
+	AskUnionID bool
+}
+
+// Deps are the engine's collaborators.
+type Deps struct {
+	Store  Store
+	Login  *login.Service
+	WeChat WeChat
+	// Audit records logins, bindings and refusals (never fails a login).
+	Audit audit.Log
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Engine applies events to journeys. It is safe for concurrent use, and any
+// number of instances may share one Store.
+type Engine struct {
+	cfg Config
+	d   Deps
+}
+
+// New checks the transition table and builds the engine.
+func New(cfg Config, d Deps) (*Engine, error) {
+	if err := CheckTable(); err != nil {
+		return nil, err
+	}
+	if d.Store == nil || d.Login == nil || d.WeChat == nil {
+		return nil, errors.New("journey: Deps.Store, Login and WeChat are required")
+	}
+	if cfg.TTL <= 0 {
+		return nil, errors.New("journey: Config.TTL must be positive")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Audit == nil {
+		d.Audit = audit.Best(nil, d.Log)
+	}
+	return &Engine{cfg: cfg, d: d}, nil
+}
+
+// Start describes a new journey.
+type Start struct {
+	ID         string // random, from the transport (it may be part of a token)
+	Transport  Transport
+	Channel    string
+	Service    string
+	Return     string
+	SecretHash string
+	// TTL bounds the journey; 0: Config.TTL.
+	TTL time.Duration
+	// StepTTL bounds the first step (the API's bind token); 0: the journey's TTL.
+	StepTTL time.Duration
+}
+
+// Start stores a new journey waiting for WeChat.
+func (e *Engine) Start(ctx context.Context, s Start) (*Journey, error) {
+	if s.ID == "" || s.SecretHash == "" || s.Transport == "" {
+		return nil, errors.New("journey: Start needs an ID, a SecretHash and a Transport")
+	}
+	now := e.d.Now()
+	ttl := e.cfg.TTL
+	if s.TTL > 0 {
+		ttl = s.TTL
+	}
+	j := &Journey{
+		ID: s.ID, State: WeChatPending, Transport: s.Transport, Channel: s.Channel, Service: s.Service,
+		Return: s.Return, SecretHash: s.SecretHash, CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	if s.StepTTL > 0 {
+		j.StepExpiresAt = minTime(now.Add(s.StepTTL), j.ExpiresAt)
+	}
+	if err := e.d.Store.Create(ctx, j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// From is who sends an event.
+type From struct {
+	// SecretHash proves the sender holds the journey (see Transport); it
+	// must equal the journey's.
+	SecretHash string
+	// NextSecretHash, when set, becomes the journey's secret if the event
+	// succeeds (the API's per-step secret), with NextStepTTL to use it.
+	NextSecretHash string
+	NextStepTTL    time.Duration
+	ClientIP       string
+}
+
+// Event is something a transport asks of a journey.
+type Event interface{ Kind() EventKind }
+
+// The events, with what they carry.
+type (
+	// WeChatStart: StateHash is the keyed hash of the WeChat state just
+	// issued for Channel.
+	WeChatStart struct{ Channel, StateHash string }
+	// WeChatCode: WeChat's code for the app AppID. StateHash, for a
+	// browser callback, is the keyed hash of the state it came with; an
+	// empty Code means the person declined in WeChat.
+	WeChatCode struct{ AppID, Code, StateHash string }
+	// PhoneEntered: the number as typed.
+	PhoneEntered struct{ Number string }
+	Resend       struct{}
+	ChangeNumber struct{}
+	// CodeEntered: the SMS code as typed.
+	CodeEntered struct{ Code string }
+	// WeChatPhone: a mini program's getPhoneNumber code.
+	WeChatPhone struct{ PhoneCode string }
+	Cancel      struct{}
+	// Finish: the transport is about to issue the result. Person, when the
+	// transport has it from the answer that led here, saves a lookup.
+	Finish struct{ Person *Person }
+)
+
+func (WeChatStart) Kind() EventKind  { return EvWeChatStart }
+func (WeChatCode) Kind() EventKind   { return EvWeChatCode }
+func (PhoneEntered) Kind() EventKind { return EvPhone }
+func (Resend) Kind() EventKind       { return EvResend }
+func (ChangeNumber) Kind() EventKind { return EvChangeNumber }
+func (CodeEntered) Kind() EventKind  { return EvCode }
+func (WeChatPhone) Kind() EventKind  { return EvWeChatPhone }
+func (Cancel) Kind() EventKind       { return EvCancel }
+func (Finish) Kind() EventKind       { return EvFinish }
+
+// Answer is where an event left the journey.
+type Answer struct {
+	Journey *Journey
+	// Person is set in Identified, Bound and Finished.
+	Person *Person
+	// Sent describes the code just sent (EvPhone, EvResend).
+	Sent *otp.SendResult
+	// Replay: the event repeated one that already succeeded (a double
+	// submission, a callback delivered twice): the transport finishes again.
+	Replay bool
+	// AskUserInfo: ask WeChat again with the Official Account's userinfo
+	// scope (see Config.AskUnionID).
+	AskUserInfo bool
+}
+
+// Handle applies ev to the journey id, sent by from. A refusal is an
+// *Error (see AsError); other errors are internal.
+func (e *Engine) Handle(ctx context.Context, id string, ev Event, from From) (Answer, error) {
+	j, err := e.load(ctx, id, from)
+	if err != nil {
+		return Answer{}, err
+	}
+	a, err := e.handle(ctx, j, ev, from)
+	if err != nil {
+		e.auditRefusal(ctx, j, from, err)
+		return Answer{Journey: j}, err
+	}
+	return a, nil
+}
+
+// Load returns the journey id if from holds it and it has not expired.
+func (e *Engine) Load(ctx context.Context, id string, from From) (*Journey, error) {
+	return e.load(ctx, id, from)
+}
+
+func (e *Engine) load(ctx context.Context, id string, from From) (*Journey, error) {
+	j, err := e.d.Store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fail(CodeInvalid, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := e.check(j, from, e.d.Now()); err != nil {
+		return j, err
+	}
+	return j, nil
+}
+
+// check refuses a journey from does not hold, or that has expired.
+func (e *Engine) check(j *Journey, from From, now time.Time) error {
+	if from.SecretHash == "" || !hmac.Equal([]byte(from.SecretHash), []byte(j.SecretHash)) {
+		return fail(CodeInvalid, errors.New("not the journey's holder"))
+	}
+	if j.Expired(now) {
+		return fail(CodeExpired, nil)
+	}
+	return nil
+}
+
+func (e *Engine) handle(ctx context.Context, j *Journey, ev Event, from From) (Answer, error) {
+	if _, err := allowed(j, ev.Kind(), e.d.Now()); err != nil {
+		if wc, ok := ev.(WeChatCode); ok && wc.StateHash != "" {
+			// A callback for a journey that moved on: WeChat (or an
+			// impatient person) sent it twice.
+			return e.afterDuplicateCallback(ctx, j, wc, from)
+		}
+		return Answer{}, err
+	}
+	switch ev := ev.(type) {
+	case WeChatStart:
+		j, err := e.update(ctx, j, from, ev.Kind(), func(j *Journey) {
+			j.WeChatStateHash, j.WeChatStateUsed, j.Channel = ev.StateHash, false, ev.Channel
+		}, WeChatPending)
+		return Answer{Journey: j}, err
+	case WeChatCode:
+		return e.wechatCode(ctx, j, ev, from)
+	case PhoneEntered:
+		phone, err := otp.ParsePhone(strings.TrimSpace(ev.Number), e.cfg.PhoneRegion)
+		if err != nil {
+			return Answer{}, fail(CodeInvalidPhone, err)
+		}
+		return e.send(ctx, j, phone, from)
+	case Resend:
+		return e.send(ctx, j, otp.Phone(j.Phone), from)
+	case ChangeNumber:
+		j, err := e.update(ctx, j, from, ev.Kind(), func(j *Journey) { j.Phone = "" }, PhoneRequested)
+		return Answer{Journey: j}, err
+	case CodeEntered:
+		return e.code(ctx, j, ev, from)
+	case WeChatPhone:
+		return e.wechatPhone(ctx, j, ev, from)
+	case Cancel:
+		j, err := e.update(ctx, j, from, ev.Kind(), nil, Failed)
+		return Answer{Journey: j}, err
+	case Finish:
+		return e.finish(ctx, j, ev, from)
+	}
+	return Answer{}, fmt.Errorf("journey: unknown event %T", ev)
+}
+
+// errChanged: the journey changed between the load and the update.
+var errChanged = errors.New("journey: changed by another request")
+
+// update saves the journey in state to after fn, if nobody changed it since
+// j was loaded and the table allows the move; from's next secret takes
+// effect with it.
+func (e *Engine) update(ctx context.Context, j *Journey, from From, ev EventKind, fn func(*Journey), to State) (*Journey, error) {
+	now := e.d.Now()
+	out, err := e.d.Store.Update(ctx, j.ID, func(cur *Journey) error {
+		if cur.Version != j.Version {
+			return errChanged
+		}
+		if err := e.check(cur, from, now); err != nil {
+			return err
+		}
+		t, err := allowed(cur, ev, now)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(t.To, to) {
+			// The effects and the table disagree: a bug, never the
+			// person's doing.
+			return fmt.Errorf("journey: %s --%s--> %s is not in the transition table", cur.State, ev, to)
+		}
+		if fn != nil {
+			fn(cur)
+		}
+		cur.State = to
+		if from.NextSecretHash != "" {
+			cur.SecretHash = from.NextSecretHash
+			cur.StepExpiresAt = time.Time{}
+			if from.NextStepTTL > 0 {
+				cur.StepExpiresAt = minTime(now.Add(from.NextStepTTL), cur.ExpiresAt)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, fail(CodeInvalid, err)
+	}
+	return out, err
+}
+
+// identity is the journey's WeChat person, holding the codes it asks for.
+func identity(j *Journey) login.Identity {
+	return login.Identity{Account: j.Account(), Holder: j.holder()}
+}
+
+func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from From) (Answer, error) {
+	if ev.StateHash != "" {
+		if j.WeChatStateHash == "" || !hmac.Equal([]byte(j.WeChatStateHash), []byte(ev.StateHash)) {
+			return Answer{}, fail(CodeStateInvalid, errors.New("state not issued for this journey"))
+		}
+		if j.WeChatStateUsed {
+			return e.afterDuplicateCallback(ctx, j, ev, from)
+		}
+		// Use the state up first: of two callbacks with it, one goes on.
+		used, err := e.d.Store.Update(ctx, j.ID, func(cur *Journey) error {
+			if cur.State != WeChatPending || cur.WeChatStateUsed || cur.WeChatStateHash != ev.StateHash {
+				return errChanged
+			}
+			cur.WeChatStateUsed = true
+			return nil
+		})
+		if errors.Is(err, errChanged) {
+			return e.afterDuplicateCallback(ctx, j, ev, from)
+		}
+		if err != nil {
+			return Answer{}, err
+		}
+		j = used
+	}
+	if ev.Code == "" {
+		return Answer{}, fail(CodeWeChatRefused, nil)
+	}
+	acct, err := e.d.WeChat.Identify(ctx, ev.AppID, ev.Code)
+	if err != nil {
+		err = outcomeOf(err)
+		if oe := AsError(err); oe != nil && oe.Code == CodeSnapshotUser {
+			// A snapshot-page user is virtual: nothing in this journey
+			// can make them a person.
+			if _, uerr := e.update(ctx, j, from, EvWeChatCode, nil, Failed); uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
+				return Answer{}, uerr
+			}
+		}
+		return Answer{}, err
+	}
+	id := login.Identity{Account: acct, Holder: j.holder()}
+	user, err := e.d.Login.Identify(ctx, id)
+	switch {
+	case err == nil:
+		j, err := e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.setAccount(acct); j.UserID = user.ID }, Identified)
+		if err != nil {
+			return Answer{}, err
+		}
+		return Answer{Journey: j, Person: e.person(j, user, false)}, nil
+	case errors.Is(err, login.ErrUnbound) && j.Channel == ChannelOABase && e.cfg.AskUnionID && acct.UnionID == "":
+		return Answer{Journey: j, AskUserInfo: true}, nil
+	case errors.Is(err, login.ErrUnbound):
+		j, err := e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.setAccount(acct) }, PhoneRequested)
+		return Answer{Journey: j}, err
+	}
+	return Answer{}, err
+}
+
+// afterDuplicateCallback answers a WeChat callback whose state was already
+// used: it waits (up to ~3 s) for the first callback to move the journey on,
+// then shows where it stands; a journey the first one finished finishes
+// again (within FinishGrace), so the person lands on the service.
+func (e *Engine) afterDuplicateCallback(ctx context.Context, j *Journey, ev WeChatCode, from From) (Answer, error) {
+	if ev.StateHash == "" || !hmac.Equal([]byte(j.WeChatStateHash), []byte(ev.StateHash)) {
+		return Answer{}, fail(CodeStateInvalid, errors.New("state not issued for this journey"))
+	}
+	for range 30 {
+		switch j.State {
+		case Finished:
+			return e.finish(ctx, j, Finish{}, from)
+		case PhoneRequested, CodeSent, Bound:
+			return Answer{Journey: j}, nil
+		case Failed:
+			return Answer{}, fail(CodeEnded, nil)
+		}
+		select {
+		case <-ctx.Done():
+			return Answer{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		cur, err := e.load(ctx, j.ID, from)
+		if err != nil {
+			return Answer{}, err
+		}
+		j = cur
+	}
+	return Answer{}, fail(CodeStateInvalid, errors.New("state replayed"))
+}
+
+func (e *Engine) send(ctx context.Context, j *Journey, phone otp.Phone, from From) (Answer, error) {
+	res, err := e.d.Login.SendCode(ctx, identity(j), phone, from.ClientIP)
+	if err != nil {
+		return Answer{}, outcomeOf(err)
+	}
+	j, err = e.update(ctx, j, from, EvPhone, func(j *Journey) { j.Phone = string(phone) }, CodeSent)
+	if errors.Is(err, errChanged) {
+		// Changed meanwhile (another tab): the code went out; show the
+		// journey as it is now.
+		j, err = e.load(ctx, j.ID, from)
+	}
+	if err != nil {
+		return Answer{}, err
+	}
+	return Answer{Journey: j, Sent: &res}, nil
+}
+
+func (e *Engine) code(ctx context.Context, j *Journey, ev CodeEntered, from From) (Answer, error) {
+	if j.State == Bound || j.State == Finished {
+		return e.replay(ctx, j)
+	}
+	var bound *Journey
+	user, err := e.d.Login.BindThen(ctx, identity(j), otp.Phone(j.Phone), ev.Code, func(ctx context.Context, u binding.User) error {
+		var err error
+		bound, err = e.update(ctx, j, from, EvCode, func(j *Journey) { j.UserID = u.ID }, Bound)
+		return err
+	})
+	if err != nil {
+		return e.unlessDone(ctx, j, from, err)
+	}
+	e.record(ctx, bound, from, audit.KindBind, audit.OK)
+	return Answer{Journey: bound, Person: e.person(bound, user, true)}, nil
+}
+
+func (e *Engine) wechatPhone(ctx context.Context, j *Journey, ev WeChatPhone, from From) (Answer, error) {
+	phone, err := e.d.WeChat.PhoneNumber(ctx, j.AppID, ev.PhoneCode)
+	if err != nil {
+		return Answer{}, outcomeOf(err)
+	}
+	var bound *Journey
+	user, err := e.d.Login.BindVerifiedPhoneThen(ctx, identity(j), phone, func(ctx context.Context, u binding.User) error {
+		var err error
+		bound, err = e.update(ctx, j, from, EvWeChatPhone, func(j *Journey) { j.Phone, j.UserID = string(phone), u.ID }, Bound)
+		return err
+	})
+	if err != nil {
+		return e.unlessDone(ctx, j, from, err)
+	}
+	e.record(ctx, bound, from, audit.KindBind, audit.OK)
+	return Answer{Journey: bound, Person: e.person(bound, user, true)}, nil
+}
+
+// unlessDone turns a failed binding into a replay when a concurrent request
+// of the same holder bound the journey meanwhile (a double submission):
+// its code was used up by the winner, or the journey changed under it.
+func (e *Engine) unlessDone(ctx context.Context, j *Journey, from From, err error) (Answer, error) {
+	err = outcomeOf(err)
+	if oe := AsError(err); errors.Is(err, errChanged) || (oe != nil && oe.Code == CodeNoCode) {
+		if cur, lerr := e.load(ctx, j.ID, from); lerr == nil && (cur.State == Bound || cur.State == Finished) {
+			return e.replay(ctx, cur)
+		}
+	}
+	if errors.Is(err, errChanged) {
+		return Answer{}, fail(CodeWrongStep, err)
+	}
+	return Answer{}, err
+}
+
+// replay answers a repeat of a step that succeeded: the journey's person,
+// to be finished again.
+func (e *Engine) replay(ctx context.Context, j *Journey) (Answer, error) {
+	user, err := e.d.Login.User(ctx, j.UserID)
+	if err != nil {
+		return Answer{}, err
+	}
+	return Answer{Journey: j, Person: e.person(j, user, false), Replay: true}, nil
+}
+
+func (e *Engine) finish(ctx context.Context, j *Journey, ev Finish, from From) (Answer, error) {
+	if j.State == Finished {
+		return e.replay(ctx, j)
+	}
+	p := ev.Person
+	if p == nil || p.User.ID != j.UserID {
+		user, err := e.d.Login.User(ctx, j.UserID)
+		if err != nil {
+			return Answer{}, err
+		}
+		p = e.person(j, user, j.State == Bound)
+	}
+	now := e.d.Now()
+	done, err := e.update(ctx, j, from, EvFinish, func(j *Journey) {
+		// Kept only to absorb repeats; the login is over.
+		j.ExpiresAt, j.StepExpiresAt = minTime(now.Add(FinishGrace), j.ExpiresAt.Add(FinishGrace)), time.Time{}
+	}, Finished)
+	if errors.Is(err, errChanged) {
+		// Finished by a concurrent repeat: finish again.
+		cur, lerr := e.load(ctx, j.ID, from)
+		if lerr == nil && cur.State == Finished {
+			return e.replay(ctx, cur)
+		}
+		return Answer{}, fail(CodeWrongStep, err)
+	}
+	if err != nil {
+		return Answer{}, err
+	}
+	e.record(ctx, done, from, audit.KindLogin, audit.OK)
+	return Answer{Journey: done, Person: p}, nil
+}
+
+func (e *Engine) person(j *Journey, u binding.User, newlyBound bool) *Person {
+	return &Person{User: u, Account: j.Account(), Channel: j.Channel, NewlyBound: newlyBound, AuthenticatedAt: e.d.Now()}
+}
+
+// auditChannel is the audit log's name for a journey channel.
+func auditChannel(channel string) string {
+	switch channel {
+	case ChannelOABase, ChannelOAUserinfo:
+		return audit.ChannelOA
+	case "":
+		return audit.ChannelAPI
+	}
+	return channel
+}
+
+func (e *Engine) record(ctx context.Context, j *Journey, from From, kind, outcome string) {
+	_ = e.d.Audit.Record(ctx, audit.Event{
+		At: e.d.Now(), Kind: kind, Outcome: outcome, UserID: j.UserID, AppID: j.AppID, OpenID: j.OpenID,
+		UnionID: j.UnionID, Channel: auditChannel(j.Channel), ClientIP: from.ClientIP, Service: j.Service, Phone: j.Phone,
+	})
+}
+
+// auditRefusal records a refusal worth recording (see Code.Audit).
+func (e *Engine) auditRefusal(ctx context.Context, j *Journey, from From, err error) {
+	oe := AsError(err)
+	if oe == nil || oe.Code.Audit() == "" || j == nil {
+		return
+	}
+	e.record(ctx, &Journey{
+		AppID: j.AppID, OpenID: j.OpenID, UnionID: j.UnionID, Channel: j.Channel, Service: j.Service, Phone: j.Phone,
+	}, from, audit.KindRefusal, oe.Code.Audit())
+}

@@ -1,0 +1,114 @@
+package journey
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"wxcas/store"
+)
+
+// SQLStore keeps journeys in wxcas's database (MySQL or SQLite), where every
+// instance sees them.
+type SQLStore struct{ db *store.DB }
+
+// NewSQLStore returns the store on db.
+func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
+
+var _ Store = (*SQLStore)(nil)
+
+const columns = `id, state, transport, channel, service, return_to, secret_hash, wechat_state_hash, wechat_state_used,
+appid, openid, unionid, nickname, avatar_url, phone, user_id, version, created_at, step_expires_at, expires_at`
+
+func normalise(j *Journey) {
+	j.CreatedAt, j.StepExpiresAt, j.ExpiresAt = store.Time(j.CreatedAt), store.Time(j.StepExpiresAt), store.Time(j.ExpiresAt)
+}
+
+// Create implements Store.
+func (s *SQLStore) Create(ctx context.Context, j *Journey) error {
+	j.Version = 0
+	normalise(j)
+	_, err := s.db.Q(ctx).NamedExecContext(ctx, `INSERT INTO login_journeys (`+columns+`) VALUES (
+:id, :state, :transport, :channel, :service, :return_to, :secret_hash, :wechat_state_hash, :wechat_state_used,
+:appid, :openid, :unionid, :nickname, :avatar_url, :phone, :user_id, :version, :created_at, :step_expires_at, :expires_at)`, j)
+	if err != nil {
+		return fmt.Errorf("journey: create: %w", err)
+	}
+	return nil
+}
+
+// Get implements Store.
+func (s *SQLStore) Get(ctx context.Context, id string) (*Journey, error) {
+	return s.get(ctx, s.db.Q(ctx), id, "")
+}
+
+func (s *SQLStore) get(ctx context.Context, q sqlx.QueryerContext, id, lock string) (*Journey, error) {
+	var j Journey
+	err := sqlx.GetContext(ctx, q, &j, `SELECT `+columns+` FROM login_journeys WHERE id = ?`+lock, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journey: read: %w", err)
+	}
+	j.CreatedAt, j.StepExpiresAt, j.ExpiresAt = j.CreatedAt.UTC(), j.StepExpiresAt.UTC(), j.ExpiresAt.UTC()
+	return &j, nil
+}
+
+// Update implements Store. The row is read with a lock inside the
+// transaction (SQLite's write transactions are exclusive anyway), so
+// concurrent updates queue instead of failing; the version check in the
+// UPDATE stays as the compare-and-swap's proof. Inside store.Atomic it is
+// part of the caller's transaction.
+func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Journey) error) (*Journey, error) {
+	var out *Journey
+	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		lock := ""
+		if s.db.Dialect == store.MySQL {
+			lock = " FOR UPDATE"
+		}
+		j, err := s.get(ctx, tx, id, lock)
+		if err != nil {
+			return err
+		}
+		version := j.Version
+		if err := fn(j); err != nil {
+			return err
+		}
+		j.ID = id
+		normalise(j)
+		res, err := tx.ExecContext(ctx, `UPDATE login_journeys SET
+state = ?, transport = ?, channel = ?, service = ?, return_to = ?, secret_hash = ?, wechat_state_hash = ?, wechat_state_used = ?,
+appid = ?, openid = ?, unionid = ?, nickname = ?, avatar_url = ?, phone = ?, user_id = ?,
+step_expires_at = ?, expires_at = ?, version = version + 1
+WHERE id = ? AND version = ?`,
+			j.State, j.Transport, j.Channel, j.Service, j.Return, j.SecretHash, j.WeChatStateHash, j.WeChatStateUsed,
+			j.AppID, j.OpenID, j.UnionID, j.Nickname, j.AvatarURL, j.Phone, j.UserID,
+			j.StepExpiresAt, j.ExpiresAt, id, version)
+		if err != nil {
+			return fmt.Errorf("journey: update: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("journey: update: %w", err)
+		} else if n != 1 {
+			return errors.New("journey: update: changed by another request despite the row lock")
+		}
+		j.Version = version + 1
+		out = j
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Cleanup implements Store: batched deletes through the expires_at index
+// (store.DeleteBatched), so logins never wait on it.
+func (s *SQLStore) Cleanup(ctx context.Context, t time.Time) (int64, error) {
+	return s.db.DeleteBatched(ctx, "login_journeys", "expires_at <= ?", store.CleanupBatch, store.Time(t))
+}
