@@ -31,7 +31,7 @@ func noCache(w http.ResponseWriter) {
 	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
 }
 
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, auth Authenticator) {
 	noCache(w)
 	if err := r.ParseForm(); err != nil {
 		s.pages.Error(w, r, http.StatusBadRequest, ReasonServiceInvalid)
@@ -91,11 +91,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.sendBack(w, r, req, "")
 		return
 	}
-	if s.auth == nil {
+	if auth == nil {
 		s.pages.Error(w, r, http.StatusServiceUnavailable, ReasonLoginUnavailable)
 		return
 	}
-	s.auth.Authenticate(w, r, req)
+	auth.Authenticate(w, r, req)
 }
 
 // checkService resolves a service parameter to its registered service and

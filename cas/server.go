@@ -188,10 +188,20 @@ func NewServer(cfg Config, d Deps) (*Server, error) {
 
 // ServeHTTP answers /cas/login, /cas/logout, the validation endpoints and
 // the REST protocol (/cas/v1/tickets, see rest.go).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, s.auth) }
+
+// Handler serves the CAS endpoints with auth as the login (instead of
+// Deps.Authenticator). The login finishes through this Server
+// (CompleteLogin), so building the Server first and its Handler last wires
+// the two without either holding the other.
+func (s *Server) Handler(auth Authenticator) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, auth) })
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, auth Authenticator) {
 	switch r.URL.Path {
 	case "/cas/login":
-		s.allow(w, r, s.handleLogin, http.MethodGet, http.MethodPost)
+		s.allow(w, r, func(w http.ResponseWriter, r *http.Request) { s.handleLogin(w, r, auth) }, http.MethodGet, http.MethodPost)
 	case "/cas/logout":
 		s.allow(w, r, s.handleLogout, http.MethodGet, http.MethodPost)
 	case "/cas/validate":

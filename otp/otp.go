@@ -109,7 +109,7 @@ func New(cfg Config, st Store, send SendFunc, now func() time.Time, log *slog.Lo
 		log = slog.Default()
 	}
 	cfg.Key = append([]byte(nil), cfg.Key...)
-	return &Service{cfg: cfg, store: st, send: send, now: now, log: log.With("component", "otp")}, nil
+	return &Service{cfg: cfg, store: st, send: send, now: now, log: log}, nil
 }
 
 // Send reserves the send against every limit, generates a code, has the
