@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
@@ -137,7 +136,7 @@ func (m *Minter) Token(serviceID, serviceURL string, p cas.Principal) (string, e
 	if !ok {
 		return "", fmt.Errorf("%w: %s", ErrNoTokenSecrets, svc.ID)
 	}
-	if p.ID == "" || len(p.ID) > 255 || !validText(p.ID) {
+	if p.ID == "" || len(p.ID) > 255 || !cas.ValidText(p.ID) {
 		return "", ErrInvalidPrincipal
 	}
 	sub, err := svc.User(p)
@@ -204,18 +203,4 @@ func (k keys) mint(claims map[string]any) (string, error) {
 		return "", fmt.Errorf("apereo: encrypt: %w", err)
 	}
 	return jwe.CompactSerialize()
-}
-
-// validText: UTF-8 without control characters (as the CAS server requires
-// of principal ids).
-func validText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }

@@ -102,7 +102,7 @@ func (s Service) User(p Principal) (string, error) {
 }
 
 // usableUser reports whether s can be a <cas:user>.
-func usableUser(s string) bool { return s != "" && len(s) <= 255 && validText(s) }
+func usableUser(s string) bool { return s != "" && len(s) <= 255 && ValidText(s) }
 
 // Matcher finds the registered service for a service URL exactly as the
 // server's /cas/login does: configuration order, first match wins, and

@@ -121,7 +121,7 @@ func (s *Server) checkService(serviceURL string) (*registered, string, string) {
 // always writes the response; a returned error is for the caller's log.
 func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req LoginRequest, p Principal) error {
 	noCache(w)
-	if p.ID == "" || len(p.ID) > 255 || !validText(p.ID) {
+	if p.ID == "" || len(p.ID) > 255 || !ValidText(p.ID) {
 		s.pages.Error(w, r, http.StatusInternalServerError, ReasonPrincipalInvalid)
 		return errors.New("cas: principal id is empty, too long or not valid UTF-8 text")
 	}
@@ -180,7 +180,7 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req Login
 // newSession creates and stores a TGT for an authenticated principal: the
 // browser login and the API clients start their sessions the same way.
 func (s *Server) newSession(ctx context.Context, p Principal) (string, TGT, error) {
-	if p.ID == "" || len(p.ID) > 255 || !validText(p.ID) {
+	if p.ID == "" || len(p.ID) > 255 || !ValidText(p.ID) {
 		return "", TGT{}, errors.New("cas: principal id is empty, too long or not valid UTF-8 text")
 	}
 	now := s.now()

@@ -229,9 +229,9 @@ func writeDoc(w http.ResponseWriter, f format, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// validText reports whether s is UTF-8 without control characters, i.e. safe
+// ValidText reports whether s is UTF-8 without control characters, i.e. safe
 // as XML text, a header value and a log field.
-func validText(s string) bool {
+func ValidText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}

@@ -196,7 +196,7 @@ func (s *Server) releasedAttributes(v validation) *attributes {
 	for _, name := range v.svc.Attributes {
 		var vals []string
 		for _, val := range v.tgt.Attributes[name] {
-			if validText(val) {
+			if ValidText(val) {
 				vals = append(vals, val)
 			}
 		}
