@@ -3,8 +3,9 @@
 // with what outcome. Events go to the audit_events table and, through Best,
 // to the structured log as well, so they reach log collectors.
 //
-// Phone numbers are masked before they are stored or logged; nothing else in
-// an event is secret (no codes, tokens or tickets belong in one).
+// Phone numbers are masked (logx.MaskPhone) before they are stored or
+// logged; nothing else in an event is secret (no codes, tokens or tickets
+// belong in one).
 package audit
 
 import (
@@ -64,7 +65,8 @@ type Event struct {
 	ClientIP  string
 	Service   string // the CAS service
 	RequestID string // empty: taken from the context (logx)
-	// Phone may be given whole; it is masked before it is stored or logged.
+	// Phone may be given whole; it is masked (logx.MaskPhone) before it is
+	// stored or logged.
 	Phone string
 }
 
@@ -124,7 +126,7 @@ func Normalize(ctx context.Context, e Event) (Event, error) {
 	if e.RequestID == "" {
 		e.RequestID = logx.RequestID(ctx)
 	}
-	e.Phone = MaskPhone(e.Phone)
+	e.Phone = logx.MaskPhone(e.Phone)
 	for _, f := range []struct {
 		s   *string
 		max int
@@ -156,41 +158,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
-}
-
-var maskedPhone = regexp.MustCompile(`^\+?[0-9]{0,5}\*{4}[0-9]{0,4}$`)
-
-// MaskPhone hides the middle of a phone number, E.164 or national:
-// "+8613800138000" becomes "+86138****8000", "13800138000" "138****8000".
-// The last four digits and at most five leading ones stay visible, at least
-// four are always hidden, and anything but digits (and a leading +) is
-// dropped, so whatever is passed, no whole number comes out. An already
-// masked number is returned as it is.
-func MaskPhone(phone string) string {
-	phone = strings.TrimSpace(phone)
-	if phone == "" || maskedPhone.MatchString(phone) {
-		return phone
-	}
-	prefix := ""
-	if strings.HasPrefix(phone, "+") {
-		prefix = "+"
-	}
-	var b strings.Builder
-	for _, r := range phone {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	digits := b.String()
-	switch n := len(digits); {
-	case n <= 4:
-		return prefix + "****"
-	case n <= 8:
-		return prefix + "****" + digits[n-4:]
-	default:
-		keep := min(5, n-8)
-		return prefix + digits[:keep] + "****" + digits[n-4:]
-	}
 }
 
 // Best wraps log so that recording never fails a login: every event is
@@ -251,6 +218,6 @@ func (e Event) attrs(ctx context.Context) []slog.Attr {
 
 // LogValue masks the phone when an event is logged directly.
 func (e Event) LogValue() slog.Value {
-	e.Phone = MaskPhone(e.Phone)
+	e.Phone = logx.MaskPhone(e.Phone)
 	return slog.GroupValue(e.attrs(context.Background())...)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers/v2"
+
+	"wxcas/logx"
 )
 
 // DefaultRegion is the region assumed for numbers written without a country
@@ -61,20 +63,8 @@ func ParsePhone(raw, defaultRegion string) (Phone, error) {
 func (p Phone) String() string { return string(p) }
 
 // Masked returns the number with the middle digits hidden for logs, e.g.
-// "+86138****8000" or "+141****2671": the last four digits and at most five
-// leading digits stay visible, and at least four are always hidden. The mask
-// has a fixed width so it does not reveal the number's length.
-func (p Phone) Masked() string {
-	digits := strings.TrimPrefix(string(p), "+")
-	if len(digits) <= 8 {
-		if len(digits) <= 4 {
-			return "+****"
-		}
-		return "+****" + digits[len(digits)-4:]
-	}
-	keep := min(5, len(digits)-8)
-	return "+" + digits[:keep] + "****" + digits[len(digits)-4:]
-}
+// "+86138****8000" or "+141****2671": it is logx.MaskPhone(string(p)).
+func (p Phone) Masked() string { return logx.MaskPhone(string(p)) }
 
 // wellFormed reports whether p looks like the output of ParsePhone: "+" and
 // 7 to 15 digits. Service methods check it so an unparsed number cannot

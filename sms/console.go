@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"wxcas/logx"
 )
 
 // MessageText is the SMS text for m, Chinese first:
@@ -83,7 +85,7 @@ func (c *Console) Send(ctx context.Context, m Message) (Receipt, error) {
 		return Receipt{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return Receipt{}, &Error{Kind: ErrTransport, Provider: providerConsole, Phone: MaskPhone(m.Phone), Retryable: true, Err: err}
+		return Receipt{}, &Error{Kind: ErrTransport, Provider: providerConsole, Phone: logx.MaskPhone(m.Phone), Retryable: true, Err: err}
 	}
 	text := MessageText(c.SignName, m)
 	msg := InboxMessage{Phone: m.Phone, Text: text, Code: m.Code, SentAt: c.now()}
@@ -104,7 +106,7 @@ func (c *Console) Send(ctx context.Context, m Message) (Receipt, error) {
 	// The sandbox is the one place where the code is shown on purpose, so
 	// that people and scripts can log in without a phone. The phone is still
 	// masked. No other sender logs the text or the code.
-	c.log.LogAttrs(ctx, slog.LevelInfo, "sandbox sms", slog.String("phone", MaskPhone(m.Phone)),
+	c.log.LogAttrs(ctx, slog.LevelInfo, "sandbox sms", slog.String("phone", logx.MaskPhone(m.Phone)),
 		slog.String("text", text), slog.String("serial", serial))
 	return Receipt{Provider: providerConsole, SerialNo: serial}, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"wxcas/logx"
 )
 
 // Error kinds. Every error a Sender returns is an *Error that matches exactly
@@ -40,7 +42,7 @@ type Error struct {
 	Provider   string        // "tencent", "console"
 	Code       string        // provider error code, e.g. "LimitExceeded.PhoneNumberDailyLimit"; "" for local checks
 	Message    string        // provider or local detail, redacted
-	Phone      string        // recipient, masked with MaskPhone
+	Phone      string        // recipient, masked with logx.MaskPhone
 	RequestID  string        // provider request id, if any
 	Retryable  bool          // whether trying again later may succeed; false means it will not without a change
 	RetryAfter time.Duration // hint for Retryable errors; 0 when unknown
@@ -84,33 +86,14 @@ func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// MaskPhone hides the middle of a phone number for logs and error strings:
-// "+8613800000000" becomes "+86138****0000", "13800000000" "138****0000".
-// At most the first six and the last four characters are kept, and always at
-// least four are hidden; very short input is fully masked. The number of
-// hidden characters is not revealed.
-func MaskPhone(phone string) string {
-	r := []rune(strings.TrimSpace(phone))
-	n := len(r)
-	if n == 0 {
-		return ""
-	}
-	tail := 4
-	if n < 11 {
-		tail = 2
-	}
-	head := min(6, n-tail-4)
-	if head < 1 {
-		return "****"
-	}
-	return string(r[:head]) + "****" + string(r[n-tail:])
-}
-
 // redact removes the code, secrets and every spelling of the phone number
-// from text that came from outside (provider messages) and shortens it.
+// (E.164, without the +, and without +86) from text that came from outside
+// (provider messages) and shortens it. Each spelling becomes the masked
+// E.164 form; a mask contains no run of seven digits, so no spelling can
+// match inside one already put in.
 func redact(text, phone string, secrets ...string) string {
 	if phone != "" {
-		masked := MaskPhone(phone)
+		masked := logx.MaskPhone(phone)
 		forms := []string{phone, strings.TrimPrefix(phone, "+")}
 		if rest, ok := strings.CutPrefix(phone, "+86"); ok {
 			forms = append(forms, rest)

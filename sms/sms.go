@@ -8,14 +8,16 @@
 // Every error a Sender returns is an *Error whose kind can be tested with
 // errors.Is against ErrRateLimited, ErrInvalidPhone, ErrConfig, ErrQuota,
 // ErrProvider, ErrTransport or ErrInvalidMessage. Error strings never contain
-// the code, the provider secret or a full phone number; use MaskPhone when
-// logging numbers.
+// the code, the provider secret or a full phone number; use logx.MaskPhone
+// when logging numbers.
 package sms
 
 import (
 	"context"
 	"regexp"
 	"time"
+
+	"wxcas/logx"
 )
 
 // Message is one code to deliver.
@@ -69,11 +71,11 @@ func ValidE164(phone string) bool { return e164.MatchString(phone) }
 func checkMessage(provider string, m Message, needTTL bool) error {
 	switch {
 	case !ValidE164(m.Phone):
-		return &Error{Kind: ErrInvalidPhone, Provider: provider, Phone: MaskPhone(m.Phone), Message: "phone is not in E.164 form"}
+		return &Error{Kind: ErrInvalidPhone, Provider: provider, Phone: logx.MaskPhone(m.Phone), Message: "phone is not in E.164 form"}
 	case m.Code == "":
-		return &Error{Kind: ErrInvalidMessage, Provider: provider, Phone: MaskPhone(m.Phone), Message: "empty code"}
+		return &Error{Kind: ErrInvalidMessage, Provider: provider, Phone: logx.MaskPhone(m.Phone), Message: "empty code"}
 	case needTTL && m.TTL <= 0:
-		return &Error{Kind: ErrInvalidMessage, Provider: provider, Phone: MaskPhone(m.Phone), Message: "TTL must be positive"}
+		return &Error{Kind: ErrInvalidMessage, Provider: provider, Phone: logx.MaskPhone(m.Phone), Message: "TTL must be positive"}
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 	tcsms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
+
+	"wxcas/logx"
 )
 
 // Template parameter names for TencentConfig.TemplateParams.
@@ -193,13 +195,13 @@ func (t *Tencent) Send(ctx context.Context, m Message) (Receipt, error) {
 		statuses = resp.Response.SendStatusSet
 	}
 	if len(statuses) != 1 || statuses[0] == nil {
-		return Receipt{}, &Error{Kind: ErrProvider, Provider: providerTencent, Phone: MaskPhone(m.Phone), RequestID: requestID,
+		return Receipt{}, &Error{Kind: ErrProvider, Provider: providerTencent, Phone: logx.MaskPhone(m.Phone), RequestID: requestID,
 			Message: fmt.Sprintf("response has %d SendStatus entries for 1 number; treated as not sent", len(statuses))}
 	}
 	st := statuses[0]
 	if got := deref(st.PhoneNumber); !samePhone(got, m.Phone) {
-		return Receipt{}, &Error{Kind: ErrProvider, Provider: providerTencent, Phone: MaskPhone(m.Phone), RequestID: requestID,
-			Message: fmt.Sprintf("SendStatus is for another number (%s); treated as not sent", MaskPhone(got))}
+		return Receipt{}, &Error{Kind: ErrProvider, Provider: providerTencent, Phone: logx.MaskPhone(m.Phone), RequestID: requestID,
+			Message: fmt.Sprintf("SendStatus is for another number (%s); treated as not sent", logx.MaskPhone(got))}
 	}
 	if code := deref(st.Code); code != "Ok" {
 		if code == "" {
@@ -219,11 +221,11 @@ func (t *Tencent) requestError(ctx context.Context, err error, m Message) error 
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		// The SDK flattens transport errors into text; report the context's
 		// own error so callers can tell a deadline from a cancellation.
-		return &Error{Kind: ErrTransport, Provider: providerTencent, Phone: MaskPhone(m.Phone), Retryable: true, Err: ctxErr}
+		return &Error{Kind: ErrTransport, Provider: providerTencent, Phone: logx.MaskPhone(m.Phone), Retryable: true, Err: ctxErr}
 	}
 	var sdkErr *tcerr.TencentCloudSDKError
 	if !errors.As(err, &sdkErr) {
-		return &Error{Kind: ErrTransport, Provider: providerTencent, Phone: MaskPhone(m.Phone), Retryable: true,
+		return &Error{Kind: ErrTransport, Provider: providerTencent, Phone: logx.MaskPhone(m.Phone), Retryable: true,
 			Message: redact(err.Error(), m.Phone, m.Code, t.secretKey)}
 	}
 	msg := sdkErr.Message
@@ -241,7 +243,7 @@ func (t *Tencent) codeError(code, msg, requestID string, m Message) error {
 		Provider:  providerTencent,
 		Code:      code,
 		Message:   redact(msg, m.Phone, m.Code, t.secretKey),
-		Phone:     MaskPhone(m.Phone),
+		Phone:     logx.MaskPhone(m.Phone),
 		RequestID: requestID,
 		Retryable: c.retryable,
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"wxcas/logx"
 	"wxcas/sms"
 	"wxcas/sms/tencentfake"
 )
@@ -205,10 +206,10 @@ func TestTencentPerNumberFailures(t *testing.T) {
 			require.Equal(t, tt.retryable, e.Retryable)
 			require.Equal(t, tt.retryAfter, e.RetryAfter)
 			require.Equal(t, "tencent", e.Provider)
-			require.Equal(t, sms.MaskPhone(m.Phone), e.Phone)
+			require.Equal(t, logx.MaskPhone(m.Phone), e.Phone)
 			require.NotEmpty(t, e.RequestID)
 			require.Contains(t, err.Error(), tt.code)
-			require.Contains(t, err.Error(), sms.MaskPhone(m.Phone))
+			require.Contains(t, err.Error(), logx.MaskPhone(m.Phone))
 			requireClean(t, err, m)
 			require.Len(t, env.fake.Delivered(m.Phone), before, "nothing was delivered")
 		})

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/url"
 	"time"
+
+	"wxcas/logx"
 )
 
 // AppToken is an app-level access token (cgi-bin/token or stable_token),
@@ -102,27 +104,19 @@ type PhoneInfo struct {
 	WatermarkTime   time.Time
 }
 
-// String masks the number.
+// String masks the number (logx.MaskPhone).
 func (p PhoneInfo) String() string {
 	return fmt.Sprintf("wechat.PhoneInfo{CountryCode:%s PurePhoneNumber:%s WatermarkAppID:%s}",
-		p.CountryCode, maskPhone(p.PurePhoneNumber), p.WatermarkAppID)
+		p.CountryCode, logx.MaskPhone(p.PurePhoneNumber), p.WatermarkAppID)
 }
 
 // GoString is String.
 func (p PhoneInfo) GoString() string { return p.String() }
 
-// LogValue masks the number in slog output.
+// LogValue masks the number in slog output (logx.MaskPhone).
 func (p PhoneInfo) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("country_code", p.CountryCode),
-		slog.String("phone", maskPhone(p.PurePhoneNumber)), slog.String("watermark_appid", p.WatermarkAppID))
-}
-
-func maskPhone(s string) string {
-	r := []rune(s)
-	if len(r) <= 4 {
-		return "****"
-	}
-	return "****" + string(r[len(r)-4:])
+		slog.String("phone", logx.MaskPhone(p.PurePhoneNumber)), slog.String("watermark_appid", p.WatermarkAppID))
 }
 
 type phoneRequest struct {

@@ -188,6 +188,8 @@ func TestValuesDoNotPrintSecrets(t *testing.T) {
 	}
 	require.Contains(t, tok.String(), "oOPEN")
 	require.Contains(t, logBuf.String(), `"openid":"oOPEN"`)
+	require.Contains(t, phone.String(), "PurePhoneNumber:139****5678", "the number is masked by logx.MaskPhone")
+	require.Contains(t, logBuf.String(), `"phone":"139****5678"`)
 
 	// Encoding to JSON on purpose (to store a token) still works.
 	b, err := json.Marshal(tok)
