@@ -1,12 +1,11 @@
 // Package api is wxcas's JSON API for WeChat mini programs and mobile apps,
-// which never show wxcas a browser. A client sends the code it got from
-// wx.login (mini program) or the Open SDK (mobile app); wxcas exchanges it
-// with WeChat itself (an openid or unionid sent by a client is never
-// trusted), resolves the person through login.Service exactly as the browser
-// flow does, and answers with a CAS TGT, or with a bind token when the person
-// must first bind a phone number: by SMS code, or (mini programs) by the
-// phone number WeChat vouches for. The TGT then buys service tickets at the
-// CAS REST endpoint /cas/v1/tickets/{TGT}.
+// which never show wxcas a browser. It is a transport of the login journey
+// (package journey), as the login pages are: a request becomes an event, the
+// journey's answer becomes JSON. The journey exchanges the app's code with
+// WeChat (an openid or unionid sent by a client is never trusted), resolves
+// and binds the person, and audits; a login that ends with a person is
+// finished by the Finisher wiring chose (a CAS SSO session whose TGT buys
+// service tickets at /cas/v1/tickets/{TGT}).
 //
 // Endpoints (all POST, JSON in and out, under /api/v1):
 //
@@ -14,22 +13,22 @@
 //	/bind/sms/send      {"bind_token","phone"}       → code_sent (next bind token)
 //	/bind/sms/verify    {"bind_token","code"}        → logged_in
 //	/bind/wechat-phone  {"bind_token","phone_code"}  → logged_in (mini programs)
+//	/bind/cancel        {"bind_token"}               → cancelled
 //
-// Bind tokens form a single-use chain: every successful step uses its token
-// up and returns the next one, a failed step leaves it usable, and a used
-// token presented again is refused. Errors are an HTTP status
-// and {"error":{"code","message","request_id",...}} with a stable code and a
-// message in Chinese, or in English when ?lang=, the language cookie or
-// Accept-Language asks for it (package i18n, shared with the login pages).
-// docs/api.md is the reference.
+// A bind token is the journey's id and a secret for its current step (see
+// token.go): every successful step replaces the secret and hands out the
+// new token, a failed step leaves it usable, and a used token presented
+// again is refused. Errors are an HTTP status and
+// {"error":{"code","message","request_id",...}} with a stable code and a
+// message from package i18n, shared with the login pages. docs/api.md is the
+// reference.
 //
-// The package is plain net/http; the HTTP layer mounts Handler at /api/v1/
-// and tells it the client IP with WithClientIP.
+// The package is plain net/http; the web layer mounts Handler at /api/v1/,
+// sets the request id and tells it the client IP with WithClientIP.
 package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,58 +40,49 @@ import (
 	"strings"
 	"time"
 
-	"wxcas/audit"
-	"wxcas/cas"
-	"wxcas/i18n"
-	"wxcas/login"
-	"wxcas/logx"
+	"wxcas/journey"
 	"wxcas/ratelimit"
 	"wxcas/store"
 	"wxcas/wechat"
-	"wxcas/wechat/apptoken"
 )
 
-// SessionCreator starts CAS SSO sessions; *cas.Server is one.
-type SessionCreator interface {
-	CreateSession(ctx context.Context, p cas.Principal) (tgtID string, expiresAt time.Time, err error)
+// Apps tells which WeChat app an appid is; *wechat.Client is one.
+type Apps interface {
+	App(appID string) (wechat.App, bool)
 }
 
 // Deps are the handler's collaborators.
 type Deps struct {
-	// Login resolves and binds identities (shared with the browser flow).
-	Login *login.Service
-	// WeChat exchanges codes and fetches phone numbers.
-	WeChat *wechat.Client
-	// AppTokens caches app access tokens (for WeChat phone-number binding).
-	AppTokens *apptoken.Cache
-	// CAS issues the TGT of a login (the *cas.Server).
-	CAS SessionCreator
-	// DB holds bind tokens and rate-limit counters.
+	// Engine runs the login journeys (shared with the login pages).
+	Engine *journey.Engine
+	// Finisher issues the result of a login (finish.Session: a CAS SSO
+	// session answered as logged_in).
+	Finisher journey.Finisher
+	// WeChat says which kind of app an appid is, and so which journey
+	// channel a login takes.
+	WeChat Apps
+	// DB holds the rate-limit counters.
 	DB *store.DB
 	// Now is the clock (default time.Now).
-	Now    func() time.Time
+	Now func() time.Time
+	// Logger is used as given: wiring names the component.
 	Logger *slog.Logger
 	// ClientIP returns the client's address; default: the one set with
 	// WithClientIP, else the host of RemoteAddr.
 	ClientIP func(*http.Request) string
-	// Audit records logins, bindings and refusals (default: the log only).
-	Audit audit.Log
 }
 
 // Handler serves the API. It is safe for concurrent use.
 type Handler struct {
 	cfg      Config
-	login    *login.Service
-	wx       *wechat.Client
-	tokens   *apptoken.Cache
-	cas      SessionCreator
+	engine   *journey.Engine
+	finisher journey.Finisher
+	apps     Apps
 	db       *store.DB
-	binds    bindStore
 	limits   limiter
 	now      func() time.Time
 	log      *slog.Logger
 	clientIP func(*http.Request) string
-	audit    audit.Log
 	routes   map[string]func(http.ResponseWriter, *http.Request) error
 }
 
@@ -101,31 +91,28 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if p := cfg.Validate(); len(p) > 0 {
 		return nil, fmt.Errorf("api: invalid configuration:\n%s", strings.Join(p, "\n"))
 	}
-	if d.Login == nil || d.WeChat == nil || d.AppTokens == nil || d.CAS == nil || d.DB == nil {
-		return nil, errors.New("api: Deps.Login, WeChat, AppTokens, CAS and DB are required")
+	if d.Engine == nil || d.Finisher == nil || d.WeChat == nil || d.DB == nil {
+		return nil, errors.New("api: Deps.Engine, Finisher, WeChat and DB are required")
 	}
 	h := &Handler{
-		cfg: cfg, login: d.Login, wx: d.WeChat, tokens: d.AppTokens, cas: d.CAS, db: d.DB,
-		binds: bindStore{d.DB}, limits: limiter{d.DB}, now: d.Now, log: d.Logger, clientIP: d.ClientIP, audit: d.Audit,
+		cfg: cfg, engine: d.Engine, finisher: d.Finisher, apps: d.WeChat, db: d.DB, limits: limiter{d.DB},
+		now: d.Now, log: d.Logger, clientIP: d.ClientIP,
 	}
 	if h.now == nil {
 		h.now = time.Now
 	}
 	if h.log == nil {
-		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.log = h.log.With("component", "api")
 	if h.clientIP == nil {
 		h.clientIP = ClientIP
-	}
-	if h.audit == nil {
-		h.audit = audit.Best(nil, h.log)
 	}
 	h.routes = map[string]func(http.ResponseWriter, *http.Request) error{
 		"/login/wechat":      h.handleLogin,
 		"/bind/sms/send":     h.handleSMSSend,
 		"/bind/sms/verify":   h.handleSMSVerify,
 		"/bind/wechat-phone": h.handleWeChatPhone,
+		"/bind/cancel":       h.handleCancel,
 	}
 	return h, nil
 }
@@ -152,12 +139,6 @@ func ClientIP(r *http.Request) string {
 
 // ServeHTTP answers /api/v1/... (the prefix may also have been stripped).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if logx.RequestID(ctx) == "" {
-		id := strings.ToLower(rand.Text()[:16])
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(logx.WithRequestID(ctx, id))
-	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	route := h.routes[strings.TrimPrefix(r.URL.Path, "/api/v1")]
@@ -176,52 +157,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Cleanup deletes bind tokens that expired over an hour ago (until then a
-// late client is told "expired" rather than "invalid") and ended rate-limit
-// windows. Run it now and then, e.g. every 10 minutes.
+// Cleanup deletes rate-limit windows that have ended. (Journeys, and with
+// them bind tokens, are the journey store's to clean up.) Run it now and
+// then, e.g. every 10 minutes.
 func (h *Handler) Cleanup(ctx context.Context) (int64, error) {
-	now := h.now()
-	return cleanup(ctx, h.db, now.Add(-time.Hour), now)
-}
-
-func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	ctx := r.Context()
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		code := CodeInternal
-		if store.IsUnavailable(err) {
-			// The database is unreachable for a moment: the app can tell
-			// this from a bug and retry.
-			code = CodeUnavailable
-		}
-		ae = fail(code, err)
+	n, err := h.db.DeleteBatched(ctx, "api_rate_counters", "window_ends_at < ?", store.CleanupBatch, store.Time(h.now()))
+	if err != nil {
+		return n, fmt.Errorf("api: %w", err)
 	}
-	status := statusOf[ae.code]
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
-	info := errorInfo{
-		Code: ae.code, Message: i18n.T(i18n.Pick(r), ae.code), Detail: ae.detail,
-		RequestID: logx.RequestID(ctx), AttemptsLeft: ae.attemptsLeft,
-	}
-	if ae.retryAfter > 0 {
-		retryAfterHeader(w, ae.retryAfter)
-		info.RetryAfterSeconds = seconds(ae.retryAfter)
-	}
-	attrs := []any{"path", r.URL.Path, "status", status, "code", ae.code}
-	if ae.detail != "" {
-		attrs = append(attrs, "detail", ae.detail)
-	}
-	if ae.cause != nil {
-		attrs = append(attrs, "err", ae.cause)
-	}
-	switch {
-	case status >= 500:
-		h.log.ErrorContext(ctx, "api: request failed", attrs...)
-	default:
-		h.log.InfoContext(ctx, "api: request refused", attrs...)
-	}
-	writeJSON(w, status, errorBody{Error: info})
+	return n, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

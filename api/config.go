@@ -9,17 +9,20 @@ import (
 type Config struct {
 	// MaxBodyBytes bounds a request body (default 8 KiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// BindTokenTTL is how long one bind token stays usable (default 10m).
+	// BindTokenTTL is how long one bind token stays usable: the journey's
+	// step (default 10m).
 	BindTokenTTL time.Duration `yaml:"bind_token_ttl"`
 	// BindChainMaxAge bounds a whole binding, from the WeChat login to the
-	// last step, however many tokens it goes through (default 30m).
+	// last step, however many tokens it goes through: the journey's TTL
+	// (default 30m).
 	BindChainMaxAge time.Duration `yaml:"bind_chain_max_age"`
 	// LoginPerIP limits POST /login/wechat per client IP (default 60 a minute).
 	LoginPerIP Limit `yaml:"login_per_ip"`
 	// BindPerIP limits the /bind/* calls per client IP (default 60 a minute).
 	BindPerIP Limit `yaml:"bind_per_ip"`
-	// BindPerToken limits the /bind/* calls of one binding (a bind token
-	// and its successors) (default 10 in 30 minutes).
+	// BindPerToken limits the /bind/* calls of one binding, i.e. of one
+	// journey, whichever of its tokens they carry (default 10 in 30
+	// minutes; /bind/cancel does not count).
 	BindPerToken Limit `yaml:"bind_per_token"`
 }
 

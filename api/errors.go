@@ -8,74 +8,84 @@ import (
 	"strconv"
 	"time"
 
-	"wxcas/login"
-	"wxcas/otp"
-	"wxcas/wechat"
-	"wxcas/wechat/apptoken"
+	"wxcas/i18n"
+	"wxcas/journey"
+	"wxcas/logx"
+	"wxcas/store"
 )
 
 // Error codes: stable, machine-readable, one HTTP status each. Each is also
 // the key of its message in package i18n, which the login pages share.
 const (
+	// The transport's own.
 	CodeInvalidRequest       = "invalid_request"
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeRequestTooLarge      = "request_too_large"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeNotFound             = "not_found"
-	CodeUnknownApp           = "unknown_app"
-	CodeUnsupportedAppKind   = "unsupported_app_kind"
-	CodeInvalidWeChatCode    = "invalid_wechat_code"
-	CodeWeChatCodeUsed       = "wechat_code_used"
-	CodeWeChatLoginBlocked   = "wechat_login_blocked"
-	CodeWeChatUnavailable    = "wechat_unavailable"
 	CodeInvalidBindToken     = "invalid_bind_token"
 	CodeBindTokenExpired     = "bind_token_expired"
-	CodeInvalidPhone         = "invalid_phone"
-	CodeRateLimited          = "rate_limited"
-	CodeSMSBudgetExhausted   = "sms_budget_exhausted"
-	CodeSMSFailed            = "sms_failed"
-	CodeNoCode               = "no_code"
-	CodeMalformedCode        = "malformed_code"
-	CodeWrongCode            = "wrong_code"
-	CodeCodeExpired          = "code_expired"
-	CodeTooManyAttempts      = "too_many_attempts"
-	CodeUnknownPhone         = "unknown_phone"
-	CodeUserBoundElsewhere   = "user_bound_elsewhere"
-	CodeAlreadyBound         = "already_bound"
-	CodeSnapshotUser         = "snapshot_user"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal_error"
+
+	// Login outcomes, as the journey names them.
+	CodeUnknownApp         = string(journey.CodeUnknownApp)
+	CodeUnsupportedAppKind = string(journey.CodeUnsupportedAppKind)
+	CodeInvalidWeChatCode  = string(journey.CodeInvalidWeChatCode)
+	CodeWeChatCodeUsed     = string(journey.CodeWeChatCodeUsed)
+	CodeWeChatLoginBlocked = string(journey.CodeWeChatLoginBlocked)
+	CodeWeChatUnavailable  = string(journey.CodeWeChatUnavailable)
+	CodeInvalidPhone       = string(journey.CodeInvalidPhone)
+	CodeRateLimited        = string(journey.CodeRateLimited)
+	CodeSMSBudgetExhausted = string(journey.CodeSMSBudgetExhausted)
+	CodeSMSFailed          = string(journey.CodeSMSFailed)
+	CodeNoCode             = string(journey.CodeNoCode)
+	CodeMalformedCode      = string(journey.CodeMalformedCode)
+	CodeWrongCode          = string(journey.CodeWrongCode)
+	CodeCodeExpired        = string(journey.CodeCodeExpired)
+	CodeTooManyAttempts    = string(journey.CodeTooManyAttempts)
+	CodeUnknownPhone       = string(journey.CodeUnknownPhone)
+	CodeUserBoundElsewhere = string(journey.CodeUserBoundElsewhere)
+	CodeAlreadyBound       = string(journey.CodeAlreadyBound)
+	CodeSnapshotUser       = string(journey.CodeSnapshotUser)
 )
 
-var statusOf = map[string]int{
+// ownStatus is the status of the transport's own codes; a login outcome has
+// the journey's (journey.Code.Status), the same on the pages.
+var ownStatus = map[string]int{
 	CodeInvalidRequest:       http.StatusBadRequest,
 	CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
 	CodeRequestTooLarge:      http.StatusRequestEntityTooLarge,
 	CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	CodeNotFound:             http.StatusNotFound,
-	CodeUnknownApp:           http.StatusBadRequest,
-	CodeUnsupportedAppKind:   http.StatusBadRequest,
-	CodeInvalidWeChatCode:    http.StatusBadRequest,
-	CodeWeChatCodeUsed:       http.StatusBadRequest,
-	CodeWeChatLoginBlocked:   http.StatusForbidden,
-	CodeWeChatUnavailable:    http.StatusBadGateway,
 	CodeInvalidBindToken:     http.StatusBadRequest,
 	CodeBindTokenExpired:     http.StatusBadRequest,
-	CodeInvalidPhone:         http.StatusBadRequest,
-	CodeRateLimited:          http.StatusTooManyRequests,
-	CodeSMSBudgetExhausted:   http.StatusServiceUnavailable,
-	CodeSMSFailed:            http.StatusBadGateway,
-	CodeNoCode:               http.StatusBadRequest,
-	CodeMalformedCode:        http.StatusBadRequest,
-	CodeWrongCode:            http.StatusBadRequest,
-	CodeCodeExpired:          http.StatusBadRequest,
-	CodeTooManyAttempts:      http.StatusBadRequest,
-	CodeUnknownPhone:         http.StatusForbidden,
-	CodeUserBoundElsewhere:   http.StatusConflict,
-	CodeAlreadyBound:         http.StatusConflict,
-	CodeSnapshotUser:         http.StatusForbidden,
 	CodeUnavailable:          http.StatusServiceUnavailable,
 	CodeInternal:             http.StatusInternalServerError,
+}
+
+func statusOf(code string) int {
+	if s, ok := ownStatus[code]; ok {
+		return s
+	}
+	return journey.Code(code).Status()
+}
+
+// apiCode is the API's code for a login outcome. The journey speaks of
+// journeys; API clients know bind tokens, and these names are part of the
+// API's contract.
+func apiCode(c journey.Code) string {
+	switch c {
+	case journey.CodeInvalid, journey.CodeEnded:
+		return CodeInvalidBindToken
+	case journey.CodeExpired:
+		return CodeBindTokenExpired
+	case journey.CodeWrongStep:
+		// A step the journey is past: only a token a concurrent request
+		// used up can get here (every other token is for the current step).
+		return CodeInvalidBindToken
+	}
+	return string(c)
 }
 
 // apiError is a failure with its code; cause (never shown to clients)
@@ -107,6 +117,24 @@ func invalid(format string, args ...any) *apiError {
 	return &apiError{code: CodeInvalidRequest, detail: fmt.Sprintf(format, args...)}
 }
 
+// asAPIError is err as the client sees it: the API's own error, a login
+// outcome, a database outage (unavailable) or anything else (internal).
+func asAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if je := journey.AsError(err); je != nil {
+		return &apiError{code: apiCode(je.Code), retryAfter: je.RetryAfter, attemptsLeft: je.AttemptsLeft, cause: err}
+	}
+	if store.IsUnavailable(err) {
+		// The database is unreachable for a moment: the app can tell this
+		// from a bug and retry.
+		return fail(CodeUnavailable, err)
+	}
+	return fail(CodeInternal, err)
+}
+
 // errorBody is the JSON of every error answer.
 type errorBody struct {
 	Error errorInfo `json:"error"`
@@ -121,74 +149,34 @@ type errorInfo struct {
 	RetryAfterSeconds int    `json:"retry_after_seconds,omitempty"`
 }
 
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	ae := asAPIError(err)
+	status := statusOf(ae.code)
+	info := errorInfo{
+		Code: ae.code, Message: i18n.T(i18n.Pick(r), ae.code), Detail: ae.detail,
+		RequestID: logx.RequestID(ctx), AttemptsLeft: ae.attemptsLeft,
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(seconds(ae.retryAfter)))
+		info.RetryAfterSeconds = seconds(ae.retryAfter)
+	}
+	attrs := []any{"path", r.URL.Path, "status", status, "code", ae.code}
+	if ae.detail != "" {
+		attrs = append(attrs, "detail", ae.detail)
+	}
+	if ae.cause != nil {
+		attrs = append(attrs, "err", ae.cause)
+	}
+	if status >= 500 {
+		h.log.ErrorContext(ctx, "api: request failed", attrs...)
+	} else {
+		h.log.InfoContext(ctx, "api: request refused", attrs...)
+	}
+	writeJSON(w, status, errorBody{Error: info})
+}
+
 // seconds rounds a wait up to whole seconds (at least 1).
 func seconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
-}
-
-func retryAfterHeader(w http.ResponseWriter, d time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(seconds(d)))
-}
-
-// loginError maps the login service's and the OTP service's errors.
-func loginError(err error) error {
-	var le *otp.LimitError
-	var me *otp.MismatchError
-	switch {
-	case errors.As(err, &le):
-		code := CodeRateLimited
-		if errors.Is(err, otp.ErrBudgetExhausted) {
-			code = CodeSMSBudgetExhausted
-		}
-		return &apiError{code: code, retryAfter: le.RetryAfter, cause: err}
-	case errors.As(err, &me):
-		left := me.AttemptsLeft
-		return &apiError{code: CodeWrongCode, attemptsLeft: &left, cause: err}
-	case errors.Is(err, otp.ErrMalformedCode):
-		return fail(CodeMalformedCode, err)
-	case errors.Is(err, otp.ErrTooManyAttempts):
-		return fail(CodeTooManyAttempts, err)
-	case errors.Is(err, otp.ErrExpired):
-		return fail(CodeCodeExpired, err)
-	case errors.Is(err, otp.ErrNoCode):
-		return fail(CodeNoCode, err)
-	case errors.Is(err, otp.ErrInvalidPhone):
-		return fail(CodeInvalidPhone, err)
-	case errors.Is(err, otp.ErrSendFailed):
-		return fail(CodeSMSFailed, err)
-	case errors.Is(err, login.ErrUnknownPhone):
-		return fail(CodeUnknownPhone, err)
-	case errors.Is(err, login.ErrUserBound):
-		return fail(CodeUserBoundElsewhere, err)
-	case errors.Is(err, login.ErrPersonBound):
-		return fail(CodeAlreadyBound, err)
-	case errors.Is(err, login.ErrSnapshot):
-		return fail(CodeSnapshotUser, err)
-	}
-	return err
-}
-
-// wechatError maps a WeChat client error. WeChat-side trouble the person
-// cannot fix (configuration, outages) is wechat_unavailable; the log keeps
-// the WeChat error.
-func wechatError(err error) error {
-	var we *wechat.Error
-	var kind wechat.ErrorKind
-	if !errors.As(err, &we) && !errors.As(err, &kind) &&
-		!errors.Is(err, apptoken.ErrWaitTimeout) && !errors.Is(err, apptoken.ErrForceTooSoon) {
-		return err // not WeChat's doing (e.g. the database): internal_error
-	}
-	switch {
-	case errors.Is(err, wechat.ErrUnknownApp):
-		return fail(CodeUnknownApp, err)
-	case errors.Is(err, wechat.ErrWrongAppKind):
-		return fail(CodeUnsupportedAppKind, err)
-	case errors.Is(err, wechat.ErrCodeInvalid), errors.Is(err, wechat.ErrCodeExpired), errors.Is(err, wechat.ErrInvalidArgument):
-		return fail(CodeInvalidWeChatCode, err)
-	case errors.Is(err, wechat.ErrCodeUsed):
-		return fail(CodeWeChatCodeUsed, err)
-	case errors.Is(err, wechat.ErrCodeBlocked):
-		return fail(CodeWeChatLoginBlocked, err)
-	}
-	return fail(CodeWeChatUnavailable, err)
 }

@@ -130,11 +130,18 @@ func TestRequestErrors(t *testing.T) {
 		require.Equal(t, "未登记的应用（appid）。", r.Err.Message)
 	})
 
-	t.Run("request id from the front middleware, or made here", func(t *testing.T) {
+	t.Run("the front middleware's request id, and the component named once", func(t *testing.T) {
 		r := e.post("/login/wechat", api.LoginRequest{AppID: "wxnotconfigured01", Code: "x"})
 		require.NotEmpty(t, r.Err.RequestID)
 		require.Equal(t, r.Header.Get("X-Request-Id"), r.Err.RequestID)
-		require.Contains(t, e.log.String(), "request_id="+r.Err.RequestID, "every log line of the request carries it")
+		var line string
+		for l := range strings.Lines(e.log.String()) {
+			if strings.Contains(l, "request_id="+r.Err.RequestID) {
+				line = l
+			}
+		}
+		require.NotEmpty(t, line, "the log line of the request carries it")
+		require.Equal(t, 1, strings.Count(line, "component=api"), "%s", line)
 	})
 }
 
@@ -144,10 +151,32 @@ func TestBindTokenErrors(t *testing.T) {
 		e := newEnv(t, db, envOpts{api: func(c *api.Config) { c.BindPerToken.Max = 100 }})
 
 		t.Run("malformed and unknown tokens", func(t *testing.T) {
-			for _, tok := range []string{"nope", "BT-AAAAAAAAAAAAAAAAAAAAAAAAAA", "BT-aaaaaaaaaaaaaaaaaaaaaaaaaa"} {
+			part := strings.Repeat("A", 26)
+			for _, tok := range []string{
+				"nope", "BT-" + part, "BT-" + part + part, "BT-" + part + "." + strings.ToLower(part),
+				"BT-" + part + "." + part[1:], "BT-" + part + "." + part + ".", "XX-" + part + "." + part,
+				"BT-" + part + "." + part, // well-formed, no such journey
+			} {
 				r := e.post("/bind/sms/send", api.SMSSendRequest{BindToken: tok, Phone: "13800138000"})
 				requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
 			}
+		})
+
+		t.Run("a journey's id with another journey's secret", func(t *testing.T) {
+			a := e.login(mini, e.jsCode("hugo"), api.StatusBindingRequired)
+			b := e.login(mobile, e.appCode("ines"), api.StatusBindingRequired)
+			aID, aSecret, _ := strings.Cut(strings.TrimPrefix(a.BindToken, "BT-"), ".")
+			bID, bSecret, _ := strings.Cut(strings.TrimPrefix(b.BindToken, "BT-"), ".")
+			for _, forged := range []string{"BT-" + aID + "." + bSecret, "BT-" + bID + "." + aSecret} {
+				r := e.post("/bind/sms/send", api.SMSSendRequest{BindToken: forged, Phone: "13800138000"})
+				requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
+				r = e.post("/bind/cancel", api.CancelRequest{BindToken: forged})
+				requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
+			}
+			require.Zero(t, e.codes.Outbox.Count(otp.Phone("+8613800138000")), "no SMS for a forged token")
+			// Both journeys go on with their own tokens.
+			e.sendCode(a.BindToken, "13300133001")
+			e.sendCode(b.BindToken, "13300133002")
 		})
 
 		t.Run("expired token", func(t *testing.T) {
@@ -179,15 +208,54 @@ func TestBindTokenErrors(t *testing.T) {
 
 		t.Run("a replayed token is refused", func(t *testing.T) {
 			start := e.login(mini, e.jsCode("carol"), api.StatusBindingRequired)
+			// A failed step leaves the token usable.
+			r := e.post("/bind/sms/send", api.SMSSendRequest{BindToken: start.BindToken, Phone: "12345"})
+			requireError(t, r, http.StatusBadRequest, api.CodeInvalidPhone)
 			next, code := e.sendCode(start.BindToken, "13700137000")
+			require.Equal(t, strings.SplitN(start.BindToken, ".", 2)[0], strings.SplitN(next, ".", 2)[0], "the same journey")
 			e.clock.Advance(time.Minute)
-			r := e.post("/bind/sms/send", api.SMSSendRequest{BindToken: start.BindToken, Phone: "13700137000"})
-			requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
+			for _, path := range []string{"/bind/sms/send", "/bind/sms/verify", "/bind/wechat-phone", "/bind/cancel"} {
+				body := map[string]string{"bind_token": start.BindToken}
+				switch path {
+				case "/bind/sms/send":
+					body["phone"] = "13700137000"
+				case "/bind/sms/verify":
+					body["code"] = code
+				case "/bind/wechat-phone":
+					body["phone_code"] = e.phoneCode("carol")
+				}
+				r = e.post(path, body)
+				requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
+			}
 			require.Equal(t, 1, e.codes.Outbox.Count(otp.Phone("+8613700137000")), "no SMS for a replay")
 			r = e.post("/bind/sms/verify", api.SMSVerifyRequest{BindToken: next, Code: code})
 			require.Equal(t, http.StatusOK, r.Status, "the successor is unaffected: %s", r.Raw)
 			r = e.post("/bind/sms/verify", api.SMSVerifyRequest{BindToken: next, Code: code})
 			requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
+		})
+
+		t.Run("cancel", func(t *testing.T) {
+			start := e.login(mini, e.jsCode("jack"), api.StatusBindingRequired)
+			next, code := e.sendCode(start.BindToken, "13300133003")
+			r := e.post("/bind/cancel", api.CancelRequest{BindToken: next})
+			require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+			require.Equal(t, api.StatusCancelled, r.OK.Status)
+			require.Empty(t, r.OK.BindToken, "nothing left to go on with")
+			for _, tok := range []string{next, start.BindToken} {
+				r = e.post("/bind/sms/verify", api.SMSVerifyRequest{BindToken: tok, Code: code})
+				requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
+				r = e.post("/bind/cancel", api.CancelRequest{BindToken: tok})
+				requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
+			}
+			var state string
+			id := strings.SplitN(strings.TrimPrefix(next, "BT-"), ".", 2)[0]
+			require.NoError(t, db.Get(&state, db.Rebind(`SELECT state FROM login_journeys WHERE id = ?`), id))
+			require.Equal(t, "failed", state)
+			_, err := e.dir.FindByPhone(t.Context(), "+8613300133003")
+			require.Error(t, err, "nobody was bound")
+			// The person can start again.
+			again := e.login(mini, e.jsCode("jack"), api.StatusBindingRequired)
+			require.NotEqual(t, start.BindToken, again.BindToken)
 		})
 
 		t.Run("SMS and code errors", func(t *testing.T) {
@@ -231,11 +299,14 @@ func TestBindTokenErrors(t *testing.T) {
 	})
 }
 
+// TestCleanup: the API cleans up its rate-limit windows; journeys, and so
+// bind tokens, are the journey store's (a token outlives its step as long
+// as its journey, so a late client hears "expired" rather than "invalid").
 func TestCleanup(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, envOpts{})
 		start := e.login(mini, e.jsCode("alice"), api.StatusBindingRequired)
-		e.post("/login/wechat", api.LoginRequest{AppID: mini, Code: "bogus"}) // a rate-limit counter
+		e.post("/login/wechat", api.LoginRequest{AppID: mini, Code: "bogus"}) // the same login counter
 		n, err := e.h.Cleanup(t.Context())
 		require.NoError(t, err)
 		require.Zero(t, n, "nothing has ended yet")
@@ -245,12 +316,21 @@ func TestCleanup(t *testing.T) {
 		requireError(t, r, http.StatusBadRequest, api.CodeBindTokenExpired)
 		n, err = e.h.Cleanup(t.Context())
 		require.NoError(t, err)
-		require.EqualValues(t, 1, n, "the login counter's window ended; the token is kept an hour for a clear answer")
+		require.EqualValues(t, 1, n, "the login counter's window ended; the bind counter's has not")
 
-		e.clock.Advance(time.Hour + time.Second)
+		e.clock.Advance(time.Hour)
 		n, err = e.h.Cleanup(t.Context())
 		require.NoError(t, err)
-		require.EqualValues(t, 2, n, "the token and the bind counter")
+		require.EqualValues(t, 1, n, "the bind counter")
+		var journeys int
+		require.NoError(t, db.Get(&journeys, `SELECT COUNT(*) FROM login_journeys`))
+		require.Equal(t, 2, journeys, "journeys are not the API's to delete")
+		r = e.post("/bind/sms/send", api.SMSSendRequest{BindToken: start.BindToken, Phone: "13800138000"})
+		requireError(t, r, http.StatusBadRequest, api.CodeBindTokenExpired)
+
+		n, err = e.journeys.Cleanup(t.Context(), e.clock.Now())
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n, "the binding, and the login with the bogus code")
 		r = e.post("/bind/sms/send", api.SMSSendRequest{BindToken: start.BindToken, Phone: "13800138000"})
 		requireError(t, r, http.StatusBadRequest, api.CodeInvalidBindToken)
 	})

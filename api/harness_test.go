@@ -2,11 +2,13 @@ package api_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +20,8 @@ import (
 	"wxcas/audit"
 	"wxcas/binding"
 	"wxcas/cas"
+	"wxcas/finish"
+	"wxcas/journey"
 	"wxcas/login"
 	"wxcas/logx"
 	"wxcas/otp"
@@ -55,10 +59,12 @@ type env struct {
 	dir    *binding.SQLStore
 	casSrv *cas.Server
 	h      *api.Handler
-	ts     *httptest.Server
-	app    *recorder
-	log    *logx.Buffer
-	audit  *audit.SQL
+	// journeys is the journey store the API's journeys live in.
+	journeys *journey.SQLStore
+	ts       *httptest.Server
+	app      *recorder
+	log      *logx.Buffer
+	audit    *audit.SQL
 }
 
 type envOpts struct {
@@ -99,7 +105,7 @@ func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
 	if o.login != nil {
 		o.login(&lcfg)
 	}
-	svc := login.New(lcfg, e.dir, e.dir, e.codes.Svc, e.clock.Now, logger)
+	svc := login.New(lcfg, e.dir, e.dir, e.codes.Svc, db, e.clock.Now, logger)
 
 	e.app = newRecorder(t)
 	e.ts = httptest.NewUnstartedServer(nil)
@@ -124,16 +130,26 @@ func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
 	}
 	tokens, err := apptoken.New(db, e.wx, apptoken.Options{Key: []byte("api-test-apptoken-key-0123456789"), Now: e.clock.Now, Logger: logger})
 	require.NoError(t, err)
+	e.journeys = journey.NewSQLStore(db)
+	engine, err := journey.New(journey.Config{TTL: 30 * time.Minute, PhoneRegion: "CN"}, journey.Deps{
+		Store: e.journeys, Login: svc, WeChat: journey.WeChatClient{Client: e.wx, Tokens: tokens, Log: logger},
+		Audit: audit.Best(e.audit, logger), Now: e.clock.Now, Log: logger,
+	})
+	require.NoError(t, err)
 	e.h, err = api.New(acfg, api.Deps{
-		Login: svc, WeChat: e.wx, CAS: e.casSrv, DB: db, Now: e.clock.Now, Logger: logger,
-		AppTokens: tokens, Audit: audit.Best(e.audit, logger),
+		Engine: engine, Finisher: finish.Session{Sessions: e.casSrv}, WeChat: e.wx, DB: db,
+		Now: e.clock.Now, Logger: logger.With("component", "api"),
 	})
 	require.NoError(t, err)
 
-	// As wxcas mounts them; the front middleware resolves the client IP
-	// (here from a test header) and hands it over with api.WithClientIP.
+	// As wxcas mounts them; the front middleware sets the request id and
+	// resolves the client IP (here from a test header), handing it over
+	// with api.WithClientIP.
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := strings.ToLower(rand.Text()[:16])
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(logx.WithRequestID(r.Context(), id))
 		if ip := r.Header.Get("X-Test-Client-IP"); ip != "" {
 			r = r.WithContext(api.WithClientIP(r.Context(), ip))
 		}

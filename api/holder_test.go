@@ -13,9 +13,10 @@ import (
 	"wxcas/store/storetest"
 )
 
-// TestSMSCodeBelongsToItsChain: an SMS code belongs to the bind-token chain
-// that asked for it (issue 11 item 5). Another chain aimed at the same phone
-// can neither use it nor burn it, and typos cost no attempt.
+// TestSMSCodeBelongsToItsChain: an SMS code belongs to the binding (the
+// journey behind a bind-token chain) that asked for it (issue 11 item 5).
+// Another binding aimed at the same phone can neither use it nor burn it,
+// and typos cost no attempt.
 func TestSMSCodeBelongsToItsChain(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		t.Run("the victim's code does not bind another chain", func(t *testing.T) {
