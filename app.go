@@ -20,8 +20,8 @@ import (
 	"wxcas/audit"
 	"wxcas/cas"
 	"wxcas/config"
+	"wxcas/journey"
 	"wxcas/keys"
-	"wxcas/login"
 	"wxcas/logx"
 	"wxcas/metrics"
 	"wxcas/otp"
@@ -44,7 +44,7 @@ type app struct {
 	wechat    *wechat.Client
 	sender    sms.Sender
 	otp       *otp.Service
-	login     *login.Service
+	journeys  *journey.Engine
 	cas       *cas.Server
 	pages     *web.Pages
 	audit     audit.Log

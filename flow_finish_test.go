@@ -5,20 +5,25 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"wxcas/journey"
 )
 
-// TestFinishedFlowIsDeleted is issue 11 item 6: a login's flow row goes when
-// the login completes, and what comes late for it — the WeChat callback
-// again, a reload of /login?flow=, a stale form — still lands on the service
-// with a ticket from the new SSO session rather than on an error page.
-func TestFinishedFlowIsDeleted(t *testing.T) {
+// TestFinishedJourneyLandsOnService (issue 11 item 6, issue 12): what comes
+// late for a finished login — the WeChat callback again, a reload of
+// /login?flow=, a stale or double-submitted form — still lands on the
+// service with a ticket rather than on an error page. The finished journey
+// is kept only for journey.FinishGrace.
+func TestFinishedJourneyLandsOnService(t *testing.T) {
 	env := startFlowEnv(t, "otp: {resend_cooldown: 0s}\n")
-	flows := func(id string) int {
-		var n int
-		require.NoError(t, env.a.db.Get(&n, env.a.db.Rebind(`SELECT COUNT(*) FROM login_flows WHERE id = ?`), id))
-		return n
+	finished := func(id string) bool {
+		var state string
+		var expires time.Time
+		require.NoError(t, env.a.db.QueryRowx(env.a.db.Rebind(`SELECT state, expires_at FROM login_journeys WHERE id = ?`), id).Scan(&state, &expires))
+		return state == string(journey.Finished) && !expires.After(env.a.now().Add(journey.FinishGrace))
 	}
 	flowID := func(p page) string {
 		u, err := url.Parse(p.url)
@@ -35,7 +40,7 @@ func TestFinishedFlowIsDeleted(t *testing.T) {
 	code := first.post(first.get(callback), "/login/phone", url.Values{"phone": {"13100131000"}})
 	done := first.post(code, "/login/code", url.Values{"code": {env.smsCode("+8613100131000")}})
 	ticketOf(t, done)
-	require.Zero(t, flows(flowID(qr)), "the finished binding flow is deleted")
+	require.True(t, finished(flowID(qr)), "the binding journey is finished and kept only for the grace period")
 	p := first.post(code, "/login/code", url.Values{"code": {"123456"}})
 	require.Equal(t, http.StatusSeeOther, p.status, "a stale form goes on to the service")
 	ticketOf(t, p)
@@ -45,7 +50,7 @@ func TestFinishedFlowIsDeleted(t *testing.T) {
 	qr = b.start()
 	callback = b.scan(qr, "kate")
 	ticketOf(t, b.get(callback))
-	require.Zero(t, flows(flowID(qr)), "the finished login flow is deleted")
+	require.True(t, finished(flowID(qr)), "the login journey is finished and kept only for the grace period")
 
 	tests := []struct{ name, target string }{
 		{"repeated WeChat callback", callback},

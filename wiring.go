@@ -9,15 +9,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"wxcas/apereo"
 	"wxcas/api"
 	"wxcas/audit"
 	"wxcas/binding"
 	"wxcas/binding/sqldir"
 	"wxcas/cas"
-	"wxcas/flow"
+	"wxcas/finish"
+	"wxcas/journey"
 	"wxcas/keys"
 	"wxcas/login"
 	"wxcas/otp"
@@ -167,15 +166,11 @@ func (a *app) every(name string, job func(ctx context.Context) (int64, error)) {
 	})
 }
 
-// completerFunc adapts a function to web.Completer.
-type completerFunc func(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error
-
-func (f completerFunc) CompleteLogin(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error {
-	return f(w, r, req, p)
-}
-
-// wireLogin builds the identity service, the CAS server and the browser
-// login flow, and mounts them.
+// wireLogin builds the login journey, the CAS server and the browser
+// login, and mounts them. The journey's finish line is chosen here: wxcas's
+// own CAS server (SSO session + service ticket), or the hand-off to Apereo.
+// The CAS server is built first and its handler last, with the browser
+// login as its Authenticator, so neither holds the other.
 func (a *app) wireLogin() error {
 	pub, err := url.Parse(a.cfg.Server.PublicURL)
 	if err != nil {
@@ -186,18 +181,36 @@ func (a *app) wireLogin() error {
 	if err != nil {
 		return err
 	}
-	a.login = login.New(a.cfg.Login.Config, bindings, directory, a.otp, a.now, a.log)
+	logins := login.New(a.cfg.Login.Config, bindings, directory, a.otp, a.db, a.now, a.log.With("component", "login"))
 	auditSQL := audit.NewSQL(a.db)
 	a.audit = a.metrics.Audit(audit.Best(auditSQL, a.log.With("component", "audit")))
 	a.every("audit retention", func(ctx context.Context) (int64, error) {
 		return auditSQL.Cleanup(ctx, a.now().Add(-a.cfg.Audit.Retention))
 	})
-
-	var casSrv *cas.Server
-	// The CAS server is built below; the flow only calls it once a login completes.
-	var completer web.Completer = completerFunc(func(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error {
-		return casSrv.CompleteLogin(w, r, req, p)
+	tokens, err := apptoken.New(a.db, a.wechat, apptoken.Options{Key: keys.Derive(a.masterKey, keys.AppToken), Now: a.now, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	journeys := journey.NewSQLStore(a.db)
+	a.journeys, err = journey.New(journey.Config{
+		TTL: a.cfg.Login.FlowTTL, PhoneRegion: a.cfg.OTP.DefaultRegion, AskUnionID: a.cfg.Login.OfficialAccountUnionID,
+	}, journey.Deps{
+		Store: journeys, Login: logins, Audit: a.audit, Now: a.now, Log: a.log.With("component", "journey"),
+		WeChat: journey.WeChatClient{Client: a.wechat, Tokens: tokens, Log: a.log.With("component", "journey")},
 	})
+	if err != nil {
+		return err
+	}
+
+	casSrv, err := cas.NewServer(a.cfg.CAS.Config, cas.Deps{
+		DB: a.db, Now: a.now, Logger: a.log.With("component", "cas"), CookieKey: keys.Derive(a.masterKey, keys.TicketCookie),
+		PublicURL: pub, Pages: web.CASPages{Pages: a.pages}, HTTPClient: a.backChannelClient(),
+	})
+	if err != nil {
+		return fmt.Errorf("cas: %w", err)
+	}
+	a.cas = casSrv
+	var finisher journey.Finisher = finish.CAS{Server: casSrv}
 	var accepts func(cas.LoginRequest) bool
 	if a.cfg.CAS.Mode == "apereo-token" {
 		// Apereo creates the SSO session and the ticket: wxcas only proves
@@ -206,40 +219,29 @@ func (a *app) wireLogin() error {
 		if err != nil {
 			return fmt.Errorf("cas.apereo: %w", err)
 		}
-		pages := web.CASPages{Pages: a.pages}
-		completer = completerFunc(func(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error {
-			err := minter.Redirect(w, r, req.ServiceID, req.ServiceURL, p)
-			if err != nil { // Redirect writes nothing when it fails
-				pages.Error(w, r, http.StatusBadRequest, cas.ReasonPrincipalInvalid)
-			}
-			return err
-		})
+		finisher = finish.Apereo{Minter: minter, Pages: web.CASPages{Pages: a.pages}}
 		accepts = func(req cas.LoginRequest) bool { return minter.Supports(req.ServiceID) }
 	}
-	flowStore := flow.NewStore(a.db)
-	flows := web.NewFlows(web.FlowOptions{
-		Logger: a.log.With("component", "flow"), Pages: a.pages, Flows: flowStore, Login: a.login,
-		WeChat: a.wechat, Now: a.now, PublicURL: pub,
-		Completer: completer, Accepts: accepts,
-		WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID,
-		OfficialAccountUnionID: a.cfg.Login.OfficialAccountUnionID, QRMode: a.cfg.Login.QRMode,
+	browser, err := web.NewLogin(web.LoginOptions{
+		Logger: a.log.With("component", "web"), Pages: a.pages, Engine: a.journeys, Finisher: finisher, Accepts: accepts,
+		Now: a.now, PublicURL: pub, WeChat: a.wechat,
+		WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID, QRMode: a.cfg.Login.QRMode,
 		IframeQR: a.cfg.Sandbox.Enabled && a.cfg.WeChat.OpenBaseURL == "",
-		FlowTTL:  a.cfg.Login.FlowTTL, ResendCooldown: a.cfg.OTP.ResendCooldown, PhoneRegion: a.cfg.OTP.DefaultRegion,
+		FlowTTL:  a.cfg.Login.FlowTTL, ResendCooldown: a.cfg.OTP.ResendCooldown,
 		SessionAuthKey: keys.Derive(a.masterKey, keys.SessionAuth), SessionCryptKey: keys.Derive(a.masterKey, keys.SessionCrypt),
-		StateKey: keys.Derive(a.masterKey, keys.FlowState), Audit: a.audit,
-	})
-	casSrv, err = cas.NewServer(a.cfg.CAS.Config, cas.Deps{
-		DB: a.db, Now: a.now, Logger: a.log.With("component", "cas"), CookieKey: keys.Derive(a.masterKey, keys.TicketCookie),
-		PublicURL: pub, Pages: web.CASPages{Pages: a.pages}, Authenticator: flows, HTTPClient: a.backChannelClient(),
+		StateKey: keys.Derive(a.masterKey, keys.FlowState),
 	})
 	if err != nil {
-		return fmt.Errorf("cas: %w", err)
+		return err
 	}
-	a.cas = casSrv
-	a.web.Mount("/cas", casSrv)
-	flows.Register(a.web.Echo())
+	a.web.Mount("/cas", casSrv.Handler(browser))
+	browser.Register(a.web.Echo())
 	a.jobs = append(a.jobs, func(ctx context.Context) { casSrv.RunJanitor(ctx, a.cfg.Cleanup.Interval) })
-	a.every("flow cleanup", func(ctx context.Context) (int64, error) { return flowStore.Cleanup(ctx, a.now()) })
+	a.every("journey cleanup", func(ctx context.Context) (int64, error) {
+		// An expired journey is kept an hour: until then a late request is
+		// told "expired, start again for this service", not "unknown".
+		return journeys.Cleanup(ctx, a.now().Add(-journeyKeep))
+	})
 	a.every("unbound wechat accounts", func(ctx context.Context) (int64, error) {
 		return bindings.CleanupAccounts(ctx, a.now().Add(-a.cfg.Cleanup.UnboundAccountTTL))
 	})
@@ -261,6 +263,9 @@ func (a *app) wireLogin() error {
 	}
 	return nil
 }
+
+// journeyKeep is how long an expired journey stays before the clean-up.
+const journeyKeep = time.Hour
 
 // backChannelClient is the client of the CAS back channel: nil (the system
 // roots) unless a test trusts its own servers.
@@ -297,24 +302,14 @@ func (a *app) wireAPI() error {
 		a.log.Info("JSON API for mini programs and apps is off: it needs cas.mode server")
 		return nil
 	}
-	tokens, err := apptoken.New(a.db, a.wechat, apptoken.Options{Key: keys.Derive(a.masterKey, keys.AppToken), Now: a.now, Logger: a.log})
-	if err != nil {
-		return err
-	}
 	h, err := api.New(a.cfg.API, api.Deps{
-		Login: a.login, WeChat: a.wechat, AppTokens: tokens, CAS: a.cas, DB: a.db,
-		Now: a.now, Logger: a.log.With("component", "api"), Audit: a.audit,
+		Engine: a.journeys, Finisher: finish.Session{Sessions: a.cas}, WeChat: a.wechat, DB: a.db,
+		Now: a.now, Logger: a.log.With("component", "api"),
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	a.web.Echo().Any("/api/v1/*", func(c echo.Context) error {
-		r := c.Request()
-		// The handler counts limits per client IP: give it Echo's, which
-		// honours only the configured trusted proxies.
-		h.ServeHTTP(c.Response(), r.WithContext(api.WithClientIP(r.Context(), c.RealIP())))
-		return nil
-	})
+	a.web.MountAPI("/api/v1", h, api.WithClientIP)
 	a.every("api cleanup", h.Cleanup)
 	return nil
 }

@@ -91,6 +91,19 @@ func (s *Server) Mount(prefix string, h http.Handler) {
 	s.echo.Any(strings.TrimSuffix(prefix, "/")+"/*", echo.WrapHandler(h))
 }
 
+// MountAPI serves a JSON API handler for every method under prefix. The
+// API counts limits per client IP: withClientIP hands it the address Echo
+// resolved, which believes X-Forwarded-For only from the trusted proxies.
+// The request id, access log, recovery and timeouts are this layer's, as
+// for the pages.
+func (s *Server) MountAPI(prefix string, h http.Handler, withClientIP func(context.Context, string) context.Context) {
+	s.echo.Any(strings.TrimSuffix(prefix, "/")+"/*", func(c echo.Context) error {
+		r := c.Request()
+		h.ServeHTTP(c.Response(), r.WithContext(withClientIP(r.Context(), c.RealIP())))
+		return nil
+	})
+}
+
 // ServeHTTP lets tests drive the application with httptest.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
