@@ -33,18 +33,15 @@ func (p CASPages) Error(w http.ResponseWriter, r *http.Request, status int, reas
 
 // LoggedOut implements cas.Pages.
 func (p CASPages) LoggedOut(w http.ResponseWriter, r *http.Request) {
-	_ = p.Pages.Render(w, r, http.StatusOK, "info", InfoData{TitleKey: "logged_out_title", MessageKey: "logged_out"})
+	_ = p.Pages.Info(w, r, http.StatusOK, InfoPage{TitleKey: "logged_out_title", MessageKey: "logged_out"})
 }
 
 // LoggedIn implements cas.Pages.
 func (p CASPages) LoggedIn(w http.ResponseWriter, r *http.Request, principalID string) {
-	_ = p.Pages.Render(w, r, http.StatusOK, "info", InfoData{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: principalID})
+	_ = p.Pages.Info(w, r, http.StatusOK, InfoPage{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: principalID})
 }
 
 // PostRedirect implements cas.Pages (CAS method=POST).
 func (p CASPages) PostRedirect(w http.ResponseWriter, r *http.Request, action string, fields map[string]string) {
-	_ = p.Pages.Render(w, r, http.StatusOK, "post_redirect", struct {
-		Action string
-		Fields map[string]string
-	}{action, fields})
+	_ = p.Pages.PostRedirect(w, r, http.StatusOK, PostRedirectPage{Action: action, Fields: fields})
 }

@@ -1,15 +1,15 @@
 package web
 
 import (
-	"context"
+	"cmp"
+	"crypto/hmac"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,66 +17,58 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"wxcas/audit"
-	"wxcas/binding"
 	"wxcas/cas"
-	"wxcas/flow"
+	"wxcas/finish"
 	"wxcas/i18n"
-	"wxcas/login"
+	"wxcas/journey"
 	"wxcas/otp"
 	"wxcas/wechat"
 )
 
-// Completer finishes a login once the person is known: the CAS server
-// (TGT + cookie + ST redirect), or a hand-off to another CAS.
-type Completer interface {
-	CompleteLogin(w http.ResponseWriter, r *http.Request, req cas.LoginRequest, p cas.Principal) error
-}
-
-// FlowOptions configure the browser login flow.
-type FlowOptions struct {
-	Logger    *slog.Logger
-	Pages     *Pages
-	Flows     *flow.Store
-	Login     *login.Service
-	WeChat    *wechat.Client
-	Completer Completer
+// LoginOptions configure the browser login.
+type LoginOptions struct {
+	Logger *slog.Logger
+	Pages  *Pages
+	// Engine runs the login journey; the handlers only translate requests
+	// into its events and its answers into pages and redirects.
+	Engine *journey.Engine
+	// Finisher issues the result of a journey that ended with a person
+	// (finish.CAS, or finish.Apereo for the hand-off).
+	Finisher journey.Finisher
 	// Accepts, when set, says whether a login for the service can be
-	// completed (the Apereo hand-off needs the service's token secrets); a
+	// finished (the Apereo hand-off needs the service's token secrets); a
 	// refused one is stopped before the person scans anything.
 	Accepts   func(req cas.LoginRequest) bool
 	Now       func() time.Time
 	PublicURL *url.URL
+	// WeChat only builds the URLs that send the browser to WeChat; the
+	// engine is the one to call WeChat.
+	WeChat *wechat.Client
 
-	WebsiteAppID           string
-	OfficialAccountAppID   string
-	OfficialAccountUnionID bool
-	QRMode                 string // inline | redirect
+	WebsiteAppID         string
+	OfficialAccountAppID string
+	QRMode               string // inline | redirect
 	// IframeQR shows the inline QR in our own iframe instead of wxLogin.js
 	// (the sandbox: wxLogin.js only knows the real WeChat).
-	IframeQR       bool
-	FlowTTL        time.Duration
+	IframeQR bool
+	// FlowTTL bounds a browser journey, its cookie and its CSRF cookie.
+	FlowTTL time.Duration
+	// ResendCooldown is the countdown shown after a send when the engine
+	// did not say how long it is.
 	ResendCooldown time.Duration
-	PhoneRegion    string
 
-	SessionAuthKey, SessionCryptKey []byte // signed + encrypted flow cookie
-	StateKey                        []byte // keys the stored hashes of nonces and states
-	// Audit records logins, bindings and refusals (never fails a login).
-	Audit audit.Log
+	SessionAuthKey, SessionCryptKey []byte // sign and encrypt the login cookies
+	StateKey                        []byte // keys the stored hashes of nonces and WeChat states
 }
 
-// AuditEvent is what the flow reports for the audit log; Account is the
-// WeChat app account, when known.
-type AuditEvent struct {
-	Kind, Outcome, UserID, Channel, ClientIP, Service, Phone string
-	Account                                                  binding.Account
-}
-
-// Flows serves the browser login: /cas/login hands over through
-// Authenticate, then /login (the pages), /wechat/callback and the forms.
-type Flows struct {
-	o        FlowOptions
-	cookies  *sessions.CookieStore
+// Login serves the browser login: /cas/login hands over through
+// Authenticate, then /login (the page of the journey's current state),
+// /wechat/callback and the forms. Every step is an event of the journey
+// (package journey); no handler decides a state.
+type Login struct {
+	o        LoginOptions
+	journeys *sessions.CookieStore
+	notices  *sessions.CookieStore
 	callback string
 	secure   bool
 	// base is public_url's path ("" or e.g. "/wxcas"), which a proxy in
@@ -85,44 +77,63 @@ type Flows struct {
 	base string
 }
 
-const (
-	flowCookie   = "wxcas_flow"
-	maxFlows     = 4 // logins in progress per browser (tabs)
-	purposeNonce = "browser"
-	purposeState = "state"
-)
+var _ cas.Authenticator = (*Login)(nil)
 
-// Flow channels, recorded on the flow and in the audit log.
-const (
-	channelQRInline   = "qr_inline"
-	channelQRRedirect = "qr_redirect"
-	channelOABase     = "oa_base"
-	channelOAUserinfo = "oa_userinfo"
-)
-
-// NewFlows builds the flow handlers.
-func NewFlows(o FlowOptions) *Flows {
+// NewLogin builds the browser login handlers.
+func NewLogin(o LoginOptions) (*Login, error) {
+	var missing []string
+	for name, absent := range map[string]bool{
+		"Pages": o.Pages == nil, "Engine": o.Engine == nil, "Finisher": o.Finisher == nil, "PublicURL": o.PublicURL == nil,
+		"WeChat": o.WeChat == nil, "SessionAuthKey": len(o.SessionAuthKey) == 0, "StateKey": len(o.StateKey) == 0,
+	} {
+		if absent {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("web: browser login: %s required", strings.Join(missing, ", "))
+	}
+	switch len(o.SessionCryptKey) {
+	case 16, 24, 32:
+	default:
+		return nil, errors.New("web: browser login: SessionCryptKey must be an AES key (16, 24 or 32 bytes)")
+	}
+	if o.FlowTTL <= 0 {
+		return nil, errors.New("web: browser login: FlowTTL must be positive")
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Audit == nil {
-		o.Audit = audit.Best(nil, o.Logger)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	secure := o.PublicURL.Scheme == "https"
 	base := basePath(o.PublicURL)
-	cs := sessions.NewCookieStore(o.SessionAuthKey, o.SessionCryptKey)
-	// gorilla's defaults (30 days, not Secure, not HttpOnly) are wrong for a
-	// login cookie: it lives as long as a flow and only travels over https.
-	cs.Options = &sessions.Options{
-		Path: base + "/", MaxAge: int(o.FlowTTL.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	// gorilla's defaults (30 days, not Secure, not HttpOnly) are wrong for
+	// login cookies: they live as long as a journey (a notice, a minute)
+	// and only travel over https.
+	cookieStore := func(maxAge time.Duration) *sessions.CookieStore {
+		cs := sessions.NewCookieStore(o.SessionAuthKey, o.SessionCryptKey)
+		cs.MaxAge(int(maxAge.Seconds()))
+		cs.Options = &sessions.Options{
+			Path: base + "/", MaxAge: int(maxAge.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+		}
+		return cs
 	}
-	cs.MaxAge(int(o.FlowTTL.Seconds()))
-	return &Flows{o: o, cookies: cs, secure: secure, base: base, callback: strings.TrimSuffix(o.PublicURL.String(), "/") + "/wechat/callback"}
+	notices := cookieStore(noticeTTL)
+	notices.Options.Path = base + "/login"
+	return &Login{
+		o: o, journeys: cookieStore(o.FlowTTL), notices: notices, secure: secure, base: base,
+		callback: strings.TrimSuffix(o.PublicURL.String(), "/") + "/wechat/callback",
+	}, nil
 }
 
-// Register adds the flow routes; the form routes are CSRF-protected.
-func (h *Flows) Register(e *echo.Echo) {
-	e.GET("/wechat/callback", h.handleCallback)
+// Register adds the login routes. The forms are CSRF-protected and must
+// come from our own origin; a refused token shows the expiry page (the
+// CSRF cookie lives as long as a journey) rather than a bare 403.
+func (h *Login) Register(e *echo.Echo) {
+	e.GET("/wechat/callback", h.wechatCallback)
 	g := e.Group("/login", sameOrigin(h.o.PublicURL, h.o.Pages), middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf",
 		CookieName:     "wxcas_csrf",
@@ -131,156 +142,201 @@ func (h *Flows) Register(e *echo.Echo) {
 		CookieSecure:   h.secure,
 		CookieSameSite: http.SameSiteLaxMode,
 		CookieMaxAge:   int(h.o.FlowTTL.Seconds()),
+		ErrorHandler:   h.csrfRefused,
 	}))
-	g.GET("", h.handlePage)
-	g.POST("/phone", h.handlePhone)
-	g.POST("/resend", h.handleResend)
-	g.POST("/code", h.handleCode)
-	g.POST("/change-phone", h.handleChangePhone)
+	g.GET("", h.page)
+	g.POST("/phone", h.form(formPhone, func(c echo.Context) journey.Event { return journey.PhoneEntered{Number: c.FormValue("phone")} }))
+	g.POST("/resend", h.form(formResend, func(echo.Context) journey.Event { return journey.Resend{} }))
+	g.POST("/code", h.form(formCode, func(c echo.Context) journey.Event { return journey.CodeEntered{Code: c.FormValue("code")} }))
+	g.POST("/change-phone", h.form("", func(echo.Context) journey.Event { return journey.ChangeNumber{} }))
+	g.POST("/cancel", h.form(formCancel, func(echo.Context) journey.Event { return journey.Cancel{} }))
 }
 
-// Authenticate implements cas.Authenticator: it starts a flow for the
-// request, binds it to this browser and shows its first page.
-func (h *Flows) Authenticate(w http.ResponseWriter, r *http.Request, req cas.LoginRequest) {
+// Authenticate implements cas.Authenticator: it starts a journey for the
+// request, binds it to this browser and sends the browser to its page.
+func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.LoginRequest) {
 	ctx := r.Context()
 	if h.o.Accepts != nil && !h.o.Accepts(req) {
 		h.o.Logger.WarnContext(ctx, "login refused: the service cannot receive this login", "service", req.ServiceID)
 		_ = h.o.Pages.Error(w, r, http.StatusBadRequest, "service_unknown_title", "service_unknown", "")
 		return
 	}
-	raw, _ := json.Marshal(req)
-	now := h.o.Now()
-	nonce := flow.RandomToken()
-	f := &flow.Flow{
-		ID: flow.RandomToken(), BrowserHash: flow.Hash(h.o.StateKey, purposeNonce, nonce), Step: flow.StepWeChat,
-		Request: string(raw), CreatedAt: now, ExpiresAt: now.Add(h.o.FlowTTL),
-	}
-	if err := h.o.Flows.Create(ctx, f); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	sess, _ := h.cookies.Get(r, flowCookie) // a bad old cookie just starts empty
-	remember(sess, f.ID, nonce)
-	if err := sess.Save(r, w); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.o.Logger.InfoContext(ctx, "login flow started", "flow", short(f.ID), "service", req.ServiceID)
-	http.Redirect(w, r, h.flowURL(f), http.StatusSeeOther)
-}
-
-func remember(sess *sessions.Session, id, nonce string) {
-	n := 0
-	for k := range sess.Values {
-		if n++; n >= maxFlows {
-			delete(sess.Values, k)
-		}
-	}
-	sess.Values[id] = nonce
-}
-
-// load returns the flow named in the request if it is live and belongs to
-// this browser; otherwise it has rendered an explanation and returns nil.
-func (h *Flows) load(c echo.Context, id string) *flow.Flow {
-	r, w := c.Request(), c.Response()
-	f, err := h.o.Flows.Get(r.Context(), id, h.o.Now())
-	if errors.Is(err, flow.ErrNotFound) {
-		if service, ok := h.finished(r, id, ""); ok {
-			// A reload or the back button after the login finished.
-			_ = c.Redirect(http.StatusSeeOther, h.loginURL(service))
-			return nil
-		}
-	}
-	if errors.Is(err, flow.ErrNotFound) || (err == nil && !h.ownedByBrowser(r, f)) {
-		if err == nil {
-			h.o.Logger.WarnContext(r.Context(), "login flow used from another browser", "flow", short(id))
-		}
-		_ = h.o.Pages.Error(w, r, http.StatusBadRequest, "flow_expired_title", "flow_expired", "")
-		return nil
+	// rand.Text is the one random id: 26 letters and digits (130 bits),
+	// which WeChat's state parameter accepts as well.
+	nonce := rand.Text()
+	j, err := h.o.Engine.Start(ctx, journey.Start{
+		ID: rand.Text(), Transport: journey.Browser, Service: req.ServiceID, Return: finish.CASReturn(req),
+		SecretHash: h.hash(purposeNonce, nonce), TTL: h.o.FlowTTL,
+	})
+	if err == nil {
+		err = h.hold(w, r, held{ID: j.ID, Nonce: nonce, Service: req.ServiceURL, Started: h.o.Now().Unix()})
 	}
 	if err != nil {
-		h.fail(w, r, err)
-		return nil
+		h.o.Logger.ErrorContext(ctx, "login journey not started", "err", err)
+		status, key := http.StatusInternalServerError, "error_internal"
+		if Unavailable(err) {
+			status, key = http.StatusServiceUnavailable, "error_unavailable"
+		}
+		_ = h.o.Pages.Error(w, r, status, "error_title", key, "")
+		return
 	}
-	return f
+	h.o.Logger.InfoContext(ctx, "login journey started", "flow", short(j.ID), "service", req.ServiceID)
+	http.Redirect(w, r, h.flowURL(j.ID), http.StatusSeeOther)
 }
-
-func (h *Flows) ownedByBrowser(r *http.Request, f *flow.Flow) bool {
-	sess, err := h.cookies.Get(r, flowCookie)
-	if err != nil {
-		return false
-	}
-	nonce, _ := sess.Values[f.ID].(string)
-	return nonce != "" && flow.HashEqual(flow.Hash(h.o.StateKey, purposeNonce, nonce), f.BrowserHash)
-}
-
-func (h *Flows) request(f *flow.Flow) cas.LoginRequest {
-	var req cas.LoginRequest
-	_ = json.Unmarshal([]byte(f.Request), &req)
-	return req
-}
-
-// restartURL starts the login for the flow's service afresh.
-func (h *Flows) restartURL(f *flow.Flow) string { return h.loginURL(h.request(f).ServiceURL) }
 
 // loginURL is /cas/login for service, as the browser must request it: with
 // an SSO session it issues a ticket at once, otherwise it starts a login.
-func (h *Flows) loginURL(service string) string {
+func (h *Login) loginURL(service string) string {
 	if service == "" {
 		return h.base + "/cas/login"
 	}
 	return h.base + "/cas/login?service=" + url.QueryEscape(service)
 }
 
-// flowURL is the flow's page, as the browser must request it.
-func (h *Flows) flowURL(f *flow.Flow) string { return h.base + "/login?flow=" + url.QueryEscape(f.ID) }
+// flowURL is the page of journey id, as the browser must request it.
+func (h *Login) flowURL(id string) string { return h.base + "/login?flow=" + url.QueryEscape(id) }
 
-// handlePage shows the flow's current step.
-func (h *Flows) handlePage(c echo.Context) error {
-	f := h.load(c, c.QueryParam("flow"))
-	if f == nil {
-		return nil
+// absolute makes a URL from a path that already carries the base.
+func (h *Login) absolute(path string) string {
+	return h.o.PublicURL.Scheme + "://" + h.o.PublicURL.Host + path
+}
+
+// request is the CAS login journey j was started for (zero if it holds
+// none).
+func request(j *journey.Journey) cas.LoginRequest {
+	req, _ := finish.CASRequest(j)
+	return req
+}
+
+// toPage answers a form post: 303 to the journey's page, so that Back and
+// Reload never post again.
+func (h *Login) toPage(c echo.Context, id string) error {
+	return c.Redirect(http.StatusSeeOther, h.flowURL(id))
+}
+
+// page shows the journey in its current state, with the notice its last
+// form post left.
+func (h *Login) page(c echo.Context) error {
+	id := c.QueryParam("flow")
+	n := h.takeNotice(c, id)
+	j, err := h.o.Engine.Load(c.Request().Context(), id, h.from(c, id))
+	if oe := journey.AsError(err); oe != nil && oe.Code == journey.CodeExpired && j.State == journey.Finished {
+		// A reload or Back long after the login: the SSO session issues
+		// the ticket (or a new login starts).
+		return c.Redirect(http.StatusSeeOther, h.loginURL(request(j).ServiceURL))
 	}
-	switch f.Step {
-	case flow.StepWeChat:
-		return h.startWeChat(c, f)
-	case flow.StepBindPhone:
-		return h.renderBind(c, f, http.StatusOK, "", "", "")
-	case flow.StepVerifyCode:
-		return h.renderCode(c, f, http.StatusOK, "", "", 0)
-	default: // done: the SSO session exists; /cas/login issues the ticket
-		return c.Redirect(http.StatusSeeOther, h.restartURL(f))
+	if err != nil {
+		key := "journey_expired"
+		if n.Form == formCode && n.Code == journey.CodeExpired {
+			key = "journey_expired_code"
+		}
+		return h.stopped(c, id, err, key)
+	}
+	switch j.State {
+	case journey.WeChatPending:
+		return h.toWeChat(c, j)
+	case journey.PhoneRequested:
+		return h.bindPage(c, j, n)
+	case journey.CodeSent:
+		if n.Form == formPhone && n.Code != "" {
+			// A new number was refused: show it again to be fixed.
+			return h.bindPage(c, j, n)
+		}
+		return h.codePage(c, j, n)
+	case journey.Identified, journey.Bound:
+		return h.finish(c, j, nil)
+	case journey.Finished:
+		return c.Redirect(http.StatusSeeOther, h.loginURL(request(j).ServiceURL))
+	default: // Failed
+		d := ExpiredPage{TitleKey: "login_ended_title", MessageKey: "login_ended", RestartURL: h.loginURL(request(j).ServiceURL)}
+		status := journey.CodeEnded.Status()
+		if n.Form == formCancel {
+			d.TitleKey, d.MessageKey, status = "login_cancelled_title", "login_cancelled", http.StatusOK
+		}
+		return h.o.Pages.Expired(c.Response(), c.Request(), status, d)
 	}
 }
 
-// startWeChat sends the browser to WeChat the way that works for it.
-func (h *Flows) startWeChat(c echo.Context, f *flow.Flow) error {
+// stopped answers a request for a journey the engine would not load or
+// take an event for, where there is nothing to go back to: an unknown or
+// expired journey shows the expiry page (messageKey) with a restart for the
+// same service; other refusals show the journey's page; an internal error
+// goes to the error page.
+func (h *Login) stopped(c echo.Context, id string, err error, messageKey string) error {
+	oe := journey.AsError(err)
+	if oe == nil {
+		return err
+	}
+	switch oe.Code {
+	case journey.CodeExpired, journey.CodeInvalid:
+		if oe.Code == journey.CodeInvalid && id != "" {
+			h.o.Logger.InfoContext(c.Request().Context(), "login journey unknown or held by another browser", "flow", short(id))
+		}
+		return h.expired(c, id, messageKey, oe.Code.Status())
+	}
+	return h.toPage(c, id)
+}
+
+// expired shows the expiry page for journey id. The restart goes to the
+// service the browser's cookie remembers, else the one the journey names
+// (if this browser holds it), else to /cas/login alone.
+func (h *Login) expired(c echo.Context, id, messageKey string, status int) error {
+	service := ""
+	if e, ok := h.holding(c.Request(), id); ok && e.Service != "" {
+		service = e.Service
+	} else if id != "" {
+		j, err := h.o.Engine.Load(c.Request().Context(), id, h.from(c, id))
+		if oe := journey.AsError(err); j != nil && (err == nil || oe != nil && oe.Code == journey.CodeExpired) {
+			service = request(j).ServiceURL
+		}
+	}
+	return h.o.Pages.Expired(c.Response(), c.Request(), status, ExpiredPage{
+		TitleKey: "journey_expired_title", MessageKey: messageKey, RestartURL: h.loginURL(service),
+	})
+}
+
+// csrfRefused answers a form post without the right CSRF token. Nothing is
+// applied; the person gets the expiry page with its restart, since the
+// usual cause is a CSRF cookie that lapsed with the journey.
+func (h *Login) csrfRefused(err error, c echo.Context) error {
+	id := c.FormValue("flow")
+	h.o.Logger.WarnContext(c.Request().Context(), "login form refused: CSRF token missing or wrong", "flow", short(id), "err", err)
+	return h.expired(c, id, "journey_expired", http.StatusForbidden)
+}
+
+// toWeChat sends the browser to WeChat the way that works for it: the
+// Official Account inside WeChat, the QR code on a computer, guidance on
+// a phone's browser (a phone cannot scan its own screen).
+func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 	r := c.Request()
 	ua := r.UserAgent()
 	inWeChat := strings.Contains(ua, "MicroMessenger")
 	mobile := !inWeChat && isMobile(ua) && c.QueryParam("qr") != "1"
-	req := h.request(f)
 	switch {
 	case inWeChat && h.o.OfficialAccountAppID != "":
-		return h.redirectOA(c, f, channelOABase)
+		return h.toOfficialAccount(c, j, journey.ChannelOABase)
 	case inWeChat || (mobile && h.o.WebsiteAppID == ""):
-		return h.o.Pages.Render(c.Response(), r, http.StatusOK, "login_mobile", mobileData{
-			MessageKey: "mobile_in_wechat_no_oa", Link: h.absolute(h.restartURL(f)),
+		return h.o.Pages.Mobile(c.Response(), r, http.StatusOK, MobilePage{
+			MessageKey: "mobile_in_wechat_no_oa", Link: h.absolute(h.loginURL(request(j).ServiceURL)),
 		})
 	case mobile:
-		return h.o.Pages.Render(c.Response(), r, http.StatusOK, "login_mobile", mobileData{
-			MessageKey: "mobile_in_browser", Link: h.absolute(h.restartURL(f)), QRURL: h.flowURL(f) + "&qr=1",
+		return h.o.Pages.Mobile(c.Response(), r, http.StatusOK, MobilePage{
+			MessageKey: "mobile_in_browser", Link: h.absolute(h.loginURL(request(j).ServiceURL)), QRURL: h.flowURL(j.ID) + "&qr=1",
 		})
 	}
-	state, err := h.newState(c, f, qrChannel(h.o.QRMode))
-	if err != nil || state == "" {
+	channel := journey.ChannelQRInline
+	if h.o.QRMode == "redirect" {
+		channel = journey.ChannelQRRedirect
+	}
+	state, done, err := h.newState(c, j, channel)
+	if done || err != nil {
 		return err
 	}
 	lang := ""
 	if i18n.Pick(r) == i18n.EN {
 		lang = "en"
 	}
-	if h.o.QRMode == "redirect" {
+	if channel == journey.ChannelQRRedirect {
 		u, err := h.o.WeChat.QRConnectURL(h.o.WebsiteAppID, h.callback, state, lang)
 		if err != nil {
 			return err
@@ -292,35 +348,13 @@ func (h *Flows) startWeChat(c echo.Context, f *flow.Flow) error {
 		return err
 	}
 	opts.Lang, opts.SelfRedirect, opts.StyleLite = lang, false, true
-	data := qrData{ServiceName: req.ServiceName, RefreshURL: h.flowURL(f)}
+	d := QRPage{FlowID: j.ID, CSRF: csrfToken(c), ServiceName: request(j).ServiceName, RefreshURL: h.flowURL(j.ID)}
 	if h.o.IframeQR {
-		data.IframeURL = h.o.WeChat.WxLoginIframeURL(opts)
+		d.IframeURL = h.o.WeChat.WxLoginIframeURL(opts)
 	} else {
-		data.WxLogin = &opts
+		d.WxLogin = &opts
 	}
-	return h.o.Pages.Render(c.Response(), r, http.StatusOK, "login_qr", data)
-}
-
-type qrData struct {
-	ServiceName string
-	IframeURL   string
-	// WxLogin goes to the page as the value itself, not as pre-marshalled
-	// JSON: html/template treats <script type="application/json"> as a
-	// script context and JSON-encodes what it is given, so a JSON string
-	// would arrive as a string literal and wxLogin.js would draw nothing.
-	WxLogin    *wechat.WxLoginOptions
-	RefreshURL string
-}
-
-type mobileData struct {
-	MessageKey, Link, QRURL string
-}
-
-func qrChannel(mode string) string {
-	if mode == "redirect" {
-		return channelQRRedirect
-	}
-	return channelQRInline
+	return h.o.Pages.QR(c.Response(), r, http.StatusOK, d)
 }
 
 func isMobile(ua string) bool {
@@ -332,35 +366,26 @@ func isMobile(ua string) bool {
 	return false
 }
 
-// absolute makes a URL from a path that already carries the base.
-func (h *Flows) absolute(path string) string {
-	return h.o.PublicURL.Scheme + "://" + h.o.PublicURL.Host + path
-}
-
-// newState issues a fresh WeChat state for the flow (replacing any earlier
-// one: only the QR code on screen can complete the login). WeChat allows
-// [A-Za-z0-9]{1,128}, hence hex. It returns "" when it has already answered
-// (a concurrent change of the flow).
-func (h *Flows) newState(c echo.Context, f *flow.Flow, channel string) (string, error) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	state := hex.EncodeToString(b[:])
-	f.StateHash, f.StateUsed, f.Channel = flow.Hash(h.o.StateKey, purposeState, state), false, channel
-	if err := h.o.Flows.Update(c.Request().Context(), f); errors.Is(err, flow.ErrConflict) {
-		return "", c.Redirect(http.StatusSeeOther, h.flowURL(f))
-	} else if err != nil {
-		return "", err
+// newState issues a fresh WeChat state for the journey (the WeChatStart
+// event: only the QR code or redirect just issued can complete it). done
+// reports that the response is already written (the journey moved on or
+// expired meanwhile).
+func (h *Login) newState(c echo.Context, j *journey.Journey, channel string) (state string, done bool, err error) {
+	state = rand.Text()
+	ev := journey.WeChatStart{Channel: channel, StateHash: h.hash(purposeState, state)}
+	if _, err := h.o.Engine.Handle(c.Request().Context(), j.ID, ev, h.from(c, j.ID)); err != nil {
+		return "", true, h.stopped(c, j.ID, err, "journey_expired")
 	}
-	return state, nil
+	return state, false, nil
 }
 
-func (h *Flows) redirectOA(c echo.Context, f *flow.Flow, channel string) error {
-	state, err := h.newState(c, f, channel)
-	if err != nil || state == "" {
+func (h *Login) toOfficialAccount(c echo.Context, j *journey.Journey, channel string) error {
+	state, done, err := h.newState(c, j, channel)
+	if done || err != nil {
 		return err
 	}
 	scope := wechat.ScopeBase
-	if channel == channelOAUserinfo {
+	if channel == journey.ChannelOAUserinfo {
 		scope = wechat.ScopeUserInfo
 	}
 	u, err := h.o.WeChat.OAuthURL(h.o.OfficialAccountAppID, h.callback, scope, state, false)
@@ -370,332 +395,204 @@ func (h *Flows) redirectOA(c echo.Context, f *flow.Flow, channel string) error {
 	return c.Redirect(http.StatusFound, u)
 }
 
-// handleCallback is where WeChat sends the browser back with code and state.
-func (h *Flows) handleCallback(c echo.Context) error {
-	r, w := c.Request(), c.Response()
-	ctx := r.Context()
+// wechatCallback is where WeChat sends the browser back with a code (none
+// if the person declined) and the state it was given.
+func (h *Login) wechatCallback(c echo.Context) error {
 	state := c.QueryParam("state")
-	f := h.flowForState(r, state)
-	if f == nil && state != "" {
-		if service, ok := h.finished(r, "", flow.Hash(h.o.StateKey, purposeState, state)); ok {
-			// The callback of a login this browser already finished.
-			return c.Redirect(http.StatusSeeOther, h.loginURL(service))
-		}
-	}
-	if f == nil {
-		h.o.Logger.WarnContext(ctx, "wechat callback with an unknown state")
-		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: "state_invalid", ClientIP: c.RealIP()})
-		return h.o.Pages.Error(w, r, http.StatusBadRequest, "state_invalid_title", "state_invalid", "")
-	}
-	code := c.QueryParam("code")
-	if code == "" {
-		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: "wechat_refused", Channel: f.Channel, ClientIP: c.RealIP(), Service: h.request(f).ServiceID})
-		return h.o.Pages.Error(w, r, http.StatusOK, "wechat_refused_title", "wechat_refused", h.flowURL(f))
-	}
-	if err := h.o.Flows.UseState(ctx, f.ID, flow.Hash(h.o.StateKey, purposeState, state), h.o.Now()); errors.Is(err, flow.ErrStateUsed) {
-		// WeChat (or an impatient user) sent the same callback twice: let
-		// the first one finish and show where the login stands.
-		return h.afterDuplicateCallback(c, f)
-	} else if err != nil {
+	j, err := h.journeyOfState(c, state)
+	if err != nil {
 		return err
 	}
-	f.StateUsed = true
-	f.Version++
-	return h.identify(c, f, code)
-}
-
-// flowForState finds which of this browser's flows issued state.
-func (h *Flows) flowForState(r *http.Request, state string) *flow.Flow {
-	if state == "" {
-		return nil
+	if j == nil {
+		return nil // answered
 	}
-	sess, err := h.cookies.Get(r, flowCookie)
-	if err != nil {
-		return nil
-	}
-	want := flow.Hash(h.o.StateKey, purposeState, state)
-	for k := range sess.Values {
-		id, ok := k.(string)
-		if !ok {
-			continue
-		}
-		f, err := h.o.Flows.Get(r.Context(), id, h.o.Now())
-		if err == nil && f.StateHash != "" && flow.HashEqual(f.StateHash, want) && h.ownedByBrowser(r, f) {
-			return f
-		}
-	}
-	return nil
-}
-
-func (h *Flows) afterDuplicateCallback(c echo.Context, f *flow.Flow) error {
-	ctx := c.Request().Context()
-	for range 30 { // up to ~3 s for the first callback to move the flow on
-		cur, err := h.o.Flows.Get(ctx, f.ID, h.o.Now())
-		if errors.Is(err, flow.ErrNotFound) {
-			// The first callback finished the login and deleted the flow
-			// (this request still carries the cookie from before).
-			return c.Redirect(http.StatusSeeOther, h.restartURL(f))
-		}
-		if err != nil {
-			break
-		}
-		if cur.Step != flow.StepWeChat || cur.Channel != f.Channel {
-			return c.Redirect(http.StatusSeeOther, h.flowURL(cur))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: "state_replayed", Channel: f.Channel, ClientIP: c.RealIP()})
-	return h.o.Pages.Error(c.Response(), c.Request(), http.StatusBadRequest, "state_invalid_title", "state_invalid", h.flowURL(f))
-}
-
-// identify exchanges the code, records the WeChat account and either
-// completes the login (bound) or asks for a phone number (first login).
-func (h *Flows) identify(c echo.Context, f *flow.Flow, code string) error {
-	r, w := c.Request(), c.Response()
-	ctx := r.Context()
 	appID := h.o.WebsiteAppID
-	if f.Channel == channelOABase || f.Channel == channelOAUserinfo {
+	if j.Channel == journey.ChannelOABase || j.Channel == journey.ChannelOAUserinfo {
 		appID = h.o.OfficialAccountAppID
 	}
-	tok, err := h.o.WeChat.ExchangeCode(ctx, appID, code)
-	if errors.Is(err, wechat.ErrSnapshotUser) {
-		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: "snapshot_user", Channel: f.Channel, ClientIP: c.RealIP()})
-		return h.o.Pages.Error(w, r, http.StatusOK, "snapshot_title", "snapshot", h.restartURL(f))
-	}
+	ev := journey.WeChatCode{AppID: appID, Code: c.QueryParam("code"), StateHash: h.hash(purposeState, state)}
+	a, err := h.o.Engine.Handle(c.Request().Context(), j.ID, ev, h.from(c, j.ID))
 	if err != nil {
-		h.o.Logger.WarnContext(ctx, "wechat code exchange failed", "channel", f.Channel, "err", err)
-		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: "wechat_error", Channel: f.Channel, ClientIP: c.RealIP()})
-		msg := "wechat_failed"
-		if wechat.IsRetryable(err) {
-			msg = "wechat_busy"
-		}
-		return h.o.Pages.Error(w, r, http.StatusBadGateway, "wechat_failed_title", msg, h.flowURL(f))
+		return h.wechatRefused(c, j, err)
 	}
-	id := login.Identity{Account: binding.Account{AppID: appID, OpenID: tok.OpenID, UnionID: tok.UnionID}}
-	if tok.HasScope(wechat.ScopeLogin) || tok.HasScope(wechat.ScopeUserInfo) {
-		if info, err := h.o.WeChat.UserInfo(ctx, tok.AccessToken, tok.OpenID, "zh_CN"); err == nil {
-			id.Nickname, id.AvatarURL = info.Nickname, info.HeadImgURL
-			if id.UnionID == "" {
-				id.UnionID = info.UnionID
+	if a.AskUserInfo {
+		// snsapi_base does not reveal the unionid, and the person may be
+		// bound through another app: ask once more with snsapi_userinfo.
+		return h.toOfficialAccount(c, a.Journey, journey.ChannelOAUserinfo)
+	}
+	return h.onward(c, a)
+}
+
+// journeyOfState finds which of this browser's journeys issued a WeChat
+// state (WeChat's callback names no journey). nil when it has answered: an
+// expired journey, or a state no journey of this browser issued.
+func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, error) {
+	ctx := c.Request().Context()
+	want := h.hash(purposeState, state)
+	lapsed := ""
+	for _, e := range h.helds(c.Request()) {
+		j, err := h.o.Engine.Load(ctx, e.ID, h.from(c, e.ID))
+		oe := journey.AsError(err)
+		if err != nil && oe == nil {
+			return nil, err
+		}
+		if j != nil && (err == nil || oe.Code == journey.CodeExpired) {
+			if state != "" && j.WeChatStateHash != "" && hmac.Equal([]byte(j.WeChatStateHash), []byte(want)) {
+				if err == nil {
+					return j, nil
+				}
+				if j.State == journey.Finished {
+					// A callback replayed from the history, long after.
+					return nil, c.Redirect(http.StatusSeeOther, h.loginURL(request(j).ServiceURL))
+				}
+				return nil, h.expired(c, j.ID, "journey_expired", oe.Code.Status())
 			}
-		} else {
-			h.o.Logger.InfoContext(ctx, "wechat user info unavailable; continuing without nickname", "err", err)
+		}
+		if err != nil && lapsed == "" {
+			lapsed = e.ID
 		}
 	}
-	user, err := h.o.Login.Identify(ctx, id)
+	if lapsed != "" {
+		// Most likely the callback of a journey that expired (and maybe
+		// was cleaned up): offer to start again.
+		return nil, h.expired(c, lapsed, "journey_expired", journey.CodeExpired.Status())
+	}
+	h.o.Logger.WarnContext(ctx, "wechat callback with a state no journey of this browser issued")
+	return nil, h.o.Pages.Error(c.Response(), c.Request(), journey.CodeStateInvalid.Status(), "state_invalid_title", "state_invalid", "")
+}
+
+// wechatRefused shows why WeChat's answer did not log the person in, with a
+// way to try again.
+func (h *Login) wechatRefused(c echo.Context, j *journey.Journey, err error) error {
+	oe := journey.AsError(err)
+	if oe == nil {
+		return err
+	}
+	title, msg, retry := "wechat_failed_title", "wechat_failed", h.flowURL(j.ID)
+	switch oe.Code {
+	case journey.CodeExpired, journey.CodeInvalid, journey.CodeEnded, journey.CodeWrongStep:
+		return h.stopped(c, j.ID, err, "journey_expired")
+	case journey.CodeWeChatRefused:
+		title, msg = "wechat_refused_title", "wechat_refused"
+	case journey.CodeStateInvalid:
+		title, msg = "state_invalid_title", "state_invalid"
+	case journey.CodeSnapshotUser:
+		// The journey failed: only a new one can succeed.
+		title, msg, retry = "snapshot_title", "snapshot", h.loginURL(request(j).ServiceURL)
+	case journey.CodeWeChatUnavailable:
+		msg = "wechat_busy"
+	case journey.CodeWeChatLoginBlocked:
+		msg = string(oe.Code)
+	}
+	h.o.Logger.InfoContext(c.Request().Context(), "wechat login refused", "flow", short(j.ID), "outcome", oe.Code, "err", err)
+	return h.o.Pages.Error(c.Response(), c.Request(), oe.Code.Status(), title, msg, retry)
+}
+
+// onward goes on from an answer: a person is finished (again, for a
+// replay), anything else shows the journey's page.
+func (h *Login) onward(c echo.Context, a journey.Answer) error {
+	j := a.Journey
 	switch {
-	case err == nil:
-		return h.complete(c, f, user, id)
-	case errors.Is(err, login.ErrUnbound) && f.Channel == channelOABase && h.o.OfficialAccountUnionID && id.UnionID == "":
-		// snsapi_base does not reveal the unionid; the person may already be
-		// bound through another app. Ask once for snsapi_userinfo.
-		return h.redirectOA(c, f, channelOAUserinfo)
-	case errors.Is(err, login.ErrUnbound):
-		f.Step, f.AppID, f.OpenID, f.UnionID, f.Nickname, f.AvatarURL = flow.StepBindPhone, id.AppID, id.OpenID, id.UnionID, id.Nickname, id.AvatarURL
-		if err := h.o.Flows.Update(ctx, f); err != nil && !errors.Is(err, flow.ErrConflict) {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, h.flowURL(f))
-	default:
-		return err
+	case a.Person != nil && j.State == journey.Finished:
+		return h.deliver(c, a)
+	case j.State == journey.Identified || j.State == journey.Bound:
+		return h.finish(c, j, a.Person)
 	}
+	return h.toPage(c, j.ID)
 }
 
-// complete hands the identified user to the CAS server (or the hand-off).
-func (h *Flows) complete(c echo.Context, f *flow.Flow, user binding.User, id login.Identity) error {
-	r, w := c.Request(), c.Response()
-	ctx := r.Context()
-	// The finished flow is deleted (see flowdone.go); of two requests
-	// finishing it, one wins. The loser shows where the login stands, or,
-	// if the flow is gone, what a late request for it gets.
-	if err := h.o.Flows.Finish(ctx, f); errors.Is(err, flow.ErrConflict) {
-		if _, err := h.o.Flows.Get(ctx, f.ID, h.o.Now()); errors.Is(err, flow.ErrNotFound) {
-			return c.Redirect(http.StatusSeeOther, h.restartURL(f))
-		}
-		return c.Redirect(http.StatusSeeOther, h.flowURL(f))
-	} else if err != nil {
-		return err
-	}
-	h.markDone(w, r, f)
-	req := h.request(f)
-	h.audit(ctx, AuditEvent{Kind: "login", Outcome: "ok", UserID: user.ID, Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Service: req.ServiceID})
-	if err := h.o.Completer.CompleteLogin(w, r, req, login.Principal(user, id, h.o.Now())); err != nil {
-		h.o.Logger.ErrorContext(ctx, "completing the login failed", "user", user.ID, "err", err)
-	}
-	return nil
-}
-
-// identity is the flow's WeChat person. The flow is the holder of the SMS
-// codes it asks for: a code sent in this flow verifies only in this flow.
-// (The otp service stores only a keyed hash of the id.)
-func (h *Flows) identity(f *flow.Flow) login.Identity {
-	return login.Identity{
-		Account: binding.Account{AppID: f.AppID, OpenID: f.OpenID, UnionID: f.UnionID, Nickname: f.Nickname, AvatarURL: f.AvatarURL},
-		Holder:  "flow:" + f.ID,
-	}
-}
-
-// formFlow loads the flow a form was posted for and checks its step.
-func (h *Flows) formFlow(c echo.Context, steps ...flow.Step) *flow.Flow {
-	f := h.load(c, c.FormValue("flow"))
-	if f == nil {
-		return nil
-	}
-	for _, s := range steps {
-		if f.Step == s {
-			return f
-		}
-	}
-	_ = c.Redirect(http.StatusSeeOther, h.flowURL(f)) // a stale form: show the current step
-	return nil
-}
-
-func (h *Flows) handlePhone(c echo.Context) error {
-	f := h.formFlow(c, flow.StepBindPhone, flow.StepVerifyCode)
-	if f == nil {
-		return nil
-	}
-	raw := strings.TrimSpace(c.FormValue("phone"))
-	phone, err := otp.ParsePhone(raw, h.o.PhoneRegion)
+// finish ends the journey (the Finish event) and has the finisher issue the
+// result.
+func (h *Login) finish(c echo.Context, j *journey.Journey, p *journey.Person) error {
+	a, err := h.o.Engine.Handle(c.Request().Context(), j.ID, journey.Finish{Person: p}, h.from(c, j.ID))
 	if err != nil {
-		return h.renderBind(c, f, http.StatusUnprocessableEntity, raw, "invalid_phone", "")
+		return h.stopped(c, j.ID, err, "journey_expired")
 	}
-	return h.send(c, f, phone, raw)
+	return h.deliver(c, a)
 }
 
-func (h *Flows) handleResend(c echo.Context) error {
-	f := h.formFlow(c, flow.StepVerifyCode)
-	if f == nil {
-		return nil
-	}
-	return h.send(c, f, otp.Phone(f.Phone), f.Phone)
-}
-
-func (h *Flows) send(c echo.Context, f *flow.Flow, phone otp.Phone, raw string) error {
-	ctx := c.Request().Context()
-	id := h.identity(f)
-	_, err := h.o.Login.SendCode(ctx, id, phone, c.RealIP())
-	if err != nil {
-		key, detail, status := sendError(c, err)
-		h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: refusalOutcome(key), Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Phone: phone.Masked()})
-		if key == "" {
-			return err
-		}
-		if f.Step == flow.StepVerifyCode && string(phone) == f.Phone {
-			return h.renderCode(c, f, status, key, detail, 0)
-		}
-		return h.renderBind(c, f, status, raw, key, detail)
-	}
-	f.Step, f.Phone = flow.StepVerifyCode, string(phone)
-	if err := h.o.Flows.Update(ctx, f); err != nil && !errors.Is(err, flow.ErrConflict) {
-		return err
-	}
-	return h.renderCode(c, f, http.StatusOK, "", "", int(h.o.ResendCooldown.Seconds()))
-}
-
-// refusalOutcome is the audit outcome of a refusal shown under message key.
-// Message keys are the API's error codes, but three of the pages' audit
-// outcomes are older than that and stay: stored events and the
-// wxcas_login_events_total labels are what dashboards query.
-func refusalOutcome(key string) string {
-	switch key {
-	case "invalid_phone":
-		return "phone_invalid"
-	case "sms_budget_exhausted":
-		return "budget"
-	case "user_bound_elsewhere":
-		return audit.UserBound
-	}
-	return key
-}
-
-// sendError turns a refused send into catalogued text ("" for internal errors).
-func sendError(c echo.Context, err error) (key, detail string, status int) {
-	lang := i18n.Pick(c.Request())
-	var le *otp.LimitError
-	switch {
-	case errors.Is(err, otp.ErrBudgetExhausted):
-		return "sms_budget_exhausted", "", http.StatusServiceUnavailable
-	case errors.As(err, &le):
-		retry := (le.RetryAfter + time.Second - 1).Truncate(time.Second)
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retry.Seconds())))
-		return "rate_limited", fmt.Sprintf(i18n.T(lang, "err_retry_in"), retry), http.StatusTooManyRequests
-	case errors.Is(err, login.ErrUnknownPhone):
-		return "unknown_phone", "", http.StatusUnprocessableEntity
-	case errors.Is(err, otp.ErrInvalidPhone):
-		return "invalid_phone", "", http.StatusUnprocessableEntity
-	case errors.Is(err, otp.ErrSendFailed):
-		return "sms_failed", "", http.StatusBadGateway
-	}
-	return "", "", 0
-}
-
-func (h *Flows) handleCode(c echo.Context) error {
-	f := h.formFlow(c, flow.StepVerifyCode)
-	if f == nil {
-		return nil
-	}
-	ctx := c.Request().Context()
-	id := h.identity(f)
-	phone := otp.Phone(f.Phone)
-	user, err := h.o.Login.Bind(ctx, id, phone, c.FormValue("code"))
+func (h *Login) deliver(c echo.Context, a journey.Answer) error {
+	err := h.o.Finisher.Finish(c.Response(), c.Request(), a.Journey, a.Person)
 	if err == nil {
-		h.audit(ctx, AuditEvent{Kind: "bind", Outcome: "ok", UserID: user.ID, Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Phone: phone.Masked(), Service: h.request(f).ServiceID})
-		return h.complete(c, f, user, id)
-	}
-	if errors.Is(err, login.ErrPersonBound) {
-		// Bound meanwhile (another tab): log in as whoever it is bound to.
-		if user, err := h.o.Login.Identify(ctx, id); err == nil {
-			return h.complete(c, f, user, id)
-		}
-	}
-	lang := i18n.Pick(c.Request())
-	var key, detail string
-	var mm *otp.MismatchError
-	switch {
-	case errors.Is(err, otp.ErrMalformedCode):
-		// A typo, not a guess: no attempt was used, so no count is shown.
-		key = "malformed_code"
-	case errors.Is(err, otp.ErrTooManyAttempts):
-		key = "too_many_attempts"
-	case errors.As(err, &mm):
-		key, detail = "wrong_code", fmt.Sprintf(i18n.T(lang, "err_attempts_left"), mm.AttemptsLeft)
-	case errors.Is(err, otp.ErrExpired), errors.Is(err, otp.ErrNoCode):
-		key = "code_expired"
-	case errors.Is(err, login.ErrUserBound):
-		key = "user_bound_elsewhere"
-	case errors.Is(err, login.ErrUnknownPhone):
-		key = "unknown_phone"
-	default:
-		return err
-	}
-	h.audit(ctx, AuditEvent{Kind: "refusal", Outcome: refusalOutcome(key), Account: id.Account, Channel: f.Channel, ClientIP: c.RealIP(), Phone: phone.Masked()})
-	return h.renderCode(c, f, http.StatusUnprocessableEntity, key, detail, 0)
-}
-
-func (h *Flows) handleChangePhone(c echo.Context) error {
-	f := h.formFlow(c, flow.StepVerifyCode)
-	if f == nil {
 		return nil
 	}
-	f.Step, f.Phone = flow.StepBindPhone, ""
-	if err := h.o.Flows.Update(c.Request().Context(), f); err != nil && !errors.Is(err, flow.ErrConflict) {
-		return err
+	h.o.Logger.ErrorContext(c.Request().Context(), "finishing the login failed", "flow", short(a.Journey.ID), "err", err)
+	if c.Response().Committed {
+		return nil // the finisher explained it
 	}
-	return c.Redirect(http.StatusSeeOther, h.flowURL(f))
+	return err
 }
 
-type bindData struct {
-	FlowID, CSRF, Nickname, Phone, ErrorKey, ErrorDetail string
+// form answers a form post with its event: a refusal, or what was sent,
+// goes to the journey's page as a notice (303: Back and Reload never post
+// again). A code that binds the person, or repeats one that did (a double
+// click), finishes at once.
+func (h *Login) form(name string, event func(echo.Context) journey.Event) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.FormValue("flow")
+		a, err := h.o.Engine.Handle(c.Request().Context(), id, event(c), h.from(c, id))
+		oe := journey.AsError(err)
+		if err != nil && oe == nil {
+			return err
+		}
+		n := notice{ID: id, Form: name}
+		// A stale form (wrong step) only shows where the journey stands.
+		if oe != nil && oe.Code != journey.CodeWrongStep {
+			n.Code, n.AttemptsLeft, n.RetryAfter = oe.Code, oe.AttemptsLeft, seconds(oe.RetryAfter)
+			if name == formPhone {
+				n.Phone = strings.TrimSpace(c.FormValue("phone"))
+			}
+		}
+		if err == nil && a.Sent != nil {
+			n.ResendAfter = cmp.Or(seconds(a.Sent.ResendAfter), seconds(h.o.ResendCooldown))
+		}
+		if n.Code != "" || n.ResendAfter > 0 || (err == nil && name == formCancel) {
+			h.notify(c, n)
+		}
+		if err != nil {
+			return h.toPage(c, id)
+		}
+		return h.onward(c, a)
+	}
 }
 
-type codeData struct {
-	FlowID, CSRF, MaskedPhone, ErrorKey, ErrorDetail string
-	ResendAfter                                      int
+// seconds rounds up: "retry in 0 s" would invite a refusal.
+func seconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
+
+func (h *Login) bindPage(c echo.Context, j *journey.Journey, n notice) error {
+	d := BindPage{FlowID: j.ID, CSRF: csrfToken(c), Nickname: j.Nickname}
+	status := h.noticed(c, n, &d.ErrorKey, &d.ErrorDetail)
+	if n.Form == formPhone {
+		d.Phone = n.Phone
+	}
+	return h.o.Pages.Bind(c.Response(), c.Request(), status, d)
+}
+
+func (h *Login) codePage(c echo.Context, j *journey.Journey, n notice) error {
+	d := CodePage{FlowID: j.ID, CSRF: csrfToken(c), MaskedPhone: otp.Phone(j.Phone).Masked(), ResendAfter: n.ResendAfter}
+	status := h.noticed(c, n, &d.ErrorKey, &d.ErrorDetail)
+	return h.o.Pages.Code(c.Response(), c.Request(), status, d)
+}
+
+// noticed puts a notice's refusal into a page: the message, its detail, the
+// Retry-After header; it returns the page's status.
+func (h *Login) noticed(c echo.Context, n notice, key, detail *string) int {
+	if n.Code == "" {
+		return http.StatusOK
+	}
+	*key = string(n.Code)
+	if !i18n.Has(*key) {
+		*key = "error_bad_request"
+	}
+	lang := i18n.Pick(c.Request())
+	switch {
+	case n.RetryAfter > 0:
+		c.Response().Header().Set("Retry-After", fmt.Sprint(n.RetryAfter))
+		*detail = fmt.Sprintf(i18n.T(lang, "err_retry_in"), time.Duration(n.RetryAfter)*time.Second)
+	case n.AttemptsLeft != nil:
+		*detail = fmt.Sprintf(i18n.T(lang, "err_attempts_left"), *n.AttemptsLeft)
+	}
+	return n.Code.Status()
 }
 
 func csrfToken(c echo.Context) string {
@@ -703,42 +600,5 @@ func csrfToken(c echo.Context) string {
 	return s
 }
 
-func (h *Flows) renderBind(c echo.Context, f *flow.Flow, status int, phone, errKey, detail string) error {
-	return h.o.Pages.Render(c.Response(), c.Request(), status, "login_bind", bindData{
-		FlowID: f.ID, CSRF: csrfToken(c), Nickname: f.Nickname, Phone: phone, ErrorKey: errKey, ErrorDetail: detail,
-	})
-}
-
-func (h *Flows) renderCode(c echo.Context, f *flow.Flow, status int, errKey, detail string, resendAfter int) error {
-	return h.o.Pages.Render(c.Response(), c.Request(), status, "login_code", codeData{
-		FlowID: f.ID, CSRF: csrfToken(c), MaskedPhone: otp.Phone(f.Phone).Masked(), ErrorKey: errKey, ErrorDetail: detail, ResendAfter: resendAfter,
-	})
-}
-
-func (h *Flows) fail(w http.ResponseWriter, r *http.Request, err error) {
-	h.o.Logger.ErrorContext(r.Context(), "login flow failed", "err", err)
-	status, key := http.StatusInternalServerError, "error_internal"
-	if Unavailable(err) {
-		status, key = http.StatusServiceUnavailable, "error_unavailable"
-	}
-	_ = h.o.Pages.Error(w, r, status, "error_title", key, "")
-}
-
-func (h *Flows) audit(ctx context.Context, e AuditEvent) {
-	channel := e.Channel
-	if strings.HasPrefix(channel, "oa_") {
-		channel = audit.ChannelOA
-	}
-	_ = h.o.Audit.Record(ctx, audit.Event{
-		At: h.o.Now(), Kind: e.Kind, Outcome: e.Outcome, UserID: e.UserID, AppID: e.Account.AppID, OpenID: e.Account.OpenID,
-		UnionID: e.Account.UnionID, Channel: channel, ClientIP: e.ClientIP, Service: e.Service, Phone: e.Phone,
-	})
-}
-
 // short shortens an id for logs.
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
+func short(id string) string { return id[:min(8, len(id))] }

@@ -19,7 +19,7 @@ func TestOverlayBrandsOnePage(t *testing.T) {
 	pages, err := NewPages(Overlay(dir, templates.FS), false)
 	require.NoError(t, err)
 	w := httptest.NewRecorder()
-	require.NoError(t, pages.Render(w, httptest.NewRequest("GET", "/", nil), http.StatusOK, "info", InfoData{MessageKey: "logged_out"}))
+	require.NoError(t, pages.Info(w, httptest.NewRequest("GET", "/", nil), http.StatusOK, InfoPage{MessageKey: "logged_out"}))
 	require.Contains(t, w.Body.String(), `<p id="brand">Example University</p>`, "the override is used")
 	require.Contains(t, w.Body.String(), "您已安全退出", "with the catalogue")
 	w = httptest.NewRecorder()

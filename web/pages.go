@@ -4,19 +4,24 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"wxcas/i18n"
 	"wxcas/logx"
+	"wxcas/wechat"
 )
 
-// Pages renders the embedded templates. Every page is parsed once at start-up
-// (a missing or broken template stops the process there, not at the first
-// user), and rendered into a buffer first so a failing template still yields
-// a clean error response instead of half a page.
+// Pages renders the embedded templates, one typed method per page. Every
+// page is parsed and executed once at start-up (NewPages), so a missing or
+// broken template, or one naming a field its page does not have, stops the
+// process there rather than failing the first person who reaches it. A page
+// is rendered into a buffer first, so a failing template still yields a
+// clean error response instead of half a page.
 type Pages struct {
 	pages   map[string]*template.Template
 	sandbox bool
@@ -57,40 +62,109 @@ type pageData struct {
 
 func (d pageData) T(key string) string { return i18n.T(d.Lang, key) }
 
-// NewPages parses layout.html with each other page in fsys.
+// The content of each page.
+type (
+	// ErrorPage: something went wrong; RetryURL, when set, offers to try again.
+	ErrorPage struct{ TitleKey, MessageKey, RetryURL string }
+	// InfoPage: a plain message (logged in, logged out).
+	InfoPage struct{ TitleKey, MessageKey, Detail string }
+	// PostRedirectPage sends the browser on with a form post (CAS method=POST).
+	PostRedirectPage struct {
+		Action string
+		Fields map[string]string
+	}
+	// QRPage shows WeChat's QR code for the website app.
+	QRPage struct {
+		FlowID, CSRF, ServiceName string
+		// IframeURL: the QR box in our own iframe (the sandbox emulator).
+		IframeURL string
+		// WxLogin goes to the page as the value itself, not as
+		// pre-marshalled JSON: html/template treats <script
+		// type="application/json"> as a script context and JSON-encodes
+		// what it is given, so a JSON string would arrive as a string
+		// literal and wxLogin.js would draw nothing.
+		WxLogin    *wechat.WxLoginOptions
+		RefreshURL string
+	}
+	// MobilePage tells a phone how to log in where no QR code can be scanned.
+	MobilePage struct{ MessageKey, Link, QRURL string }
+	// BindPage asks a person WeChat does not know yet for a phone number.
+	BindPage struct {
+		FlowID, CSRF, Nickname string
+		// Phone is the number as typed, shown again with the error so it
+		// can be fixed.
+		Phone, ErrorKey, ErrorDetail string
+	}
+	// CodePage asks for the code texted to MaskedPhone.
+	CodePage struct {
+		FlowID, CSRF, MaskedPhone, ErrorKey, ErrorDetail string
+		// ResendAfter is the countdown, in seconds, before "send again".
+		ResendAfter int
+	}
+	// ExpiredPage ends a login that cannot go on (expired, unknown,
+	// cancelled) with one way forward: RestartURL starts it again for the
+	// same service.
+	ExpiredPage struct{ TitleKey, MessageKey, RestartURL string }
+)
+
+// The pages, each with a value of its content type with every field set:
+// NewPages executes each template with it and with the zero value. Only a
+// full value reaches the fields inside {{if}} and {{with}}.
+var pageSamples = map[string]any{
+	"error": ErrorPage{TitleKey: "error_title", MessageKey: "error_internal", RetryURL: "/retry"},
+	"info":  InfoPage{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: "someone"},
+	"post_redirect": PostRedirectPage{
+		Action: "https://app.example/", Fields: map[string]string{"ticket": "ST-sample"},
+	},
+	"login_qr": QRPage{
+		FlowID: "flow", CSRF: "csrf", ServiceName: "Service", IframeURL: "https://open.example/qr",
+		WxLogin: &wechat.WxLoginOptions{ID: "wx-qr", AppID: "wxapp", State: "state"}, RefreshURL: "/login?flow=flow",
+	},
+	"login_mobile": MobilePage{MessageKey: "mobile_in_browser", Link: "https://login.example/cas/login", QRURL: "/login?flow=flow&qr=1"},
+	"login_bind": BindPage{
+		FlowID: "flow", CSRF: "csrf", Nickname: "nickname", Phone: "138", ErrorKey: "invalid_phone", ErrorDetail: "detail",
+	},
+	"login_code": CodePage{
+		FlowID: "flow", CSRF: "csrf", MaskedPhone: "+86138****0000", ErrorKey: "wrong_code", ErrorDetail: "detail", ResendAfter: 60,
+	},
+	"login_expired": ExpiredPage{TitleKey: "journey_expired_title", MessageKey: "journey_expired", RestartURL: "/cas/login"},
+}
+
+// NewPages parses layout.html with each page in fsys and executes every
+// page once (see pageSamples). Other files in fsys are ignored.
 func NewPages(fsys fs.FS, sandbox bool, opts ...PageOption) (*Pages, error) {
 	layout, err := template.ParseFS(fsys, "layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	names, err := fs.Glob(fsys, "*.html")
-	if err != nil {
-		return nil, err
-	}
 	p := &Pages{pages: map[string]*template.Template{}, sandbox: sandbox}
 	for _, o := range opts {
 		o(p)
 	}
-	for _, name := range names {
-		if name == "layout.html" {
-			continue
+	for name, sample := range pageSamples {
+		file := name + ".html"
+		if _, err := fs.Stat(fsys, file); err != nil {
+			return nil, fmt.Errorf("templates: required page %s is missing: %w", file, err)
 		}
-		t, err := template.Must(layout.Clone()).ParseFS(fsys, name)
+		t, err := template.Must(layout.Clone()).ParseFS(fsys, file)
 		if err != nil {
-			return nil, fmt.Errorf("templates: %s: %w", name, err)
+			return nil, fmt.Errorf("templates: %s: %w", file, err)
 		}
-		p.pages[strings.TrimSuffix(name, ".html")] = t
-	}
-	for _, required := range []string{"error", "info"} {
-		if p.pages[required] == nil {
-			return nil, fmt.Errorf("templates: required page %s.html is missing", required)
+		for _, data := range []any{sample, reflect.Zero(reflect.TypeOf(sample)).Interface()} {
+			for _, lang := range []string{i18n.ZH, i18n.EN} {
+				d := pageData{Lang: lang, Sandbox: true, RequestID: "request", Base: p.base, LangZH: "/?lang=zh-CN", LangEN: "/?lang=en", Data: data}
+				if err := t.ExecuteTemplate(io.Discard, "layout", d); err != nil {
+					return nil, fmt.Errorf("templates: %s does not render: %w", file, err)
+				}
+			}
 		}
+		p.pages[name] = t
 	}
 	return p, nil
 }
 
-// Render writes page with data in the request's language.
-func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page string, data any) error {
+// render writes page with data in the request's language.
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) error {
 	t, ok := p.pages[page]
 	if !ok {
 		return fmt.Errorf("templates: no page %q", page)
@@ -114,30 +188,52 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page 
 	return err
 }
 
-// ErrorData is the content of error.html.
-type ErrorData struct {
-	TitleKey   string
-	MessageKey string
-	RetryURL   string
-}
-
-// InfoData is the content of info.html.
-type InfoData struct {
-	TitleKey   string
-	MessageKey string
-	Detail     string
-}
-
-// Error renders the error page with catalogued text.
+// Error renders the error page with catalogued text (see ErrorPage).
 func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, titleKey, messageKey, retryURL string) error {
-	return p.Render(w, r, status, "error", ErrorData{TitleKey: titleKey, MessageKey: messageKey, RetryURL: retryURL})
+	return p.render(w, r, status, "error", ErrorPage{TitleKey: titleKey, MessageKey: messageKey, RetryURL: retryURL})
+}
+
+// Info renders info.html.
+func (p *Pages) Info(w http.ResponseWriter, r *http.Request, status int, d InfoPage) error {
+	return p.render(w, r, status, "info", d)
+}
+
+// PostRedirect renders post_redirect.html.
+func (p *Pages) PostRedirect(w http.ResponseWriter, r *http.Request, status int, d PostRedirectPage) error {
+	return p.render(w, r, status, "post_redirect", d)
+}
+
+// QR renders login_qr.html.
+func (p *Pages) QR(w http.ResponseWriter, r *http.Request, status int, d QRPage) error {
+	return p.render(w, r, status, "login_qr", d)
+}
+
+// Mobile renders login_mobile.html.
+func (p *Pages) Mobile(w http.ResponseWriter, r *http.Request, status int, d MobilePage) error {
+	return p.render(w, r, status, "login_mobile", d)
+}
+
+// Bind renders login_bind.html.
+func (p *Pages) Bind(w http.ResponseWriter, r *http.Request, status int, d BindPage) error {
+	return p.render(w, r, status, "login_bind", d)
+}
+
+// Code renders login_code.html.
+func (p *Pages) Code(w http.ResponseWriter, r *http.Request, status int, d CodePage) error {
+	return p.render(w, r, status, "login_code", d)
+}
+
+// Expired renders login_expired.html.
+func (p *Pages) Expired(w http.ResponseWriter, r *http.Request, status int, d ExpiredPage) error {
+	return p.render(w, r, status, "login_expired", d)
 }
 
 // pageParams are the query parameters a language link may repeat.
 var pageParams = map[string]bool{"flow": true, "service": true, "renew": true, "gateway": true, "method": true, "qr": true}
 
 // langURL is the current page in another language. A page answering a form
-// post is reached again through its flow (the form's own URL only takes POST).
+// post is reached again through its journey (the form's own URL only takes
+// POST).
 func langURL(r *http.Request, lang string) string {
 	q := url.Values{}
 	path := r.URL.Path
