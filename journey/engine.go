@@ -186,6 +186,13 @@ func (e *Engine) Handle(ctx context.Context, id string, ev Event, from From) (An
 		return Answer{}, err
 	}
 	a, err := e.handle(ctx, j, ev, from)
+	if errors.Is(err, errChanged) {
+		// Lost a race with another request on the journey (two tabs
+		// loading its page at once, a cancel during a send): a refusal
+		// the transport answers with the journey as it is now, not an
+		// internal error. (Added by the browser transport's author.)
+		err = fail(CodeWrongStep, err)
+	}
 	if err != nil {
 		e.auditRefusal(ctx, j, from, err)
 		return Answer{Journey: j}, err
