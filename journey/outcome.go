@@ -157,13 +157,15 @@ func outcomeOf(err error) error {
 			code = CodeSMSBudgetExhausted
 		}
 		return &Error{Code: code, RetryAfter: le.RetryAfter, Cause: err}
+	case errors.Is(err, otp.ErrTooManyAttempts):
+		// Before the mismatch: the wrong guess that used the last attempt
+		// is both, and the person must learn that the code is burned.
+		return fail(CodeTooManyAttempts, err)
 	case errors.As(err, &me):
 		left := me.AttemptsLeft
 		return &Error{Code: CodeWrongCode, AttemptsLeft: &left, Cause: err}
 	case errors.Is(err, otp.ErrMalformedCode):
 		return fail(CodeMalformedCode, err)
-	case errors.Is(err, otp.ErrTooManyAttempts):
-		return fail(CodeTooManyAttempts, err)
 	case errors.Is(err, otp.ErrExpired):
 		return fail(CodeCodeExpired, err)
 	case errors.Is(err, otp.ErrNoCode):
