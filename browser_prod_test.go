@@ -211,7 +211,7 @@ func (p *prodEnv) scanWxLogin(ctx context.Context, seen func() []string) {
 	require.Equal(t, prodWebsiteAppID, q.Get("appid"))
 	require.Equal(t, "snsapi_login", q.Get("scope"))
 	require.Equal(t, p.base+"/wechat/callback", q.Get("redirect_uri"))
-	require.Regexp(t, `^[0-9a-f]{32}$`, q.Get("state"))
+	require.Regexp(t, `^[A-Za-z0-9]{16,128}$`, q.Get("state"))
 	require.Equal(t, "jssdk", q.Get("login_type"))
 	require.Equal(t, "false", q.Get("self_redirect"), "the top window goes to the callback")
 	require.Equal(t, "1", q.Get("stylelite"))

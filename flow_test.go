@@ -144,7 +144,8 @@ func TestFlowBranches(t *testing.T) {
 		bind := b.get(b.scan(b.start(), "csrf1"))
 		flow := flowField.FindStringSubmatch(bind.body)[1]
 		p := b.do(http.MethodPost, env.base+"/login/phone", url.Values{"flow": {flow}, "phone": {"13800138000"}})
-		require.Equal(t, http.StatusBadRequest, p.status, "missing token")
+		require.Equal(t, http.StatusForbidden, p.status, "missing token")
+		require.Contains(t, p.body, "/cas/login?service=", "the refusal offers to start again for the service")
 		p = b.do(http.MethodPost, env.base+"/login/phone", url.Values{"flow": {flow}, "phone": {"13800138000"}, "_csrf": {"forged"}})
 		require.Equal(t, http.StatusForbidden, p.status, "wrong token")
 	})
@@ -190,7 +191,8 @@ func TestFlowBranches(t *testing.T) {
 		b := env.browser("")
 		bind := b.get(b.scan(b.start(), "frank"))
 		p := b.post(bind, "/login/phone", url.Values{"phone": {"12345"}})
-		require.Equal(t, http.StatusUnprocessableEntity, p.status)
+		require.Equal(t, http.StatusBadRequest, p.status)
+		require.Equal(t, bind.url, p.url, "POST, then 303 to the page: Reload does not post again")
 		require.Contains(t, p.body, "手机号格式不正确")
 		code := b.post(bind, "/login/phone", url.Values{"phone": {"+86 135 0013 5000"}})
 		require.Equal(t, http.StatusOK, code.status)
@@ -214,7 +216,7 @@ func TestFlowBranches(t *testing.T) {
 		b := env.browser("")
 		qr := b.start()
 		m := iframeSrc.FindStringSubmatch(qr.body)
-		state := regexp.MustCompile(`state=([0-9a-f]+)`).FindStringSubmatch(m[1])[1]
+		state := regexp.MustCompile(`state=([A-Za-z0-9]+)`).FindStringSubmatch(m[1])[1]
 		p := b.get(env.base + "/wechat/callback?state=" + state)
 		require.Contains(t, p.body, "已取消授权")
 		p = b.get(env.base + "/wechat/callback?code=abc&state=ffffffffffffffffffffffffffffffff")
@@ -231,7 +233,7 @@ func TestFlowBranches(t *testing.T) {
 		q.Set("code", "not-a-real-code")
 		u.RawQuery = q.Encode()
 		p := b.get(u.String())
-		require.Equal(t, http.StatusBadGateway, p.status)
+		require.Equal(t, http.StatusBadRequest, p.status, "a code WeChat does not know is no gateway failure")
 		require.Contains(t, p.body, "微信登录失败")
 		require.NotContains(t, p.body, "not-a-real-code", "codes never reach pages")
 	})
@@ -247,7 +249,7 @@ func TestFlowRefusesUnknownPhones(t *testing.T) {
 	env := startFlowEnv(t, "login: {website_appid: wxa1b2c3d4e5f60001, on_unknown_phone: refuse}\n")
 	b := env.browser("")
 	p := b.post(b.get(b.scan(b.start(), "ivan")), "/login/phone", url.Values{"phone": {"13200132000"}})
-	require.Equal(t, http.StatusUnprocessableEntity, p.status)
+	require.Equal(t, http.StatusForbidden, p.status)
 	require.Contains(t, p.body, "未在本单位登记")
 	resp, err := http.Get(env.base + "/sandbox/sms?phone=%2B8613200132000")
 	require.NoError(t, err)
@@ -267,7 +269,7 @@ func TestFlowUserBoundElsewhere(t *testing.T) {
 	code = other.post(other.get(other.scan(other.start(), "mallory")), "/login/phone", url.Values{"phone": {"13300133000"}})
 	require.Equal(t, http.StatusOK, code.status)
 	p := other.post(code, "/login/code", url.Values{"code": {env.smsCode("+8613300133000")}})
-	require.Equal(t, http.StatusUnprocessableEntity, p.status)
+	require.Equal(t, http.StatusConflict, p.status)
 	require.Contains(t, p.body, "已绑定其他微信")
 }
 

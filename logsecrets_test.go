@@ -149,7 +149,7 @@ func TestNoSecretReachesTheLog(t *testing.T) {
 	otpCode := env.smsCode("+8613800138123")
 	s.add("sms code", otpCode)
 	wrong := b.post(codePage, "/login/code", url.Values{"code": {wrongCode(otpCode)}})
-	require.Equal(t, http.StatusUnprocessableEntity, wrong.status, "a wrong guess is refused")
+	require.Equal(t, http.StatusBadRequest, wrong.status, "a wrong guess is refused")
 	s.add("wrong sms code", wrongCode(otpCode))
 	done := b.post(wrong, "/login/code", url.Values{"code": {otpCode}})
 	st := ticketOf(t, done)

@@ -44,7 +44,7 @@ func TestFlowSMSCodeBelongsToItsLogin(t *testing.T) {
 		victim, vCode, code := codeStep(t, "victim1", "13100131001", "+8613100131001")
 
 		p := attacker.post(aCode, "/login/code", url.Values{"code": {code}})
-		require.Equal(t, http.StatusUnprocessableEntity, p.status, "the attacker must not be bound to the victim's phone: %+v", p)
+		require.Equal(t, http.StatusBadRequest, p.status, "the attacker must not be bound to the victim's phone: %+v", p)
 		require.Empty(t, p.location)
 
 		done := victim.post(vCode, "/login/code", url.Values{"code": {code}})
@@ -60,7 +60,7 @@ func TestFlowSMSCodeBelongsToItsLogin(t *testing.T) {
 		var last page
 		for range 5 {
 			last = attacker.post(aCode, "/login/code", url.Values{"code": {wrong}})
-			require.Equal(t, http.StatusUnprocessableEntity, last.status)
+			require.Equal(t, http.StatusBadRequest, last.status)
 		}
 		require.Contains(t, last.body, "错误次数过多", "the guesses burn only the attacker's own code")
 
@@ -69,7 +69,7 @@ func TestFlowSMSCodeBelongsToItsLogin(t *testing.T) {
 		ticketOf(t, done)
 
 		p := attacker.post(aCode, "/login/code", url.Values{"code": {theirs}})
-		require.Equal(t, http.StatusUnprocessableEntity, p.status)
+		require.Equal(t, http.StatusBadRequest, p.status)
 		require.Contains(t, p.body, "错误次数过多")
 	})
 
@@ -79,7 +79,7 @@ func TestFlowSMSCodeBelongsToItsLogin(t *testing.T) {
 		require.Greater(t, len(typos), 5, "more typos than attempts")
 		for _, typo := range typos {
 			p := b.post(codePage, "/login/code", url.Values{"code": {typo}})
-			require.Equal(t, http.StatusUnprocessableEntity, p.status, "%q", typo)
+			require.Equal(t, http.StatusBadRequest, p.status, "%q", typo)
 			require.Contains(t, p.body, "请完整输入短信中的数字验证码", "%q", typo)
 			require.NotContains(t, p.body, "还可尝试", "%q: no attempt count for a typo", typo)
 		}
@@ -94,7 +94,7 @@ func TestFlowSMSCodeBelongsToItsLogin(t *testing.T) {
 		b, codePage, _ := codeStep(t, "typist-en", "13100131004", "+8613100131004")
 		form := url.Values{"code": {"12ab56"}, "_csrf": {csrfField.FindStringSubmatch(codePage.body)[1]}, "flow": {flowField.FindStringSubmatch(codePage.body)[1]}}
 		p := b.do(http.MethodPost, env.base+"/login/code?lang=en", form)
-		require.Equal(t, http.StatusUnprocessableEntity, p.status)
+		require.Equal(t, http.StatusBadRequest, p.status)
 		require.Contains(t, p.body, "Enter the whole code from the text message, digits only.")
 	})
 }

@@ -211,7 +211,12 @@ func request(j *journey.Journey) cas.LoginRequest {
 // toPage answers a form post: 303 to the journey's page, so that Back and
 // Reload never post again.
 func (h *Login) toPage(c echo.Context, id string) error {
-	return c.Redirect(http.StatusSeeOther, h.flowURL(id))
+	target := h.flowURL(id)
+	if l := i18n.Norm(c.QueryParam("lang")); l != "" {
+		// A language chosen on the form's URL carries over to the page.
+		target += "&lang=" + url.QueryEscape(l)
+	}
+	return c.Redirect(http.StatusSeeOther, target)
 }
 
 // page shows the journey in its current state, with the notice its last
