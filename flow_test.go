@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -316,4 +317,36 @@ func TestApereoTokenHandoff(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}
+
+// TestDoubleSubmitLandsOnService is issue 12: the right code submitted
+// twice at once (a double click) used to show an error page in 16 of 20
+// tries although the login had succeeded. Both answers must now be the
+// redirect to the service with a ticket, and the person is bound once.
+func TestDoubleSubmitLandsOnService(t *testing.T) {
+	env := startFlowEnv(t, "otp: {resend_cooldown: 0s}\n")
+	const rounds = 20
+	for i := range rounds {
+		b := env.browser("")
+		phone := fmt.Sprintf("1370013%04d", i)
+		code := b.post(b.get(b.scan(b.start(), fmt.Sprintf("double%d", i))), "/login/phone", url.Values{"phone": {phone}})
+		require.Equal(t, http.StatusOK, code.status, code.body)
+		sms := env.smsCode("+86" + phone)
+		var wg sync.WaitGroup
+		pages := make([]page, 2)
+		for k := range pages {
+			wg.Add(1)
+			go func() { defer wg.Done(); pages[k] = b.post(code, "/login/code", url.Values{"code": {sms}}) }()
+		}
+		wg.Wait()
+		for k, p := range pages {
+			require.Equal(t, http.StatusSeeOther, p.status, "round %d, submission %d: %s", i, k, p.body)
+			require.True(t, strings.HasPrefix(p.location, env.service+"?ticket="), "round %d, submission %d: %s", i, k, p.location)
+		}
+	}
+	var users, orphans int
+	require.NoError(t, env.a.db.Get(&users, `SELECT COUNT(*) FROM users`))
+	require.Equal(t, rounds, users, "one user per person")
+	require.NoError(t, env.a.db.Get(&orphans, `SELECT COUNT(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM wechat_bindings b WHERE b.user_id = u.id)`))
+	require.Zero(t, orphans)
 }
