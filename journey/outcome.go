@@ -25,8 +25,8 @@ const (
 	// The journey.
 	CodeInvalid   Code = "journey_invalid" // unknown, or not this holder's
 	CodeExpired   Code = "journey_expired"
-	CodeEnded     Code = "journey_ended"   // cancelled or failed earlier
-	CodeWrongStep Code = "wrong_step"      // the event does not fit the state (a stale form)
+	CodeEnded     Code = "journey_ended" // cancelled or failed earlier
+	CodeWrongStep Code = "wrong_step"    // the event does not fit the state (a stale form)
 	// WeChat.
 	CodeWeChatRefused      Code = "wechat_refused" // the person declined in WeChat
 	CodeStateInvalid       Code = "state_invalid"  // a WeChat state unknown or already used
