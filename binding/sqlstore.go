@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -292,11 +291,9 @@ func (s *SQLStore) Create(ctx context.Context, phone string, now time.Time) (Use
 	return u, nil
 }
 
-func newUserID() string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return "u" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
+// newUserID is "u" and 16 characters (80 bits) of rand.Text, the one
+// source of random ids.
+func newUserID() string { return "u" + strings.ToLower(rand.Text()[:16]) }
 
 func nullable(s string) any {
 	if s == "" {

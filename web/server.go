@@ -7,7 +7,6 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -174,11 +173,9 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func newRequestID() string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
+// newRequestID is 16 characters (80 bits) of rand.Text, the one source of
+// random ids.
+func newRequestID() string { return strings.ToLower(rand.Text()[:16]) }
 
 // loggableParams are query parameters whose values are safe in logs; every
 // other value (code, state, ticket, token, pgt, ...) is replaced by "_".
