@@ -54,7 +54,7 @@ type Apps interface {
 // Deps are the handler's collaborators.
 type Deps struct {
 	// Engine runs the login journeys (shared with the login pages).
-	Engine *journey.Engine
+	Engine journey.Journeys
 	// Finisher issues the result of a login (finish.Session: a CAS SSO
 	// session answered as logged_in).
 	Finisher journey.Finisher
@@ -75,7 +75,7 @@ type Deps struct {
 // Handler serves the API. It is safe for concurrent use.
 type Handler struct {
 	cfg      Config
-	engine   *journey.Engine
+	engine   journey.Journeys
 	finisher journey.Finisher
 	apps     Apps
 	db       *store.DB

@@ -15,6 +15,7 @@
 package journey
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -157,3 +158,17 @@ type FinisherFunc func(w http.ResponseWriter, r *http.Request, j *Journey, p *Pe
 func (f FinisherFunc) Finish(w http.ResponseWriter, r *http.Request, j *Journey, p *Person) error {
 	return f(w, r, j, p)
 }
+
+// Journeys is what a transport needs of the engine (*Engine is the one
+// implementation): the browser pages, the JSON API and OpenID Connect all
+// drive journeys through these three calls and nothing else.
+type Journeys interface {
+	// Start stores a new journey waiting for WeChat.
+	Start(ctx context.Context, s Start) (*Journey, error)
+	// Load returns a journey its holder asks about (see Engine.Load).
+	Load(ctx context.Context, id string, from From) (*Journey, error)
+	// Handle applies an event (see Engine.Handle).
+	Handle(ctx context.Context, id string, ev Event, from From) (Answer, error)
+}
+
+var _ Journeys = (*Engine)(nil)

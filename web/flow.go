@@ -31,7 +31,7 @@ type LoginOptions struct {
 	Pages  *Pages
 	// Engine runs the login journey; the handlers only translate requests
 	// into its events and its answers into pages and redirects.
-	Engine *journey.Engine
+	Engine journey.Journeys
 	// Finisher issues the result of a journey that ended with a person
 	// (finish.CAS, or finish.Apereo for the hand-off).
 	Finisher journey.Finisher
