@@ -183,7 +183,10 @@ type Answer struct {
 func (e *Engine) Handle(ctx context.Context, id string, ev Event, from From) (Answer, error) {
 	j, err := e.load(ctx, id, from)
 	if err != nil {
-		return Answer{}, err
+		// An expired journey comes back with the refusal, so the transport
+		// can offer to start again for its service (load gives none to a
+		// sender who does not hold it).
+		return Answer{Journey: j}, err
 	}
 	a, err := e.handle(ctx, j, ev, from)
 	if errors.Is(err, errChanged) {
@@ -200,7 +203,10 @@ func (e *Engine) Handle(ctx context.Context, id string, ev Event, from From) (An
 	return a, nil
 }
 
-// Load returns the journey id if from holds it and it has not expired.
+// Load returns the journey id if from holds it and it has not expired. An
+// expired journey that from holds comes back too, with CodeExpired, so the
+// transport can offer to start again for its service; one that from does
+// not hold never does.
 func (e *Engine) Load(ctx context.Context, id string, from From) (*Journey, error) {
 	return e.load(ctx, id, from)
 }
@@ -214,6 +220,9 @@ func (e *Engine) load(ctx context.Context, id string, from From) (*Journey, erro
 		return nil, err
 	}
 	if err := e.check(j, from, e.d.Now()); err != nil {
+		if AsError(err).Code == CodeInvalid {
+			return nil, err // not the sender's: nothing of it leaves
+		}
 		return j, err
 	}
 	return j, nil
@@ -320,6 +329,19 @@ func identity(j *Journey) login.Identity {
 }
 
 func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from From) (Answer, error) {
+	if ev.StateHash == "" && j.WeChatStateHash != "" {
+		// A journey that issued a WeChat state (the browser's guard against
+		// login CSRF) takes only callbacks bearing it; without this a
+		// callback stripped of its state would skip the check below.
+		return Answer{}, fail(CodeStateInvalid, errors.New("callback without the state issued"))
+	}
+	if ev.StateHash == "" && j.State != WeChatPending {
+		// Past WeChatPending the table lets only a finished journey take a
+		// code (an app sending it again): finish again. Asking WeChat would
+		// burn the code, and moving to Identified is not allowed from
+		// Finished (it was an internal error, found by the table walk).
+		return e.finish(ctx, j, Finish{}, from)
+	}
 	if ev.StateHash != "" {
 		if j.WeChatStateHash == "" || !hmac.Equal([]byte(j.WeChatStateHash), []byte(ev.StateHash)) {
 			return Answer{}, fail(CodeStateInvalid, errors.New("state not issued for this journey"))

@@ -28,13 +28,38 @@ func normalise(j *Journey) {
 	j.CreatedAt, j.StepExpiresAt, j.ExpiresAt = store.Time(j.CreatedAt), store.Time(j.StepExpiresAt), store.Time(j.ExpiresAt)
 }
 
+// noStepDeadline is what step_expires_at holds for "no step deadline" (a
+// zero StepExpiresAt: every browser journey, and every journey once
+// finished). The column is NOT NULL, and for Go's zero time the MySQL driver
+// writes '0000-00-00', which MySQL refuses under NO_ZERO_DATE and strict
+// mode: without this, no browser journey could start and none could finish
+// on MySQL (found by the conformance suite). 1000-01-01 is the earliest
+// DATETIME MySQL supports, far before any real deadline.
+var noStepDeadline = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func stepDeadlineToDB(t time.Time) time.Time {
+	if t.IsZero() {
+		return noStepDeadline
+	}
+	return t
+}
+
+func stepDeadlineFromDB(t time.Time) time.Time {
+	if t.Equal(noStepDeadline) {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
 // Create implements Store.
 func (s *SQLStore) Create(ctx context.Context, j *Journey) error {
 	j.Version = 0
 	normalise(j)
+	row := *j
+	row.StepExpiresAt = stepDeadlineToDB(row.StepExpiresAt)
 	_, err := s.db.Q(ctx).NamedExecContext(ctx, `INSERT INTO login_journeys (`+columns+`) VALUES (
 :id, :state, :transport, :channel, :service, :return_to, :secret_hash, :wechat_state_hash, :wechat_state_used,
-:appid, :openid, :unionid, :nickname, :avatar_url, :phone, :user_id, :version, :created_at, :step_expires_at, :expires_at)`, j)
+:appid, :openid, :unionid, :nickname, :avatar_url, :phone, :user_id, :version, :created_at, :step_expires_at, :expires_at)`, &row)
 	if err != nil {
 		return fmt.Errorf("journey: create: %w", err)
 	}
@@ -55,7 +80,7 @@ func (s *SQLStore) get(ctx context.Context, q sqlx.QueryerContext, id, lock stri
 	if err != nil {
 		return nil, fmt.Errorf("journey: read: %w", err)
 	}
-	j.CreatedAt, j.StepExpiresAt, j.ExpiresAt = j.CreatedAt.UTC(), j.StepExpiresAt.UTC(), j.ExpiresAt.UTC()
+	j.CreatedAt, j.StepExpiresAt, j.ExpiresAt = j.CreatedAt.UTC(), stepDeadlineFromDB(j.StepExpiresAt), j.ExpiresAt.UTC()
 	return &j, nil
 }
 
@@ -75,11 +100,13 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Journey) erro
 		if err != nil {
 			return err
 		}
-		version := j.Version
+		version, created := j.Version, j.CreatedAt
 		if err := fn(j); err != nil {
 			return err
 		}
-		j.ID = id
+		// The id, the version and the creation time are the store's: the
+		// UPDATE leaves them alone, so the journey returned must too.
+		j.ID, j.CreatedAt = id, created
 		normalise(j)
 		res, err := tx.ExecContext(ctx, `UPDATE login_journeys SET
 state = ?, transport = ?, channel = ?, service = ?, return_to = ?, secret_hash = ?, wechat_state_hash = ?, wechat_state_used = ?,
@@ -88,7 +115,7 @@ step_expires_at = ?, expires_at = ?, version = version + 1
 WHERE id = ? AND version = ?`,
 			j.State, j.Transport, j.Channel, j.Service, j.Return, j.SecretHash, j.WeChatStateHash, j.WeChatStateUsed,
 			j.AppID, j.OpenID, j.UnionID, j.Nickname, j.AvatarURL, j.Phone, j.UserID,
-			j.StepExpiresAt, j.ExpiresAt, id, version)
+			stepDeadlineToDB(j.StepExpiresAt), j.ExpiresAt, id, version)
 		if err != nil {
 			return fmt.Errorf("journey: update: %w", err)
 		}

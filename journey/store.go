@@ -49,6 +49,9 @@ func (s *MemStore) Create(_ context.Context, j *Journey) error {
 		return errors.New("journey: duplicate id")
 	}
 	j.Version = 0
+	// Stored as the SQL store stores it (UTC, microseconds), so that unit
+	// tests on MemStore see the times production sees.
+	normalise(j)
 	s.m[j.ID] = *j
 	return nil
 }
@@ -72,11 +75,14 @@ func (s *MemStore) Update(_ context.Context, id string, fn func(*Journey) error)
 	if !ok {
 		return nil, ErrNotFound
 	}
+	version, created := j.Version, j.CreatedAt
 	if err := fn(&j); err != nil {
 		return nil, err
 	}
-	j.ID = id
-	j.Version++
+	// As the SQL store: fn cannot change the id, the version or the
+	// creation time, and times are kept as the database keeps them.
+	j.ID, j.Version, j.CreatedAt = id, version+1, created
+	normalise(&j)
 	s.m[id] = j
 	return &j, nil
 }
