@@ -434,11 +434,12 @@ func (e *Engine) send(ctx context.Context, j *Journey, phone otp.Phone, from Fro
 	if err != nil {
 		return Answer{}, outcomeOf(err)
 	}
+	id := j.ID // update returns no journey on errChanged (j.ID after it was a nil dereference)
 	j, err = e.update(ctx, j, from, EvPhone, func(j *Journey) { j.Phone = string(phone) }, CodeSent)
 	if errors.Is(err, errChanged) {
 		// Changed meanwhile (another tab): the code went out; show the
 		// journey as it is now.
-		j, err = e.load(ctx, j.ID, from)
+		j, err = e.load(ctx, id, from)
 	}
 	if err != nil {
 		return Answer{}, err
