@@ -107,8 +107,9 @@ type Journey struct {
 	CreatedAt time.Time `db:"created_at"`
 	// StepExpiresAt bounds the current step (the API's bind token); never
 	// after ExpiresAt.
-	StepExpiresAt time.Time `db:"step_expires_at"`
-	ExpiresAt     time.Time `db:"expires_at"`
+	StepExpiresAt time.Time `db:"-"` // SQLStore: a nullable column
+
+	ExpiresAt time.Time `db:"expires_at"`
 }
 
 // Account is the WeChat app account the journey identified.

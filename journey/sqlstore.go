@@ -28,38 +28,25 @@ func normalise(j *Journey) {
 	j.CreatedAt, j.StepExpiresAt, j.ExpiresAt = store.Time(j.CreatedAt), store.Time(j.StepExpiresAt), store.Time(j.ExpiresAt)
 }
 
-// noStepDeadline is what step_expires_at holds for "no step deadline" (a
-// zero StepExpiresAt: every browser journey, and every journey once
-// finished). The column is NOT NULL, and for Go's zero time the MySQL driver
-// writes '0000-00-00', which MySQL refuses under NO_ZERO_DATE and strict
-// mode: without this, no browser journey could start and none could finish
-// on MySQL (found by the conformance suite). 1000-01-01 is the earliest
-// DATETIME MySQL supports, far before any real deadline.
-var noStepDeadline = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func stepDeadlineToDB(t time.Time) time.Time {
-	if t.IsZero() {
-		return noStepDeadline
-	}
-	return t
+// row is a journey as the table holds it: step_expires_at is NULL when the
+// journey has no step deadline (every browser journey, and every journey
+// once finished).
+type row struct {
+	Journey
+	StepDeadline sql.NullTime `db:"step_expires_at"`
 }
 
-func stepDeadlineFromDB(t time.Time) time.Time {
-	if t.Equal(noStepDeadline) {
-		return time.Time{}
-	}
-	return t.UTC()
+func toRow(j *Journey) *row {
+	return &row{Journey: *j, StepDeadline: sql.NullTime{Time: j.StepExpiresAt, Valid: !j.StepExpiresAt.IsZero()}}
 }
 
 // Create implements Store.
 func (s *SQLStore) Create(ctx context.Context, j *Journey) error {
 	j.Version = 0
 	normalise(j)
-	row := *j
-	row.StepExpiresAt = stepDeadlineToDB(row.StepExpiresAt)
 	_, err := s.db.Q(ctx).NamedExecContext(ctx, `INSERT INTO login_journeys (`+columns+`) VALUES (
 :id, :state, :transport, :channel, :service, :return_to, :secret_hash, :wechat_state_hash, :wechat_state_used,
-:appid, :openid, :unionid, :nickname, :avatar_url, :phone, :user_id, :version, :created_at, :step_expires_at, :expires_at)`, &row)
+:appid, :openid, :unionid, :nickname, :avatar_url, :phone, :user_id, :version, :created_at, :step_expires_at, :expires_at)`, toRow(j))
 	if err != nil {
 		return fmt.Errorf("journey: create: %w", err)
 	}
@@ -72,15 +59,19 @@ func (s *SQLStore) Get(ctx context.Context, id string) (*Journey, error) {
 }
 
 func (s *SQLStore) get(ctx context.Context, q sqlx.QueryerContext, id, lock string) (*Journey, error) {
-	var j Journey
-	err := sqlx.GetContext(ctx, q, &j, `SELECT `+columns+` FROM login_journeys WHERE id = ?`+lock, id)
+	var r row
+	err := sqlx.GetContext(ctx, q, &r, `SELECT `+columns+` FROM login_journeys WHERE id = ?`+lock, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("journey: read: %w", err)
 	}
-	j.CreatedAt, j.StepExpiresAt, j.ExpiresAt = j.CreatedAt.UTC(), stepDeadlineFromDB(j.StepExpiresAt), j.ExpiresAt.UTC()
+	j := r.Journey
+	j.CreatedAt, j.ExpiresAt = j.CreatedAt.UTC(), j.ExpiresAt.UTC()
+	if r.StepDeadline.Valid {
+		j.StepExpiresAt = r.StepDeadline.Time.UTC()
+	}
 	return &j, nil
 }
 
@@ -115,7 +106,7 @@ step_expires_at = ?, expires_at = ?, version = version + 1
 WHERE id = ? AND version = ?`,
 			j.State, j.Transport, j.Channel, j.Service, j.Return, j.SecretHash, j.WeChatStateHash, j.WeChatStateUsed,
 			j.AppID, j.OpenID, j.UnionID, j.Nickname, j.AvatarURL, j.Phone, j.UserID,
-			stepDeadlineToDB(j.StepExpiresAt), j.ExpiresAt, id, version)
+			toRow(j).StepDeadline, j.ExpiresAt, id, version)
 		if err != nil {
 			return fmt.Errorf("journey: update: %w", err)
 		}

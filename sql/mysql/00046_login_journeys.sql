@@ -27,7 +27,7 @@ CREATE TABLE login_journeys (
   user_id           VARCHAR(255)  NOT NULL DEFAULT '',
   version           INT           NOT NULL DEFAULT 0,
   created_at        DATETIME(6)   NOT NULL,
-  step_expires_at   DATETIME(6)   NOT NULL,
+  step_expires_at   DATETIME(6)   NULL,
   expires_at        DATETIME(6)   NOT NULL,
   KEY login_journeys_expires (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -19,7 +19,7 @@ CREATE TABLE login_journeys (
   user_id           TEXT     NOT NULL DEFAULT '',
   version           INTEGER  NOT NULL DEFAULT 0,
   created_at        DATETIME NOT NULL,
-  step_expires_at   DATETIME NOT NULL,
+  step_expires_at   DATETIME NULL,
   expires_at        DATETIME NOT NULL
 );
 CREATE INDEX login_journeys_expires ON login_journeys (expires_at);
