@@ -159,8 +159,14 @@ func outcomeOf(err error) error {
 		return &Error{Code: code, RetryAfter: le.RetryAfter, Cause: err}
 	case errors.Is(err, otp.ErrTooManyAttempts):
 		// Before the mismatch: the wrong guess that used the last attempt
-		// is both, and the person must learn that the code is burned.
-		return fail(CodeTooManyAttempts, err)
+		// is both, and the person must learn that the code is burned
+		// (with 0 attempts left, for clients that count).
+		e := fail(CodeTooManyAttempts, err)
+		if errors.As(err, &me) {
+			left := me.AttemptsLeft
+			e.AttemptsLeft = &left
+		}
+		return e
 	case errors.As(err, &me):
 		left := me.AttemptsLeft
 		return &Error{Code: CodeWrongCode, AttemptsLeft: &left, Cause: err}
