@@ -451,17 +451,10 @@ func (e *Engine) code(ctx context.Context, j *Journey, ev CodeEntered, from From
 	if j.State == Bound || j.State == Finished {
 		return e.replay(ctx, j)
 	}
-	var bound *Journey
-	user, err := e.d.Login.BindThen(ctx, identity(j), otp.Phone(j.Phone), ev.Code, func(ctx context.Context, u binding.User) error {
-		var err error
-		bound, err = e.update(ctx, j, from, EvCode, func(j *Journey) { j.UserID = u.ID }, Bound)
-		return err
+	phone := otp.Phone(j.Phone)
+	return e.bind(ctx, j, from, EvCode, phone, func(then thenFunc) (binding.User, error) {
+		return e.d.Login.BindThen(ctx, identity(j), phone, ev.Code, then)
 	})
-	if err != nil {
-		return e.unlessDone(ctx, j, from, err)
-	}
-	e.record(ctx, bound, from, audit.KindBind, audit.OK)
-	return Answer{Journey: bound, Person: e.person(bound, user, true)}, nil
 }
 
 func (e *Engine) wechatPhone(ctx context.Context, j *Journey, ev WeChatPhone, from From) (Answer, error) {
@@ -469,10 +462,21 @@ func (e *Engine) wechatPhone(ctx context.Context, j *Journey, ev WeChatPhone, fr
 	if err != nil {
 		return Answer{}, outcomeOf(err)
 	}
+	return e.bind(ctx, j, from, EvWeChatPhone, phone, func(then thenFunc) (binding.User, error) {
+		return e.d.Login.BindVerifiedPhoneThen(ctx, identity(j), phone, then)
+	})
+}
+
+// thenFunc runs inside a binding's transaction (login.Service.BindThen).
+type thenFunc = func(ctx context.Context, u binding.User) error
+
+// bind runs a binding (an SMS code or a phone WeChat vouches for) whose
+// transaction also moves the journey to Bound: both commit or neither.
+func (e *Engine) bind(ctx context.Context, j *Journey, from From, ev EventKind, phone otp.Phone, run func(then thenFunc) (binding.User, error)) (Answer, error) {
 	var bound *Journey
-	user, err := e.d.Login.BindVerifiedPhoneThen(ctx, identity(j), phone, func(ctx context.Context, u binding.User) error {
+	user, err := run(func(ctx context.Context, u binding.User) error {
 		var err error
-		bound, err = e.update(ctx, j, from, EvWeChatPhone, func(j *Journey) { j.Phone, j.UserID = string(phone), u.ID }, Bound)
+		bound, err = e.update(ctx, j, from, ev, func(j *Journey) { j.Phone, j.UserID = string(phone), u.ID }, Bound)
 		return err
 	})
 	if err != nil {
