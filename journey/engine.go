@@ -193,11 +193,17 @@ func (e *Engine) Handle(ctx context.Context, id string, ev Event, from From) (An
 		// Lost a race with another request on the journey (two tabs
 		// loading its page at once, a cancel during a send): a refusal
 		// the transport answers with the journey as it is now, not an
-		// internal error. (Added by the browser transport's author.)
+		// internal error.
 		err = fail(CodeWrongStep, err)
 	}
 	if err != nil {
-		e.auditRefusal(ctx, j, from, err)
+		audited := *j
+		if wc, ok := ev.(WeChatCode); ok && audited.AppID == "" {
+			// Refused before WeChat named anyone: the app still says
+			// which door was knocked on.
+			audited.AppID = wc.AppID
+		}
+		e.auditRefusal(ctx, &audited, from, err)
 		return Answer{Journey: j}, err
 	}
 	return a, nil
@@ -272,7 +278,7 @@ func (e *Engine) handle(ctx context.Context, j *Journey, ev Event, from From) (A
 	case WeChatPhone:
 		return e.wechatPhone(ctx, j, ev, from)
 	case Cancel:
-		j, err := e.update(ctx, j, from, ev.Kind(), nil, Failed)
+		j, err := e.update(ctx, j, from, ev.Kind(), e.end, Failed)
 		return Answer{Journey: j}, err
 	case Finish:
 		return e.finish(ctx, j, ev, from)
@@ -321,6 +327,12 @@ func (e *Engine) update(ctx context.Context, j *Journey, from From, ev EventKind
 		return nil, fail(CodeInvalid, err)
 	}
 	return out, err
+}
+
+// end shortens a failed journey's life to FinishGrace: it stays only to
+// say how it ended to a reload, then goes with the next clean-up.
+func (e *Engine) end(j *Journey) {
+	j.ExpiresAt, j.StepExpiresAt = minTime(e.d.Now().Add(FinishGrace), j.ExpiresAt), time.Time{}
 }
 
 // identity is the journey's WeChat person, holding the codes it asks for.
@@ -374,7 +386,7 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		if oe := AsError(err); oe != nil && oe.Code == CodeSnapshotUser {
 			// A snapshot-page user is virtual: nothing in this journey
 			// can make them a person.
-			if _, uerr := e.update(ctx, j, from, EvWeChatCode, nil, Failed); uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
+			if _, uerr := e.update(ctx, j, from, EvWeChatCode, e.end, Failed); uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
 				return Answer{}, uerr
 			}
 		}

@@ -922,6 +922,23 @@ func TestEngine(t *testing.T) {
 		_, err = e.handle(j, WeChatCode{AppID: appWeb, Code: "wx-code", StateHash: "h"}, from)
 		requireCode(t, err, CodeEnded, "a late callback with the state")
 		require.Equal(t, Failed, e.get(t, j.ID).State)
+		require.False(t, e.get(t, j.ID).ExpiresAt.After(e.clock.Now().Add(FinishGrace)),
+			"a failed journey stays only to tell a reload how it ended")
+		e.clock.Advance(FinishGrace)
+		_, err = e.handle(j, Cancel{}, from)
+		requireCode(t, err, CodeExpired, "then it is gone like any expired journey")
+	})
+
+	t.Run("a refusal before WeChat named anyone is audited with the app", func(t *testing.T) {
+		e := newEnv(t, db)
+		e.wx.refuse("blocked", wxErr("sns/jscode2session", wechat.ErrCodeBlocked))
+		j, from := e.start(t, API, ChannelMiniProgram)
+		_, err := e.handle(j, WeChatCode{AppID: appMini, Code: "blocked"}, from)
+		requireCode(t, err, CodeWeChatLoginBlocked)
+		refusals := e.audit.find(audit.KindRefusal, CodeWeChatLoginBlocked.Audit())
+		require.Len(t, refusals, 1)
+		require.Equal(t, appMini, refusals[0].AppID)
+		require.Empty(t, refusals[0].OpenID)
 	})
 
 	t.Run("snapshot user: the journey fails", func(t *testing.T) {
