@@ -347,6 +347,36 @@ func TestBrowserLogin(t *testing.T) {
 		e.screenshot(ctx, "05-mobile")
 	})
 
+	t.Run("Reload and Back never post again; a double click lands on the site", func(t *testing.T) {
+		e := e.sub(t)
+		ctx := e.person("")
+		e.do(ctx, chromedp.Navigate(e.appURL))
+		e.scanInline(ctx, "reloader", true)
+		e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")), chromedp.SendKeys(chromedp.CSS("#phone"), "13500135123"))
+		_, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS("#phone")))
+		require.NoError(t, err)
+		e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+		sent := func() int { return len(sandboxInbox(t, e.base, "+8613500135123")) }
+		require.Equal(t, 1, sent())
+		require.True(t, strings.Contains(e.location(ctx), "/login?flow="), "the post was answered with a page to GET: %s", e.location(ctx))
+
+		// Reload and Back fetch the page again: no form is posted, no SMS sent.
+		_, err = chromedp.RunResponse(ctx, chromedp.Reload())
+		require.NoError(t, err)
+		e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+		e.do(ctx, chromedp.NavigateBack())
+		e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+		require.Equal(t, 1, sent(), "Reload and Back sent no second code")
+
+		// A double click: the form is submitted twice before the first
+		// answer arrives; the browser shows the second answer.
+		e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613500135123")))
+		_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const f = document.querySelector("#code").form; f.requestSubmit(); f.requestSubmit(); return true; })()`))
+		require.NoError(t, err)
+		_, phone := e.onSite(ctx)
+		require.Equal(t, "+8613500135123", phone)
+	})
+
 	t.Run("five wrong codes burn the code", func(t *testing.T) {
 		e := e.sub(t)
 		ctx := e.person("")

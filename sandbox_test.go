@@ -81,13 +81,24 @@ func startSandbox(t *testing.T) (*app, string) {
 // sandboxSMSCode reads the newest code sent to phone from the sandbox inbox.
 func sandboxSMSCode(t testing.TB, base, phone string) string {
 	t.Helper()
+	codes := sandboxInbox(t, base, phone)
+	require.NotEmpty(t, codes, "an SMS reached the sandbox inbox")
+	return codes[0]
+}
+
+// sandboxInbox returns the codes sent to phone, newest first.
+func sandboxInbox(t testing.TB, base, phone string) []string {
+	t.Helper()
 	resp, err := http.Get(base + "/sandbox/sms?phone=" + url.QueryEscape(phone))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var inbox struct{ Messages []struct{ Code string } }
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&inbox))
-	require.NotEmpty(t, inbox.Messages, "an SMS reached the sandbox inbox")
-	return inbox.Messages[0].Code
+	codes := make([]string, len(inbox.Messages))
+	for i, m := range inbox.Messages {
+		codes[i] = m.Code
+	}
+	return codes
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
