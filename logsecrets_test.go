@@ -220,6 +220,7 @@ func TestNoSecretReachesTheLog(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var fields map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &fields), line)
+		require.Empty(t, repeatedKeys(t, line), "a key is repeated in one log line (e.g. component added twice): %s", line)
 		// Numbers a line carries by nature (timestamps, latencies, sizes)
 		// could contain a 6-digit code by chance.
 		for _, k := range []string{"time", "latency", "bytes"} {
@@ -243,6 +244,28 @@ func TestNoSecretReachesTheLog(t *testing.T) {
 	fullTicket := regexp.MustCompile(`(TGT|ST|PT|PGT|PGTIOU)-[A-Z2-7]{12,}`)
 	require.Empty(t, fullTicket.FindAllString(text, -1), "a whole ticket id is in the log")
 	require.NotContains(t, text, "secret-not-for-logs", "an app secret is in the log")
+}
+
+// repeatedKeys lists the top-level keys a JSON object holds more than once
+// (which json.Unmarshal would silently collapse).
+func repeatedKeys(t *testing.T, line string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	_, err := dec.Token() // {
+	require.NoError(t, err)
+	seen, repeated := map[string]bool{}, []string(nil)
+	for dec.More() {
+		tok, err := dec.Token()
+		require.NoError(t, err)
+		key, _ := tok.(string)
+		if seen[key] {
+			repeated = append(repeated, key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		require.NoError(t, dec.Decode(&skip))
+	}
+	return repeated
 }
 
 // wrongCode is a code of the same length that is not code.
