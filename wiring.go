@@ -234,7 +234,7 @@ func (a *app) wireLogin() error {
 	if err != nil {
 		return err
 	}
-	a.web.Mount("/cas", casSrv.Handler(browser))
+	a.web.Mount("/cas", browser.ForgetOnLogout(casSrv.Handler(browser)))
 	browser.Register(a.web.Echo())
 	a.jobs = append(a.jobs, func(ctx context.Context) { casSrv.RunJanitor(ctx, a.cfg.Cleanup.Interval) })
 	a.every("journey cleanup", func(ctx context.Context) (int64, error) {
