@@ -65,6 +65,23 @@ func TestFinishedJourneyLandsOnService(t *testing.T) {
 		})
 	}
 
+	t.Run("after logout nothing of the login can be replayed", func(t *testing.T) {
+		// A shared computer: the next person must not log in as the last
+		// one by repeating the callback or the code form.
+		c := env.browser("")
+		qr := c.start()
+		callback := c.scan(qr, "shared-pc")
+		code := c.post(c.get(callback), "/login/phone", url.Values{"phone": {"13100131999"}})
+		ticketOf(t, c.post(code, "/login/code", url.Values{"code": {env.smsCode("+8613100131999")}}))
+		require.Equal(t, http.StatusOK, c.get(env.base+"/cas/logout").status)
+		p := c.post(code, "/login/code", url.Values{"code": {"000000"}})
+		require.Empty(t, p.location, "no way back to the service: %+v", p)
+		require.Equal(t, http.StatusBadRequest, p.status)
+		p = c.get(callback)
+		require.Empty(t, p.location)
+		require.Equal(t, http.StatusBadRequest, p.status)
+	})
+
 	t.Run("another browser still gets no login", func(t *testing.T) {
 		p := env.browser("").get(callback)
 		require.Equal(t, http.StatusBadRequest, p.status)

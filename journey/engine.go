@@ -461,7 +461,7 @@ func (e *Engine) send(ctx context.Context, j *Journey, phone otp.Phone, from Fro
 
 func (e *Engine) code(ctx context.Context, j *Journey, ev CodeEntered, from From) (Answer, error) {
 	if j.State == Bound || j.State == Finished {
-		return e.replay(ctx, j)
+		return e.replay(ctx, j, from)
 	}
 	phone := otp.Phone(j.Phone)
 	return e.bind(ctx, j, from, EvCode, phone, func(then thenFunc) (binding.User, error) {
@@ -505,7 +505,7 @@ func (e *Engine) unlessDone(ctx context.Context, j *Journey, from From, err erro
 	err = outcomeOf(err)
 	if oe := AsError(err); errors.Is(err, errChanged) || (oe != nil && oe.Code == CodeNoCode) {
 		if cur, lerr := e.load(ctx, j.ID, from); lerr == nil && (cur.State == Bound || cur.State == Finished) {
-			return e.replay(ctx, cur)
+			return e.replay(ctx, cur, from)
 		}
 	}
 	if errors.Is(err, errChanged) {
@@ -516,17 +516,35 @@ func (e *Engine) unlessDone(ctx context.Context, j *Journey, from From, err erro
 
 // replay answers a repeat of a step that succeeded: the journey's person,
 // to be finished again.
-func (e *Engine) replay(ctx context.Context, j *Journey) (Answer, error) {
-	user, err := e.d.Login.User(ctx, j.UserID)
+//
+// The holder proved the person moments ago in this very journey (the
+// replay window is FinishGrace, and logging out drops the browser's
+// journeys), so no code is asked again; but the person must still be bound
+// to the same user — a binding removed meanwhile ends the journey — and
+// the repeat is audited as the login it is. The person keeps the time they
+// were authenticated at, not now: a renew login must not look fresher.
+func (e *Engine) replay(ctx context.Context, j *Journey, from From) (Answer, error) {
+	user, err := e.d.Login.Identify(ctx, identity(j))
+	if errors.Is(err, login.ErrUnbound) || (err == nil && user.ID != j.UserID) {
+		return Answer{}, fail(CodeExpired, fmt.Errorf("journey %s: the binding changed since it was made", j.ID))
+	}
 	if err != nil {
 		return Answer{}, err
 	}
-	return Answer{Journey: j, Person: e.person(j, user, false), Replay: true}, nil
+	p := e.person(j, user, false)
+	if j.State == Finished {
+		// Finished journeys expire FinishGrace after they finished.
+		if at := j.ExpiresAt.Add(-FinishGrace); !at.Before(j.CreatedAt) && at.Before(p.AuthenticatedAt) {
+			p.AuthenticatedAt = at
+		}
+	}
+	e.record(ctx, j, from, audit.KindLogin, audit.OK)
+	return Answer{Journey: j, Person: p, Replay: true}, nil
 }
 
 func (e *Engine) finish(ctx context.Context, j *Journey, ev Finish, from From) (Answer, error) {
 	if j.State == Finished {
-		return e.replay(ctx, j)
+		return e.replay(ctx, j, from)
 	}
 	p := ev.Person
 	if p == nil || p.User.ID != j.UserID {
@@ -545,7 +563,7 @@ func (e *Engine) finish(ctx context.Context, j *Journey, ev Finish, from From) (
 		// Finished by a concurrent repeat: finish again.
 		cur, lerr := e.load(ctx, j.ID, from)
 		if lerr == nil && cur.State == Finished {
-			return e.replay(ctx, cur)
+			return e.replay(ctx, cur, from)
 		}
 		return Answer{}, fail(CodeWrongStep, err)
 	}

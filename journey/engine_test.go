@@ -713,7 +713,14 @@ func TestEngine(t *testing.T) {
 		require.Equal(t, Finished, again.Journey.State)
 		require.Equal(t, user.ID, again.Person.User.ID)
 		require.Equal(t, first.Journey.Version, again.Journey.Version, "a replay changes nothing")
-		require.Len(t, e.audit.find(audit.KindLogin, audit.OK), 1, "one login recorded, not two")
+		require.Len(t, e.audit.find(audit.KindLogin, audit.OK), 2, "the repeat is a login too, and recorded as one")
+		require.Equal(t, first.Person.AuthenticatedAt, again.Person.AuthenticatedAt, "a repeat keeps the time of the proof")
+
+		// A binding removed meanwhile ends the journey.
+		require.NoError(t, e.bindings.Unbind(context.Background(), acct))
+		_, err = e.handle(j, Finish{}, from)
+		requireCode(t, err, CodeExpired, "no longer bound")
+		require.NoError(t, e.bindings.Bind(context.Background(), acct, user.ID, false, e.clock.Now()))
 
 		e.clock.Advance(time.Second)
 		_, err = e.handle(j, Finish{}, from)
@@ -731,7 +738,7 @@ func TestEngine(t *testing.T) {
 		a, err := e.handle(j, Finish{}, from)
 		require.NoError(t, err)
 		require.Equal(t, e.clock.Now().Add(FinishGrace), a.Journey.ExpiresAt)
-		e.clock.Advance(time.Minute)
+		e.clock.Advance(FinishGrace - time.Second)
 		a, err = e.handle(j, Finish{}, from)
 		require.NoError(t, err, "past the journey's TTL, within the grace period")
 		require.True(t, a.Replay)

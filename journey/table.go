@@ -49,8 +49,10 @@ type transition struct {
 
 // FinishGrace is how long a finished journey keeps answering: a double
 // click on the code form, a WeChat callback delivered twice, lands the
-// person on the service instead of an error page.
-const FinishGrace = 2 * time.Minute
+// person on the service instead of an error page. Such repeats come within
+// seconds; the window is kept short because a repeat finishes the login
+// again without a new proof (see Engine.replay).
+const FinishGrace = 30 * time.Second
 
 // table is the journey: every allowed (state, event) pair. A pair that is
 // not here is refused (see refusal).
