@@ -389,6 +389,14 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 			if _, uerr := e.update(ctx, j, from, EvWeChatCode, e.end, Failed); uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
 				return Answer{}, uerr
 			}
+		} else if ev.StateHash != "" {
+			// The state is spent and led nowhere: forget it, so that a
+			// repeat of this callback is refused at once instead of
+			// waiting for a first callback that is no longer running.
+			// The journey's page issues a new one.
+			if _, uerr := e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.WeChatStateHash = "" }, WeChatPending); uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
+				return Answer{}, uerr
+			}
 		}
 		return Answer{}, err
 	}
@@ -435,6 +443,11 @@ func (e *Engine) afterDuplicateCallback(ctx context.Context, j *Journey, ev WeCh
 		cur, err := e.load(ctx, j.ID, from)
 		if err != nil {
 			return Answer{}, err
+		}
+		if cur.State == WeChatPending && !hmac.Equal([]byte(cur.WeChatStateHash), []byte(ev.StateHash)) {
+			// The first callback failed (its state is forgotten) or a
+			// new state was issued: nothing to wait for.
+			return Answer{}, fail(CodeStateInvalid, errors.New("state used by a callback that failed"))
 		}
 		j = cur
 	}

@@ -936,6 +936,23 @@ func TestEngine(t *testing.T) {
 		requireCode(t, err, CodeExpired, "then it is gone like any expired journey")
 	})
 
+	t.Run("a callback whose exchange failed spends its state: a repeat is refused at once", func(t *testing.T) {
+		e := newEnv(t, db)
+		e.wx.refuse("busy", wxErr("sns/oauth2/access_token", wechat.ErrBusy))
+		j, from := e.start(t, Browser, ChannelQRInline)
+		_, err := e.handle(j, WeChatStart{Channel: ChannelQRInline, StateHash: "h"}, from)
+		require.NoError(t, err)
+		_, err = e.handle(j, WeChatCode{AppID: appWeb, Code: "busy", StateHash: "h"}, from)
+		requireCode(t, err, CodeWeChatUnavailable)
+		cur := e.get(t, j.ID)
+		require.Equal(t, WeChatPending, cur.State, "the page can issue a new state")
+		require.Empty(t, cur.WeChatStateHash, "the spent state is forgotten")
+		calls := e.wx.callCount()
+		_, err = e.handle(j, WeChatCode{AppID: appWeb, Code: "busy", StateHash: "h"}, from)
+		requireCode(t, err, CodeStateInvalid)
+		require.Equal(t, calls, e.wx.callCount(), "WeChat is not asked again")
+	})
+
 	t.Run("a refusal before WeChat named anyone is audited with the app", func(t *testing.T) {
 		e := newEnv(t, db)
 		e.wx.refuse("blocked", wxErr("sns/jscode2session", wechat.ErrCodeBlocked))
