@@ -106,6 +106,11 @@ func (w WeChatClient) PhoneNumber(ctx context.Context, appID, phoneCode string) 
 	if w.Tokens == nil {
 		return "", fail(CodeUnsupportedAppKind, errors.New("no app access tokens configured"))
 	}
+	if app, ok := w.Client.App(appID); !ok || app.Kind != wechat.KindMiniProgram {
+		// Only mini programs have getPhoneNumber: refuse before fetching
+		// an app access token for nothing.
+		return "", fail(CodeUnsupportedAppKind, fmt.Errorf("app %s cannot vouch for phone numbers", appID))
+	}
 	var info *wechat.PhoneInfo
 	err := w.Tokens.Do(ctx, appID, func(accessToken string) error {
 		var err error
