@@ -125,17 +125,24 @@ func (s *Service) Identify(ctx context.Context, id Identity) (binding.User, erro
 }
 
 // SendCode sends a binding code to phone for the login id.Holder, counted
-// against the phone, the client IP and the WeChat person.
+// against the phone, the client IP and the WeChat person. Under the refuse
+// policy an unknown number gets ErrUnknownPhone and no SMS.
 func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, clientIP string) (otp.SendResult, error) {
+	req := otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind, Holder: id.Holder}
 	if s.cfg.OnUnknownPhone == UnknownPhoneRefuse {
-		// Refuse before spending an SMS on a number that cannot bind.
-		if _, err := s.directory.FindByPhone(ctx, phone.String()); errors.Is(err, binding.ErrNotFound) {
-			return otp.SendResult{}, ErrUnknownPhone
-		} else if err != nil {
-			return otp.SendResult{}, err
+		// Refuse before spending an SMS on a number that cannot bind, but
+		// only once the send is counted: the answer tells whether the
+		// number is in the directory, so each question must use up the
+		// same limits as a send, or anyone could test numbers endlessly.
+		req.Eligible = func(ctx context.Context) error {
+			_, err := s.directory.FindByPhone(ctx, phone.String())
+			if errors.Is(err, binding.ErrNotFound) {
+				return ErrUnknownPhone
+			}
+			return err
 		}
 	}
-	return s.otp.Send(ctx, otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind, Holder: id.Holder})
+	return s.otp.Send(ctx, req)
 }
 
 // Bind checks the code sent to phone in the login id.Holder and binds the

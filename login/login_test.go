@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -23,7 +24,17 @@ type env struct {
 }
 
 func newEnv(t *testing.T, db *store.DB, cfg login.Config) *env {
-	codes := otptest.NewEnv(t, otp.NewSQLStore(db), func(c *otp.Config) { c.Cooldown = 0 })
+	return newEnvWith(t, db, cfg, nil)
+}
+
+// newEnvWith is newEnv with the OTP limits changed by tune.
+func newEnvWith(t *testing.T, db *store.DB, cfg login.Config, tune func(*otp.Config)) *env {
+	codes := otptest.NewEnv(t, otp.NewSQLStore(db), func(c *otp.Config) {
+		c.Cooldown = 0
+		if tune != nil {
+			tune(c)
+		}
+	})
 	dir := binding.NewSQLStore(db)
 	return &env{svc: login.New(cfg, dir, dir, codes.Svc, db, codes.Clock.Now, logx.Discard()), codes: codes, dir: dir}
 }
@@ -71,6 +82,51 @@ func TestLogin(t *testing.T) {
 			_, err := e.svc.SendCode(ctx, ident("wxweb", "o-carol", ""), otptest.Phone(3), "192.0.2.7")
 			require.ErrorIs(t, err, login.ErrUnknownPhone)
 			require.Zero(t, e.codes.Outbox.Count(otptest.Phone(3)), "no SMS is spent")
+		})
+
+		t.Run("under refuse, asking whether a number is known costs what a send costs", func(t *testing.T) {
+			// Fresh addresses and numbers: the subtests share the counters.
+			e := newEnvWith(t, db, login.Config{OnUnknownPhone: login.UnknownPhoneRefuse, OnUserBound: login.UserBoundRefuse},
+				func(c *otp.Config) { c.PerIPHour, c.PerIdentityDay = 3, 3 })
+			known := otptest.Phone(100)
+			_, err := e.dir.Create(ctx, string(known), e.codes.Clock.Now())
+			require.NoError(t, err)
+			var asked []otp.Phone
+
+			// One address, a new WeChat person for each number.
+			for i := range 3 {
+				phone := otptest.Phone(101 + i)
+				asked = append(asked, phone)
+				_, err := e.svc.SendCode(ctx, ident("wxweb", fmt.Sprintf("o-probe%d", i), ""), phone, "198.51.100.1")
+				require.ErrorIs(t, err, login.ErrUnknownPhone)
+			}
+			_, err = e.svc.SendCode(ctx, ident("wxweb", "o-probe3", ""), otptest.Phone(104), "198.51.100.1")
+			require.ErrorIs(t, err, otp.ErrRateLimited, "the address used up its allowance")
+			_, err = e.svc.SendCode(ctx, ident("wxweb", "o-probe4", ""), known, "198.51.100.1")
+			require.ErrorIs(t, err, otp.ErrRateLimited, "a known number gets the same answer: nothing to tell them apart")
+
+			// One WeChat person, a new address for each number.
+			prober := ident("wxweb", "o-prober", "u-prober")
+			for i := range 3 {
+				phone := otptest.Phone(110 + i)
+				asked = append(asked, phone)
+				_, err := e.svc.SendCode(ctx, prober, phone, fmt.Sprintf("198.51.100.%d", 10+i))
+				require.ErrorIs(t, err, login.ErrUnknownPhone)
+			}
+			_, err = e.svc.SendCode(ctx, prober, otptest.Phone(113), "198.51.100.13")
+			require.ErrorIs(t, err, otp.ErrRateLimited, "the person used up their allowance")
+
+			for _, phone := range asked {
+				require.Zero(t, e.codes.Outbox.Count(phone), "no SMS for an unknown number")
+			}
+			// A known number, from an address and person with allowance left,
+			// gets its code and binds.
+			id := ident("wxweb", "o-owner", "u-owner")
+			_, err = e.svc.SendCode(ctx, id, known, "198.51.100.20")
+			require.NoError(t, err)
+			u, err := e.svc.Bind(ctx, id, known, e.codes.Outbox.Last(known))
+			require.NoError(t, err)
+			require.Equal(t, string(known), u.Phone)
 		})
 
 		t.Run("user bound to another WeChat account: refuse or replace", func(t *testing.T) {

@@ -21,6 +21,11 @@
 // counters are reserved before the provider is called; if the provider fails,
 // the per-user counters are given back and no code is stored, while the
 // global budget keeps the attempt: it caps what is asked of the provider.
+// A send the caller's Eligible check refuses (e.g. a number the directory
+// does not know) is the opposite: nothing was asked of the provider, so the
+// budget is given back, but the per-user counters keep it. The refusal
+// itself answers a question, whether the number is known, and must cost as
+// much as a send, or anyone could ask it without limit.
 package otp
 
 import (
@@ -56,6 +61,12 @@ type SendRequest struct {
 	// flow's id); required. The code verifies only for the same Holder. It
 	// is stored only as a keyed hash (HolderKey), so it may be a secret.
 	Holder string
+	// Eligible, when set, decides whether the phone may get a code at all.
+	// It runs once the send is counted against every limit and before a
+	// code is made, so that asking costs a send: a refusal keeps the
+	// per-phone, per-IP and per-identity counts and gives the global budget
+	// back (no SMS went out). Its error is returned as it is.
+	Eligible func(ctx context.Context) error
 }
 
 // SendResult describes a sent code.
@@ -119,6 +130,7 @@ func New(cfg Config, st Store, send SendFunc, now func() time.Time, log *slog.Lo
 // new login must not mean a fresh allowance. A refused send returns a *LimitError
 // (ErrRateLimited or ErrBudgetExhausted) saying when to retry. A provider
 // failure returns ErrSendFailed; the previous code, if any, stays as it was.
+// An error of req.Eligible is returned unchanged, nothing sent or stored.
 func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	if err := checkRequest(req.Phone, req.Purpose, req.Holder); err != nil {
 		return SendResult{}, err
@@ -138,6 +150,16 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err != nil {
 		return SendResult{}, err
 	}
+	if req.Eligible != nil {
+		if err := req.Eligible(ctx); err != nil {
+			// No SMS is spent, so the budget gets its unit back; the user's
+			// counters keep theirs (see package doc).
+			s.release(ctx, log, pick(holds, true))
+			log.Info("otp: send refused: phone not eligible", "err", err)
+			return SendResult{}, err
+		}
+	}
+	// After the eligibility check: a unit given back did not reach the budget.
 	s.noteBudgetReached(holds)
 
 	code, err := s.newCode()
@@ -157,7 +179,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err := s.send(ctx, req.Phone, code, s.cfg.TTL); err != nil {
 		// Nothing was stored, so no valid code is left behind. The user's
 		// counters go back; the budget keeps the attempt (see package doc).
-		s.release(ctx, log, userHolds(holds))
+		s.release(ctx, log, pick(holds, false))
 		log.Warn("otp: provider did not send the code", "err", err)
 		return SendResult{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
 	}
@@ -352,12 +374,13 @@ func (s *Service) release(ctx context.Context, log *slog.Logger, holds []Hold) {
 	}
 }
 
-// userHolds drops the budget holds: a failed provider call still counts
-// against the global budget.
-func userHolds(holds []Hold) []Hold {
+// pick returns the budget holds (budget true) or the user's holds: a failed
+// provider call gives the user's back and keeps the budget's, a refused
+// eligibility check the other way round.
+func pick(holds []Hold, budget bool) []Hold {
 	var out []Hold
 	for _, h := range holds {
-		if !h.Budget {
+		if h.Budget == budget {
 			out = append(out, h)
 		}
 	}

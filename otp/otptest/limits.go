@@ -135,6 +135,44 @@ func runLimits(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(5), IP: ip(5), Purpose: Purpose, Holder: Holder}), otp.LimitGlobalDay, 24*time.Hour)
 	})
 
+	t.Run("a send refused as not eligible counts against the user's limits, not the budget", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.PerIPHour, c.PerIdentityDay, c.GlobalDay = 3, 3, 2 })
+		notKnown := errors.New("not in the directory")
+		asked := 0
+		ineligible := func(phone otp.Phone, ip, identity string) otp.SendRequest {
+			return otp.SendRequest{Phone: phone, IP: ip, Identity: identity, Purpose: Purpose, Holder: Holder,
+				Eligible: func(context.Context) error { asked++; return notKnown }}
+		}
+		for i := range 3 {
+			err := send(e, ineligible(Phone(i), "203.0.113.7", fmt.Sprintf("wx:%d", i)))
+			require.ErrorIs(t, err, notKnown, "the check's error, unchanged")
+			require.Zero(t, e.Outbox.Count(Phone(i)), "no SMS")
+			_, err = e.StoredCode(Phone(i))
+			require.True(t, isNotFound(err), "no code stored: %v", err)
+		}
+		require.Equal(t, 3, asked)
+		requireLimit(t, send(e, ineligible(Phone(10), "203.0.113.7", "wx:10")), otp.LimitIPHour, time.Hour)
+		require.Equal(t, 3, asked, "over a limit, the check is not even asked")
+		requireLimit(t, send(e, ineligible(Phone(0), ip(20), "wx:20")), otp.LimitCooldown, time.Minute)
+		for i := range 3 {
+			require.ErrorIs(t, send(e, ineligible(Phone(30+i), ip(30+i), "wx:same")), notKnown)
+		}
+		requireLimit(t, send(e, ineligible(Phone(40), ip(40), "wx:same")), otp.LimitIdentityDay, 24*time.Hour)
+
+		// The budget of 2 was given back every time: two real sends still go out.
+		for i := range 2 {
+			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(50 + i), IP: ip(50 + i), Purpose: Purpose, Holder: Holder}))
+		}
+		requireLimit(t, send(e, otp.SendRequest{Phone: Phone(52), IP: ip(52), Purpose: Purpose, Holder: Holder}), otp.LimitGlobalDay, 24*time.Hour)
+		require.Equal(t, 1, strings.Count(e.Log.String(), "BUDGET REACHED"), "only the real last send reached the budget")
+
+		// An eligible phone gets its code as before.
+		e.Clock.Advance(24 * time.Hour)
+		ok := otp.SendRequest{Phone: Phone(60), IP: ip(60), Purpose: Purpose, Holder: Holder, Eligible: func(context.Context) error { return nil }}
+		code := e.Send(t, ok)
+		require.NoError(t, e.Verify(Phone(60), code))
+	})
+
 	t.Run("a refusal names the longest wait", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.PerPhoneHour = 1; c.PerPhoneDay = 1 })
 		require.NoError(t, send(e, SendReq(Phone(1))))
