@@ -78,8 +78,7 @@ type Handler struct {
 	engine   journey.Journeys
 	finisher journey.Finisher
 	apps     Apps
-	db       *store.DB
-	limits   limiter
+	limits   ratelimit.Limiter
 	now      func() time.Time
 	log      *slog.Logger
 	clientIP func(*http.Request) string
@@ -95,7 +94,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		return nil, errors.New("api: Deps.Engine, Finisher, WeChat and DB are required")
 	}
 	h := &Handler{
-		cfg: cfg, engine: d.Engine, finisher: d.Finisher, apps: d.WeChat, db: d.DB, limits: limiter{d.DB},
+		cfg: cfg, engine: d.Engine, finisher: d.Finisher, apps: d.WeChat, limits: ratelimit.Limiter{DB: d.DB, Table: "api_rate_counters"},
 		now: d.Now, log: d.Logger, clientIP: d.ClientIP,
 	}
 	if h.now == nil {
@@ -161,7 +160,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // them bind tokens, are the journey store's to clean up.) Run it now and
 // then, e.g. every 10 minutes.
 func (h *Handler) Cleanup(ctx context.Context) (int64, error) {
-	n, err := h.db.DeleteBatched(ctx, "api_rate_counters", "window_ends_at < ?", store.CleanupBatch, store.Time(h.now()))
+	n, err := h.limits.Cleanup(ctx, h.now())
 	if err != nil {
 		return n, fmt.Errorf("api: %w", err)
 	}
@@ -213,9 +212,9 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
 
 // limit counts a call against a limit and refuses it when over.
 func (h *Handler) limit(ctx context.Context, name, subject string, lim Limit) error {
-	wait, err := h.limits.hit(ctx, ratelimit.Key(name, subject), lim, h.now())
+	wait, err := h.limits.Hit(ctx, ratelimit.Key(name, subject), lim, h.now())
 	if err != nil {
-		return err
+		return fmt.Errorf("api: %w", err)
 	}
 	if wait > 0 {
 		return &apiError{code: CodeRateLimited, retryAfter: wait, cause: fmt.Errorf("limit %s", name)}

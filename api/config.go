@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"time"
+
+	"wxcas/ratelimit"
 )
 
 // Config is the `api:` section of config.yaml.
@@ -28,10 +30,7 @@ type Config struct {
 
 // Limit is a fixed-window rate limit: at most Max calls per Window. Max 0
 // turns the limit off.
-type Limit struct {
-	Max    int           `yaml:"max"`
-	Window time.Duration `yaml:"window"`
-}
+type Limit = ratelimit.Limit
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -58,16 +57,8 @@ func (c Config) Validate() []string {
 	if c.BindChainMaxAge < c.BindTokenTTL || c.BindChainMaxAge > 24*time.Hour {
 		add("api.bind_chain_max_age: %v must be at least api.bind_token_ttl and at most 24h", c.BindChainMaxAge)
 	}
-	for _, l := range []struct {
-		name string
-		Limit
-	}{{"login_per_ip", c.LoginPerIP}, {"bind_per_ip", c.BindPerIP}, {"bind_per_token", c.BindPerToken}} {
-		if l.Max < 0 {
-			add("api.%s.max: %d must not be negative (0 turns the limit off)", l.name, l.Max)
-		}
-		if l.Max > 0 && (l.Window < time.Second || l.Window > 24*time.Hour) {
-			add("api.%s.window: %v must be between 1s and 24h", l.name, l.Window)
-		}
-	}
+	p = append(p, c.LoginPerIP.Problems("api.login_per_ip")...)
+	p = append(p, c.BindPerIP.Problems("api.bind_per_ip")...)
+	p = append(p, c.BindPerToken.Problems("api.bind_per_token")...)
 	return p
 }

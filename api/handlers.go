@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"wxcas/journey"
+	"wxcas/ratelimit"
 	"wxcas/wechat"
 )
 
@@ -85,7 +86,7 @@ var channels = map[wechat.Kind]struct {
 // is logged in at once, another gets a bind token.
 func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if err := h.limit(ctx, "login_ip", ipSubject(h.clientIP(r)), h.cfg.LoginPerIP); err != nil {
+	if err := h.limit(ctx, "login_ip", ratelimit.ClientSubject(h.clientIP(r)), h.cfg.LoginPerIP); err != nil {
 		return err
 	}
 	var req LoginRequest
@@ -159,7 +160,7 @@ func (h *Handler) holder(r *http.Request, raw string, perJourney bool) (next bin
 // bindStep counts a /bind/* call against the per-IP limit and decodes its
 // request.
 func (h *Handler) bindStep(w http.ResponseWriter, r *http.Request, req any) error {
-	if err := h.limit(r.Context(), "bind_ip", ipSubject(h.clientIP(r)), h.cfg.BindPerIP); err != nil {
+	if err := h.limit(r.Context(), "bind_ip", ratelimit.ClientSubject(h.clientIP(r)), h.cfg.BindPerIP); err != nil {
 		return err
 	}
 	return h.decode(w, r, req)

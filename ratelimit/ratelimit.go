@@ -1,9 +1,10 @@
 // Package ratelimit is the fixed-window counter every wxcas limit is built
-// on (SMS sends, API calls): counted in the database so that all instances
-// share one count, one atomic upsert per call.
+// on (SMS sends, API calls, browser logins): counted in the database so that
+// all instances share one count, one atomic upsert per call.
 //
 // A counter table has the columns counter_key (primary key), used (int) and
-// window_ends_at (datetime); each feature keeps its own table.
+// window_ends_at (datetime, indexed for the clean-up); each feature keeps
+// its own table. Bump is the counter; Limiter is a limit of calls on it.
 package ratelimit
 
 import (
@@ -51,6 +52,64 @@ func Bump(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, table, key st
 	return used, ends.UTC(), nil
 }
 
+// Limit is a fixed-window rate limit: at most Max calls per Window. Max 0
+// turns the limit off. It is written in config.yaml as {max: 60, window: 1m}.
+type Limit struct {
+	Max    int           `yaml:"max"`
+	Window time.Duration `yaml:"window"`
+}
+
+// Problems lists what is wrong with the limit, under its key path (such as
+// "api.login_per_ip"), in check-config's form.
+func (l Limit) Problems(path string) []string {
+	var p []string
+	if l.Max < 0 {
+		p = append(p, fmt.Sprintf("%s.max: %d must not be negative (0 turns the limit off)", path, l.Max))
+	}
+	if l.Max > 0 && (l.Window < time.Second || l.Window > 24*time.Hour) {
+		p = append(p, fmt.Sprintf("%s.window: %v must be between 1s and 24h", path, l.Window))
+	}
+	return p
+}
+
+// Limiter counts calls against limits in Table, a counter table of its
+// own. Refused calls count too: hammering does not shorten the wait.
+type Limiter struct {
+	DB    *store.DB
+	Table string
+}
+
+// Hit counts one call against key and returns how long to wait when the
+// call is over lim (0 when it is allowed; at least a second otherwise, so a
+// Retry-After never says 0). A limit with Max 0 counts nothing.
+func (l Limiter) Hit(ctx context.Context, key string, lim Limit, now time.Time) (wait time.Duration, err error) {
+	if lim.Max <= 0 {
+		return 0, nil
+	}
+	var (
+		used int
+		ends time.Time
+	)
+	err = l.DB.InTx(ctx, func(tx *sqlx.Tx) (err error) {
+		used, ends, err = Bump(ctx, tx, l.DB.Dialect, l.Table, key, now, lim.Window)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if used <= lim.Max {
+		return 0, nil
+	}
+	return max(ends.Sub(store.Time(now)), time.Second), nil
+}
+
+// Cleanup deletes the counters whose window ended before now, in batches
+// through the window_ends_at index (store.DeleteBatched), so that counting
+// never waits on it.
+func (l Limiter) Cleanup(ctx context.Context, now time.Time) (int64, error) {
+	return l.DB.DeleteBatched(ctx, l.Table, "window_ends_at < ?", store.CleanupBatch, store.Time(now))
+}
+
 // Key is "name:subject" (just name without a subject), long subjects hashed
 // so the key fits the key column.
 func Key(name, subject string) string {
@@ -80,4 +139,15 @@ func IPSubject(raw string) (string, error) {
 		return "", fmt.Errorf("client IP %q: %w", raw, err)
 	}
 	return p.String(), nil
+}
+
+// ClientSubject is IPSubject for a limit on clients: an address that does
+// not parse (a misconfigured proxy) is counted as the one client "invalid"
+// rather than escaping the limit.
+func ClientSubject(raw string) string {
+	s, err := IPSubject(raw)
+	if err != nil {
+		return "invalid"
+	}
+	return s
 }

@@ -89,3 +89,91 @@ func TestBump(t *testing.T) {
 		require.Len(t, seen, 20)
 	})
 }
+
+func TestClientSubject(t *testing.T) {
+	require.Equal(t, "192.0.2.1", ClientSubject("192.0.2.1"))
+	require.Equal(t, "2001:db8:1:2::/64", ClientSubject("2001:db8:1:2::1"))
+	require.Equal(t, "invalid", ClientSubject(""), "an unparsable address is one client, never none")
+	require.Equal(t, "invalid", ClientSubject("not-an-ip"))
+}
+
+func TestLimitProblems(t *testing.T) {
+	for _, tc := range []struct {
+		lim  Limit
+		want []string
+	}{
+		{Limit{Max: 60, Window: time.Minute}, nil},
+		{Limit{}, nil}, // off: no window needed
+		{Limit{Max: 1, Window: time.Second}, nil},
+		{Limit{Max: 1, Window: 24 * time.Hour}, nil},
+		{Limit{Max: -1}, []string{"x.per_ip.max: -1 must not be negative (0 turns the limit off)"}},
+		{Limit{Max: 5}, []string{"x.per_ip.window: 0s must be between 1s and 24h"}},
+		{Limit{Max: 5, Window: 25 * time.Hour}, []string{"x.per_ip.window: 25h0m0s must be between 1s and 24h"}},
+	} {
+		require.Equal(t, tc.want, tc.lim.Problems("x.per_ip"), "%+v", tc.lim)
+	}
+}
+
+// TestLimiter is the Limiter's conformance test on both databases.
+func TestLimiter(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		// Any counter table will do; the API's exists in every database.
+		l := Limiter{DB: db, Table: "api_rate_counters"}
+		now := storetest.NewClock().Now()
+		three := Limit{Max: 3, Window: time.Minute}
+		hit := func(key string, lim Limit, at time.Time) time.Duration {
+			t.Helper()
+			wait, err := l.Hit(ctx, key, lim, at)
+			require.NoError(t, err)
+			return wait
+		}
+		rows := func() int {
+			var n int
+			require.NoError(t, db.Get(&n, `SELECT COUNT(*) FROM api_rate_counters`))
+			return n
+		}
+
+		for i := range 3 {
+			require.Zero(t, hit("a", three, now.Add(time.Duration(i)*time.Second)), "call %d is within the limit", i+1)
+		}
+		require.Equal(t, 57*time.Second, hit("a", three, now.Add(3*time.Second)), "over: wait until the window ends")
+		require.Zero(t, hit("b", three, now.Add(3*time.Second)), "another key has its own count")
+		require.Equal(t, time.Second, hit("a", three, now.Add(time.Minute-time.Millisecond)), "never a wait of 0")
+		require.Zero(t, hit("a", three, now.Add(time.Minute)), "a new window")
+
+		require.Zero(t, hit("off", Limit{Max: 0, Window: time.Minute}, now), "Max 0 is off")
+		require.Equal(t, 2, rows(), "and counts nothing")
+
+		// Refused calls count: a caller that keeps going over stays refused
+		// until the window ends, not until its calls slow down.
+		one := Limit{Max: 1, Window: time.Minute}
+		require.Zero(t, hit("c", one, now))
+		for i := range 5 {
+			require.Positive(t, hit("c", one, now.Add(time.Duration(10*i)*time.Second)))
+		}
+		require.Zero(t, hit("c", one, now.Add(time.Minute)))
+
+		// Of many calls at once, exactly Max get through, on any instance.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		allowed := 0
+		for range 20 {
+			wg.Go(func() {
+				if hit("race", Limit{Max: 7, Window: time.Hour}, now) == 0 {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, 7, allowed)
+
+		// The clean-up takes the ended windows only.
+		n, err := l.Cleanup(ctx, now.Add(64*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n, "b's window ended at +63s; a's and c's new ones end at +120s, race's in an hour")
+		require.Equal(t, 3, rows())
+	})
+}
