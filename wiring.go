@@ -20,6 +20,7 @@ import (
 	"wxcas/keys"
 	"wxcas/login"
 	"wxcas/otp"
+	"wxcas/ratelimit"
 	"wxcas/sms"
 	"wxcas/web"
 	"wxcas/wechat"
@@ -222,6 +223,9 @@ func (a *app) wireLogin() error {
 		finisher = finish.Apereo{Minter: minter, Pages: web.CASPages{Pages: a.pages}}
 		accepts = func(req cas.LoginRequest) bool { return minter.Supports(req.ServiceID) }
 	}
+	// The browser login's own counters: a flood of logins from one address
+	// must not lock the API's clients out, nor the other way round.
+	loginLimits := ratelimit.Limiter{DB: a.db, Table: "login_rate_counters"}
 	browser, err := web.NewLogin(web.LoginOptions{
 		Logger: a.log.With("component", "web"), Pages: a.pages, Engine: a.journeys, Finisher: finisher, Accepts: accepts,
 		Now: a.now, PublicURL: pub, WeChat: a.wechat,
@@ -230,6 +234,7 @@ func (a *app) wireLogin() error {
 		FlowTTL:  a.cfg.Login.FlowTTL, ResendCooldown: a.cfg.OTP.ResendCooldown,
 		SessionAuthKey: keys.Derive(a.masterKey, keys.SessionAuth), SessionCryptKey: keys.Derive(a.masterKey, keys.SessionCrypt),
 		StateKey: keys.Derive(a.masterKey, keys.FlowState),
+		Limiter:  loginLimits, PerIP: a.cfg.Login.PerIP,
 	})
 	if err != nil {
 		return err
@@ -241,6 +246,9 @@ func (a *app) wireLogin() error {
 		// An expired journey is kept an hour: until then a late request is
 		// told "expired, start again for this service", not "unknown".
 		return journeys.Cleanup(ctx, a.now().Add(-journeyKeep))
+	})
+	a.every("login rate counters", func(ctx context.Context) (int64, error) {
+		return loginLimits.Cleanup(ctx, a.now())
 	})
 	a.every("unbound wechat accounts", func(ctx context.Context) (int64, error) {
 		return bindings.CleanupAccounts(ctx, a.now().Add(-a.cfg.Cleanup.UnboundAccountTTL))

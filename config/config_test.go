@@ -79,6 +79,14 @@ func TestValidProduction(t *testing.T) {
 	require.Equal(t, "wxcas:pw@tcp(db:3306)/wxcas", cfg.Database.DSN)
 	require.Equal(t, 15*time.Second, cfg.Server.ShutdownTimeout, "defaults fill what the file leaves out")
 	require.True(t, cfg.FromEnv("secrets.key"))
+	require.Equal(t, 300, cfg.Login.PerIP.Max, "logins per IP: high, for NAT")
+	require.Equal(t, time.Minute, cfg.Login.PerIP.Window)
+
+	cfg, err = Parse([]byte(validProd+loginApps+"login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: 0}}\n"), env(map[string]string{
+		"DSN": "wxcas:pw@tcp(db:3306)/wxcas", "KEY": strings.Repeat("k", 40), "TC_KEY": "secret",
+	}))
+	require.NoError(t, err, "max 0 turns the limit off and needs no window")
+	require.Zero(t, cfg.Login.PerIP.Max)
 }
 
 func TestThreeMistakesAllReported(t *testing.T) {
@@ -104,9 +112,12 @@ sandbox:
 
 // appsYAML is the smallest valid wechat section; tests add it to documents
 // that are about something else. Its secret comes from the environment (W).
-const appsYAML = "\nwechat: {apps: [{appid: wxa1b2c3d4e5f60001, kind: website, secret: '${W:-s}'}]}\n" + loginYAML
+const appsYAML = "\n" + loginApps + loginYAML
 
 const loginYAML = "login: {website_appid: wxa1b2c3d4e5f60001}\n"
+
+// loginApps is appsYAML without its login section, for tests of that section.
+const loginApps = "wechat: {apps: [{appid: wxa1b2c3d4e5f60001, kind: website, secret: '${W:-s}'}]}\n"
 
 const prodSMS = "sms: {provider: tencent, sign_name: 测试, tencent: {secret_id: AKID1, secret_key: '${TC_KEY}', sdk_app_id: '1400000000', template_id: '123'}}\n"
 
@@ -225,6 +236,12 @@ func TestFeatureProblems(t *testing.T) {
 		{"otp limits", sandbox + appsYAML + "otp: {digits: 2, per_phone_hour: 50, per_phone_day: 10, default_region: China}\n",
 			[]string{"otp.digits: must be between 4 and 10", "otp.per_phone_hour: 50 is larger than per_phone_day (10)", "otp.default_region: \"China\""}},
 		{"unknown sms provider", sandbox + appsYAML + "sms: {provider: carrier-pigeon}\n", []string{"sms.provider: \"carrier-pigeon\""}},
+		{"login per ip negative", sandbox + loginApps + "login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: -1, window: 1m}}\n",
+			[]string{"login.per_ip.max: -1 must not be negative (0 turns the limit off)"}},
+		{"login per ip without a window", sandbox + loginApps + "login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: 10, window: 0s}}\n",
+			[]string{"login.per_ip.window: 0s must be between 1s and 24h"}},
+		{"login per ip window too long", sandbox + loginApps + "login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: 10, window: 48h}}\n",
+			[]string{"login.per_ip.window: 48h0m0s must be between 1s and 24h"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

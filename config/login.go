@@ -8,6 +8,7 @@ import (
 	"wxcas/binding/sqldir"
 	"wxcas/cas"
 	"wxcas/login"
+	"wxcas/ratelimit"
 )
 
 // CAS is the CAS server role: ticket lifetimes, the SSO cookie and the
@@ -37,13 +38,21 @@ type Login struct {
 	QRMode string `yaml:"qr_mode"`
 	// FlowTTL bounds one login from start to finish.
 	FlowTTL time.Duration `yaml:"flow_ttl"`
+	// PerIP limits, per client address, the logins started at /cas/login
+	// and the WeChat callbacks: each costs a journey row, the callback a
+	// call to WeChat and an audit row. High by default, since a campus NAT
+	// puts many people behind one address; Max 0 turns it off.
+	PerIP ratelimit.Limit `yaml:"per_ip"`
 	// TemplatesDir overrides embedded page templates (and static files in its
 	// static/ subdirectory) file by file, for branding.
 	TemplatesDir string `yaml:"templates_dir"`
 }
 
 func defaultLogin() Login {
-	return Login{Config: login.DefaultConfig(), QRMode: "inline", FlowTTL: 10 * time.Minute}
+	return Login{
+		Config: login.DefaultConfig(), QRMode: "inline", FlowTTL: 10 * time.Minute,
+		PerIP: ratelimit.Limit{Max: 300, Window: time.Minute},
+	}
 }
 
 func (c *Config) validateLogin() Problems {
@@ -77,6 +86,7 @@ func (c *Config) validateLogin() Problems {
 	}
 	add(c.Login.QRMode != "inline" && c.Login.QRMode != "redirect", "login.qr_mode: %q must be inline or redirect", c.Login.QRMode)
 	add(c.Login.FlowTTL < time.Minute || c.Login.FlowTTL > 10*time.Minute, "login.flow_ttl: %v must be between 1m and 10m", c.Login.FlowTTL)
+	p = append(p, c.Login.PerIP.Problems("login.per_ip")...)
 	if c.Login.TemplatesDir != "" {
 		p = append(p, dirProblems("login.templates_dir", c.Login.TemplatesDir)...)
 	}

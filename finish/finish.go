@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"wxcas/apereo"
@@ -45,10 +46,16 @@ func Principal(p *journey.Person) cas.Principal {
 }
 
 // CASReturn is what a browser journey started by /cas/login keeps in
-// Journey.Return: the CAS login request.
+// Journey.Return: the CAS login request. It is written without HTML
+// escaping: json.Marshal would turn every & < > of the service URL into a
+// six-byte \u0026, so a query string of &s would take six times its size in
+// every journey row (the row is never put into a page).
 func CASReturn(req cas.LoginRequest) string {
-	b, _ := json.Marshal(req) // plain strings and bools: cannot fail
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(req) // plain strings and bools: cannot fail
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // CASRequest reads CASReturn back.

@@ -22,6 +22,7 @@ import (
 	"wxcas/i18n"
 	"wxcas/journey"
 	"wxcas/otp"
+	"wxcas/ratelimit"
 	"wxcas/wechat"
 )
 
@@ -59,6 +60,13 @@ type LoginOptions struct {
 
 	SessionAuthKey, SessionCryptKey []byte // sign and encrypt the login cookies
 	StateKey                        []byte // keys the stored hashes of nonces and WeChat states
+
+	// Limiter counts PerIP (on its own table, login_rate_counters).
+	Limiter ratelimit.Limiter
+	// PerIP bounds, per client address, the journeys started and the
+	// WeChat callbacks: each start writes a journey row, each callback may
+	// cost a call to WeChat and an audit row. Max 0 turns it off.
+	PerIP ratelimit.Limit
 }
 
 // Login serves the browser login: /cas/login hands over through
@@ -75,6 +83,10 @@ type Login struct {
 	// front strips: routes are at the root, but every URL handed to the
 	// browser (redirects, links, cookie paths) must carry it.
 	base string
+	// realIP is the client address as Echo resolves it (trusted proxies
+	// considered), set by Register: Authenticate gets a plain request from
+	// the CAS handler, without the echo.Context whose RealIP it would use.
+	realIP echo.IPExtractor
 }
 
 var _ cas.Authenticator = (*Login)(nil)
@@ -102,6 +114,9 @@ func NewLogin(o LoginOptions) (*Login, error) {
 	if o.FlowTTL <= 0 {
 		return nil, errors.New("web: browser login: FlowTTL must be positive")
 	}
+	if o.PerIP.Max > 0 && o.Limiter.DB == nil {
+		return nil, errors.New("web: browser login: PerIP needs a Limiter")
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -126,6 +141,8 @@ func NewLogin(o LoginOptions) (*Login, error) {
 	return &Login{
 		o: o, journeys: cookieStore(o.FlowTTL), notices: notices, secure: secure, base: base,
 		callback: strings.TrimSuffix(o.PublicURL.String(), "/") + "/wechat/callback",
+		// Until Register: the peer's address, never a header anyone can set.
+		realIP: echo.ExtractIPDirect(),
 	}, nil
 }
 
@@ -133,6 +150,9 @@ func NewLogin(o LoginOptions) (*Login, error) {
 // come from our own origin; a refused token shows the expiry page (the
 // CSRF cookie lives as long as a journey) rather than a bare 403.
 func (h *Login) Register(e *echo.Echo) {
+	if e.IPExtractor != nil {
+		h.realIP = e.IPExtractor
+	}
 	e.GET("/wechat/callback", h.wechatCallback)
 	g := e.Group("/login", sameOrigin(h.o.PublicURL, h.o.Pages), middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf",
@@ -161,6 +181,9 @@ func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 		_ = h.o.Pages.Error(w, r, http.StatusBadRequest, "service_unknown_title", "service_unknown", "")
 		return
 	}
+	if h.limited(w, r) {
+		return
+	}
 	// rand.Text is the one random id: 26 letters and digits (130 bits),
 	// which WeChat's state parameter accepts as well.
 	nonce := rand.Text()
@@ -172,16 +195,46 @@ func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 		err = h.hold(w, r, held{ID: j.ID, Nonce: nonce, Service: req.ServiceURL, Started: h.o.Now().Unix()})
 	}
 	if err != nil {
-		h.o.Logger.ErrorContext(ctx, "login journey not started", "err", err)
-		status, key := http.StatusInternalServerError, "error_internal"
-		if Unavailable(err) {
-			status, key = http.StatusServiceUnavailable, "error_unavailable"
-		}
-		_ = h.o.Pages.Error(w, r, status, "error_title", key, "")
+		h.failed(w, r, "login journey not started", err)
 		return
 	}
 	h.o.Logger.InfoContext(ctx, "login journey started", "flow", short(j.ID), "service", req.ServiceID)
 	http.Redirect(w, r, h.flowURL(j.ID), http.StatusSeeOther)
+}
+
+// failed logs err and shows the error page: 503 when the database is out
+// of reach, else 500.
+func (h *Login) failed(w http.ResponseWriter, r *http.Request, msg string, err error) {
+	h.o.Logger.ErrorContext(r.Context(), msg, "err", err)
+	status, key := http.StatusInternalServerError, "error_internal"
+	if Unavailable(err) {
+		status, key = http.StatusServiceUnavailable, "error_unavailable"
+	}
+	_ = h.o.Pages.Error(w, r, status, "error_title", key, "")
+}
+
+// limited counts the request against PerIP for its client address and
+// reports whether it has answered: 429 with Retry-After when the address is
+// over the limit, the error page when the count failed. Only journey starts
+// and WeChat callbacks count: they are what costs rows and calls to WeChat,
+// while a journey's own pages and forms are bounded by its steps.
+func (h *Login) limited(w http.ResponseWriter, r *http.Request) bool {
+	if h.o.PerIP.Max <= 0 {
+		return false
+	}
+	subject := ratelimit.ClientSubject(h.realIP(r))
+	wait, err := h.o.Limiter.Hit(r.Context(), ratelimit.Key("browser_ip", subject), h.o.PerIP, h.o.Now())
+	if err != nil {
+		h.failed(w, r, "login rate limit not counted", err)
+		return true
+	}
+	if wait == 0 {
+		return false
+	}
+	h.o.Logger.InfoContext(r.Context(), "login refused: too many requests from this address", "ip", subject, "retry_after", wait)
+	w.Header().Set("Retry-After", fmt.Sprint(seconds(wait)))
+	_ = h.o.Pages.Error(w, r, http.StatusTooManyRequests, "error_title", "error_too_many", "")
+	return true
 }
 
 // loginURL is /cas/login for service, as the browser must request it: with
@@ -403,6 +456,9 @@ func (h *Login) toOfficialAccount(c echo.Context, j *journey.Journey, channel st
 // wechatCallback is where WeChat sends the browser back with a code (none
 // if the person declined) and the state it was given.
 func (h *Login) wechatCallback(c echo.Context) error {
+	if h.limited(c.Response(), c.Request()) {
+		return nil
+	}
 	state := c.QueryParam("state")
 	j, err := h.journeyOfState(c, state)
 	if err != nil {
