@@ -44,10 +44,14 @@ var ErrNotFound = errors.New("not found")
 var ErrUnavailable = errors.New("database unavailable")
 
 // IsUnavailable reports whether err means the database could not be reached
-// (ErrUnavailable, a dropped or refused connection), which every transport
-// answers with 503 "try again in a moment" rather than 500.
+// (ErrUnavailable, a dropped or refused connection) or did not answer in time
+// (context.DeadlineExceeded: a database that hangs holds the request until
+// its deadline), which every transport answers with 503 "try again in a
+// moment" rather than 500. context.Canceled is not counted: the client went
+// away, and nobody is waiting for the answer.
 func IsUnavailable(err error) bool {
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var ne *net.OpError

@@ -2,7 +2,11 @@ package store_test
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,4 +104,58 @@ func TestOpenSQLiteBadDirectory(t *testing.T) {
 		require.Error(t, err)
 		require.True(t, strings.Contains(err.Error(), filepath.Dir(path)) || strings.Contains(err.Error(), path), "error names the path: %v", err)
 	}
+}
+
+// IsUnavailable decides between 503 "try again in a moment" and 500 in every
+// transport, so what it counts is pinned here.
+func TestIsUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{store.ErrUnavailable, true},
+		{fmt.Errorf("cas: read session: %w", driver.ErrBadConn), true},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, true},
+		// A database that hangs: the request's deadline is reached inside
+		// the call.
+		{context.DeadlineExceeded, true},
+		{fmt.Errorf("journey: read: %w", context.DeadlineExceeded), true},
+		// The client went away: not an outage.
+		{context.Canceled, false},
+		{store.ErrNotFound, false},
+		{errors.New("something else"), false},
+		{nil, false},
+	} {
+		require.Equal(t, tc.want, store.IsUnavailable(tc.err), "%v", tc.err)
+	}
+}
+
+// The errors the drivers really return: a refused connection, and a query
+// still running when the context's deadline passes (a hanging database).
+func TestIsUnavailableDriverErrors(t *testing.T) {
+	t.Run("refused", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := l.Addr().String()
+		require.NoError(t, l.Close()) // nothing listens there any more
+		_, err = store.Open(context.Background(), store.Options{Driver: "mysql", DSN: "root@tcp(" + addr + ")/wxcas"}, slog.New(slog.DiscardHandler))
+		require.Error(t, err)
+		require.True(t, store.IsUnavailable(err), "got %v", err)
+	})
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		// Long enough to outlast the deadline by far, short enough to end
+		// should a driver ignore it.
+		slow := `SELECT SLEEP(30)`
+		if db.Dialect == store.SQLite {
+			slow = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT COUNT(*) FROM c`
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		var n int64
+		err := db.GetContext(ctx, &n, slow)
+		require.Error(t, err)
+		require.Less(t, time.Since(start), 10*time.Second, "the query ends at the deadline")
+		require.True(t, store.IsUnavailable(err), "got %T %v", err, err)
+	})
 }
