@@ -123,14 +123,14 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	case journey.Identified:
 		return h.finish(w, r, a, tok)
 	case journey.PhoneRequested:
-		h.log.InfoContext(ctx, "api: WeChat login needs a phone binding", "appid", app.AppID, "journey", tok.journeyID)
+		h.log.InfoContext(ctx, "api: WeChat login needs a phone binding", "appid", app.AppID, "journey", logJourney(tok.journeyID))
 		writeJSON(w, http.StatusOK, Response{
 			Status: StatusBindingRequired, BindToken: tok.String(),
 			BindTokenExpiresAt: rfc3339(a.Journey.StepExpiresAt), Methods: ch.methods,
 		})
 		return nil
 	}
-	return fmt.Errorf("api: WeChat login left journey %s in state %s", tok.journeyID, a.Journey.State)
+	return fmt.Errorf("api: WeChat login left journey %s in state %s", logJourney(tok.journeyID), a.Journey.State)
 }
 
 // holder checks a bind token and returns who sends the journey's next
@@ -288,12 +288,17 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a journey.Answe
 			return err
 		}
 		// The answer is on its way: nothing better to tell the client.
-		h.log.ErrorContext(ctx, "api: answering the login failed", "journey", cur.journeyID, "err", err)
+		h.log.ErrorContext(ctx, "api: answering the login failed", "journey", logJourney(cur.journeyID), "err", err)
 		return nil
 	}
-	h.log.InfoContext(ctx, "api: logged in", "user", done.Person.User.ID, "appid", done.Journey.AppID, "journey", cur.journeyID)
+	h.log.InfoContext(ctx, "api: logged in", "user", done.Person.User.ID, "appid", done.Journey.AppID, "journey", logJourney(cur.journeyID))
 	return nil
 }
+
+// logJourney is the journey id as logs show it: its first 8 characters, as
+// the web layer logs them, so one journey reads the same in both. The whole
+// id is the first half of a bind token, which a log has no need to hold.
+func logJourney(id string) string { return id[:min(8, len(id))] }
 
 // writeWatcher tells whether a Finisher that failed wrote an answer.
 type writeWatcher struct {

@@ -2,6 +2,7 @@ package cas_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log"
@@ -141,6 +142,9 @@ type harness struct {
 	// completeElsewhere makes the test flow call CompleteLogin on a request
 	// without the /cas cookie, as a flow finishing on another path does.
 	completeElsewhere atomic.Bool
+	// deadline, when set, bounds every request's context, as the product's
+	// request timeout middleware does (a time.Duration).
+	deadline atomic.Int64
 
 	mu        sync.Mutex
 	principal cas.Principal
@@ -222,7 +226,14 @@ func newHarness(t *testing.T, db *store.DB, opts ...harnessOpt) *harness {
 	srv, err := cas.NewServer(cfg, deps)
 	require.NoError(t, err)
 	h.srv = srv
-	h.ts.Config.Handler = srv
+	h.ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d := time.Duration(h.deadline.Load()); d > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		srv.ServeHTTP(w, r)
+	})
 	h.ts.Start()
 	t.Cleanup(srv.WaitIdle)
 	return h

@@ -59,7 +59,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, auth Authen
 		var norm, reason string
 		svc, norm, reason = s.checkService(req.ServiceURL)
 		if svc == nil {
-			s.log.Warn("cas: login for an unusable service refused", "reason", reason, "service", truncate(req.ServiceURL, 200))
+			s.log.WarnContext(r.Context(), "cas: login for an unusable service refused", "reason", reason, "service", truncate(req.ServiceURL, 200))
 			s.pages.Error(w, r, http.StatusBadRequest, reason)
 			return
 		}
@@ -68,7 +68,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, auth Authen
 		req.ServiceURL, req.ServiceID, req.ServiceName = norm, svc.ID, svc.Name
 	}
 
-	_, tgt, ok := s.sso(w, r)
+	_, tgt, ok, err := s.sso(w, r)
+	if err != nil {
+		// Neither SSO nor a new login: whether the browser has a session
+		// is unknown until the database answers, and a new login would
+		// replace a session that may be alive.
+		s.failPage(w, r, "cas: cannot read SSO session", err)
+		return
+	}
 	if ok && req.Renew {
 		req.SessionKey = tgt.Key
 	}
@@ -79,11 +86,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, auth Authen
 		}
 		st, err := s.issueST(r.Context(), tgt, svc, req.ServiceURL, false)
 		if err != nil {
-			s.log.Error("cas: cannot issue service ticket", "service", svc.ID, "err", err)
-			s.pages.Error(w, r, http.StatusInternalServerError, ReasonInternal)
+			s.failPage(w, r, "cas: cannot issue service ticket", err, "service", svc.ID)
 			return
 		}
-		s.log.Info("cas: service ticket issued from SSO", "user", tgt.PrincipalID, "service", svc.ID, "ticket", shortID(st))
+		s.log.InfoContext(r.Context(), "cas: service ticket issued from SSO", "user", tgt.PrincipalID, "service", svc.ID, "ticket", shortID(st))
 		s.sendBack(w, r, req, st)
 		return
 	}
@@ -142,23 +148,37 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req Login
 
 	// A live session of the same user is kept (a renew login must not log
 	// the user out of everything); another user's session is ended first.
-	tgtID, tgt, ok := s.sso(w, r)
+	// When the database cannot say which session the browser has, or
+	// cannot end the other user's, the login fails rather than leave that
+	// user logged in to its services behind the new one.
+	tgtID, tgt, ok, err := s.sso(w, r)
+	if err != nil {
+		s.failPage(w, r, "cas: cannot read SSO session", err)
+		return err
+	}
 	if !ok && req.SessionKey != "" {
-		if t, err := s.store.GetTGT(ctx, req.SessionKey); err == nil && !t.expired(now) {
+		t, err := s.store.GetTGT(ctx, req.SessionKey)
+		switch {
+		case err == nil && !t.expired(now):
 			tgtID, tgt, ok = "", t, true // the browser keeps its cookie
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			s.failPage(w, r, "cas: cannot read the session renewed", err)
+			return err
 		}
 	}
 	if ok && tgt.PrincipalID != p.ID {
-		s.endSession(ctx, tgt.Key)
+		if err := s.endSession(ctx, tgt.Key); err != nil {
+			s.failPage(w, r, "cas: cannot end another user's SSO session", err)
+			return err
+		}
 		ok = false
 	}
 	if !ok {
-		var err error
 		if tgtID, tgt, err = s.newSession(ctx, p); err != nil {
-			s.pages.Error(w, r, http.StatusInternalServerError, ReasonInternal)
+			s.failPage(w, r, "cas: cannot start SSO session", err)
 			return err
 		}
-		s.log.Info("cas: SSO session started", "user", p.ID, "tgt", shortID(tgtID))
+		s.log.InfoContext(ctx, "cas: SSO session started", "user", p.ID, "tgt", shortID(tgtID))
 	}
 	if tgtID != "" {
 		s.setCookie(w, tgtID)
@@ -169,10 +189,10 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req Login
 	}
 	st, err := s.issueST(ctx, tgt, svc, req.ServiceURL, true)
 	if err != nil {
-		s.pages.Error(w, r, http.StatusInternalServerError, ReasonInternal)
+		s.failPage(w, r, "cas: cannot issue service ticket", err, "service", svc.ID)
 		return err
 	}
-	s.log.Info("cas: service ticket issued after login", "user", p.ID, "service", svc.ID, "ticket", shortID(st))
+	s.log.InfoContext(ctx, "cas: service ticket issued after login", "user", p.ID, "service", svc.ID, "ticket", shortID(st))
 	s.sendBack(w, r, req, st)
 	return nil
 }
@@ -254,48 +274,59 @@ func (s *Server) sendBack(w http.ResponseWriter, r *http.Request, req LoginReque
 	w.WriteHeader(http.StatusSeeOther)
 }
 
-// sso returns the live session named by the request's cookie. A cookie that
-// is forged, unknown or names an expired session is cleared (and an expired
-// session ended).
-func (s *Server) sso(w http.ResponseWriter, r *http.Request) (string, TGT, bool) {
+// sso returns the live session named by the request's cookie; ok is false
+// when there is none. A cookie that is forged, unknown or names an expired
+// session is cleared (and an expired session ended). A failure to read the
+// session is returned and the cookie kept: the session may well be alive,
+// and clearing the cookie during a database outage would log out everyone
+// who comes by. The caller must then answer with an error, not as if the
+// browser had no session.
+func (s *Server) sso(w http.ResponseWriter, r *http.Request) (tgtID string, tgt TGT, ok bool, err error) {
 	c, err := r.Cookie(s.cfg.CookieName)
 	if err != nil || c.Value == "" {
-		return "", TGT{}, false
+		return "", TGT{}, false, nil
 	}
-	tgtID, ok := s.parseCookie(c.Value)
+	ctx := r.Context()
+	tgtID, ok = s.parseCookie(c.Value)
 	if !ok {
-		s.log.Warn("cas: ticket-granting cookie with a bad signature ignored")
+		s.log.WarnContext(ctx, "cas: ticket-granting cookie with a bad signature ignored")
 		s.clearCookie(w)
-		return "", TGT{}, false
+		return "", TGT{}, false, nil
 	}
-	tgt, err := s.store.GetTGT(r.Context(), ticketKey(tgtID))
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.log.Error("cas: cannot read SSO session", "err", err)
-		}
+	tgt, err = s.store.GetTGT(ctx, ticketKey(tgtID))
+	if errors.Is(err, store.ErrNotFound) {
 		s.clearCookie(w)
-		return "", TGT{}, false
+		return "", TGT{}, false, nil
+	}
+	if err != nil {
+		return "", TGT{}, false, err
 	}
 	if tgt.expired(s.now()) {
-		s.endSession(r.Context(), tgt.Key)
+		// The session is over whether or not its row goes now: the
+		// janitor removes a row left behind (with single logout).
+		if err := s.endSession(ctx, tgt.Key); err != nil {
+			s.log.ErrorContext(ctx, "cas: cannot end expired SSO session", "err", err)
+		}
 		s.clearCookie(w)
-		return "", TGT{}, false
+		return "", TGT{}, false, nil
 	}
-	return tgtID, tgt, true
+	return tgtID, tgt, true, nil
 }
 
 // endSession removes a session and sends single logout in the background.
-func (s *Server) endSession(ctx context.Context, key string) {
+// A session already gone is not an error; any other failure is returned,
+// for the caller to decide whether the session must be known to be over.
+func (s *Server) endSession(ctx context.Context, key string) error {
 	ended, err := s.store.DeleteTGT(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return
+		return nil
 	}
 	if err != nil {
-		s.log.Error("cas: cannot end SSO session", "err", err)
-		return
+		return err
 	}
-	s.log.Info("cas: SSO session ended", "user", ended.TGT.PrincipalID, "services", len(ended.Services))
+	s.log.InfoContext(ctx, "cas: SSO session ended", "user", ended.TGT.PrincipalID, "services", len(ended.Services))
 	s.slo.send(ended, s.now())
+	return nil
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -303,7 +334,14 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
 		if tgtID, ok := s.parseCookie(c.Value); ok {
-			s.endSession(r.Context(), ticketKey(tgtID))
+			if err := s.endSession(r.Context(), ticketKey(tgtID)); err != nil {
+				// Never "you have been logged out" while the session and
+				// its services' sessions live on: the user would walk away
+				// from a shared computer still logged in. The cookie stays
+				// so that trying again can end the session.
+				s.failPage(w, r, "cas: cannot end SSO session at logout", err)
+				return
+			}
 		}
 		s.clearCookie(w)
 	}
@@ -315,7 +353,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusSeeOther)
 			return
 		}
-		s.log.Info("cas: logout redirect to an unregistered service ignored", "service", truncate(service, 200))
+		s.log.InfoContext(r.Context(), "cas: logout redirect to an unregistered service ignored", "service", truncate(service, 200))
 	}
 	s.pages.LoggedOut(w, r)
 }

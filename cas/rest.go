@@ -60,8 +60,8 @@ func (s *Server) handleRESTTicket(w http.ResponseWriter, r *http.Request, tgtID 
 	noCache(w)
 	switch r.Method {
 	case http.MethodGet:
-		if _, ok := s.restSession(r.Context(), tgtID); !ok {
-			restText(w, http.StatusNotFound, "ticket-granting ticket not found or expired\n")
+		if _, err := s.restSession(r.Context(), tgtID); err != nil {
+			s.restSessionFailed(w, r, err)
 			return
 		}
 		restText(w, http.StatusOK, tgtID)
@@ -73,7 +73,12 @@ func (s *Server) handleRESTTicket(w http.ResponseWriter, r *http.Request, tgtID 
 			restText(w, http.StatusNotFound, "not a ticket-granting ticket\n")
 			return
 		}
-		s.endSession(r.Context(), ticketKey(tgtID))
+		if err := s.endSession(r.Context(), ticketKey(tgtID)); err != nil {
+			// Not "logged out" while the session lives on: the client
+			// would drop its TGT and never retry.
+			s.restFailed(w, r, "cas: cannot end SSO session over REST", err)
+			return
+		}
 		restText(w, http.StatusOK, tgtID)
 	case http.MethodPost:
 		s.restServiceTicket(w, r, tgtID)
@@ -114,39 +119,64 @@ func (s *Server) restServiceTicket(w http.ResponseWriter, r *http.Request, tgtID
 		restText(w, http.StatusBadRequest, msg)
 		return
 	}
-	tgt, ok := s.restSession(ctx, tgtID)
-	if !ok {
-		restText(w, http.StatusNotFound, "ticket-granting ticket not found or expired\n")
+	tgt, err := s.restSession(ctx, tgtID)
+	if err != nil {
+		s.restSessionFailed(w, r, err)
 		return
 	}
 	st, err := s.issueST(ctx, tgt, svc, norm, false)
 	if err != nil {
-		s.log.ErrorContext(ctx, "cas: cannot issue service ticket", "service", svc.ID, "err", err)
-		restText(w, http.StatusInternalServerError, "internal error\n")
+		s.restFailed(w, r, "cas: cannot issue service ticket", err, "service", svc.ID)
 		return
 	}
 	s.log.InfoContext(ctx, "cas: service ticket issued over REST", "user", tgt.PrincipalID, "service", svc.ID, "ticket", shortID(st))
 	restText(w, http.StatusOK, st)
 }
 
-// restSession returns the live session a TGT id names. An expired session is
-// ended (with single logout), as at /cas/login.
-func (s *Server) restSession(ctx context.Context, tgtID string) (TGT, bool) {
+// restSession returns the live session a TGT id names, or store.ErrNotFound
+// when it names none (malformed, unknown or expired), or the error that kept
+// the session from being read. An expired session is ended (with single
+// logout), as at /cas/login.
+func (s *Server) restSession(ctx context.Context, tgtID string) (TGT, error) {
 	if !restWellFormedTGT(tgtID) {
-		return TGT{}, false
+		return TGT{}, store.ErrNotFound
 	}
 	tgt, err := s.store.GetTGT(ctx, ticketKey(tgtID))
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.log.ErrorContext(ctx, "cas: cannot read SSO session", "err", err)
-		}
-		return TGT{}, false
+		return TGT{}, err
 	}
 	if tgt.expired(s.now()) {
-		s.endSession(ctx, tgt.Key)
-		return TGT{}, false
+		// Over either way: the janitor removes a row left behind.
+		if err := s.endSession(ctx, tgt.Key); err != nil {
+			s.log.ErrorContext(ctx, "cas: cannot end expired SSO session", "err", err)
+		}
+		return TGT{}, store.ErrNotFound
 	}
-	return tgt, true
+	return tgt, nil
+}
+
+// restSessionFailed answers a request whose TGT restSession did not return:
+// 404 only when the session is really gone. A client told 404 drops its TGT
+// and logs the user in again, which must not happen to a live session
+// because the database was out of reach for a moment.
+func (s *Server) restSessionFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		restText(w, http.StatusNotFound, "ticket-granting ticket not found or expired\n")
+		return
+	}
+	s.restFailed(w, r, "cas: cannot read SSO session", err)
+}
+
+// restFailed logs a failed REST request (msg, err and attrs) and answers at
+// failureStatus, in plain text like every REST answer.
+func (s *Server) restFailed(w http.ResponseWriter, r *http.Request, msg string, err error, attrs ...any) {
+	s.log.ErrorContext(r.Context(), msg, append(attrs, "err", err)...)
+	status := failureStatus(err)
+	body := "internal error\n"
+	if status == http.StatusServiceUnavailable {
+		body = "temporarily unavailable, try again in a moment\n"
+	}
+	restText(w, status, body)
 }
 
 // restWellFormedTGT rejects what cannot be a TGT id without a database read.

@@ -247,6 +247,24 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, h http.HandlerFun
 	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 }
 
+// failureStatus is the status of an answer to a request that failed on err:
+// 503 while the database is out of reach or too slow (nothing is wrong with
+// the request or the session, and trying again in a moment may well work),
+// 500 for anything else.
+func failureStatus(err error) int {
+	if store.IsUnavailable(err) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// failPage logs a failed browser request (msg, err and attrs) and answers
+// with the error page at failureStatus.
+func (s *Server) failPage(w http.ResponseWriter, r *http.Request, msg string, err error, attrs ...any) {
+	s.log.ErrorContext(r.Context(), msg, append(attrs, "err", err)...)
+	s.pages.Error(w, r, failureStatus(err), ReasonInternal)
+}
+
 // WaitIdle blocks until no single logout or other background work is in
 // flight (for tests and shutdown).
 func (s *Server) WaitIdle() {
