@@ -28,6 +28,11 @@ func (p CASPages) Error(w http.ResponseWriter, r *http.Request, status int, reas
 	if !ok {
 		keys = [2]string{"error_title", "error_internal"}
 	}
+	if status == http.StatusServiceUnavailable && reason == cas.ReasonInternal {
+		// The database is away for a moment: say so, not "a problem
+		// on our side, contact the administrator".
+		keys[1] = "error_unavailable"
+	}
 	_ = p.Pages.Error(w, r, status, keys[0], keys[1], "")
 }
 
