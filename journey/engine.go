@@ -209,6 +209,33 @@ func (e *Engine) Handle(ctx context.Context, id string, ev Event, from From) (An
 	return a, nil
 }
 
+// Forget ends the journey id for its holder whatever its state, by making
+// it expire now: the holder logged out, and nothing of a login it finished
+// may be repeated (FinishGrace) nor carried on. Its state stays as it was
+// (an expiry is no transition); an unknown, foreign or expired journey is
+// left alone.
+func (e *Engine) Forget(ctx context.Context, id string, from From) error {
+	j, err := e.load(ctx, id, from)
+	if AsError(err) != nil {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := e.d.Now()
+	_, err = e.d.Store.Update(ctx, j.ID, func(cur *Journey) error {
+		if e.check(cur, from, now) != nil {
+			return nil // expired or changed hands meanwhile: nothing to end
+		}
+		cur.ExpiresAt, cur.StepExpiresAt = now, time.Time{}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // Load returns the journey id if from holds it and it has not expired. An
 // expired journey that from holds comes back too, with CodeExpired, so the
 // transport can offer to start again for its service; one that from does

@@ -953,6 +953,29 @@ func TestEngine(t *testing.T) {
 		require.Equal(t, calls, e.wx.callCount(), "WeChat is not asked again")
 	})
 
+	t.Run("forget ends a journey for its holder only, whatever its state", func(t *testing.T) {
+		e := newEnv(t, db)
+		n := e.next()
+		acct := person(appWeb, n)
+		user := e.bindNew(t, acct, phone(n))
+		j := &Journey{State: Identified, UserID: user.ID}
+		j.setAccount(acct)
+		from := e.put(t, j)
+		_, err := e.handle(j, Finish{}, from)
+		require.NoError(t, err)
+
+		require.NoError(t, e.eng.Forget(context.Background(), j.ID, From{SecretHash: "someone else"}))
+		_, err = e.handle(j, Finish{}, from)
+		require.NoError(t, err, "another holder cannot end it")
+
+		require.NoError(t, e.eng.Forget(context.Background(), j.ID, from))
+		_, err = e.handle(j, Finish{}, from)
+		requireCode(t, err, CodeExpired, "no repeat after the holder let go")
+		require.Equal(t, Finished, e.get(t, j.ID).State, "an expiry is no transition")
+		require.NoError(t, e.eng.Forget(context.Background(), j.ID, from), "forgetting twice is fine")
+		require.NoError(t, e.eng.Forget(context.Background(), "no-such-journey", from))
+	})
+
 	t.Run("a refusal before WeChat named anyone is audited with the app", func(t *testing.T) {
 		e := newEnv(t, db)
 		e.wx.refuse("blocked", wxErr("sns/jscode2session", wechat.ErrCodeBlocked))

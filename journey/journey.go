@@ -161,8 +161,8 @@ func (f FinisherFunc) Finish(w http.ResponseWriter, r *http.Request, j *Journey,
 }
 
 // Journeys is what a transport needs of the engine (*Engine is the one
-// implementation): the browser pages, the JSON API and OpenID Connect all
-// drive journeys through these three calls and nothing else.
+// implementation): the browser pages and the JSON API (and, once built,
+// OpenID Connect) drive journeys through these calls and nothing else.
 type Journeys interface {
 	// Start stores a new journey waiting for WeChat.
 	Start(ctx context.Context, s Start) (*Journey, error)
@@ -170,6 +170,8 @@ type Journeys interface {
 	Load(ctx context.Context, id string, from From) (*Journey, error)
 	// Handle applies an event (see Engine.Handle).
 	Handle(ctx context.Context, id string, ev Event, from From) (Answer, error)
+	// Forget ends a journey its holder no longer wants (see Engine.Forget).
+	Forget(ctx context.Context, id string, from From) error
 }
 
 var _ Journeys = (*Engine)(nil)
