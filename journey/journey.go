@@ -1,8 +1,8 @@
 // Package journey is the login, once: a state machine that every way of
-// logging in with WeChat drives — the browser pages, the JSON API for mini
-// programs and apps, and OpenID Connect — from "waiting for WeChat" to a
-// bound person handed to a finisher (a CAS ticket, a token hand-off, an
-// authorization code).
+// logging in with WeChat drives — the browser pages and the JSON API for
+// mini programs and apps today, OpenID Connect next — from "waiting for
+// WeChat" to a bound person handed to a finisher (a CAS ticket, a token
+// hand-off, a JSON API session).
 //
 // The states and events are declared in one transition table (table.go),
 // checked when the program starts (CheckTable). Nothing outside this package
