@@ -264,6 +264,17 @@ func (e *env) start(t testing.TB, tr Transport, channel string) (*Journey, From)
 	return j, From{SecretHash: j.SecretHash, ClientIP: ip(n)}
 }
 
+// codeSent stores a website journey of a new person to whom a code was
+// just sent, and returns its number, the journey, its holder and the code.
+func (e *env) codeSent(t testing.TB) (int, *Journey, From, string) {
+	t.Helper()
+	n := e.next()
+	j := &Journey{State: CodeSent, Phone: string(phone(n))}
+	j.setAccount(person(appWeb, n))
+	from := e.put(t, j)
+	return n, j, from, e.sendCode(t, j, from)
+}
+
 // put stores a journey as it would stand in state s (see the walk), without
 // going through the events that lead there.
 func (e *env) put(t testing.TB, j *Journey) From {
@@ -498,11 +509,7 @@ func TestEngine(t *testing.T) {
 
 	t.Run("wrong code: attempts left, then the right one", func(t *testing.T) {
 		e := newEnv(t, db)
-		n := e.next()
-		j := &Journey{State: CodeSent, Phone: string(phone(n))}
-		j.setAccount(person(appWeb, n))
-		from := e.put(t, j)
-		code := e.sendCode(t, j, from)
+		n, j, from, code := e.codeSent(t)
 
 		_, err := e.handle(j, CodeEntered{Code: otptest.Wrong(code)}, from)
 		oe := requireCode(t, err, CodeWrongCode)
@@ -528,11 +535,7 @@ func TestEngine(t *testing.T) {
 
 	t.Run("too many wrong codes burn the code", func(t *testing.T) {
 		e := newEnv(t, db)
-		n := e.next()
-		j := &Journey{State: CodeSent, Phone: string(phone(n))}
-		j.setAccount(person(appWeb, n))
-		from := e.put(t, j)
-		code := e.sendCode(t, j, from)
+		n, j, from, code := e.codeSent(t)
 		for range 4 {
 			_, err := e.handle(j, CodeEntered{Code: otptest.Wrong(code)}, from)
 			requireCode(t, err, CodeWrongCode)
@@ -554,11 +557,7 @@ func TestEngine(t *testing.T) {
 
 	t.Run("a code entered after it expired says so", func(t *testing.T) {
 		e := newEnv(t, db)
-		n := e.next()
-		j := &Journey{State: CodeSent, Phone: string(phone(n))}
-		j.setAccount(person(appWeb, n))
-		from := e.put(t, j)
-		code := e.sendCode(t, j, from)
+		_, j, from, code := e.codeSent(t)
 		e.clock.Advance(5 * time.Minute)
 		_, err := e.handle(j, CodeEntered{Code: code}, from)
 		requireCode(t, err, CodeCodeExpired)
@@ -566,11 +565,7 @@ func TestEngine(t *testing.T) {
 
 	t.Run("expired journey", func(t *testing.T) {
 		e := newEnv(t, db)
-		n := e.next()
-		j := &Journey{State: CodeSent, Phone: string(phone(n))}
-		j.setAccount(person(appWeb, n))
-		from := e.put(t, j)
-		code := e.sendCode(t, j, from)
+		n, j, from, code := e.codeSent(t)
 		e.clock.Advance(ttl - time.Microsecond)
 		_, err := e.eng.Load(ctx, j.ID, from)
 		require.NoError(t, err, "live until the TTL ends")
