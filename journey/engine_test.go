@@ -264,6 +264,18 @@ func (e *env) start(t testing.TB, tr Transport, channel string) (*Journey, From)
 	return j, From{SecretHash: j.SecretHash, ClientIP: ip(n)}
 }
 
+// identified stores a website journey of a bound person that WeChat just
+// named, and returns the account, the user, the journey and its holder.
+func (e *env) identified(t testing.TB) (binding.Account, binding.User, *Journey, From) {
+	t.Helper()
+	n := e.next()
+	acct := person(appWeb, n)
+	user := e.bindNew(t, acct, phone(n))
+	j := &Journey{State: Identified, UserID: user.ID}
+	j.setAccount(acct)
+	return acct, user, j, e.put(t, j)
+}
+
 // codeSent stores a website journey of a new person to whom a code was
 // just sent, and returns its number, the journey, its holder and the code.
 func (e *env) codeSent(t testing.TB) (int, *Journey, From, string) {
@@ -691,12 +703,7 @@ func TestEngine(t *testing.T) {
 
 	t.Run("finish twice: the second replays; after the grace period, refused", func(t *testing.T) {
 		e := newEnv(t, db)
-		n := e.next()
-		acct := person(appWeb, n)
-		user := e.bindNew(t, acct, phone(n))
-		j := &Journey{State: Identified, UserID: user.ID}
-		j.setAccount(acct)
-		from := e.put(t, j)
+		acct, user, j, from := e.identified(t)
 
 		first, err := e.handle(j, Finish{}, from)
 		require.NoError(t, err)
@@ -950,12 +957,7 @@ func TestEngine(t *testing.T) {
 
 	t.Run("forget ends a journey for its holder only, whatever its state", func(t *testing.T) {
 		e := newEnv(t, db)
-		n := e.next()
-		acct := person(appWeb, n)
-		user := e.bindNew(t, acct, phone(n))
-		j := &Journey{State: Identified, UserID: user.ID}
-		j.setAccount(acct)
-		from := e.put(t, j)
+		_, _, j, from := e.identified(t)
 		_, err := e.handle(j, Finish{}, from)
 		require.NoError(t, err)
 
