@@ -405,27 +405,11 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		j = used
 	}
 	if ev.Code == "" {
-		return Answer{}, fail(CodeWeChatRefused, nil)
+		return Answer{}, e.ledNowhere(ctx, j, ev, from, fail(CodeWeChatRefused, nil))
 	}
 	acct, err := e.d.WeChat.Identify(ctx, ev.AppID, ev.Code)
 	if err != nil {
-		err = outcomeOf(err)
-		if oe := AsError(err); oe != nil && oe.Code == CodeSnapshotUser {
-			// A snapshot-page user is virtual: nothing in this journey
-			// can make them a person.
-			if _, uerr := e.update(ctx, j, from, EvWeChatCode, e.end, Failed); uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
-				return Answer{}, uerr
-			}
-		} else if ev.StateHash != "" {
-			// The state is spent and led nowhere: forget it, so that a
-			// repeat of this callback is refused at once instead of
-			// waiting for a first callback that is no longer running.
-			// The journey's page issues a new one.
-			if _, uerr := e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.WeChatStateHash = "" }, WeChatPending); uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
-				return Answer{}, uerr
-			}
-		}
-		return Answer{}, err
+		return Answer{}, e.ledNowhere(ctx, j, ev, from, outcomeOf(err))
 	}
 	id := login.Identity{Account: acct, Holder: j.holder()}
 	user, err := e.d.Login.Identify(ctx, id)
@@ -443,6 +427,26 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		return Answer{Journey: j}, err
 	}
 	return Answer{}, err
+}
+
+// ledNowhere records a WeChat answer that named nobody (declined, refused,
+// unreachable) and returns err. A snapshot-page user is virtual: nothing in
+// this journey can make them a person, so it fails. Otherwise a spent state
+// is forgotten, so that a repeat of the callback is refused at once instead
+// of waiting for a first callback that is no longer running; the journey's
+// page issues a new one.
+func (e *Engine) ledNowhere(ctx context.Context, j *Journey, ev WeChatCode, from From, err error) error {
+	var uerr error
+	switch oe := AsError(err); {
+	case oe != nil && oe.Code == CodeSnapshotUser:
+		_, uerr = e.update(ctx, j, from, EvWeChatCode, e.end, Failed)
+	case ev.StateHash != "":
+		_, uerr = e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.WeChatStateHash = "" }, WeChatPending)
+	}
+	if uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
+		return uerr
+	}
+	return err
 }
 
 // afterDuplicateCallback answers a WeChat callback whose state was already

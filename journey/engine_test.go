@@ -851,6 +851,9 @@ func TestEngine(t *testing.T) {
 		require.Equal(t, calls, e.wx.callCount())
 		require.Len(t, e.audit.find(audit.KindRefusal, "wechat_refused"), 1)
 		require.Equal(t, WeChatPending, e.get(t, j.ID).State, "the person may scan a new QR code")
+		require.Empty(t, e.get(t, j.ID).WeChatStateHash, "the spent state is forgotten")
+		_, err = e.handle(j, WeChatCode{AppID: appWeb, Code: "", StateHash: "h"}, from)
+		requireCode(t, err, CodeStateInvalid, "a repeat is refused at once")
 		_, err = e.handle(j, WeChatStart{Channel: ChannelQRInline, StateHash: "h2"}, from)
 		require.NoError(t, err)
 
