@@ -398,6 +398,7 @@ func TestBrowserLogin(t *testing.T) {
 			}
 		}
 		require.Contains(t, e.text(ctx, "#code-error"), "错误次数过多")
+		require.NotContains(t, e.text(ctx, "#code-error"), "还可尝试", "no \"0 left\" after \"burned\"")
 		e.screenshot(ctx, "06-too-many-attempts")
 		e.submitCode(ctx, right)
 		require.Contains(t, e.text(ctx, "#code-error"), "错误次数过多", "even the right code fails now")

@@ -650,7 +650,8 @@ func (h *Login) noticed(c echo.Context, n notice, key, detail *string) int {
 	case n.RetryAfter > 0:
 		c.Response().Header().Set("Retry-After", fmt.Sprint(n.RetryAfter))
 		*detail = fmt.Sprintf(i18n.T(lang, "err_retry_in"), time.Duration(n.RetryAfter)*time.Second)
-	case n.AttemptsLeft != nil:
+	case n.AttemptsLeft != nil && n.Code == journey.CodeWrongCode:
+		// ("0 left" after "the code is burned" would only repeat it.)
 		*detail = fmt.Sprintf(i18n.T(lang, "err_attempts_left"), *n.AttemptsLeft)
 	}
 	return n.Code.Status()
