@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"wxcas/journey"
 	"wxcas/keys"
 	"wxcas/login"
+	"wxcas/openid"
 	"wxcas/otp"
 	"wxcas/ratelimit"
 	"wxcas/sms"
@@ -203,7 +205,10 @@ func (a *app) wireLogin() error {
 		return err
 	}
 
-	casSrv, err := cas.NewServer(a.cfg.CAS.Config, cas.Deps{
+	casCfg := a.cfg.CAS.Config
+	// The OpenID provider logs people in through internal CAS services.
+	casCfg.Services = append(slices.Clone(casCfg.Services), openid.Services(a.cfg.OIDC, a.cfg.Server.PublicURL)...)
+	casSrv, err := cas.NewServer(casCfg, cas.Deps{
 		DB: a.db, Now: a.now, Logger: a.log.With("component", "cas"), CookieKey: keys.Derive(a.masterKey, keys.TicketCookie),
 		PublicURL: pub, Pages: web.CASPages{Pages: a.pages}, HTTPClient: a.backChannelClient(),
 	})
@@ -240,6 +245,9 @@ func (a *app) wireLogin() error {
 		return err
 	}
 	a.web.Mount("/cas", browser.ForgetOnLogout(casSrv.Handler(browser)))
+	if err := a.wireOIDC(casSrv, pub); err != nil {
+		return err
+	}
 	browser.Register(a.web.Echo())
 	a.jobs = append(a.jobs, func(ctx context.Context) { casSrv.RunJanitor(ctx, a.cfg.Cleanup.Interval) })
 	a.every("journey cleanup", func(ctx context.Context) (int64, error) {
@@ -269,6 +277,33 @@ func (a *app) wireLogin() error {
 		}
 		a.web.Mount("/sandbox/app", app)
 	}
+	return nil
+}
+
+// wireOIDC mounts the OpenID provider, built on the CAS server's sessions:
+// logging out of CAS revokes the session's grants and sends back-channel
+// logout (OnLogout).
+func (a *app) wireOIDC(casSrv *cas.Server, pub *url.URL) error {
+	if !a.cfg.OIDC.Enabled {
+		return nil
+	}
+	limits := ratelimit.Limiter{DB: a.db, Table: "oidc_rate_counters"}
+	prov, err := openid.New(a.cfg.OIDC, openid.Deps{
+		Store: openid.NewSQLStore(a.db), Sessions: casSrv, Atomic: a.db.Atomic, Limiter: limits,
+		RealIP: a.web.Echo().IPExtractor, HTTPClient: a.backChannelClient(), PublicURL: pub,
+		SealKey: keys.Derive(a.masterKey, keys.OIDCKeySeal), CryptoKey: keys.Derive(a.masterKey, keys.OIDCCrypto),
+		LogoutKey: keys.Derive(a.masterKey, keys.OIDCLogout), Pages: web.CASPages{Pages: a.pages},
+		Insecure: pub.Scheme == "http", Now: a.now, Log: a.log.With("component", "openid"),
+	})
+	if err != nil {
+		return err
+	}
+	casSrv.OnLogout(prov.SessionEnded)
+	a.web.Mount(openid.PathDiscovery, prov.Handler())
+	a.web.Mount("/oidc", prov.Handler())
+	a.closers = append(a.closers, func() error { prov.Close(); return nil })
+	a.every("oidc cleanup", prov.Cleanup)
+	a.every("oidc rate counters", func(ctx context.Context) (int64, error) { return limits.Cleanup(ctx, a.now()) })
 	return nil
 }
 

@@ -167,7 +167,7 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req Login
 		}
 	}
 	if ok && tgt.PrincipalID != p.ID {
-		if err := s.endSession(ctx, tgt.Key); err != nil {
+		if err := s.logout(ctx, tgt.Key); err != nil {
 			s.failPage(w, r, "cas: cannot end another user's SSO session", err)
 			return err
 		}
@@ -317,6 +317,17 @@ func (s *Server) sso(w http.ResponseWriter, r *http.Request) (tgtID string, tgt 
 // A session already gone is not an error; any other failure is returned,
 // for the caller to decide whether the session must be known to be over.
 func (s *Server) endSession(ctx context.Context, key string) error {
+	return s.end(ctx, key, false)
+}
+
+// logout ends a session the user (or a client for the user) asked to end,
+// as endSession, and also tells the protocols built on the session
+// (OnLogout): logging out ends their sessions too.
+func (s *Server) logout(ctx context.Context, key string) error {
+	return s.end(ctx, key, true)
+}
+
+func (s *Server) end(ctx context.Context, key string, asked bool) error {
 	ended, err := s.store.DeleteTGT(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -326,6 +337,9 @@ func (s *Server) endSession(ctx context.Context, key string) error {
 	}
 	s.log.InfoContext(ctx, "cas: SSO session ended", "user", ended.TGT.PrincipalID, "services", len(ended.Services))
 	s.slo.send(ended, s.now())
+	if asked && s.onLogout != nil {
+		s.onLogout(ctx, ended)
+	}
 	return nil
 }
 
@@ -334,7 +348,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
 		if tgtID, ok := s.parseCookie(c.Value); ok {
-			if err := s.endSession(r.Context(), ticketKey(tgtID)); err != nil {
+			if err := s.logout(r.Context(), ticketKey(tgtID)); err != nil {
 				// Never "you have been logged out" while the session and
 				// its services' sessions live on: the user would walk away
 				// from a shared computer still logged in. The cookie stays

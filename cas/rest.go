@@ -73,7 +73,7 @@ func (s *Server) handleRESTTicket(w http.ResponseWriter, r *http.Request, tgtID 
 			restText(w, http.StatusNotFound, "not a ticket-granting ticket\n")
 			return
 		}
-		if err := s.endSession(r.Context(), ticketKey(tgtID)); err != nil {
+		if err := s.logout(r.Context(), ticketKey(tgtID)); err != nil {
 			// Not "logged out" while the session lives on: the client
 			// would drop its TGT and never retry.
 			s.restFailed(w, r, "cas: cannot end SSO session over REST", err)

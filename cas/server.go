@@ -130,6 +130,7 @@ type Server struct {
 	pages      Pages
 	auth       Authenticator
 	slo        *sloSender
+	onLogout   func(context.Context, EndedSession)
 
 	bg sync.WaitGroup // background work other than SLO posts
 }

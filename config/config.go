@@ -19,25 +19,27 @@ import (
 	"wxcas/api"
 	"wxcas/binding/sqldir"
 	"wxcas/cas"
+	"wxcas/openid"
 )
 
 // Config is the whole of config.yaml.
 type Config struct {
-	Server    Server     `yaml:"server"`
-	Log       Log        `yaml:"log"`
-	Database  Database   `yaml:"database"`
-	Secrets   Secrets    `yaml:"secrets"`
-	Sandbox   Sandbox    `yaml:"sandbox"`
-	WeChat    WeChat     `yaml:"wechat"`
-	SMS       SMS        `yaml:"sms"`
-	OTP       OTP        `yaml:"otp"`
-	CAS       CAS        `yaml:"cas"`
-	Login     Login      `yaml:"login"`
-	Directory Directory  `yaml:"directory"`
-	Audit     Audit      `yaml:"audit"`
-	Metrics   Metrics    `yaml:"metrics"`
-	API       api.Config `yaml:"api"`
-	Cleanup   Cleanup    `yaml:"cleanup"`
+	Server    Server        `yaml:"server"`
+	Log       Log           `yaml:"log"`
+	Database  Database      `yaml:"database"`
+	Secrets   Secrets       `yaml:"secrets"`
+	Sandbox   Sandbox       `yaml:"sandbox"`
+	WeChat    WeChat        `yaml:"wechat"`
+	SMS       SMS           `yaml:"sms"`
+	OTP       OTP           `yaml:"otp"`
+	CAS       CAS           `yaml:"cas"`
+	Login     Login         `yaml:"login"`
+	Directory Directory     `yaml:"directory"`
+	Audit     Audit         `yaml:"audit"`
+	Metrics   Metrics       `yaml:"metrics"`
+	API       api.Config    `yaml:"api"`
+	OIDC      openid.Config `yaml:"oidc"`
+	Cleanup   Cleanup       `yaml:"cleanup"`
 
 	// fromEnv holds the key paths whose values came from ${VAR} expansion.
 	fromEnv map[string]bool
@@ -126,6 +128,7 @@ func Defaults() *Config {
 		Audit:     Audit{Retention: 365 * 24 * time.Hour},
 		Metrics:   Metrics{Listen: "127.0.0.1:9464"},
 		API:       api.DefaultConfig(),
+		OIDC:      openid.DefaultConfig(),
 		Cleanup:   defaultCleanup(),
 	}
 }
@@ -253,7 +256,23 @@ func (c *Config) Validate() Problems {
 	p = append(p, login...)
 	p = append(p, c.validateDirectory()...)
 	p = append(p, c.validateCleanup()...)
-	return append(p, c.API.Validate()...)
+	p = append(p, c.API.Validate()...)
+	return append(p, c.validateOIDC()...)
+}
+
+// validateOIDC checks the oidc section: its sessions are wxcas's own CAS
+// sessions, so it needs cas.mode server; a client secret comes from the
+// environment outside the sandbox.
+func (c *Config) validateOIDC() []string {
+	if !c.OIDC.Enabled {
+		return nil
+	}
+	var p []string
+	if c.CAS.Mode != "server" {
+		p = append(p, fmt.Sprintf("oidc.enabled: needs cas.mode: server (the OpenID provider's sessions are wxcas's CAS sessions; with %s, Apereo holds them)", c.CAS.Mode))
+	}
+	fromEnv := func(path string) bool { return c.Sandbox.Enabled || c.FromEnv(path) }
+	return append(p, c.OIDC.Validate(fromEnv, c.Sandbox.Enabled || c.Server.AllowInsecurePublicURL)...)
 }
 
 // publicURLRequired says why public_url is missing and what to set. In the

@@ -155,6 +155,7 @@ var catalogue = map[string]map[string]string{
 		"service_invalid":        "链接中的网站地址无效。请从要访问的网站重新发起登录。",
 		"method_unsupported":     "不支持该登录方式。",
 		"login_unavailable":      "登录服务暂时不可用，请稍后再试。",
+		"authorization_expired":  "这次登录请求已过期或无效。请回到应用重新登录。",
 		"principal_invalid":      "账号信息异常，无法登录。请联系管理员。",
 		"back_to_login":          "返回登录",
 
@@ -264,6 +265,7 @@ var catalogue = map[string]map[string]string{
 		"service_invalid":        "The site address in the link is not valid. Please start the login again from the site you want to use.",
 		"method_unsupported":     "This login method is not supported.",
 		"login_unavailable":      "Login is temporarily unavailable. Please try again later.",
+		"authorization_expired":  "This login request has expired or is not valid. Please go back to the app and log in again.",
 		"principal_invalid":      "Your account cannot log in. Please contact your administrator.",
 		"back_to_login":          "Back to login",
 

@@ -20,6 +20,8 @@ var casReasons = map[string][2]string{
 	cas.ReasonLoginUnavailable:  {"error_title", "login_unavailable"},
 	cas.ReasonPrincipalInvalid:  {"error_title", "principal_invalid"},
 	cas.ReasonInternal:          {"error_title", "error_internal"},
+	// The OpenID provider's: an authorization request that is gone.
+	"authorization_expired": {"error_title", "authorization_expired"},
 }
 
 // Error implements cas.Pages.

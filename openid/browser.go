@@ -1,0 +1,162 @@
+package openid
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"wxcas/cas"
+	"wxcas/store"
+)
+
+// ReasonExpired is the error page reason for an authorization request that
+// is unknown, expired or already finished.
+const ReasonExpired = "authorization_expired"
+
+// The browser authorization, after /oidc/authorize stored the request:
+//
+//	/oidc/login?id=R  →  /cas/login?service=/oidc/continue/<client>?id=R
+//	                     (SSO session: a ticket at once; else the login journey)
+//	/oidc/continue/<client>?id=R&ticket=ST  →  /oidc/authorize/callback?id=R
+//	                     (the op package issues the code to the redirect URI)
+//
+// The ticket binds the continuation to request R: it is valid only for that
+// exact service URL.
+
+func (p *Provider) continueURL(a AuthRequest) string {
+	return p.base + PathContinue + "/" + url.PathEscape(a.ClientID) + "?id=" + url.QueryEscape(a.ID)
+}
+
+// casLogin is where the browser logs in for request a: prompt=none asks
+// CAS not to prompt (gateway), prompt=login or max_age=0 for a new login
+// (renew).
+func (p *Provider) casLogin(a AuthRequest, renew bool) string {
+	u := p.base + "/cas/login?service=" + url.QueryEscape(p.continueURL(a))
+	switch {
+	case slices.Contains(a.Prompt, oidc.PromptNone):
+		u += "&gateway=true"
+	case renew || slices.Contains(a.Prompt, oidc.PromptLogin) || a.MaxAge == 0:
+		u += "&renew=true"
+	}
+	return u
+}
+
+func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.request(w, r, r.URL.Query().Get("id"))
+	if !ok {
+		return
+	}
+	if a.Done {
+		http.Redirect(w, r, p.callbackURL(a.ID), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, p.casLogin(a, false), http.StatusSeeOther)
+}
+
+func (p *Provider) callbackURL(id string) string {
+	return p.base + PathAuthorize + "/callback?id=" + url.QueryEscape(id)
+}
+
+// request loads a live authorization request, or shows why there is none.
+func (p *Provider) request(w http.ResponseWriter, r *http.Request, id string) (AuthRequest, bool) {
+	a, err := (&storage{p}).liveRequest(r.Context(), id)
+	if err == nil {
+		return a, true
+	}
+	if errors.Is(err, store.ErrNotFound) || id == "" {
+		p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
+		return AuthRequest{}, false
+	}
+	p.d.Log.ErrorContext(r.Context(), "openid: cannot read an authorization request", "err", err)
+	status := http.StatusInternalServerError
+	if store.IsUnavailable(err) {
+		status = http.StatusServiceUnavailable
+	}
+	p.d.Pages.Error(w, r, status, cas.ReasonInternal)
+	return AuthRequest{}, false
+}
+
+// handleContinue is the internal CAS service: it redeems the ticket, records
+// who logged in, and hands over to the op package's callback, which issues
+// the code.
+func (p *Provider) handleContinue(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	a, ok := p.request(w, r, r.URL.Query().Get("id"))
+	if !ok {
+		return
+	}
+	if a.ClientID != r.PathValue("client") {
+		p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
+		return
+	}
+	if a.Done {
+		http.Redirect(w, r, p.callbackURL(a.ID), http.StatusSeeOther)
+		return
+	}
+	ticket := r.URL.Query().Get("ticket")
+	if ticket == "" {
+		// CAS came back without a ticket: a gateway (prompt=none) request
+		// found no session.
+		p.toClient(w, r, a, oidc.ErrLoginRequired().WithDescription("no single sign-on session"))
+		return
+	}
+	s, err := p.d.Sessions.RedeemTicket(ctx, p.continueURL(a), ticket)
+	if errors.Is(err, cas.ErrNoSession) {
+		p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
+		return
+	}
+	if err != nil {
+		p.d.Log.ErrorContext(ctx, "openid: cannot redeem the login ticket", "err", err)
+		p.d.Pages.Error(w, r, http.StatusServiceUnavailable, cas.ReasonInternal)
+		return
+	}
+	if !s.FromNewLogin && p.tooOld(a, s.AuthenticatedAt) {
+		// max_age: the SSO session is older than the client accepts.
+		http.Redirect(w, r, p.casLogin(a, true), http.StatusSeeOther)
+		return
+	}
+	if err := p.complete(ctx, a.ID, s); err != nil && !errors.Is(err, ErrConflict) {
+		p.d.Log.ErrorContext(ctx, "openid: cannot complete an authorization request", "err", err)
+		p.d.Pages.Error(w, r, http.StatusServiceUnavailable, cas.ReasonInternal)
+		return
+	}
+	p.d.Log.InfoContext(ctx, "openid: authorization logged in", "client", a.ClientID, "user", s.Principal.ID)
+	http.Redirect(w, r, p.callbackURL(a.ID), http.StatusSeeOther)
+}
+
+func (p *Provider) tooOld(a AuthRequest, authAt time.Time) bool {
+	return a.MaxAge >= 0 && p.d.Now().Sub(authAt) > time.Duration(a.MaxAge)*time.Second
+}
+
+// complete records the session's person on request id.
+func (p *Provider) complete(ctx context.Context, id string, s cas.Session) error {
+	return p.d.Store.CompleteAuthRequest(ctx, id, AuthRequest{
+		Done: true, Subject: s.Principal.ID, SessionKey: s.Key, AuthTime: s.AuthenticatedAt, Attributes: s.Principal.Attributes,
+	})
+}
+
+// toClient sends an OAuth error to the request's redirect URI (registered:
+// the op package checked it before the request was stored).
+func (p *Provider) toClient(w http.ResponseWriter, r *http.Request, a AuthRequest, e *oidc.Error) {
+	op.AuthRequestError(w, r, &authReq{a}, e, p.op)
+}
+
+// handleLoggedOut ends an RP-initiated logout that went through
+// /cas/logout: on to the client's post-logout URI when the end-session
+// request named one (signed by TerminateSessionFromRequest), else the
+// logged-out page.
+func (p *Provider) handleLoggedOut(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to := q.Get("to")
+	if to != "" && p.sign("logged-out", to) == q.Get("sig") {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
+	p.d.Pages.LoggedOut(w, r)
+}
