@@ -114,6 +114,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listening 
 		fmt.Fprintf(stderr, "wxcas: %v\n", err)
 		return exitBadInput
 	}
+	// Libraries that log through slog's default (the OpenID provider's
+	// op package) log in wxcas's format too.
+	slog.SetDefault(log.With("component", "library"))
 	if cfg.Sandbox.Enabled {
 		log.Warn("SANDBOX MODE: WeChat is emulated and SMS codes are printed to this log. " +
 			"Never expose this instance to real users; set sandbox.enabled: false in production.")

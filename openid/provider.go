@@ -164,7 +164,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		return nil, fmt.Errorf("openid: %w", err)
 	}
 	srv := &server{LegacyServer: op.NewLegacyServer(p.op, p.op.Endpoints()), p: p}
-	inner := op.RegisterServer(srv, p.op.Endpoints(), op.WithFallbackLogger(d.Log))
+	inner := op.RegisterServer(srv, p.op.Endpoints())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathLogin, p.handleLogin)
 	mux.HandleFunc("GET "+PathContinue+"/{client}", p.handleContinue)

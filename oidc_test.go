@@ -1,0 +1,421 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+)
+
+const (
+	oidcMiniAppID   = "wxa1b2c3d4e5f60003"
+	oidcMobileAppID = "wxa1b2c3d4e5f60004"
+	oidcBackendPass = "mini-program-backend-secret-0123456789"
+)
+
+// oidcEnv is a sandbox wxcas with the OpenID provider: a native app (public,
+// PKCE), a mini program's back end (confidential) and a web site client.
+type oidcEnv struct {
+	t     testing.TB
+	app   *app
+	base  string
+	clock *offsetClock
+}
+
+func oidcConfig(listen, base, database string) string {
+	return fmt.Sprintf(`server: {listen: %q, public_url: %q}
+%s
+sandbox: {enabled: true}
+log: {level: warn}
+wechat:
+  apps:
+    - {appid: wxa1b2c3d4e5f60001, kind: website, secret: s1}
+    - {appid: %s, kind: mini_program, secret: s3}
+    - {appid: %s, kind: mobile_app, secret: s4}
+login: {website_appid: wxa1b2c3d4e5f60001}
+cas: {services: [{id: demo, name: Demo, match: prefix, url: '%s/sandbox/app/'}]}
+oidc:
+  enabled: true
+  token_per_ip: {max: 0, window: 1m}
+  token_per_client: {max: 0, window: 1m}
+  challenge_per_ip: {max: 0, window: 1m}
+  clients:
+    - {id: app, type: native, redirect_uris: ['com.example.app:/cb'], first_party: true, claims: [userId, nickname]}
+    - {id: mp, type: backend, secret: %s, first_party: true, claims: [userId, phone]}
+    - {id: site, type: web, secret: %s, redirect_uris: ['https://site.example/cb'], claims: [userId]}
+`, listen, base, database, oidcMiniAppID, oidcMobileAppID, base, oidcBackendPass, oidcBackendPass+"-site")
+}
+
+func startOIDC(t testing.TB, database string) *oidcEnv {
+	t.Helper()
+	ln, base := listen(t)
+	clock := &offsetClock{}
+	if database == "" {
+		database = "database: {sqlite_path: " + t.TempDir() + "/wxcas.db}"
+	}
+	a := runApp(t, ln, oidcConfig(ln.Addr().String(), base, database), clock.Now)
+	return &oidcEnv{t: t, app: a, base: base, clock: clock}
+}
+
+// wechatCode has the emulator mint a code for person in appid (type js for
+// wx.login, phone for getPhoneNumber, "" for the Open SDK).
+func (e *oidcEnv) wechatCode(appid, person, typ string) string {
+	form := url.Values{"appid": {appid}, "sandbox_user": {person}}
+	if typ != "" {
+		form.Set("type", typ)
+	}
+	resp, err := http.PostForm(e.base+"/sandbox/wechat/_sandbox/code", form)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var out struct{ Code string }
+	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&out))
+	require.NotEmpty(e.t, out.Code)
+	return out.Code
+}
+
+func (e *oidcEnv) api(path string, body any) (int, map[string]any) {
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(e.base+path, "application/json", strings.NewReader(string(b)))
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+// appLogin runs the JSON journey for person in appid, binding phone by SMS
+// when WeChat names someone new, and returns the session (TGT).
+func (e *oidcEnv) appLogin(appid, person, typ, phone string) string {
+	status, out := e.api("/api/v1/login/wechat", map[string]string{"appid": appid, "code": e.wechatCode(appid, person, typ)})
+	require.Equal(e.t, http.StatusOK, status, "%v", out)
+	if out["status"] == "binding_required" {
+		_, out = e.api("/api/v1/bind/sms/send", map[string]string{"bind_token": out["bind_token"].(string), "phone": phone})
+		e164 := "+86" + phone
+		status, out = e.api("/api/v1/bind/sms/verify", map[string]string{"bind_token": out["bind_token"].(string), "code": sandboxSMSCode(e.t, e.base, e164)})
+		require.Equal(e.t, http.StatusOK, status, "%v", out)
+	}
+	require.Equal(e.t, "logged_in", out["status"], "%v", out)
+	return out["tgt"].(string)
+}
+
+// challenge posts to the authorization challenge endpoint.
+func (e *oidcEnv) challenge(form url.Values, basic ...string) (int, map[string]any) {
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/oidc/challenge", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if len(basic) == 2 {
+		req.SetBasicAuth(basic[0], basic[1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+func (e *oidcEnv) provider(ctx context.Context) *oidc.Provider {
+	p, err := oidc.NewProvider(ctx, e.base)
+	require.NoError(e.t, err)
+	return p
+}
+
+// oauthConf is the x/oauth2 client of a registered client.
+func (e *oidcEnv) oauthConf(ctx context.Context, id, secret string) *oauth2.Config {
+	ep := e.provider(ctx).Endpoint()
+	ep.AuthStyle = oauth2.AuthStyleInHeader
+	if secret == "" {
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	}
+	return &oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: ep, Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}}
+}
+
+// jwtHeader decodes a JWS's protected header.
+func jwtHeader(t testing.TB, token string) map[string]any {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	require.NoError(t, err)
+	var h map[string]any
+	require.NoError(t, json.Unmarshal(b, &h))
+	return h
+}
+
+// oauthError is the OAuth error code of a failed x/oauth2 call.
+func oauthError(t testing.TB, err error) string {
+	t.Helper()
+	var re *oauth2.RetrieveError
+	require.ErrorAs(t, err, &re)
+	return re.ErrorCode
+}
+
+// TestOIDCNativeAppChallengeFlow: the mobile-app team's flow without a
+// browser — WeChat Open SDK code → JSON journey with SMS binding (first
+// login) → session → authorization challenge with PKCE → code → tokens,
+// verified by a standard relying-party library; then the same person again
+// (returning: no binding) gets the same subject.
+func TestOIDCNativeAppChallengeFlow(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	conf := e.oauthConf(ctx, "app", "")
+	verifier := e.provider(ctx).Verifier(&oidc.Config{ClientID: "app"})
+
+	login := func(phone string) (*oauth2.Token, *oidc.IDToken) {
+		tgt := e.appLogin(oidcMobileAppID, "carol", "", phone)
+		pkce := oauth2.GenerateVerifier()
+		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid offline_access"},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(pkce)}, "code_challenge_method": {"S256"}})
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "insufficient_authorization", out["error"], "no session yet: the app is sent to the journey")
+		status, out = e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid offline_access"},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(pkce)}, "code_challenge_method": {"S256"}, "session": {tgt}})
+		require.Equal(t, http.StatusOK, status, "%v", out)
+		tok, err := conf.Exchange(ctx, out["authorization_code"].(string), oauth2.VerifierOption(pkce))
+		require.NoError(t, err)
+		raw, _ := tok.Extra("id_token").(string)
+		id, err := verifier.Verify(ctx, raw)
+		require.NoError(t, err)
+		return tok, id
+	}
+	tok, id := login("13700137001")
+	require.NotEmpty(t, tok.RefreshToken, "offline_access gives a refresh token")
+	require.Equal(t, "at+jwt", jwtHeader(t, tok.AccessToken)["typ"], "RFC 9068 access token")
+	var claims struct {
+		UserID   string `json:"userId"`
+		Nickname string `json:"nickname"`
+		SID      string `json:"sid"`
+	}
+	require.NoError(t, id.Claims(&claims))
+	require.Equal(t, id.Subject, claims.UserID, "sub is the CAS principal (the user id with the built-in directory)")
+	require.NotEmpty(t, claims.SID)
+
+	info, err := e.provider(ctx).UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	require.NoError(t, err)
+	require.Equal(t, id.Subject, info.Subject)
+
+	_, again := login("")
+	require.Equal(t, id.Subject, again.Subject, "a returning person is the same subject")
+}
+
+// TestOIDCMiniProgramBackend: wx.login code → the JSON journey binds the
+// WeChat phone number → the back end, with its client credentials, gets a
+// code at the challenge endpoint and JWT access and refresh tokens whose
+// business claims its API servers verify offline against JWKS.
+func TestOIDCMiniProgramBackend(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	status, out := e.api("/api/v1/login/wechat", map[string]string{"appid": oidcMiniAppID, "code": e.wechatCode(oidcMiniAppID, "alice", "js")})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	require.Equal(t, "binding_required", out["status"])
+	status, out = e.api("/api/v1/bind/wechat-phone", map[string]string{"bind_token": out["bind_token"].(string), "phone_code": e.wechatCode(oidcMiniAppID, "alice", "phone")})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	tgt := out["tgt"].(string)
+
+	form := url.Values{"scope": {"openid offline_access"}, "session": {tgt}}
+	status, out = e.challenge(form)
+	require.Equal(t, http.StatusUnauthorized, status, "a confidential client must authenticate")
+	require.Equal(t, "invalid_client", out["error"])
+	status, out = e.challenge(form, "mp", "wrong-secret-wrong-secret-wrong-secret")
+	require.Equal(t, http.StatusUnauthorized, status)
+	status, out = e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}, "unionid": {"forged"}, "openid": {"forged"}}, "mp", oidcBackendPass)
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	forgedCode := out["authorization_code"].(string)
+	status, out = e.challenge(form, "mp", oidcBackendPass)
+	require.Equal(t, http.StatusOK, status, "%v", out)
+
+	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
+	tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(t, err)
+	require.NotEmpty(t, tok.RefreshToken)
+
+	// Offline verification, as the mini program's API servers do: JWKS,
+	// typ at+jwt, issuer, audience, business claims.
+	keySet := oidc.NewRemoteKeySet(ctx, e.base+"/oidc/keys")
+	payload, err := keySet.VerifySignature(ctx, tok.AccessToken)
+	require.NoError(t, err)
+	var at map[string]any
+	require.NoError(t, json.Unmarshal(payload, &at))
+	require.Equal(t, "at+jwt", jwtHeader(t, tok.AccessToken)["typ"])
+	require.Equal(t, e.base, at["iss"])
+	require.Equal(t, "mp", at["client_id"])
+	require.Equal(t, "+8613800138000", at["phone"], "the bound WeChat phone number is a claim")
+	require.Equal(t, at["sub"], at["userId"])
+
+	// The forged unionid/openid fields named nobody: the code is the
+	// session's person.
+	forged, err := conf.Exchange(ctx, forgedCode)
+	require.NoError(t, err)
+	fp, err := keySet.VerifySignature(ctx, forged.AccessToken)
+	require.NoError(t, err)
+	require.Contains(t, string(fp), fmt.Sprintf("%q", at["sub"]))
+
+	// Refresh rotates.
+	next, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	require.NoError(t, err)
+	require.NotEqual(t, tok.RefreshToken, next.RefreshToken)
+	require.NotEqual(t, tok.AccessToken, next.AccessToken)
+}
+
+// TestOIDCGrantRefusals: what the token and challenge endpoints refuse.
+func TestOIDCGrantRefusals(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	tgt := e.appLogin(oidcMobileAppID, "dora", "", "13700137002")
+	app := e.oauthConf(ctx, "app", "")
+	code := func(pkce string) string {
+		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid offline_access"},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(pkce)}, "code_challenge_method": {"S256"}, "session": {tgt}})
+		require.Equal(t, http.StatusOK, status, "%v", out)
+		return out["authorization_code"].(string)
+	}
+
+	t.Run("plain PKCE", func(t *testing.T) {
+		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid"}, "code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"plain"}, "session": {tgt}})
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "invalid_request", out["error"])
+	})
+	t.Run("public client without PKCE", func(t *testing.T) {
+		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid"}, "session": {tgt}})
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "invalid_request", out["error"])
+	})
+	t.Run("scope not allowed", func(t *testing.T) {
+		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid admin"}, "session": {tgt},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}})
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "invalid_scope", out["error"])
+	})
+	t.Run("not a first-party client", func(t *testing.T) {
+		status, out := e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "site", oidcBackendPass+"-site")
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "unauthorized_client", out["error"])
+	})
+	t.Run("logged-out session", func(t *testing.T) {
+		other := e.appLogin(oidcMobileAppID, "dora", "", "")
+		req, _ := http.NewRequest(http.MethodDelete, e.base+"/cas/v1/tickets/"+other, nil)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid"}, "session": {other},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}})
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "invalid_session", out["error"])
+	})
+	t.Run("wrong verifier", func(t *testing.T) {
+		_, err := app.Exchange(ctx, code(oauth2.GenerateVerifier()), oauth2.VerifierOption(oauth2.GenerateVerifier()))
+		require.Equal(t, "invalid_grant", oauthError(t, err))
+	})
+	t.Run("missing verifier", func(t *testing.T) {
+		_, err := app.Exchange(ctx, code(oauth2.GenerateVerifier()))
+		require.Equal(t, "invalid_grant", oauthError(t, err))
+	})
+	t.Run("another client's code", func(t *testing.T) {
+		pkce := oauth2.GenerateVerifier()
+		_, err := e.oauthConf(ctx, "mp", oidcBackendPass).Exchange(ctx, code(pkce), oauth2.VerifierOption(pkce))
+		require.Equal(t, "invalid_grant", oauthError(t, err))
+	})
+	t.Run("code reuse revokes what it issued", func(t *testing.T) {
+		pkce := oauth2.GenerateVerifier()
+		c := code(pkce)
+		tok, err := app.Exchange(ctx, c, oauth2.VerifierOption(pkce))
+		require.NoError(t, err)
+		_, err = app.Exchange(ctx, c, oauth2.VerifierOption(pkce))
+		require.Equal(t, "invalid_grant", oauthError(t, err))
+		_, err = app.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		require.Equal(t, "invalid_grant", oauthError(t, err), "the first exchange's refresh token is revoked")
+		_, err = e.provider(ctx).UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		require.Error(t, err, "and its access token no longer opens userinfo")
+	})
+	t.Run("refresh token reuse revokes the family", func(t *testing.T) {
+		pkce := oauth2.GenerateVerifier()
+		tok, err := app.Exchange(ctx, code(pkce), oauth2.VerifierOption(pkce))
+		require.NoError(t, err)
+		next, err := app.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		require.NoError(t, err)
+		_, err = app.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		require.Equal(t, "invalid_grant", oauthError(t, err), "the spent token is refused")
+		_, err = app.TokenSource(ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token()
+		require.Equal(t, "invalid_grant", oauthError(t, err), "and the live one too: the family is revoked")
+	})
+	t.Run("expired code", func(t *testing.T) {
+		pkce := oauth2.GenerateVerifier()
+		c := code(pkce)
+		e.clock.Advance(2 * time.Minute)
+		_, err := app.Exchange(ctx, c, oauth2.VerifierOption(pkce))
+		require.Equal(t, "invalid_grant", oauthError(t, err))
+	})
+}
+
+// TestOIDCRevocationAndIntrospection: RFC 7009 and RFC 7662.
+func TestOIDCRevocationAndIntrospection(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	tgt := e.appLogin(oidcMiniAppID, "erin", "js", "13700137003")
+	_, out := e.challenge(url.Values{"scope": {"openid offline_access"}, "session": {tgt}}, "mp", oidcBackendPass)
+	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
+	tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(t, err)
+
+	introspect := func(token string) map[string]any {
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/oidc/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("mp", oidcBackendPass)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var m map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+		return m
+	}
+	at := introspect(tok.AccessToken)
+	require.Equal(t, true, at["active"])
+	require.Equal(t, "mp", at["client_id"])
+	require.Equal(t, "access_token", at["token_type"])
+	require.Equal(t, true, introspect(tok.RefreshToken)["active"])
+	require.Equal(t, false, introspect("not-a-token")["active"])
+
+	revoke := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/oidc/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("mp", oidcBackendPass)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, revoke("unknown-token"), "RFC 7009: an unknown token is not an error")
+	require.Equal(t, http.StatusOK, revoke(tok.RefreshToken))
+	require.Equal(t, false, introspect(tok.RefreshToken)["active"])
+	require.Equal(t, false, introspect(tok.AccessToken)["active"], "revoking the refresh token revokes its access tokens")
+	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	require.Equal(t, "invalid_grant", oauthError(t, err))
+}
+
+// TestOIDCLogoutRevokesGrants: the API session's REST logout (CAS) ends
+// the OIDC grants of that session.
+func TestOIDCLogoutRevokesGrants(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	tgt := e.appLogin(oidcMiniAppID, "finn", "js", "13700137004")
+	_, out := e.challenge(url.Values{"scope": {"openid offline_access"}, "session": {tgt}}, "mp", oidcBackendPass)
+	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
+	tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(t, err)
+	req, _ := http.NewRequest(http.MethodDelete, e.base+"/cas/v1/tickets/"+tgt, nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	require.Equal(t, "invalid_grant", oauthError(t, err), "logging out of CAS revokes the session's refresh tokens")
+}
