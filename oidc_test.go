@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"wxcas/logx"
 )
 
 const (
@@ -309,6 +312,19 @@ func TestOIDCGrantRefusals(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, status)
 		require.Equal(t, "invalid_session", out["error"])
 	})
+	t.Run("code from a session that logged out since", func(t *testing.T) {
+		other := e.appLogin(oidcMobileAppID, "dora", "", "")
+		pkce := oauth2.GenerateVerifier()
+		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid offline_access"}, "session": {other},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(pkce)}, "code_challenge_method": {"S256"}})
+		require.Equal(t, http.StatusOK, status, "%v", out)
+		req, _ := http.NewRequest(http.MethodDelete, e.base+"/cas/v1/tickets/"+other, nil)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		_, err = app.Exchange(ctx, out["authorization_code"].(string), oauth2.VerifierOption(pkce))
+		require.Equal(t, "invalid_grant", oauthError(t, err), "logging out ends what the session had not collected yet")
+	})
 	t.Run("wrong verifier", func(t *testing.T) {
 		_, err := app.Exchange(ctx, code(oauth2.GenerateVerifier()), oauth2.VerifierOption(oauth2.GenerateVerifier()))
 		require.Equal(t, "invalid_grant", oauthError(t, err))
@@ -418,4 +434,57 @@ func TestOIDCLogoutRevokesGrants(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	require.Equal(t, "invalid_grant", oauthError(t, err), "logging out of CAS revokes the session's refresh tokens")
+}
+
+// TestNoOIDCSecretReachesTheLog: codes, PKCE verifiers, access, ID and
+// refresh tokens, sessions and client secrets never reach the log — wxcas's
+// own lines nor the op package's (which log through slog's default) —
+// including on the error paths (replays, wrong verifier, revocation).
+func TestNoOIDCSecretReachesTheLog(t *testing.T) {
+	logs := &logx.Buffer{}
+	lib := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(lib) })
+	ln, base := listen(t)
+	body := strings.Replace(oidcConfig(ln.Addr().String(), base, "database: {sqlite_path: "+t.TempDir()+"/wxcas.db}"),
+		"log: {level: warn}", "log: {level: debug, format: json}", 1)
+	a := runAppWith(t, ln, body, appTest{log: logs})
+	e := &oidcEnv{t: t, app: a, base: base, clock: &offsetClock{}}
+	ctx := context.Background()
+	var secrets []string
+
+	tgt := e.appLogin(oidcMobileAppID, "hana", "", "13700137006")
+	pkce := oauth2.GenerateVerifier()
+	challenge := func() string {
+		_, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid offline_access"},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(pkce)}, "code_challenge_method": {"S256"}, "session": {tgt}})
+		return out["authorization_code"].(string)
+	}
+	conf := e.oauthConf(ctx, "app", "")
+	code := challenge()
+	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(pkce))
+	require.NoError(t, err)
+	_, err = conf.Exchange(ctx, code, oauth2.VerifierOption(pkce)) // replay
+	require.Error(t, err)
+	wrong := challenge()
+	_, err = conf.Exchange(ctx, wrong, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+	require.Error(t, err)
+	code2 := challenge()
+	tok2, err := conf.Exchange(ctx, code2, oauth2.VerifierOption(pkce))
+	require.NoError(t, err)
+	next, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok2.RefreshToken}).Token()
+	require.NoError(t, err)
+	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok2.RefreshToken}).Token() // reuse
+	require.Error(t, err)
+	_, err = e.provider(ctx).UserInfo(ctx, oauth2.StaticTokenSource(next))
+	require.Error(t, err, "revoked by the reuse")
+
+	secrets = append(secrets, tgt, pkce, code, wrong, code2, tok.AccessToken, tok.RefreshToken, tok.Extra("id_token").(string),
+		tok2.AccessToken, tok2.RefreshToken, next.AccessToken, next.RefreshToken, oidcBackendPass)
+	text := logs.String()
+	require.Contains(t, text, "presented again", "the replays were logged")
+	for _, s := range secrets {
+		require.NotEmpty(t, s)
+		require.NotContains(t, text, s)
+	}
 }

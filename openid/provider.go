@@ -44,6 +44,7 @@ import (
 type Sessions interface {
 	RedeemTicket(ctx context.Context, serviceURL, ticket string) (cas.Session, error)
 	SessionOf(ctx context.Context, tgtID string) (cas.Session, error)
+	SessionByKey(ctx context.Context, key string) (cas.Session, error)
 	Logout(ctx context.Context, key string) error
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"wxcas/cas"
 	"wxcas/store"
 )
 
@@ -167,6 +168,19 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidGrant().WithDescription("code already used; the tokens it issued are revoked")
 	}
 	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	// A logout between the login and this exchange must not leave a live
+	// grant behind. Checked after the grant is committed: a logout deletes
+	// the session first and then revokes its grants, so either this sees
+	// the session gone, or the grant was there for that revocation.
+	if _, err := p.d.Sessions.SessionByKey(ctx, g.SessionKey); err != nil {
+		if rerr := p.d.Store.RevokeGrant(ctx, g.ID); rerr != nil {
+			return nil, oidc.ErrServerError().WithParent(rerr)
+		}
+		if errors.Is(err, cas.ErrNoSession) {
+			return nil, oidc.ErrInvalidGrant().WithDescription("the session this code was issued in has ended")
+		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return p.tokenResponse(ctx, c, g, g.Scopes, a.Nonce, r.Data.Code, refreshToken)
