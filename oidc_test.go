@@ -228,6 +228,7 @@ func TestOIDCMiniProgramBackend(t *testing.T) {
 	require.Equal(t, "invalid_client", out["error"])
 	status, out = e.challenge(form, "mp", "wrong-secret-wrong-secret-wrong-secret")
 	require.Equal(t, http.StatusUnauthorized, status)
+	require.Equal(t, "invalid_client", out["error"])
 	status, out = e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}, "unionid": {"forged"}, "openid": {"forged"}}, "mp", oidcBackendPass)
 	require.Equal(t, http.StatusOK, status, "%v", out)
 	forgedCode := out["authorization_code"].(string)

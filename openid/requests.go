@@ -1,7 +1,6 @@
 package openid
 
 import (
-	"slices"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -29,32 +28,4 @@ func (a *authReq) GetCodeChallenge() *oidc.CodeChallenge {
 		return nil
 	}
 	return &oidc.CodeChallenge{Challenge: a.CodeChallenge, Method: oidc.CodeChallengeMethodS256}
-}
-
-// grantReq is a grant as the token request of a refresh (op.RefreshTokenRequest)
-// and as the IDTokenRequest of every token response.
-type grantReq struct {
-	Grant
-	scopes []string
-}
-
-func newGrantReq(g Grant) *grantReq { return &grantReq{Grant: g, scopes: g.Scopes} }
-
-func (g *grantReq) GetAMR() []string       { return g.AMR }
-func (g *grantReq) GetAudience() []string  { return []string{g.ClientID} }
-func (g *grantReq) GetAuthTime() time.Time { return g.AuthTime }
-func (g *grantReq) GetClientID() string    { return g.ClientID }
-func (g *grantReq) GetScopes() []string    { return g.scopes }
-func (g *grantReq) GetSubject() string     { return g.Subject }
-
-// SetCurrentScopes narrows the scopes of this refresh (RFC 6749 §6: never
-// beyond the grant's).
-func (g *grantReq) SetCurrentScopes(scopes []string) {
-	var kept []string
-	for _, s := range scopes {
-		if slices.Contains(g.Grant.Scopes, s) {
-			kept = append(kept, s)
-		}
-	}
-	g.scopes = kept
 }

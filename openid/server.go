@@ -388,7 +388,7 @@ func (p *Provider) introspect(ctx context.Context, token string) *oidc.Introspec
 
 // verifyAccessToken checks a JWT access token of ours.
 func (p *Provider) verifyAccessToken(ctx context.Context, token string) (accessClaims, bool) {
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return accessClaims{}, false
 	}
