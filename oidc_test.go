@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -488,4 +489,47 @@ func TestNoOIDCSecretReachesTheLog(t *testing.T) {
 		require.NotEmpty(t, s)
 		require.NotContains(t, text, s)
 	}
+}
+
+// TestOIDCAuthorizationBelongsToItsBrowser: an authorization request is
+// continued only by the browser that continued it first. Otherwise whoever
+// starts one could send its /oidc/login link to a person with an SSO
+// session and collect that person's code at the callback.
+func TestOIDCAuthorizationBelongsToItsBrowser(t *testing.T) {
+	e := startOIDC(t, "")
+	browser := func() *http.Client {
+		jar, _ := cookiejar.New(nil)
+		return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	get := func(c *http.Client, u string) *http.Response {
+		resp, err := c.Get(u)
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	attacker, victim := browser(), browser()
+	resp := get(attacker, e.base+"/oidc/authorize?"+url.Values{"client_id": {"site"}, "redirect_uri": {"https://site.example/cb"},
+		"response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}.Encode())
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	loginURL := resp.Header.Get("Location")
+	require.Contains(t, loginURL, "/oidc/login?id=")
+	id, _ := url.Parse(loginURL)
+	reqID := id.Query().Get("id")
+
+	resp = get(attacker, loginURL)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Location"), "/cas/login?service=", "the first browser goes on to log in")
+
+	for name, u := range map[string]string{
+		"login":    loginURL,
+		"continue": e.base + "/oidc/continue/site?id=" + reqID + "&ticket=ST-GUESSED",
+		"callback": e.base + "/oidc/authorize/callback?id=" + reqID,
+	} {
+		resp = get(victim, u)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s in another browser is refused", name)
+		require.Empty(t, resp.Header.Get("Location"), name)
+	}
+	resp = get(browser(), e.base+"/oidc/authorize/callback?id="+reqID)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "no code for a browser without the binding")
 }

@@ -2,10 +2,12 @@ package openid
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -49,7 +51,7 @@ func (p *Provider) casLogin(a AuthRequest, renew bool) string {
 
 func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 	a, ok := p.request(w, r, r.URL.Query().Get("id"))
-	if !ok {
+	if !ok || !p.holds(w, r, a, true) {
 		return
 	}
 	if a.Done {
@@ -57,6 +59,65 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, p.casLogin(a, false), http.StatusSeeOther)
+}
+
+// The browser binding. A browser authorization is continued only by the
+// browser that continued it first: /oidc/login gives that browser a
+// cookie with a random nonce and stores the nonce's hash on the request;
+// /oidc/continue and the op package's callback, which issues the code,
+// require it. Without it, whoever starts an authorization could send the
+// /oidc/login link to someone with an SSO session, let their browser log
+// in silently, and then collect the code at the callback in their own.
+
+func (p *Provider) browserCookieName(id string) string { return "wxcas_oidc_" + id }
+
+// holds reports whether the browser holds request a, binding it first when
+// bind is set and nobody holds it yet; otherwise it has answered.
+func (p *Provider) holds(w http.ResponseWriter, r *http.Request, a AuthRequest, bind bool) bool {
+	if a.BrowserHash == "" && bind {
+		nonce := newSecret()
+		err := p.d.Store.BindBrowser(r.Context(), a.ID, hashSecret(nonce))
+		if err == nil {
+			http.SetCookie(w, &http.Cookie{
+				Name: p.browserCookieName(a.ID), Value: nonce, Path: p.cookiePath(), MaxAge: int(p.cfg.LoginTTL / time.Second),
+				HttpOnly: true, Secure: p.d.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode,
+			})
+			return true
+		}
+		if !errors.Is(err, ErrConflict) {
+			p.d.Log.ErrorContext(r.Context(), "openid: cannot bind an authorization request to the browser", "err", err)
+			p.d.Pages.Error(w, r, http.StatusServiceUnavailable, cas.ReasonInternal)
+			return false
+		}
+		// Another tab or browser bound it a moment ago: it must hold it.
+		again, err := p.d.Store.AuthRequest(r.Context(), a.ID)
+		if err != nil {
+			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
+			return false
+		}
+		a = again
+	}
+	if c, err := r.Cookie(p.browserCookieName(a.ID)); err == nil && a.BrowserHash != "" &&
+		subtle.ConstantTimeCompare([]byte(hashSecret(c.Value)), []byte(a.BrowserHash)) == 1 {
+		return true
+	}
+	p.d.Log.WarnContext(r.Context(), "openid: authorization request continued by another browser refused", "client", a.ClientID, "request", short(a.ID))
+	p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
+	return false
+}
+
+func (p *Provider) cookiePath() string { return strings.TrimSuffix(p.d.PublicURL.Path, "/") + "/oidc/" }
+
+// guardCallback lets the op package's callback (which issues the code)
+// run only in the browser that holds the request.
+func (p *Provider) guardCallback(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := p.request(w, r, r.URL.Query().Get("id"))
+		if !ok || !p.holds(w, r, a, false) {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (p *Provider) callbackURL(id string) string {
@@ -93,6 +154,9 @@ func (p *Provider) handleContinue(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.ClientID != r.PathValue("client") {
 		p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
+		return
+	}
+	if !p.holds(w, r, a, false) {
 		return
 	}
 	if a.Done {

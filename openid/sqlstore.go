@@ -40,7 +40,7 @@ func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
 var _ Store = (*SQLStore)(nil)
 
 const authColumns = `id, client_id, redirect_uri, scopes, state, nonce, response_mode, code_challenge, prompt, max_age,
-ui_locales, login_hint, done, subject, session_key, auth_time, amr, attributes, code_hash, grant_id, created_at, expires_at`
+ui_locales, login_hint, done, subject, session_key, auth_time, amr, attributes, code_hash, grant_id, browser_hash, created_at, expires_at`
 
 // authRow is an AuthRequest as oidc_auth_requests holds it.
 type authRow struct {
@@ -64,6 +64,7 @@ type authRow struct {
 	Attributes    string         `db:"attributes"`
 	CodeHash      sql.NullString `db:"code_hash"`
 	GrantID       string         `db:"grant_id"`
+	BrowserHash   string         `db:"browser_hash"`
 	CreatedAt     time.Time      `db:"created_at"`
 	ExpiresAt     time.Time      `db:"expires_at"`
 }
@@ -74,7 +75,7 @@ func toAuthRow(a *AuthRequest) (*authRow, error) {
 		ResponseMode: a.ResponseMode, CodeChallenge: a.CodeChallenge, MaxAge: a.MaxAge,
 		UILocales: a.UILocales, LoginHint: a.LoginHint, Done: a.Done, Subject: a.Subject, SessionKey: a.SessionKey,
 		AuthTime: nullTime(a.AuthTime), CodeHash: sql.NullString{String: a.CodeHash, Valid: a.CodeHash != ""},
-		GrantID: a.GrantID, CreatedAt: store.Time(a.CreatedAt), ExpiresAt: store.Time(a.ExpiresAt),
+		GrantID: a.GrantID, BrowserHash: a.BrowserHash, CreatedAt: store.Time(a.CreatedAt), ExpiresAt: store.Time(a.ExpiresAt),
 	}
 	var err error
 	if r.Scopes, err = joinList("scopes", a.Scopes); err != nil {
@@ -102,7 +103,7 @@ func (r *authRow) request() (AuthRequest, error) {
 		State: r.State, Nonce: r.Nonce, ResponseMode: r.ResponseMode, CodeChallenge: r.CodeChallenge,
 		Prompt: splitList(r.Prompt), MaxAge: r.MaxAge, UILocales: r.UILocales, LoginHint: r.LoginHint,
 		Done: r.Done, Subject: r.Subject, SessionKey: r.SessionKey, AuthTime: fromNullTime(r.AuthTime),
-		AMR: splitList(r.AMR), Attributes: attrs, CodeHash: r.CodeHash.String, GrantID: r.GrantID,
+		AMR: splitList(r.AMR), Attributes: attrs, CodeHash: r.CodeHash.String, GrantID: r.GrantID, BrowserHash: r.BrowserHash,
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
 	}, nil
 }
@@ -115,7 +116,7 @@ func (s *SQLStore) CreateAuthRequest(ctx context.Context, a AuthRequest) error {
 	}
 	_, err = s.db.Q(ctx).NamedExecContext(ctx, `INSERT INTO oidc_auth_requests (`+authColumns+`) VALUES (
 :id, :client_id, :redirect_uri, :scopes, :state, :nonce, :response_mode, :code_challenge, :prompt, :max_age,
-:ui_locales, :login_hint, :done, :subject, :session_key, :auth_time, :amr, :attributes, :code_hash, :grant_id, :created_at, :expires_at)`, r)
+:ui_locales, :login_hint, :done, :subject, :session_key, :auth_time, :amr, :attributes, :code_hash, :grant_id, :browser_hash, :created_at, :expires_at)`, r)
 	if err != nil {
 		return fmt.Errorf("openid: create authorization request: %w", err)
 	}
@@ -189,6 +190,16 @@ WHERE id = ? AND done = 1 AND grant_id = ''`, codeHash, expiresAt, id)
 		return nil
 	}
 	return err
+}
+
+// BindBrowser implements Store: a compare-and-set on an empty
+// browser_hash.
+func (s *SQLStore) BindBrowser(ctx context.Context, id, hash string) error {
+	if hash == "" {
+		return errors.New("openid: bind browser: empty hash")
+	}
+	res, err := s.db.Q(ctx).ExecContext(ctx, `UPDATE oidc_auth_requests SET browser_hash = ? WHERE id = ? AND browser_hash = ''`, hash, id)
+	return s.settle(ctx, "bind browser", res, err, "oidc_auth_requests", "id", id, ErrConflict)
 }
 
 // RedeemCode implements Store: a compare-and-set on an empty grant_id,

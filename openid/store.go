@@ -28,6 +28,10 @@ type Store interface {
 	SaveCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
 	// AuthRequestByCode returns the request whose code hashes to codeHash.
 	AuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
+	// BindBrowser records which browser carries a browser authorization
+	// (the hash of a nonce in its cookie): the first to continue it. A
+	// request already bound is ErrConflict.
+	BindBrowser(ctx context.Context, id, hash string) error
 	// RedeemCode marks the request's code as exchanged for grantID. Of any
 	// number of concurrent callers exactly one succeeds; the others, and
 	// every later caller, get ErrCodeUsed.
@@ -105,6 +109,10 @@ type AuthRequest struct {
 	// Set by SaveCode and RedeemCode.
 	CodeHash string
 	GrantID  string
+	// BrowserHash binds a browser authorization to the browser that
+	// continued it first (BindBrowser): a link to the request opened in
+	// another browser cannot finish it.
+	BrowserHash string
 
 	CreatedAt time.Time
 	ExpiresAt time.Time

@@ -497,6 +497,25 @@ func Run(t *testing.T, newStore func(t *testing.T) openid.Store) {
 		require.Equal(t, "g-first", got.GrantID, "the grant of the first exchange stays")
 	})
 
+	t.Run("bind browser: the first binding holds; another is ErrConflict", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.CreateAuthRequest(ctx, SampleAuthRequest("ar-browser", 1)))
+		require.NoError(t, s.BindBrowser(ctx, "ar-browser", hashOf("first")))
+		require.ErrorIs(t, s.BindBrowser(ctx, "ar-browser", hashOf("second")), openid.ErrConflict)
+		got, err := s.AuthRequest(ctx, "ar-browser")
+		require.NoError(t, err)
+		require.Equal(t, hashOf("first"), got.BrowserHash)
+		require.ErrorIs(t, s.BindBrowser(ctx, "ar-nobody", hashOf("x")), store.ErrNotFound)
+		require.Error(t, s.BindBrowser(ctx, "ar-browser", ""), "an empty hash binds nothing")
+	})
+
+	t.Run("bind browser: of concurrent bindings exactly one wins", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.CreateAuthRequest(ctx, SampleAuthRequest("ar-browser-race", 1)))
+		errs := race(racers, func(i int) error { return s.BindBrowser(ctx, "ar-browser-race", hashOf(fmt.Sprint(i))) })
+		requireOneWinner(t, errs, openid.ErrConflict)
+	})
+
 	t.Run("redeem: an unknown request is ErrNotFound", func(t *testing.T) {
 		s := newStore(t)
 		require.ErrorIs(t, s.RedeemCode(ctx, "ar-nobody", "g-1"), store.ErrNotFound)

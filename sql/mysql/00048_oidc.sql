@@ -14,7 +14,9 @@
 -- requests without one) when the code is issued, which also shortens
 -- expires_at to the code's; grant_id ('' until then) when the code is
 -- exchanged, by a compare-and-set on grant_id = '' so that a code is
--- exchanged once. max_age is -1 when the client did not ask for one.
+-- exchanged once. browser_hash ('' until then) binds a browser authorization
+-- to the browser that continued it first (the hash of its cookie nonce).
+-- max_age is -1 when the client did not ask for one.
 CREATE TABLE oidc_auth_requests (
   id             VARCHAR(64)  NOT NULL PRIMARY KEY,
   client_id      VARCHAR(255) NOT NULL,
@@ -36,6 +38,7 @@ CREATE TABLE oidc_auth_requests (
   attributes     MEDIUMTEXT   NOT NULL,
   code_hash      VARCHAR(64)  NULL,
   grant_id       VARCHAR(64)  NOT NULL DEFAULT '',
+  browser_hash   VARCHAR(64)  NOT NULL DEFAULT '',
   created_at     DATETIME(6)  NOT NULL,
   expires_at     DATETIME(6)  NOT NULL,
   UNIQUE KEY oidc_auth_requests_code_hash (code_hash),

@@ -24,6 +24,7 @@ CREATE TABLE oidc_auth_requests (
   attributes     TEXT     NOT NULL,
   code_hash      TEXT     NULL,
   grant_id       TEXT     NOT NULL DEFAULT '',
+  browser_hash   TEXT     NOT NULL DEFAULT '',
   created_at     DATETIME NOT NULL,
   expires_at     DATETIME NOT NULL
 );
