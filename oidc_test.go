@@ -292,11 +292,18 @@ func TestOIDCGrantRefusals(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, status)
 		require.Equal(t, "invalid_request", out["error"])
 	})
-	t.Run("scope not allowed", func(t *testing.T) {
+	t.Run("scope not allowed is dropped", func(t *testing.T) {
+		pkce := oauth2.GenerateVerifier()
 		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid admin"}, "session": {tgt},
-			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}})
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(pkce)}, "code_challenge_method": {"S256"}})
+		require.Equal(t, http.StatusOK, status, "%v", out)
+		tok, err := app.Exchange(ctx, out["authorization_code"].(string), oauth2.VerifierOption(pkce))
+		require.NoError(t, err)
+		require.Equal(t, "openid", tok.Extra("scope"), "the token response says what was granted")
+		status, out = e.challenge(url.Values{"client_id": {"app"}, "scope": {"admin"}, "session": {tgt},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(pkce)}, "code_challenge_method": {"S256"}})
 		require.Equal(t, http.StatusBadRequest, status)
-		require.Equal(t, "invalid_scope", out["error"])
+		require.Equal(t, "invalid_scope", out["error"], "without openid")
 	})
 	t.Run("not a first-party client", func(t *testing.T) {
 		status, out := e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "site", oidcBackendPass+"-site")
@@ -532,4 +539,57 @@ func TestOIDCAuthorizationBelongsToItsBrowser(t *testing.T) {
 	}
 	resp = get(browser(), e.base+"/oidc/authorize/callback?id="+reqID)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "no code for a browser without the binding")
+}
+
+// TestOIDCAuthorizeRefusals: what /oidc/authorize never redirects, and
+// what it sends back to a registered redirect URI.
+func TestOIDCAuthorizeRefusals(t *testing.T) {
+	e := startOIDC(t, "")
+	authorize := func(q url.Values) *http.Response {
+		resp, err := noRedirect.Get(e.base + "/oidc/authorize?" + q.Encode())
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	pkce := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	base := func() url.Values {
+		return url.Values{"client_id": {"app"}, "redirect_uri": {"com.example.app:/cb"}, "response_type": {"code"},
+			"scope": {"openid"}, "state": {"st"}, "code_challenge": {pkce}, "code_challenge_method": {"S256"}}
+	}
+	for name, change := range map[string]func(url.Values){
+		"unregistered redirect_uri":         func(q url.Values) { q.Set("redirect_uri", "com.example.app:/cb/../evil") },
+		"redirect_uri of another client":    func(q url.Values) { q.Set("redirect_uri", "https://site.example/cb") },
+		"redirect_uri differing by a slash": func(q url.Values) { q.Set("redirect_uri", "com.example.app:/cb/") },
+		"unknown client":                    func(q url.Values) { q.Set("client_id", "nobody") },
+		"no redirect_uri":                   func(q url.Values) { q.Del("redirect_uri") },
+	} {
+		q := base()
+		change(q)
+		resp := authorize(q)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		require.Empty(t, resp.Header.Get("Location"), "%s: never redirected", name)
+		require.Contains(t, resp.Header.Get("Content-Type"), "text/html", "%s: a page", name)
+	}
+	for name, tc := range map[string]struct {
+		change func(url.Values)
+		error  string
+	}{
+		"plain PKCE":       {func(q url.Values) { q.Set("code_challenge_method", "plain") }, "invalid_request"},
+		"no PKCE (public)": {func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, "invalid_request"},
+		// RFC 6749 §4.1.2.1 allows unauthorized_client too: the op package
+		// answers so, the client being registered for code only.
+		"implicit":        {func(q url.Values) { q.Set("response_type", "token") }, "unauthorized_client"},
+		"no openid scope": {func(q url.Values) { q.Set("scope", "admin") }, "invalid_scope"},
+	} {
+		q := base()
+		tc.change(q)
+		resp := authorize(q)
+		require.Equal(t, http.StatusFound, resp.StatusCode, name)
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		require.Equal(t, "com.example.app:/cb", loc.Scheme+":"+loc.Opaque+loc.Path, name)
+		require.Equal(t, tc.error, loc.Query().Get("error"), name)
+		require.Equal(t, "st", loc.Query().Get("state"), name)
+	}
 }

@@ -17,9 +17,37 @@ import (
 	"wxcas/store"
 )
 
-// ReasonExpired is the error page reason for an authorization request that
-// is unknown, expired or already finished.
-const ReasonExpired = "authorization_expired"
+// Error page reasons: an authorization request that is unknown, expired or
+// held by another browser; one from an unknown client or for a redirect
+// URI the client did not register (never redirected to).
+const (
+	ReasonExpired = "authorization_expired"
+	ReasonInvalid = "authorization_invalid"
+)
+
+// guardAuthorize answers, with a page in the person's language, the
+// authorization requests that cannot be sent back to the client: an
+// unknown client_id or a redirect_uri the client did not register (RFC
+// 6749 §4.1.2.1: never redirect then). The op package would answer them
+// with bare JSON; everything else it checks and, where the redirect URI is
+// known good, sends back to the client.
+func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonInvalid)
+			return
+		}
+		c, known := p.clients[r.Form.Get("client_id")]
+		redirect := r.Form.Get("redirect_uri")
+		if !known || redirect == "" || op.ValidateAuthReqRedirectURI(c, redirect, oidc.ResponseTypeCode) != nil {
+			p.d.Log.InfoContext(r.Context(), "openid: authorization request refused: unknown client or unregistered redirect_uri",
+				"client", truncate(r.Form.Get("client_id"), 64), "redirect_uri", truncate(redirect, 200))
+			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonInvalid)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // The browser authorization, after /oidc/authorize stored the request:
 //

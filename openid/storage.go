@@ -100,16 +100,14 @@ func checkPKCE(c *client, challenge, method string) error {
 	return nil
 }
 
-// checkScopes keeps the request's scopes, refusing any the client may not
-// ask for (RFC 6749 §3.3 allows narrowing, but silently dropping a scope a
-// client depends on only hides a configuration mistake).
+// checkScopes keeps the request's scopes the client may ask for and drops
+// the others (RFC 6749 §3.3: the token response's scope says what was
+// granted). The op package narrows /authorize requests the same way before
+// they get here. openid is required: this is an OpenID provider.
 func checkScopes(c *client, asked []string) ([]string, error) {
 	var out []string
 	for _, sc := range asked {
-		if !c.IsScopeAllowed(sc) {
-			return nil, oidc.ErrInvalidScope().WithDescription("scope %q is not allowed for this client", sc)
-		}
-		if !slices.Contains(out, sc) {
+		if c.IsScopeAllowed(sc) && !slices.Contains(out, sc) {
 			out = append(out, sc)
 		}
 	}

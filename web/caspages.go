@@ -22,6 +22,7 @@ var casReasons = map[string][2]string{
 	cas.ReasonInternal:          {"error_title", "error_internal"},
 	// The OpenID provider's: an authorization request that is gone.
 	"authorization_expired": {"error_title", "authorization_expired"},
+	"authorization_invalid": {"service_unknown_title", "authorization_invalid"},
 }
 
 // Error implements cas.Pages.
