@@ -60,14 +60,18 @@ oidc:
 `, listen, base, database, oidcMiniAppID, oidcMobileAppID, base, oidcBackendPass, oidcBackendPass+"-site")
 }
 
-func startOIDC(t testing.TB, database string) *oidcEnv {
+func startOIDC(t testing.TB, database string, oidcKeys ...string) *oidcEnv {
 	t.Helper()
 	ln, base := listen(t)
 	clock := &offsetClock{}
 	if database == "" {
 		database = "database: {sqlite_path: " + t.TempDir() + "/wxcas.db}"
 	}
-	a := runApp(t, ln, oidcConfig(ln.Addr().String(), base, database), clock.Now)
+	body := oidcConfig(ln.Addr().String(), base, database)
+	for _, k := range oidcKeys {
+		body = strings.Replace(body, "  enabled: true\n", "  enabled: true\n  "+k+"\n", 1)
+	}
+	a := runApp(t, ln, body, clock.Now)
 	return &oidcEnv{t: t, app: a, base: base, clock: clock}
 }
 
@@ -167,7 +171,12 @@ func oauthError(t testing.TB, err error) string {
 // verified by a standard relying-party library; then the same person again
 // (returning: no binding) gets the same subject.
 func TestOIDCNativeAppChallengeFlow(t *testing.T) {
-	e := startOIDC(t, "")
+	for _, alg := range []string{"RS256", "ES256"} {
+		t.Run(alg, func(t *testing.T) { nativeAppChallengeFlow(t, startOIDC(t, "", "signing_algorithm: "+alg), alg) })
+	}
+}
+
+func nativeAppChallengeFlow(t *testing.T, e *oidcEnv, alg string) {
 	ctx := context.Background()
 	conf := e.oauthConf(ctx, "app", "")
 	verifier := e.provider(ctx).Verifier(&oidc.Config{ClientID: "app"})
@@ -192,6 +201,8 @@ func TestOIDCNativeAppChallengeFlow(t *testing.T) {
 	tok, id := login("13700137001")
 	require.NotEmpty(t, tok.RefreshToken, "offline_access gives a refresh token")
 	require.Equal(t, "at+jwt", jwtHeader(t, tok.AccessToken)["typ"], "RFC 9068 access token")
+	require.Equal(t, alg, jwtHeader(t, tok.AccessToken)["alg"])
+	require.Equal(t, alg, jwtHeader(t, tok.Extra("id_token").(string))["alg"])
 	var claims struct {
 		UserID   string `json:"userId"`
 		Nickname string `json:"nickname"`
