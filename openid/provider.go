@@ -172,7 +172,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	mux.HandleFunc("GET "+PathLoggedOut, p.handleLoggedOut)
 	mux.HandleFunc("POST "+PathChallenge, p.handleChallenge)
 	mux.Handle(PathToken, p.limitToken(inner))
-	mux.Handle(PathAuthorize+"/callback", p.guardCallback(inner))
+	mux.Handle(PathAuthorize+"/callback", p.guardCallback(http.HandlerFunc(op.AuthorizeCallbackHandler(p.op))))
 	mux.Handle(PathAuthorize, p.guardAuthorize(inner))
 	mux.Handle("/", inner)
 	// Every endpoint sees the issuer (the op package builds absolute URLs
