@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -97,11 +98,8 @@ func startProd(t *testing.T, qrMode, prefix string) *prodEnv {
 	t.Cleanup(emSrv.Close)
 	site := casSite(t, base)
 
-	// The file is loaded as a sandbox one (secrets in it, http WeChat URLs and
-	// the console SMS sender are refused otherwise), then switched to
-	// production: what the pages do depends on sandbox.enabled and
-	// wechat.open_base_url, not on those. The console sender stands in for
-	// Tencent Cloud so the test can read the code.
+	// Loaded as a sandbox file, then switched to production
+	// (serveAsProduction).
 	body := fmt.Sprintf(`server: {listen: %s, public_url: '%s'}
 database: {sqlite_path: %s}
 sandbox: {enabled: true}
@@ -114,20 +112,32 @@ cas:
   services:
     - {id: site, name: Test site, match: prefix, url: '%s/', attributes: [phone, nickname], attributes_on_service_validate: true}
 `, ln.Addr(), base, filepath.Join(t.TempDir(), "wxcas.db"), prodWebsiteAppID, prodOAAppID, prodWebsiteAppID, prodOAAppID, qrMode, site.URL)
+	a := serveAsProduction(t, ln, body, emSrv.URL)
+
+	browser, shots := startChromium(t)
+	return &prodEnv{e2e: &e2e{t: t, app: a, base: base, appURL: site.URL + "/", browser: browser, shots: shots}, em: em, emURL: emSrv.URL}
+}
+
+// serveAsProduction loads body as a sandbox file (secrets in it, http
+// WeChat URLs and the console SMS sender are refused otherwise), switches it
+// to production with WeChat at weChatURL, and serves it on ln until the test
+// ends: what the pages do depends on sandbox.enabled and
+// wechat.open_base_url, not on those. The console sender stands in for
+// Tencent Cloud so the test can read the code.
+func serveAsProduction(t *testing.T, ln net.Listener, body, weChatURL string) *app {
+	t.Helper()
 	cfg, err := config.Load(writeConfig(t, body))
 	require.NoError(t, err)
 	cfg.Sandbox.Enabled = false
 	cfg.Secrets.Key = strings.Repeat("production-test-key-", 3)
-	cfg.WeChat.OpenBaseURL, cfg.WeChat.APIBaseURL = emSrv.URL, emSrv.URL
+	cfg.WeChat.OpenBaseURL, cfg.WeChat.APIBaseURL = weChatURL, weChatURL
 	a, err := newAppWithClock(context.Background(), cfg, logx.Discard(), time.Now)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.web.Run(ctx, ln, 5*time.Second) }()
 	t.Cleanup(func() { cancel(); <-done; a.db.Close() })
-
-	browser, shots := startChromium(t)
-	return &prodEnv{e2e: &e2e{t: t, app: a, base: base, appURL: site.URL + "/", browser: browser, shots: shots}, em: em, emURL: emSrv.URL}
+	return a
 }
 
 func (p *prodEnv) sub(t *testing.T) *prodEnv {

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 
@@ -25,41 +22,6 @@ func startOIDCBench(b *testing.B) (*oidcEnv, string) {
 	a := runApp(b, ln, body, nil)
 	e := &oidcEnv{t: b, app: a, base: base}
 	return e, e.appLogin(oidcMiniAppID, "bench", "js", "13700137099")
-}
-
-// timed runs op b.N times on 8 goroutines and reports ops/s and latency.
-func timed(b *testing.B, unit string, op func(i int) error) {
-	var (
-		mu    sync.Mutex
-		times []time.Duration
-		next  atomic.Int64
-	)
-	b.SetParallelism(4)
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := int(next.Add(1) - 1)
-			t0 := time.Now()
-			if err := op(i); err != nil {
-				b.Error(err)
-				return
-			}
-			d := time.Since(t0)
-			mu.Lock()
-			times = append(times, d)
-			mu.Unlock()
-		}
-	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if len(times) == 0 {
-		return
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	b.ReportMetric(float64(len(times))/elapsed.Seconds(), unit+"/s")
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkOIDCCodeExchange measures the authorization_code grant of a

@@ -26,8 +26,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
-	"wxcas/config"
-	"wxcas/logx"
 	"wxcas/wechat/emulator"
 )
 
@@ -91,17 +89,7 @@ oidc:
       claims: [userId]
 `, ln.Addr(), base, filepath.Join(t.TempDir(), "wxcas.db"), prodWebsiteAppID, prodOAAppID, prodWebsiteAppID, prodOAAppID,
 		rpWebClient, rpWebSecret, rp.URL, rp.URL, rp.URL, rpNativeClient)
-	cfg, err := config.Load(writeConfig(t, body))
-	require.NoError(t, err)
-	cfg.Sandbox.Enabled = false
-	cfg.Secrets.Key = strings.Repeat("production-test-key-", 3)
-	cfg.WeChat.OpenBaseURL, cfg.WeChat.APIBaseURL = emSrv.URL, emSrv.URL
-	a, err := newAppWithClock(context.Background(), cfg, logx.Discard(), time.Now)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.web.Run(ctx, ln, 5*time.Second) }()
-	t.Cleanup(func() { cancel(); <-done; a.db.Close() })
+	a := serveAsProduction(t, ln, body, emSrv.URL)
 
 	rp.connect(t, base)
 	e := &e2e{t: t, app: a, base: base}

@@ -18,15 +18,11 @@ import (
 
 	"wxcas/journey"
 	"wxcas/store"
+	"wxcas/store/storetest"
 )
 
-// t0 is the suite's "now": an instant with nanoseconds, so that a store
-// that keeps more precision than the database can is caught.
-var t0 = time.Date(2026, 11, 21, 8, 0, 0, 123456789, time.UTC)
-
-// shanghai is a zone other than UTC: times handed to a store in it come
-// back in UTC, denoting the same instant.
-var shanghai = time.FixedZone("CST", 8*60*60)
+// t0 is the suite's "now", shanghai a zone other than UTC (see storetest).
+var t0, shanghai = storetest.T0, storetest.Shanghai
 
 // Sample returns a journey with every field set to a value that tells it
 // apart from the zero value (and, through n, from other samples), with times

@@ -23,15 +23,14 @@ import (
 
 	"wxcas/openid"
 	"wxcas/store"
+	"wxcas/store/storetest"
 )
 
-// T0 is the suite's "now": an instant with nanoseconds, so that a store
-// that keeps more precision than the database can is caught.
-var T0 = time.Date(2026, 11, 21, 8, 0, 0, 123456789, time.UTC)
+// T0 is the suite's "now" (storetest.T0).
+var T0 = storetest.T0
 
-// shanghai is a zone other than UTC: times handed to a store in it come
-// back in UTC, denoting the same instant.
-var shanghai = time.FixedZone("CST", 8*60*60)
+// shanghai is a zone other than UTC (storetest.Shanghai).
+var shanghai = storetest.Shanghai
 
 // SampleAuthRequest returns a new (not done, no code) authorization
 // request with every request field set to a value that tells it apart from
@@ -237,24 +236,6 @@ func requireKeys(t *testing.T, want, got []openid.SigningKey, msg string) {
 	}
 }
 
-// race runs fn n times at once (released together) and returns the errors.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = fn(i)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
 // requireOneWinner checks that exactly one of errs is nil and every other
 // is lost; it returns the winner's index.
 func requireOneWinner(t *testing.T, errs []error, lost error) int {
@@ -384,7 +365,7 @@ func Run(t *testing.T, newStore func(t *testing.T) openid.Store) {
 	t.Run("complete: of concurrent completions exactly one wins", func(t *testing.T) {
 		s := newStore(t)
 		require.NoError(t, s.CreateAuthRequest(ctx, SampleAuthRequest("ar-race", 1)))
-		errs := race(racers, func(i int) error { return s.CompleteAuthRequest(ctx, "ar-race", SampleLogin(i)) })
+		errs := storetest.Race(racers, func(i int) error { return s.CompleteAuthRequest(ctx, "ar-race", SampleLogin(i)) })
 		w := requireOneWinner(t, errs, openid.ErrConflict)
 		got, err := s.AuthRequest(ctx, "ar-race")
 		require.NoError(t, err)
@@ -512,7 +493,7 @@ func Run(t *testing.T, newStore func(t *testing.T) openid.Store) {
 	t.Run("bind browser: of concurrent bindings exactly one wins", func(t *testing.T) {
 		s := newStore(t)
 		require.NoError(t, s.CreateAuthRequest(ctx, SampleAuthRequest("ar-browser-race", 1)))
-		errs := race(racers, func(i int) error { return s.BindBrowser(ctx, "ar-browser-race", hashOf(fmt.Sprint(i))) })
+		errs := storetest.Race(racers, func(i int) error { return s.BindBrowser(ctx, "ar-browser-race", hashOf(fmt.Sprint(i))) })
 		requireOneWinner(t, errs, openid.ErrConflict)
 	})
 
@@ -525,7 +506,7 @@ func Run(t *testing.T, newStore func(t *testing.T) openid.Store) {
 		s := newStore(t)
 		require.NoError(t, s.CreateAuthRequest(ctx, completed("ar-race", 1)))
 		require.NoError(t, s.SaveCode(ctx, "ar-race", hashOf("code"), T0.Add(time.Minute)))
-		errs := race(racers, func(i int) error { return s.RedeemCode(ctx, "ar-race", fmt.Sprintf("g-%d", i)) })
+		errs := storetest.Race(racers, func(i int) error { return s.RedeemCode(ctx, "ar-race", fmt.Sprintf("g-%d", i)) })
 		w := requireOneWinner(t, errs, openid.ErrCodeUsed)
 		got, err := s.AuthRequest(ctx, "ar-race")
 		require.NoError(t, err)
@@ -642,7 +623,7 @@ func Run(t *testing.T, newStore func(t *testing.T) openid.Store) {
 		}
 		var mu sync.Mutex
 		returned := map[string]int{}
-		errs := race(racers, func(int) error {
+		errs := storetest.Race(racers, func(int) error {
 			got, err := s.RevokeSessionGrants(ctx, key)
 			mu.Lock()
 			defer mu.Unlock()
@@ -763,7 +744,7 @@ func Run(t *testing.T, newStore func(t *testing.T) openid.Store) {
 	t.Run("rotate: of concurrent rotations exactly one wins", func(t *testing.T) {
 		s := newStore(t)
 		require.NoError(t, s.CreateRefreshToken(ctx, SampleRefreshToken(hashOf("old"), "g-1")))
-		errs := race(racers, func(i int) error {
+		errs := storetest.Race(racers, func(i int) error {
 			return s.RotateRefreshToken(ctx, hashOf("old"), SampleRefreshToken(hashOf(fmt.Sprintf("next-%d", i)), "g-1"))
 		})
 		w := requireOneWinner(t, errs, openid.ErrTokenReused)
@@ -824,7 +805,7 @@ func Run(t *testing.T, newStore func(t *testing.T) openid.Store) {
 
 	t.Run("signing keys: of instances adding one generation at once, one makes it", func(t *testing.T) {
 		s := newStore(t)
-		errs := race(racers, func(i int) error {
+		errs := storetest.Race(racers, func(i int) error {
 			k := SampleSigningKey(1)
 			k.ID = fmt.Sprintf("k1-%d", i)
 			return s.AddSigningKey(ctx, k)

@@ -171,19 +171,9 @@ func Wrong(code string) string {
 	return string(b)
 }
 
+// parallel runs fn n times at once (storetest.Race, without errors).
 func parallel(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			fn(i)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	storetest.Race(n, func(i int) error { fn(i); return nil })
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -147,3 +147,30 @@ func (c *Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
+
+// T0 is the conformance suites' "now": an instant with nanoseconds, so that
+// a store that keeps more precision than the database can is caught.
+var T0 = time.Date(2026, 11, 21, 8, 0, 0, 123456789, time.UTC)
+
+// Shanghai is a zone other than UTC: times handed to a store in it must
+// come back in UTC, denoting the same instant.
+var Shanghai = time.FixedZone("CST", 8*60*60)
+
+// Race runs fn n times at once (all released together) and returns their
+// errors, in order: the suites' way of racing n callers on one row.
+func Race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
