@@ -273,6 +273,12 @@ func TestBrowserOIDCDesktopQR(t *testing.T) {
 	silent := o.rp.finish(t, o.rp.lastCallback(t))
 	require.Equal(t, l.claims.SID, silent.claims.SID)
 
+	// prompt=none with max_age=0: the session is too old and no new login
+	// may be asked for, so login_required (once, not a loop of tickets).
+	landed = o.navigate(ctx, o.rp.loginURL(rpWebClient, "none")+"&max_age=0")
+	require.True(t, strings.HasPrefix(landed, o.rp.URL+"/callback?"), landed)
+	require.Equal(t, "login_required", o.rp.lastCallback(t).Get("error"))
+
 	// prompt=none in a browser without the cookie: login_required at the
 	// redirect URI, with the state, and no page shown.
 	fresh := o.browserFor("", 20*time.Second)

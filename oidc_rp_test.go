@@ -5,7 +5,7 @@ package main
 // JWKS, ID token verification, userinfo) and golang.org/x/oauth2
 // (authorization URL, PKCE, code exchange, refresh). It is a small web site:
 //
-//	GET  /login?client=web|native[&prompt=none]  starts an authorization
+//	GET  /login?client=web|native[&prompt=none][&max_age=N]  starts an authorization
 //	GET  /callback                                where wxcas sends the browser back
 //	POST /backchannel                             OIDC back-channel logout
 //	GET  /logged-out                              the post-logout redirect URI
@@ -173,6 +173,9 @@ func (rp *oidcRP) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	state, nonce, verifier := randomValue(), randomValue(), oauth2.GenerateVerifier()
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)}
+	if maxAge := r.URL.Query().Get("max_age"); maxAge != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", maxAge))
+	}
 	if prompt := r.URL.Query().Get("prompt"); prompt != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("prompt", prompt))
 	}

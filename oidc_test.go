@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"wxcas/config"
 	"wxcas/logx"
 )
 
@@ -54,7 +55,7 @@ oidc:
   token_per_client: {max: 0, window: 1m}
   challenge_per_ip: {max: 0, window: 1m}
   clients:
-    - {id: app, type: native, redirect_uris: ['com.example.app:/cb'], first_party: true, claims: [userId, nickname]}
+    - {id: app, type: native, redirect_uris: ['com.example.app:/cb', 'http://127.0.0.1/cb'], first_party: true, claims: [userId, nickname]}
     - {id: mp, type: backend, secret: %s, first_party: true, claims: [userId, phone]}
     - {id: site, type: web, secret: %s, redirect_uris: ['https://site.example/cb'], claims: [userId]}
 `, listen, base, database, oidcMiniAppID, oidcMobileAppID, base, oidcBackendPass, oidcBackendPass+"-site")
@@ -418,6 +419,15 @@ func TestOIDCRevocationAndIntrospection(t *testing.T) {
 	require.Equal(t, "access_token", at["token_type"])
 	require.Equal(t, true, introspect(tok.RefreshToken)["active"])
 	require.Equal(t, false, introspect("not-a-token")["active"])
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/oidc/introspect", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("site", oidcBackendPass+"-site")
+	other, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var seen map[string]any
+	require.NoError(t, json.NewDecoder(other.Body).Decode(&seen))
+	other.Body.Close()
+	require.Equal(t, map[string]any{"active": false}, seen, "a client learns nothing of another client's tokens")
 
 	revoke := func(token string) int {
 		req, _ := http.NewRequest(http.MethodPost, e.base+"/oidc/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
@@ -435,6 +445,78 @@ func TestOIDCRevocationAndIntrospection(t *testing.T) {
 	require.Equal(t, false, introspect(tok.AccessToken)["active"], "revoking the refresh token revokes its access tokens")
 	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	require.Equal(t, "invalid_grant", oauthError(t, err))
+
+	req, _ = http.NewRequest(http.MethodGet, e.base+"/oidc/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, `Bearer error="invalid_token"`, resp.Header.Get("WWW-Authenticate"), "RFC 6750 §3")
+}
+
+// TestOIDCEndSessionWithoutRedirect: end-session with only a state (no
+// post-logout redirect URI) ends on the logged-out page.
+func TestOIDCEndSessionWithoutRedirect(t *testing.T) {
+	e := startOIDC(t, "")
+	resp, err := http.Get(e.base + "/oidc/end_session?state=abc")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.Equal(t, "/oidc/logged-out", resp.Request.URL.Path)
+}
+
+// TestOIDCSigningAlgorithmChange: an instance restarted with another
+// signing_algorithm signs with a key of it at once, and publishes both
+// algorithms while the old key's tokens live.
+func TestOIDCSigningAlgorithmChange(t *testing.T) {
+	db := "database: {sqlite_path: " + t.TempDir() + "/wxcas.db}"
+	first := startOIDC(t, db)
+	ctx := context.Background()
+	tgt := first.appLogin(oidcMiniAppID, "ivan", "js", "13700137007")
+	_, out := first.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "mp", oidcBackendPass)
+	old, err := first.oauthConf(ctx, "mp", oidcBackendPass).Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(t, err)
+	require.Equal(t, "RS256", jwtHeader(t, old.AccessToken)["alg"])
+
+	second := startOIDC(t, db, "signing_algorithm: ES256")
+	_, out = second.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "mp", oidcBackendPass)
+	tok, err := second.oauthConf(ctx, "mp", oidcBackendPass).Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(t, err)
+	require.Equal(t, "ES256", jwtHeader(t, tok.AccessToken)["alg"])
+	require.Equal(t, "ES256", jwtHeader(t, tok.Extra("id_token").(string))["alg"])
+
+	var disc struct {
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	resp, err := http.Get(second.base + "/.well-known/openid-configuration")
+	require.NoError(t, err)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&disc))
+	resp.Body.Close()
+	require.Equal(t, []string{"ES256", "RS256"}, disc.Algs, "the old key's tokens still verify")
+}
+
+// TestOIDCRefusesToStartWithAnotherSecret: signing keys sealed with
+// another secrets.key cannot be used, and the instance says so at start-up
+// instead of answering every token request with an error.
+func TestOIDCRefusesToStartWithAnotherSecret(t *testing.T) {
+	dir := t.TempDir()
+	body := func(key string) string {
+		return strings.Replace(oidcConfig("127.0.0.1:0", "http://127.0.0.1:1", "database: {sqlite_path: "+dir+"/wxcas.db}"),
+			"sandbox: {enabled: true}", "sandbox: {enabled: true}\nsecrets: {key: "+key+"}", 1)
+	}
+	start := func(key string) error {
+		cfg, err := config.Load(writeConfig(t, body(key)))
+		require.NoError(t, err)
+		a, err := newAppWithClock(context.Background(), cfg, logx.Discard(), time.Now)
+		if err == nil {
+			a.db.Close()
+		}
+		return err
+	}
+	require.NoError(t, start(strings.Repeat("a", 40)))
+	require.ErrorContains(t, start(strings.Repeat("b", 40)), "was secrets.key changed")
 }
 
 // TestOIDCLogoutRevokesGrants: the API session's REST logout (CAS) ends
@@ -574,6 +656,10 @@ func TestOIDCAuthorizeRefusals(t *testing.T) {
 		"redirect_uri differing by a slash": func(q url.Values) { q.Set("redirect_uri", "com.example.app:/cb/") },
 		"unknown client":                    func(q url.Values) { q.Set("client_id", "nobody") },
 		"no redirect_uri":                   func(q url.Values) { q.Del("redirect_uri") },
+		"loopback as localhost":             func(q url.Values) { q.Set("redirect_uri", "http://localhost:4444/cb") },
+		"loopback as another address":       func(q url.Values) { q.Set("redirect_uri", "http://[::1]:4444/cb") },
+		"loopback over https":               func(q url.Values) { q.Set("redirect_uri", "https://127.0.0.1:4444/cb") },
+		"loopback with another path":        func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:4444/cb/x") },
 	} {
 		q := base()
 		change(q)
@@ -582,6 +668,13 @@ func TestOIDCAuthorizeRefusals(t *testing.T) {
 		require.Empty(t, resp.Header.Get("Location"), "%s: never redirected", name)
 		require.Contains(t, resp.Header.Get("Content-Type"), "text/html", "%s: a page", name)
 	}
+	// RFC 8252 §7.3: the registered loopback URI with any port.
+	q := base()
+	q.Set("redirect_uri", "http://127.0.0.1:4444/cb")
+	resp := authorize(q)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Location"), "/oidc/login?id=")
+
 	for name, tc := range map[string]struct {
 		change func(url.Values)
 		error  string

@@ -298,6 +298,11 @@ func (a *app) wireOIDC(casSrv *cas.Server, pub *url.URL) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := prov.Ready(ctx); err != nil {
+		return fmt.Errorf("oidc: %w", err)
+	}
 	casSrv.OnLogout(prov.SessionEnded)
 	a.web.Mount(openid.PathDiscovery, prov.Handler())
 	a.web.Mount("/oidc", prov.Handler())

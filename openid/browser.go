@@ -39,7 +39,7 @@ func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
 		}
 		c, known := p.clients[r.Form.Get("client_id")]
 		redirect := r.Form.Get("redirect_uri")
-		if !known || redirect == "" || op.ValidateAuthReqRedirectURI(c, redirect, oidc.ResponseTypeCode) != nil {
+		if !known || redirect == "" || op.ValidateAuthReqRedirectURI(c, redirect, oidc.ResponseTypeCode) != nil || !registered(c, redirect) {
 			p.d.Log.InfoContext(r.Context(), "openid: authorization request refused: unknown client or unregistered redirect_uri",
 				"client", truncate(r.Form.Get("client_id"), 64), "redirect_uri", truncate(redirect, 200))
 			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonInvalid)
@@ -148,6 +148,32 @@ func (p *Provider) guardCallback(next http.Handler) http.Handler {
 	})
 }
 
+// registered: uri is one of the client's redirect URIs, string for
+// string, or differs from one only in the port of a loopback IP literal
+// (RFC 8252 §7.3: a native app's loopback listener gets its port at run
+// time). The op package also lets localhost, another loopback address or
+// https through for a registered loopback URI; wxcas does not.
+func registered(c *client, uri string) bool {
+	if slices.Contains(c.RedirectURIs(), uri) {
+		return true
+	}
+	if c.Type != TypeNative {
+		return false
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || !isLoopbackIP(u.Hostname()) {
+		return false
+	}
+	for _, reg := range c.RedirectURIs() {
+		r, err := url.Parse(reg)
+		if err == nil && r.Scheme == "http" && r.Hostname() == u.Hostname() && r.EscapedPath() == u.EscapedPath() &&
+			r.RawQuery == u.RawQuery && u.User == nil && u.Fragment == "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Provider) callbackURL(id string) string {
 	return p.base + PathAuthorize + "/callback?id=" + url.QueryEscape(id)
 }
@@ -209,7 +235,12 @@ func (p *Provider) handleContinue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.FromNewLogin && p.tooOld(a, s.AuthenticatedAt) {
-		// max_age: the SSO session is older than the client accepts.
+		// max_age: the SSO session is older than the client accepts. A new
+		// login is asked for, unless the client said not to prompt.
+		if slices.Contains(a.Prompt, oidc.PromptNone) {
+			p.toClient(w, r, a, oidc.ErrLoginRequired().WithDescription("the single sign-on session is older than max_age"))
+			return
+		}
 		http.Redirect(w, r, p.casLogin(a, true), http.StatusSeeOther)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -94,10 +95,11 @@ func (r *keyRing) current(ctx context.Context) (*ringKey, error) {
 		k := r.pick(now)
 		switch {
 		case k == nil:
-			// No key signs now: the first start, or every instance was
-			// down past the current key's end. The new key signs at once.
+			// No key signs now: the first start, a new signing_algorithm,
+			// or every instance was down past the current key's end. The
+			// new key signs at once.
 			if len(r.keys) > 0 {
-				r.log.WarnContext(ctx, "openid: no signing key was ready; a new one signs without having been published ahead")
+				r.log.WarnContext(ctx, "openid: no signing key was ready; a new one signs without having been published ahead", "algorithm", r.alg)
 			}
 			if err := r.create(ctx, now, now); err != nil {
 				return nil, err
@@ -121,11 +123,13 @@ func (r *keyRing) current(ctx context.Context) (*ringKey, error) {
 	return nil, errors.New("openid: signing keys keep changing under us")
 }
 
-// pick is the newest key that signs at now.
+// pick is the newest key of the configured algorithm that signs at now.
+// After signing_algorithm changed, keys of the old one sign no more (they
+// stay published until they expire).
 func (r *keyRing) pick(now time.Time) *ringKey {
 	for i := len(r.keys) - 1; i >= 0; i-- {
 		k := r.keys[i]
-		if !k.ActiveFrom.After(now) && now.Before(r.signsUntil(k)) {
+		if k.Algorithm == string(r.alg) && !k.ActiveFrom.After(now) && now.Before(r.signsUntil(k)) {
 			return k
 		}
 	}
@@ -134,10 +138,28 @@ func (r *keyRing) pick(now time.Time) *ringKey {
 
 // needsNext: k's successor is due to be published and is not there yet.
 func (r *keyRing) needsNext(k *ringKey, now time.Time) bool {
-	if last := r.keys[len(r.keys)-1]; last.Generation > k.Generation {
-		return false
+	for _, later := range r.keys {
+		if later.Generation > k.Generation && later.Algorithm == k.Algorithm {
+			return false
+		}
 	}
 	return !now.Before(k.ActiveFrom.Add(r.rotation - r.ahead))
+}
+
+// algorithms are those of the published keys, the configured one first:
+// during a change of signing_algorithm tokens of both verify.
+func (r *keyRing) algorithms(ctx context.Context) ([]jose.SignatureAlgorithm, error) {
+	keys, err := r.published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []jose.SignatureAlgorithm{r.alg}
+	for _, k := range keys {
+		if a := jose.SignatureAlgorithm(k.Algorithm); !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // published returns the keys for JWKS: every key not expired, the next one
@@ -221,7 +243,7 @@ func (r *keyRing) unseal(k SigningKey) (crypto.Signer, error) {
 	}
 	der, err := r.aead.Open(nil, k.Sealed[:n], k.Sealed[n:], []byte(k.ID))
 	if err != nil {
-		return nil, errors.New("cannot unseal (was secrets.key changed?)")
+		return nil, errors.New("cannot unseal it with secrets.key: was secrets.key changed? Put the old key back, or (every token wxcas issued becomes invalid) delete the rows of oidc_signing_keys")
 	}
 	key, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {

@@ -164,8 +164,10 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openid: %w", err)
 	}
-	srv := &server{LegacyServer: op.NewLegacyServer(p.op, p.op.Endpoints()), p: p}
-	inner := op.RegisterServer(srv, p.op.Endpoints())
+	endpoints := p.op.Endpoints()
+	endpoints.DeviceAuthorization = nil // not offered: no route
+	srv := &server{LegacyServer: op.NewLegacyServer(p.op, endpoints), p: p}
+	inner := op.RegisterServer(srv, endpoints)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathLogin, p.handleLogin)
 	mux.HandleFunc("GET "+PathContinue+"/{client}", p.handleContinue)
@@ -174,6 +176,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	mux.Handle(PathToken, p.limitToken(inner))
 	mux.Handle(PathAuthorize+"/callback", p.guardCallback(http.HandlerFunc(op.AuthorizeCallbackHandler(p.op))))
 	mux.Handle(PathAuthorize, p.guardAuthorize(inner))
+	mux.Handle(PathUserinfo, bearerChallenge(inner))
 	mux.Handle("/", inner)
 	// Every endpoint sees the issuer (the op package builds absolute URLs
 	// from it).
@@ -207,6 +210,30 @@ func Services(cfg Config, publicURL string) []cas.Service {
 		})
 	}
 	return append(out, cas.Service{ID: "oidc.logged-out", Name: "OpenID Connect", Match: "prefix", URL: base + PathLoggedOut, LogoutType: "none"})
+}
+
+// Ready checks that the signing keys can be used (unsealed with this
+// secrets.key, or made): an instance that cannot sign must not start.
+func (p *Provider) Ready(ctx context.Context) error {
+	_, err := p.keys.current(ctx)
+	return err
+}
+
+// bearerChallenge adds the WWW-Authenticate header RFC 6750 §3 requires on
+// a 401 from a resource endpoint (userinfo).
+func bearerChallenge(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&challengeWriter{ResponseWriter: w}, r)
+	})
+}
+
+type challengeWriter struct{ http.ResponseWriter }
+
+func (c *challengeWriter) WriteHeader(status int) {
+	if status == http.StatusUnauthorized {
+		c.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	c.ResponseWriter.WriteHeader(status)
 }
 
 // Cleanup deletes expired requests, grants, tokens and keys.

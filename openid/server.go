@@ -64,6 +64,8 @@ func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Re
 	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
 	d.DeviceAuthorizationEndpoint = ""
+	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
 	d.CheckSessionIframe = ""
 	d.ScopesSupported = s.p.scopes()
 	d.ClaimsSupported = s.p.claimNames()
@@ -354,6 +356,11 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("introspection needs a confidential client's credentials"), http.StatusUnauthorized)
 	}
 	resp := s.p.introspect(ctx, r.Data.Token)
+	if resp.Active && resp.ClientID != cc.ClientID {
+		// A client learns about its own tokens only: another client's
+		// token, like an unknown one, is inactive (RFC 7662 §4).
+		resp = &oidc.IntrospectionResponse{}
+	}
 	return op.NewResponse(resp), nil
 }
 

@@ -242,8 +242,8 @@ func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	return signingKey{k}, nil
 }
 
-func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{s.p.keys.alg}, nil
+func (s *storage) SignatureAlgorithms(ctx context.Context) ([]jose.SignatureAlgorithm, error) {
+	return s.p.keys.algorithms(ctx)
 }
 
 func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
@@ -373,7 +373,10 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSess
 		}
 	}
 	back := s.p.base + PathLoggedOut
-	if r.RedirectURI != "" {
+	// The op package puts state on its (empty) default when the request
+	// named no post-logout redirect URI: only an absolute one is a place
+	// to go.
+	if u, err := url.Parse(r.RedirectURI); err == nil && u.Scheme != "" {
 		back += "?to=" + url.QueryEscape(r.RedirectURI) + "&sig=" + s.p.sign("logged-out", r.RedirectURI)
 	}
 	return s.p.base + "/cas/logout?service=" + url.QueryEscape(back), nil
