@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 	"wxcas/config"
 	"wxcas/logx"
+	"wxcas/openid"
 )
 
 const (
@@ -632,6 +635,15 @@ func TestOIDCAuthorizationBelongsToItsBrowser(t *testing.T) {
 	}
 	resp = get(browser(), e.base+"/oidc/authorize/callback?id="+reqID)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "no code for a browser without the binding")
+
+	// The callback's request is the one in the URL, checked, and no other:
+	// a POST naming the attacker's request in the URL and another in the
+	// body gets nothing.
+	post, err := attacker.PostForm(e.base+"/oidc/authorize/callback?id="+reqID, url.Values{"id": {"another-request"}})
+	require.NoError(t, err)
+	post.Body.Close()
+	require.GreaterOrEqual(t, post.StatusCode, 400)
+	require.Empty(t, post.Header.Get("Location"), "no code, nowhere")
 }
 
 // TestOIDCAuthorizeRefusals: what /oidc/authorize never redirects, and
@@ -695,5 +707,234 @@ func TestOIDCAuthorizeRefusals(t *testing.T) {
 		require.Equal(t, "com.example.app:/cb", loc.Scheme+":"+loc.Opaque+loc.Path, name)
 		require.Equal(t, tc.error, loc.Query().Get("error"), name)
 		require.Equal(t, "st", loc.Query().Get("state"), name)
+	}
+}
+
+// TestOIDCBackChannelReachesEveryClientOfTheSession: a client is told of
+// its session's logout even when its tokens are gone by then — revoked by
+// the client, or expired and cleaned up (Back-Channel Logout 1.0 §2.7: every
+// RP the person logged in to in that session).
+func TestOIDCBackChannelReachesEveryClientOfTheSession(t *testing.T) {
+	var mu sync.Mutex
+	var tokens []string
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tokens = append(tokens, r.FormValue("logout_token"))
+		mu.Unlock()
+	}))
+	t.Cleanup(rp.Close)
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(tokens)
+	}
+
+	ln, base := listen(t)
+	clock := &offsetClock{}
+	body := strings.Replace(oidcConfig(ln.Addr().String(), base, "database: {sqlite_path: "+t.TempDir()+"/wxcas.db}"),
+		"first_party: true, claims: [userId, phone]}", "first_party: true, claims: [userId, phone], backchannel_logout_uri: '"+rp.URL+"/bcl'}", 1)
+	a := runApp(t, ln, body, clock.Now)
+	e := &oidcEnv{t: t, app: a, base: base, clock: clock}
+	ctx := context.Background()
+	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
+
+	for _, end := range []string{"revoked by the client", "expired and cleaned up"} {
+		t.Run(end, func(t *testing.T) {
+			tgt := e.appLogin(oidcMiniAppID, "jane", "js", "13700137008")
+			_, out := e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "mp", oidcBackendPass)
+			tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
+			require.NoError(t, err)
+			if end == "revoked by the client" {
+				req, _ := http.NewRequest(http.MethodPost, base+"/oidc/revoke", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth("mp", oidcBackendPass)
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+			} else {
+				clock.Advance(30 * time.Minute) // past the access token, within the session
+				_, err := openid.NewSQLStore(a.db).Cleanup(ctx, clock.Now())
+				require.NoError(t, err)
+			}
+			before := received()
+			req, _ := http.NewRequest(http.MethodDelete, base+"/cas/v1/tickets/"+tgt, nil)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			deadline := time.Now().Add(10 * time.Second)
+			for received() == before && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			require.Equal(t, before+1, received(), "the client is told of the logout")
+		})
+	}
+}
+
+// postForm posts form to path with optional Basic credentials and returns
+// the status, headers and JSON body.
+func (e *oidcEnv) postForm(method, path string, form url.Values, basic ...string) (int, http.Header, map[string]any) {
+	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if len(basic) == 2 {
+		req.SetBasicAuth(basic[0], basic[1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, resp.Header, out
+}
+
+// TestOIDCClientCallRefusals: what every endpoint a client calls with a
+// form refuses — other methods, the URL's parameters, repeated ones, and
+// any authentication but the client's registered one.
+func TestOIDCClientCallRefusals(t *testing.T) {
+	e := startOIDC(t, "")
+	tgt := e.appLogin(oidcMiniAppID, "kate", "js", "13700137009")
+	code := func() string {
+		_, out := e.challenge(url.Values{"scope": {"openid offline_access"}, "session": {tgt}}, "mp", oidcBackendPass)
+		return out["authorization_code"].(string)
+	}
+	exchange := url.Values{"grant_type": {"authorization_code"}}
+
+	resp, err := http.Get(e.base + "/oidc/token?grant_type=authorization_code&client_id=mp&client_secret=" + oidcBackendPass + "&code=" + code())
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, "no token request by GET (secrets in a URL)")
+
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code()}}
+	status, _, out := e.postForm(http.MethodPost, "/oidc/token?client_id=mp&client_secret="+oidcBackendPass, form)
+	require.Equal(t, http.StatusUnauthorized, status, "credentials in the URL are not read: %v", out)
+
+	for name, tc := range map[string]struct {
+		form   url.Values
+		basic  []string
+		status int
+		error  string
+	}{
+		"post for a Basic client":     {url.Values{"client_id": {"mp"}, "client_secret": {oidcBackendPass}}, nil, http.StatusUnauthorized, "invalid_client"},
+		"Basic and a body secret":     {url.Values{"client_secret": {oidcBackendPass}}, []string{"mp", oidcBackendPass}, http.StatusUnauthorized, "invalid_client"},
+		"Basic and another client_id": {url.Values{"client_id": {"site"}}, []string{"mp", oidcBackendPass}, http.StatusUnauthorized, "invalid_client"},
+		"public client with a secret": {url.Values{"client_id": {"app"}, "client_secret": {"x"}}, nil, http.StatusUnauthorized, "invalid_client"},
+		"wrong secret":                {url.Values{}, []string{"mp", "wrong"}, http.StatusUnauthorized, "invalid_client"},
+		"repeated parameter":          {url.Values{"scope": {"openid", "openid"}}, []string{"mp", oidcBackendPass}, http.StatusBadRequest, "invalid_request"},
+	} {
+		f := url.Values{"code": {code()}}
+		for k, v := range exchange {
+			f[k] = v
+		}
+		for k, v := range tc.form {
+			f[k] = v
+		}
+		status, hdr, out := e.postForm(http.MethodPost, "/oidc/token", f, tc.basic...)
+		require.Equal(t, tc.status, status, "%s: %v", name, out)
+		require.Equal(t, tc.error, out["error"], name)
+		if status == http.StatusUnauthorized && tc.basic != nil {
+			require.NotEmpty(t, hdr.Get("WWW-Authenticate"), "%s: RFC 6749 §5.2", name)
+		}
+	}
+	status, _, out = e.postForm(http.MethodPut, "/oidc/challenge", url.Values{})
+	require.Equal(t, http.StatusMethodNotAllowed, status, "%v", out)
+	require.Equal(t, "invalid_request", out["error"])
+}
+
+// TestOIDCVerifierAndScopeRules: a PKCE verifier of the wrong form is
+// refused (RFC 7636 §4.1), and userinfo needs the openid scope.
+func TestOIDCVerifierAndScopeRules(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	tgt := e.appLogin(oidcMobileAppID, "lena", "", "13700137010")
+	app := e.oauthConf(ctx, "app", "")
+	for name, verifier := range map[string]string{"too short": "a", "not unreserved": strings.Repeat("é", 43)} {
+		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid"}, "session": {tgt},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}})
+		require.Equal(t, http.StatusOK, status, "%v", out)
+		_, err := app.Exchange(ctx, out["authorization_code"].(string), oauth2.VerifierOption(verifier))
+		require.Equal(t, "invalid_grant", oauthError(t, err), name)
+	}
+
+	mp := e.oauthConf(ctx, "mp", oidcBackendPass)
+	_, out := e.challenge(url.Values{"scope": {"openid offline_access"}, "session": {tgt}}, "mp", oidcBackendPass)
+	tok, err := mp.Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(t, err)
+	status, _, narrowed := e.postForm(http.MethodPost, "/oidc/token", url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {tok.RefreshToken}, "scope": {"offline_access"}}, "mp", oidcBackendPass)
+	require.Equal(t, http.StatusOK, status, "%v", narrowed)
+	req, _ := http.NewRequest(http.MethodGet, e.base+"/oidc/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+narrowed["access_token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "an access token without openid opens no userinfo")
+}
+
+// TestOIDCEndSessionRefusals: what end-session refuses, with a page.
+func TestOIDCEndSessionRefusals(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	tgt := e.appLogin(oidcMiniAppID, "mona", "js", "13700137011")
+	_, out := e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "mp", oidcBackendPass)
+	tok, err := e.oauthConf(ctx, "mp", oidcBackendPass).Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(t, err)
+	idToken := tok.Extra("id_token").(string)
+	alive := func() bool {
+		resp, err := http.Get(e.base + "/cas/v1/tickets/" + tgt)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	for name, q := range map[string]url.Values{
+		"an access token as hint":        {"id_token_hint": {tok.AccessToken}},
+		"unknown client":                 {"client_id": {"nobody"}},
+		"hint of another client":         {"id_token_hint": {idToken}, "client_id": {"app"}},
+		"unregistered post-logout URI":   {"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://evil.example/"}},
+		"post-logout URI with no client": {"post_logout_redirect_uri": {"com.example.app:/cb"}},
+		"repeated parameter":             {"state": {"a", "b"}},
+	} {
+		resp, err := noRedirect.Get(e.base + "/oidc/end_session?" + q.Encode())
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		require.Contains(t, resp.Header.Get("Content-Type"), "text/html", name)
+		require.True(t, alive(), "%s: the session lives on", name)
+	}
+	resp, err := noRedirect.Get(e.base + "/oidc/end_session?" + url.Values{"id_token_hint": {idToken}}.Encode())
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.False(t, alive(), "the ID token's session is over")
+}
+
+// TestOIDCAuthorizeBounds: repeated parameters, oversized values and
+// response modes other than query.
+func TestOIDCAuthorizeBounds(t *testing.T) {
+	e := startOIDC(t, "")
+	pkce := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	q := "client_id=app&response_type=code&scope=openid&code_challenge=" + pkce + "&code_challenge_method=S256&state=st"
+	for name, tc := range map[string]struct {
+		query  string
+		status int
+		error  string
+	}{
+		"repeated redirect_uri": {q + "&redirect_uri=" + url.QueryEscape("http://127.0.0.1/cb") + "&redirect_uri=" + url.QueryEscape("http://localhost:5555/cb"), http.StatusBadRequest, ""},
+		"state too long":        {q + "&redirect_uri=com.example.app:/cb&nonce=" + strings.Repeat("n", 600), http.StatusFound, "invalid_request"},
+		"form_post":             {q + "&redirect_uri=com.example.app:/cb&response_mode=form_post", http.StatusFound, "invalid_request"},
+		"huge query":            {q + "&redirect_uri=com.example.app:/cb&login_hint=" + strings.Repeat("x", 9000), http.StatusBadRequest, ""},
+	} {
+		resp, err := noRedirect.Get(e.base + "/oidc/authorize?" + tc.query)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, tc.status, resp.StatusCode, name)
+		if tc.error != "" {
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			require.NoError(t, err)
+			require.Equal(t, tc.error, loc.Query().Get("error"), name)
+			require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "com.example.app:/cb"), name)
+		} else {
+			require.Empty(t, resp.Header.Get("Location"), name)
+		}
 	}
 }

@@ -293,7 +293,7 @@ func (a *app) wireOIDC(casSrv *cas.Server, pub *url.URL) error {
 		RealIP: a.web.Echo().IPExtractor, HTTPClient: a.backChannelClient(), PublicURL: pub,
 		SealKey: keys.Derive(a.masterKey, keys.OIDCKeySeal), CryptoKey: keys.Derive(a.masterKey, keys.OIDCCrypto),
 		LogoutKey: keys.Derive(a.masterKey, keys.OIDCLogout), Pages: web.CASPages{Pages: a.pages},
-		Insecure: pub.Scheme == "http", Now: a.now, Log: a.log.With("component", "openid"),
+		Insecure: pub.Scheme == "http", SessionLifetime: a.cfg.CAS.TGTMaxLifetime, Now: a.now, Log: a.log.With("component", "openid"),
 	})
 	if err != nil {
 		return err

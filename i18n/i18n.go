@@ -157,6 +157,7 @@ var catalogue = map[string]map[string]string{
 		"login_unavailable":      "登录服务暂时不可用，请稍后再试。",
 		"authorization_expired":  "这次登录请求已过期或无效。请回到应用重新登录。",
 		"authorization_invalid":  "这个应用的登录请求无效：应用未登记，或回调地址与登记的不符。请联系应用的开发者。",
+		"logout_invalid":         "这个退出登录请求无效。请关闭页面，或回到应用重试。",
 		"principal_invalid":      "账号信息异常，无法登录。请联系管理员。",
 		"back_to_login":          "返回登录",
 
@@ -268,6 +269,7 @@ var catalogue = map[string]map[string]string{
 		"login_unavailable":      "Login is temporarily unavailable. Please try again later.",
 		"authorization_expired":  "This login request has expired or is not valid. Please go back to the app and log in again.",
 		"authorization_invalid":  "This app's login request is not valid: the app is not registered, or its return address does not match the registered one. Please contact the app's developers.",
+		"logout_invalid":         "This logout request is not valid. Close this page, or go back to the app and try again.",
 		"principal_invalid":      "Your account cannot log in. Please contact your administrator.",
 		"back_to_login":          "Back to login",
 

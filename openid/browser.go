@@ -2,7 +2,9 @@ package openid
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"wxcas/cas"
+	"wxcas/ratelimit"
 	"wxcas/store"
 )
 
@@ -23,6 +26,8 @@ import (
 const (
 	ReasonExpired = "authorization_expired"
 	ReasonInvalid = "authorization_invalid"
+	ReasonTooMany = "too_many_requests"
+	ReasonLogout  = "logout_invalid"
 )
 
 // guardAuthorize answers, with a page in the person's language, the
@@ -33,7 +38,10 @@ const (
 // known good, sends back to the client.
 func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
+		if p.limitedPage(w, r, ratelimit.Key("oidc_authorize_ip", ratelimit.ClientSubject(p.d.RealIP(r))), p.cfg.AuthorizePerIP) {
+			return
+		}
+		if len(r.URL.RawQuery) > maxAuthorizeQuery || r.ParseForm() != nil || repeated(r.Form) != "" {
 			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonInvalid)
 			return
 		}
@@ -45,8 +53,36 @@ func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
 			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonInvalid)
 			return
 		}
+		back := AuthRequest{RedirectURI: redirect, State: truncate(r.Form.Get("state"), maxRequestValue)}
+		for _, name := range []string{"state", "nonce", "login_hint", "code_challenge"} {
+			if len(r.Form.Get(name)) > maxRequestValue {
+				p.toClient(w, r, back, oidc.ErrInvalidRequest().WithDescription("%s is longer than %d bytes", name, maxRequestValue))
+				return
+			}
+		}
+		if m := r.Form.Get("response_mode"); m != "" && m != string(oidc.ResponseModeQuery) {
+			p.toClient(w, r, back, oidc.ErrInvalidRequest().WithDescription("response_mode must be query"))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Bounds on what an authorization request may store.
+const (
+	maxAuthorizeQuery = 8 << 10
+	maxRequestValue   = 512
+)
+
+// repeated names a parameter given more than once (RFC 6749 §3.1: none
+// may be), or "".
+func repeated(form url.Values) string {
+	for k, v := range form {
+		if len(v) > 1 {
+			return k
+		}
+	}
+	return ""
 }
 
 // The browser authorization, after /oidc/authorize stored the request:
@@ -136,16 +172,20 @@ func (p *Provider) holds(w http.ResponseWriter, r *http.Request, a AuthRequest, 
 
 func (p *Provider) cookiePath() string { return strings.TrimSuffix(p.d.PublicURL.Path, "/") + "/oidc/" }
 
-// guardCallback lets the op package's callback (which issues the code)
-// run only in the browser that holds the request.
-func (p *Provider) guardCallback(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, ok := p.request(w, r, r.URL.Query().Get("id"))
-		if !ok || !p.holds(w, r, a, false) {
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// handleCallback issues the code of a done request to its redirect URI
+// (through the op package), in the browser that holds the request only.
+// The request is the one named in the URL and checked here, and no other:
+// the op package's own callback would read an id from a POST body too.
+func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.request(w, r, r.URL.Query().Get("id"))
+	if !ok || !p.holds(w, r, a, false) {
+		return
+	}
+	if !a.Done {
+		p.toClient(w, r, a, oidc.ErrInteractionRequired().WithDescription("the person has not logged in"))
+		return
+	}
+	op.AuthResponse(&authReq{a}, p.op, w, r)
 }
 
 // registered: uri is one of the client's redirect URIs, string for
@@ -210,14 +250,19 @@ func (p *Provider) handleContinue(w http.ResponseWriter, r *http.Request) {
 		p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
 		return
 	}
+	ticket := r.URL.Query().Get("ticket")
 	if !p.holds(w, r, a, false) {
+		if ticket != "" {
+			// Used up all the same: a ticket shown to the wrong browser
+			// is not left for another try.
+			_, _ = p.d.Sessions.RedeemTicket(ctx, p.continueURL(a), ticket)
+		}
 		return
 	}
 	if a.Done {
 		http.Redirect(w, r, p.callbackURL(a.ID), http.StatusSeeOther)
 		return
 	}
-	ticket := r.URL.Query().Get("ticket")
 	if ticket == "" {
 		// CAS came back without a ticket: a gateway (prompt=none) request
 		// found no session.
@@ -277,9 +322,63 @@ func (p *Provider) toClient(w http.ResponseWriter, r *http.Request, a AuthReques
 func (p *Provider) handleLoggedOut(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	to := q.Get("to")
-	if to != "" && p.sign("logged-out", to) == q.Get("sig") {
+	if to != "" && hmac.Equal([]byte(p.sign("logged-out", to)), []byte(q.Get("sig"))) {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
 	p.d.Pages.LoggedOut(w, r)
+}
+
+// guardEndSession checks an RP-initiated logout before the op package
+// handles it, answering what is wrong with a page: GET or POST only; no
+// parameter twice; an id_token_hint must be an ID token of ours (typ JWT:
+// not an access token, which resource servers see, nor a logout token) for
+// a registered client — expired ones are allowed, as the spec asks; a
+// client_id must be registered and agree with the hint; a
+// post_logout_redirect_uri must be one of that client's, string for
+// string.
+func (p *Provider) guardEndSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(why string) {
+			p.d.Log.InfoContext(r.Context(), "openid: end-session request refused", "why", why)
+			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonLogout)
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "GET, POST")
+			p.d.Pages.Error(w, r, http.StatusMethodNotAllowed, ReasonLogout)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if r.ParseForm() != nil || repeated(r.Form) != "" {
+			refuse("malformed or repeated parameters")
+			return
+		}
+		clientID := r.Form.Get("client_id")
+		if hint := r.Form.Get("id_token_hint"); hint != "" {
+			payload, ok := p.verifySigned(r.Context(), hint, "JWT")
+			var claims struct {
+				Issuer   string        `json:"iss"`
+				Audience oidc.Audience `json:"aud"`
+			}
+			if !ok || json.Unmarshal(payload, &claims) != nil || claims.Issuer != p.issuer || len(claims.Audience) != 1 {
+				refuse("id_token_hint is not an ID token of this provider")
+				return
+			}
+			if clientID != "" && clientID != claims.Audience[0] {
+				refuse("client_id does not match the id_token_hint")
+				return
+			}
+			clientID = claims.Audience[0]
+		}
+		c, known := p.clients[clientID]
+		if clientID != "" && !known {
+			refuse("unknown client")
+			return
+		}
+		if to := r.Form.Get("post_logout_redirect_uri"); to != "" && (!known || !slices.Contains(c.PostLogoutRedirectURIs(), to)) {
+			refuse("post_logout_redirect_uri not registered")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -1,12 +1,14 @@
 package openid
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
@@ -37,24 +39,11 @@ type challengeError struct {
 	LoginEndpoint string `json:"login_endpoint,omitempty"`
 }
 
+// handleChallenge runs behind clientCall: a POST form, the client
+// authenticated.
 func (p *Provider) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if p.limited(w, r, ratelimit.Key("oidc_challenge_ip", ratelimit.ClientSubject(p.d.RealIP(r))), p.cfg.ChallengePerIP) {
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, challengeError{Error: "invalid_request", Description: "the body must be a form (application/x-www-form-urlencoded) under 16 KiB"})
-		return
-	}
-	c, status, cerr := p.authenticate(r)
-	if cerr != nil {
-		if status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Basic realm="wxcas"`)
-		}
-		writeJSON(w, status, cerr)
-		return
-	}
+	c := callerOf(r)
 	if !c.FirstParty || !c.hasGrant(GrantCode) {
 		writeJSON(w, http.StatusBadRequest, challengeError{Error: "unauthorized_client", Description: "this client may not use the authorization challenge endpoint"})
 		return
@@ -103,68 +92,125 @@ func (p *Provider) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"authorization_code": code})
 }
 
-// authenticate finds the calling client: Basic or form credentials for a
-// confidential client (by its registered method), client_id alone for a
-// public one.
-func (p *Provider) authenticate(r *http.Request) (*client, int, *challengeError) {
+// clientCall is the front of every endpoint a client calls with a form
+// (token, revocation, introspection, challenge): POST only (RFC 6749 §3.2),
+// parameters from the body only — never the URL, where secrets and tokens
+// end up in logs — none repeated (§3.1), at most 16 KiB; the calls counted
+// per client IP (perIP) and per confidential client (a public client's id
+// is no credential: counting it would let anyone lock its users out); and
+// the client authenticated by its registered method, and that one only
+// (§2.3). The client is handed on in the request's context.
+func (p *Provider) clientCall(endpoint string, perIP ratelimit.Limit, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeJSON(w, http.StatusMethodNotAllowed, challengeError{Error: "invalid_request", Description: "use POST"})
+			return
+		}
+		if p.limited(w, r, ratelimit.Key("oidc_"+endpoint+"_ip", ratelimit.ClientSubject(p.d.RealIP(r))), perIP) {
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if err := r.ParseForm(); err != nil {
+			writeJSON(w, http.StatusBadRequest, challengeError{Error: "invalid_request", Description: "the body must be a form (application/x-www-form-urlencoded) under 16 KiB"})
+			return
+		}
+		r.Form = r.PostForm
+		if name := repeated(r.PostForm); name != "" {
+			writeJSON(w, http.StatusBadRequest, challengeError{Error: "invalid_request", Description: name + " is given more than once"})
+			return
+		}
+		c, cerr := p.authenticate(r)
+		if cerr != nil {
+			if _, _, basic := r.BasicAuth(); basic {
+				w.Header().Set("WWW-Authenticate", `Basic realm="wxcas"`)
+			}
+			writeJSON(w, http.StatusUnauthorized, cerr)
+			return
+		}
+		if !c.public() && p.limited(w, r, ratelimit.Key("oidc_"+endpoint+"_client", c.ID), p.cfg.TokenPerClient) {
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+	})
+}
+
+type callerKey struct{}
+
+// callerOf is the client clientCall authenticated.
+func callerOf(r *http.Request) *client { return r.Context().Value(callerKey{}).(*client) }
+
+// authenticate finds the calling client: a confidential client by its
+// registered method (client_secret_basic or client_secret_post) and no
+// other, a public one by client_id alone (and no secret).
+func (p *Provider) authenticate(r *http.Request) (*client, *challengeError) {
+	fail := func(why string) (*client, *challengeError) {
+		return nil, &challengeError{Error: "invalid_client", Description: why}
+	}
 	id, secret, basic := r.BasicAuth()
+	formID, formSecret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	if basic {
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(id)
 		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
-			return nil, http.StatusUnauthorized, &challengeError{Error: "invalid_client"}
+		switch {
+		case err1 != nil || err2 != nil:
+			return fail("malformed Basic credentials")
+		case formSecret != "" || (formID != "" && formID != id):
+			return fail("credentials given twice")
 		}
 	} else {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		id, secret = formID, formSecret
 	}
 	c, ok := p.clients[id]
-	if !ok {
-		return nil, http.StatusUnauthorized, &challengeError{Error: "invalid_client", Description: "unknown client"}
+	switch {
+	case !ok:
+		return fail("unknown client")
+	case c.public() && (basic || secret != ""):
+		return fail("a public client has no secret")
+	case c.public():
+		return c, nil
+	case basic != (c.Client.AuthMethod == "client_secret_basic"):
+		return fail("this client authenticates with " + c.Client.AuthMethod)
+	case (&storage{p}).AuthorizeClientIDSecret(r.Context(), id, secret) != nil:
+		return fail("client authentication failed")
 	}
-	if c.public() {
-		if secret != "" {
-			return nil, http.StatusUnauthorized, &challengeError{Error: "invalid_client", Description: "a public client has no secret"}
+	return c, nil
+}
+
+// tokenRequest adapts a token request for the op package's parser: a code
+// from the challenge endpoint has no redirect URI, which the parser insists
+// on, so it gets a marker that only such codes match (CodeExchange).
+func tokenRequest(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PostForm.Get("grant_type") == GrantCode && !r.PostForm.Has("redirect_uri") {
+			r.PostForm.Set("redirect_uri", noRedirectURI)
 		}
-		return c, 0, nil
-	}
-	wantBasic := c.Client.AuthMethod == "client_secret_basic"
-	if basic != wantBasic || (&storage{p}).AuthorizeClientIDSecret(r.Context(), id, secret) != nil {
-		return nil, http.StatusUnauthorized, &challengeError{Error: "invalid_client", Description: "client authentication failed (" + c.Client.AuthMethod + ")"}
-	}
-	return c, 0, nil
+		next.ServeHTTP(w, r)
+	})
 }
 
 // noRedirectURI stands for the redirect URI a token request for a
 // challenge endpoint's code leaves out.
 const noRedirectURI = "urn:wxcas:oauth:no-redirect-uri"
 
-// limitToken counts token requests per client address and per client.
-func (p *Provider) limitToken(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.limited(w, r, ratelimit.Key("oidc_token_ip", ratelimit.ClientSubject(p.d.RealIP(r))), p.cfg.TokenPerIP) {
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-		formOK := r.ParseForm() == nil
-		id, _, basic := r.BasicAuth()
-		if basic {
-			id, _ = url.QueryUnescape(id)
-		} else if formOK {
-			id = r.PostForm.Get("client_id")
-		}
-		if formOK && r.PostForm.Get("grant_type") == GrantCode && !r.PostForm.Has("redirect_uri") {
-			// A code from the challenge endpoint has no redirect URI, which
-			// the op package's parser insists on: it gets a marker that
-			// only such codes match (CodeExchange).
-			r.PostForm.Set("redirect_uri", noRedirectURI)
-			r.Form.Set("redirect_uri", noRedirectURI)
-		}
-		if _, known := p.clients[id]; known && p.limited(w, r, ratelimit.Key("oidc_token_client", id), p.cfg.TokenPerClient) {
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// limitedPage is limited for a browser: the error page, not JSON.
+func (p *Provider) limitedPage(w http.ResponseWriter, r *http.Request, key string, lim ratelimit.Limit) bool {
+	if lim.Max <= 0 {
+		return false
+	}
+	wait, err := p.d.Limiter.Hit(r.Context(), key, lim, p.d.Now())
+	switch {
+	case err != nil:
+		p.d.Log.ErrorContext(r.Context(), "openid: rate limit not counted", "err", err)
+		p.d.Pages.Error(w, r, http.StatusServiceUnavailable, cas.ReasonInternal)
+		return true
+	case wait > 0:
+		w.Header().Set("Retry-After", fmt.Sprint(int((wait+time.Second-1)/time.Second)))
+		p.d.Pages.Error(w, r, http.StatusTooManyRequests, ReasonTooMany)
+		return true
+	}
+	return false
 }
 
 // limited counts the request against lim and reports whether it has

@@ -39,6 +39,9 @@ type Config struct {
 	// TokenPerClient and TokenPerIP limit calls to the token endpoint;
 	// ChallengePerIP the authorization challenge endpoint.
 	TokenPerClient ratelimit.Limit `yaml:"token_per_client"`
+	// AuthorizePerIP limits browser authorization requests per client IP
+	// (each stores a request row).
+	AuthorizePerIP ratelimit.Limit `yaml:"authorize_per_ip"`
 	TokenPerIP     ratelimit.Limit `yaml:"token_per_ip"`
 	ChallengePerIP ratelimit.Limit `yaml:"challenge_per_ip"`
 	// BackChannelLogoutTimeout bounds one back-channel logout POST.
@@ -109,6 +112,7 @@ func DefaultConfig() Config {
 		RefreshTokenTTL:  720 * time.Hour,
 		TokenPerClient:   ratelimit.Limit{Max: 600, Window: time.Minute},
 		TokenPerIP:       ratelimit.Limit{Max: 120, Window: time.Minute},
+		AuthorizePerIP:   ratelimit.Limit{Max: 300, Window: time.Minute},
 		ChallengePerIP:   ratelimit.Limit{Max: 60, Window: time.Minute},
 
 		BackChannelLogoutTimeout: 5 * time.Second,
@@ -169,6 +173,7 @@ func (c Config) Validate(secretFromEnv func(path string) bool, insecureOK bool) 
 	p = append(p, lifetimes("oidc", c.AccessTokenTTL, c.IDTokenTTL, c.RefreshTokenTTL, false)...)
 	p = append(p, c.TokenPerClient.Problems("oidc.token_per_client")...)
 	p = append(p, c.TokenPerIP.Problems("oidc.token_per_ip")...)
+	p = append(p, c.AuthorizePerIP.Problems("oidc.authorize_per_ip")...)
 	p = append(p, c.ChallengePerIP.Problems("oidc.challenge_per_ip")...)
 	add(c.BackChannelLogoutTimeout <= 0 || c.BackChannelLogoutTimeout > time.Minute, "oidc.backchannel_logout_timeout: %v must be between 1ns and 1m", c.BackChannelLogoutTimeout)
 	add(len(c.Clients) == 0, "oidc.clients: at least one client is needed when oidc.enabled is true")

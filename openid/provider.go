@@ -69,6 +69,9 @@ type Deps struct {
 	SealKey, CryptoKey, LogoutKey []byte
 	// Pages shows errors and the logged-out page to browsers.
 	Pages cas.Pages
+	// SessionLifetime is the longest an SSO session lives
+	// (cas.tgt_max_lifetime): grants are kept that long at least.
+	SessionLifetime time.Duration
 	// Insecure allows an http issuer (the sandbox).
 	Insecure bool
 	Now      func() time.Time
@@ -167,16 +170,21 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	endpoints := p.op.Endpoints()
 	endpoints.DeviceAuthorization = nil // not offered: no route
 	srv := &server{LegacyServer: op.NewLegacyServer(p.op, endpoints), p: p}
-	inner := op.RegisterServer(srv, endpoints)
+	// No CORS: no client is a browser application; the op package's
+	// default would reflect any origin with credentials.
+	inner := op.RegisterServer(srv, endpoints, op.WithServerCORSOptions(nil))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathLogin, p.handleLogin)
 	mux.HandleFunc("GET "+PathContinue+"/{client}", p.handleContinue)
 	mux.HandleFunc("GET "+PathLoggedOut, p.handleLoggedOut)
-	mux.HandleFunc("POST "+PathChallenge, p.handleChallenge)
-	mux.Handle(PathToken, p.limitToken(inner))
-	mux.Handle(PathAuthorize+"/callback", p.guardCallback(http.HandlerFunc(op.AuthorizeCallbackHandler(p.op))))
+	mux.Handle(PathChallenge, p.clientCall("challenge", cfg.ChallengePerIP, http.HandlerFunc(p.handleChallenge)))
+	mux.Handle(PathToken, p.clientCall("token", cfg.TokenPerIP, tokenRequest(inner)))
+	mux.Handle(PathRevoke, p.clientCall("revoke", cfg.TokenPerIP, inner))
+	mux.Handle(PathIntrospect, p.clientCall("introspect", cfg.TokenPerIP, inner))
+	mux.HandleFunc("GET "+PathAuthorize+"/callback", p.handleCallback)
 	mux.Handle(PathAuthorize, p.guardAuthorize(inner))
 	mux.Handle(PathUserinfo, bearerChallenge(inner))
+	mux.Handle(PathEndSession, p.guardEndSession(inner))
 	mux.Handle("/", inner)
 	// Every endpoint sees the issuer (the op package builds absolute URLs
 	// from it).

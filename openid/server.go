@@ -134,6 +134,8 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri does not match the authorization request")
 	case a.CodeChallenge != "" && r.Data.CodeVerifier == "":
 		return nil, oidc.ErrInvalidGrant().WithDescription("code_verifier required")
+	case r.Data.CodeVerifier != "" && !validVerifier(r.Data.CodeVerifier):
+		return nil, oidc.ErrInvalidGrant().WithDescription("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)")
 	case a.CodeChallenge == "" && r.Data.CodeVerifier != "":
 		return nil, oidc.ErrInvalidGrant().WithDescription("code_verifier without a code_challenge in the authorization request")
 	case a.CodeChallenge != "" && !oidc.VerifyCodeChallenge(&oidc.CodeChallenge{Challenge: a.CodeChallenge, Method: oidc.CodeChallengeMethodS256}, r.Data.CodeVerifier):
@@ -141,13 +143,17 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	}
 	now := p.d.Now()
 	refresh := slices.Contains(a.Scopes, oidc.ScopeOfflineAccess) && c.hasGrant(GrantRefresh)
+	// The grant row outlives its tokens while its session may live, so the
+	// session's logout still finds this client (back-channel logout).
 	g := Grant{
 		ID: newID(), ClientID: c.ID, Subject: a.Subject, SessionKey: a.SessionKey, Scopes: a.Scopes,
-		AuthTime: a.AuthTime, AMR: a.AMR, Attributes: a.Attributes, CreatedAt: now, ExpiresAt: now.Add(c.AccessTokenTTL),
+		AuthTime: a.AuthTime, AMR: a.AMR, Attributes: a.Attributes, CreatedAt: now,
+		ExpiresAt: latest(now.Add(c.AccessTokenTTL), now.Add(p.d.SessionLifetime)),
 	}
 	var refreshToken string
+	familyEnd := now.Add(c.RefreshTokenTTL)
 	if refresh {
-		g.ExpiresAt = now.Add(c.RefreshTokenTTL)
+		g.ExpiresAt = latest(g.ExpiresAt, familyEnd)
 		refreshToken = newSecret()
 	}
 	err = p.d.Atomic(ctx, func(ctx context.Context) error {
@@ -158,7 +164,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 			return err
 		}
 		if refresh {
-			return p.d.Store.CreateRefreshToken(ctx, RefreshToken{Hash: hashSecret(refreshToken), GrantID: g.ID, CreatedAt: now, ExpiresAt: g.ExpiresAt})
+			return p.d.Store.CreateRefreshToken(ctx, RefreshToken{Hash: hashSecret(refreshToken), GrantID: g.ID, CreatedAt: now, ExpiresAt: familyEnd})
 		}
 		return nil
 	})
@@ -185,7 +191,19 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	return p.tokenResponse(ctx, c, g, g.Scopes, a.Nonce, r.Data.Code, refreshToken)
+	return p.tokenResponse(ctx, c, g, g.Scopes, a.Nonce, r.Data.Code, refreshToken, familyEnd)
+}
+
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 func redirectURIOf(r *oidc.AccessTokenRequest) string {
@@ -236,7 +254,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	case rt.Used:
 		p.replayed(ctx, "refresh token", c.ID, g.ID)
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used; its grant is revoked")
-	case !now.Before(rt.ExpiresAt), !now.Before(g.ExpiresAt):
+	case !now.Before(rt.ExpiresAt):
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token unknown or expired")
 	}
 	scopes := g.Scopes
@@ -249,7 +267,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		scopes = r.Data.Scopes
 	}
 	next := newSecret()
-	err = p.d.Store.RotateRefreshToken(ctx, old, RefreshToken{Hash: hashSecret(next), GrantID: g.ID, CreatedAt: now, ExpiresAt: g.ExpiresAt})
+	err = p.d.Store.RotateRefreshToken(ctx, old, RefreshToken{Hash: hashSecret(next), GrantID: g.ID, CreatedAt: now, ExpiresAt: rt.ExpiresAt})
 	if errors.Is(err, ErrTokenReused) {
 		p.replayed(ctx, "refresh token", c.ID, g.ID)
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used; its grant is revoked")
@@ -257,7 +275,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	return p.tokenResponse(ctx, c, g, scopes, "", "", next)
+	return p.tokenResponse(ctx, c, g, scopes, "", "", next, rt.ExpiresAt)
 }
 
 // accessClaims are an RFC 9068 access token's claims.
@@ -276,15 +294,17 @@ type accessClaims struct {
 
 // tokenResponse signs the access token (typ at+jwt, RFC 9068) and the ID
 // token of a grant.
-func (p *Provider) tokenResponse(ctx context.Context, c *client, g Grant, scopes []string, nonce, code, refreshToken string) (*op.Response, error) {
+// Its tokens end by the end of the refresh family (familyEnd) at the
+// latest.
+func (p *Provider) tokenResponse(ctx context.Context, c *client, g Grant, scopes []string, nonce, code, refreshToken string, familyEnd time.Time) (*op.Response, error) {
 	key, err := p.keys.current(ctx)
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	now := p.d.Now()
 	exp := now.Add(c.AccessTokenTTL)
-	if exp.After(g.ExpiresAt) {
-		exp = g.ExpiresAt
+	if refreshToken != "" && exp.After(familyEnd) {
+		exp = familyEnd
 	}
 	at := map[string]any{}
 	for k, v := range c.claims(g.Attributes) {
@@ -321,6 +341,13 @@ func (p *Provider) tokenResponse(ctx context.Context, c *client, g Grant, scopes
 		}
 	}
 	return op.NewResponse(resp), nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func unixOrZero(t time.Time) int64 {
@@ -393,35 +420,43 @@ func (p *Provider) introspect(ctx context.Context, token string) *oidc.Introspec
 	}
 }
 
-// verifyAccessToken checks a JWT access token of ours.
+// verifyAccessToken checks a JWT access token of ours: signature, typ,
+// issuer, expiry.
 func (p *Provider) verifyAccessToken(ctx context.Context, token string) (accessClaims, bool) {
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
-	if err != nil || len(jws.Signatures) != 1 {
+	payload, ok := p.verifySigned(ctx, token, "at+jwt")
+	if !ok {
 		return accessClaims{}, false
 	}
-	h := jws.Signatures[0].Header
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
+	var c accessClaims
+	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != p.issuer || p.d.Now().Unix() >= c.Expiry {
 		return accessClaims{}, false
+	}
+	return c, true
+}
+
+// verifySigned checks that token is a compact JWS of the header type typ
+// signed by one of the published keys, and returns its payload. Claims
+// are the caller's to check.
+func (p *Provider) verifySigned(ctx context.Context, token, typ string) ([]byte, bool) {
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, false
+	}
+	h := jws.Signatures[0].Header
+	if got, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(got, typ) {
+		return nil, false
 	}
 	keys, err := p.keys.published(ctx)
 	if err != nil {
-		return accessClaims{}, false
+		return nil, false
 	}
 	for _, k := range keys {
-		if k.SigningKey.ID != h.KeyID {
-			continue
+		if k.SigningKey.ID == h.KeyID {
+			payload, err := jws.Verify(k.private.Public())
+			return payload, err == nil
 		}
-		payload, err := jws.Verify(k.private.Public())
-		if err != nil {
-			return accessClaims{}, false
-		}
-		var c accessClaims
-		if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != p.issuer || p.d.Now().Unix() >= c.Expiry {
-			return accessClaims{}, false
-		}
-		return c, true
 	}
-	return accessClaims{}, false
+	return nil, false
 }
 
 // UserInfo answers for a live access token of ours (verified here, typ
@@ -432,6 +467,9 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 	claims, ok := s.p.verifyAccessToken(ctx, r.Data.AccessToken)
 	if !ok {
 		return nil, invalid
+	}
+	if !slices.Contains(strings.Fields(claims.Scope), oidc.ScopeOpenID) {
+		return nil, op.NewStatusError(&oidc.Error{ErrorType: "insufficient_scope", Description: "userinfo needs the openid scope"}, http.StatusForbidden)
 	}
 	g, c, err := (&storage{s.p}).liveGrantOfJTI(ctx, claims.JWTID)
 	if err != nil {

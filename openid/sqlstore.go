@@ -299,25 +299,15 @@ func (s *SQLStore) RevokeSessionGrants(ctx context.Context, sessionKey string) (
 	err := s.db.Atomic(ctx, func(ctx context.Context) error {
 		out = nil
 		q := s.db.Q(ctx)
+		if _, err := q.ExecContext(ctx, `UPDATE oidc_grants SET revoked = 1 WHERE session_key = ? AND revoked = 0`, sessionKey); err != nil {
+			return fmt.Errorf("openid: revoke session grants: %w", err)
+		}
 		var rows []grantRow
-		err := q.SelectContext(ctx, &rows, `SELECT `+grantColumns+` FROM oidc_grants
-WHERE session_key = ? AND revoked = 0 ORDER BY created_at, id`, sessionKey)
-		if err != nil {
+		if err := q.SelectContext(ctx, &rows, `SELECT `+grantColumns+` FROM oidc_grants
+WHERE session_key = ? ORDER BY created_at, id`, sessionKey); err != nil {
 			return fmt.Errorf("openid: read session grants: %w", err)
 		}
 		for i := range rows {
-			res, err := q.ExecContext(ctx, `UPDATE oidc_grants SET revoked = 1 WHERE id = ? AND revoked = 0`, rows[i].ID)
-			if err != nil {
-				return fmt.Errorf("openid: revoke session grants: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("openid: revoke session grants: %w", err)
-			}
-			if n == 0 {
-				continue // another caller revoked it meanwhile and returns it
-			}
-			rows[i].Revoked = true
 			g, err := rows[i].grant()
 			if err != nil {
 				return err

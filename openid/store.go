@@ -44,8 +44,10 @@ type Store interface {
 	// RevokeGrant revokes a grant: every token issued from it stops working.
 	// Revoking an unknown or revoked grant is not an error.
 	RevokeGrant(ctx context.Context, id string) error
-	// RevokeSessionGrants revokes every live grant issued in an SSO session
-	// and returns them (for back-channel logout).
+	// RevokeSessionGrants revokes every grant issued in an SSO session and
+	// returns all of the session's grants, revoked before or now: each of
+	// their clients took part in the session and is told of its end
+	// (back-channel logout), whatever became of its tokens.
 	RevokeSessionGrants(ctx context.Context, sessionKey string) ([]Grant, error)
 
 	// CreateRefreshToken stores the first refresh token of a grant.
@@ -131,9 +133,10 @@ type Grant struct {
 	Attributes map[string][]string
 	Revoked    bool
 	CreatedAt  time.Time
-	// ExpiresAt: no token of the grant lives beyond it (the refresh
-	// family's absolute lifetime, or the access token's when there is no
-	// refresh token).
+	// ExpiresAt: the grant is kept until then. No token of it lives
+	// beyond it (refresh tokens carry their family's end, access tokens
+	// their exp), and it lasts at least as long as its SSO session may, so
+	// that the session's logout still finds its client.
 	ExpiresAt time.Time
 }
 
@@ -143,6 +146,8 @@ type RefreshToken struct {
 	GrantID   string
 	Used      bool // rotated: presenting it again is reuse
 	CreatedAt time.Time
+	// ExpiresAt is the end of the refresh family: every token of a grant
+	// has the first one's.
 	ExpiresAt time.Time
 }
 
