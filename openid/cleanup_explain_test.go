@@ -11,6 +11,7 @@ import (
 
 	"wxcas/openid"
 	"wxcas/openid/openidtest"
+	"wxcas/store"
 	"wxcas/store/storetest"
 )
 
@@ -24,10 +25,10 @@ func TestCleanupUsesIndexes(t *testing.T) {
 	now := openidtest.T0
 	for i := range 3000 {
 		a := openidtest.SampleAuthRequest(fmt.Sprintf("ar-%d", i), i)
-		a.ExpiresAt = now.Add(time.Duration(i%100-5) * time.Minute)
+		a.ExpiresAt = now.Add(time.Duration(i%200) * time.Minute + time.Second - 2*time.Minute)
 		require.NoError(t, s.CreateAuthRequest(ctx, a))
 		g := openidtest.SampleGrant(fmt.Sprintf("g-%d", i), fmt.Sprintf("session-%d", i%500), i)
-		g.ExpiresAt = now.Add(time.Duration(i%100-5) * time.Hour)
+		g.ExpiresAt = now.Add(time.Duration(i%200) * time.Hour + time.Second - 2*time.Hour)
 		require.NoError(t, s.CreateGrant(ctx, g))
 		rt := openidtest.SampleRefreshToken(fmt.Sprintf("%064d", i), g.ID)
 		rt.ExpiresAt = g.ExpiresAt
@@ -40,11 +41,11 @@ func TestCleanupUsesIndexes(t *testing.T) {
 		name, stmt, index string
 		args              []any
 	}{
-		{"expired requests", `DELETE FROM oidc_auth_requests WHERE expires_at <= ? LIMIT 1000`, "oidc_auth_requests_expires_at", []any{now}},
-		{"expired grants", `DELETE FROM oidc_grants WHERE expires_at <= ? LIMIT 1000`, "oidc_grants_expires_at", []any{now}},
-		{"expired refresh tokens", `DELETE FROM oidc_refresh_tokens WHERE expires_at <= ? LIMIT 1000`, "oidc_refresh_tokens_expires_at", []any{now}},
-		{"expired keys", `DELETE FROM oidc_signing_keys WHERE expires_at <= ? LIMIT 1000`, "oidc_signing_keys_expires_at", []any{now}},
-		{"expired rate counters", `DELETE FROM oidc_rate_counters WHERE window_ends_at <= ? LIMIT 1000`, "oidc_rate_counters_window_ends_at", []any{now}},
+		{"expired requests", `DELETE FROM oidc_auth_requests WHERE expires_at <= ? LIMIT 1000`, "oidc_auth_requests_expires_at", []any{store.Time(now)}},
+		{"expired grants", `DELETE FROM oidc_grants WHERE expires_at <= ? LIMIT 1000`, "oidc_grants_expires_at", []any{store.Time(now)}},
+		{"expired refresh tokens", `DELETE FROM oidc_refresh_tokens WHERE expires_at <= ? LIMIT 1000`, "oidc_refresh_tokens_expires_at", []any{store.Time(now)}},
+		{"expired keys", `DELETE FROM oidc_signing_keys WHERE expires_at <= ? LIMIT 1000`, "oidc_signing_keys_expires_at", []any{store.Time(now)}},
+		{"expired rate counters", `DELETE FROM oidc_rate_counters WHERE window_ends_at < ? LIMIT 1000`, "oidc_rate_counters_window_ends_at", []any{store.Time(now)}},
 		{"a session's grants (logout)", `UPDATE oidc_grants SET revoked = 1 WHERE session_key = ? AND revoked = 0`, "oidc_grants_session_key", []any{"session-7"}},
 	}
 	for _, tc := range tests {
@@ -66,7 +67,7 @@ func TestCleanupUsesIndexes(t *testing.T) {
 				}
 				return ""
 			}
-			require.NotEqual(t, "ALL", str("type"), "full scan: %v", plan)
+			require.NotEqual(t, "ALL", str("type"), "full scan: type=%s key=%s rows=%v extra=%s", str("type"), str("key"), plan["rows"], str("Extra"))
 			require.Equal(t, tc.index, str("key"), "plan: %v", plan)
 		})
 	}
