@@ -25,10 +25,10 @@ func TestCleanupUsesIndexes(t *testing.T) {
 	now := openidtest.T0
 	for i := range 3000 {
 		a := openidtest.SampleAuthRequest(fmt.Sprintf("ar-%d", i), i)
-		a.ExpiresAt = now.Add(time.Duration(i%200) * time.Minute + time.Second - 2*time.Minute)
+		a.ExpiresAt = now.Add(time.Duration(i%200)*time.Minute + time.Second - 2*time.Minute)
 		require.NoError(t, s.CreateAuthRequest(ctx, a))
 		g := openidtest.SampleGrant(fmt.Sprintf("g-%d", i), fmt.Sprintf("session-%d", i%500), i)
-		g.ExpiresAt = now.Add(time.Duration(i%200) * time.Hour + time.Second - 2*time.Hour)
+		g.ExpiresAt = now.Add(time.Duration(i%200)*time.Hour + time.Second - 2*time.Hour)
 		require.NoError(t, s.CreateGrant(ctx, g))
 		rt := openidtest.SampleRefreshToken(fmt.Sprintf("%064d", i), g.ID)
 		rt.ExpiresAt = g.ExpiresAt
