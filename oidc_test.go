@@ -455,7 +455,12 @@ func TestOIDCRevocationAndIntrospection(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	require.Equal(t, `Bearer error="invalid_token"`, resp.Header.Get("WWW-Authenticate"), "RFC 6750 §3")
+	require.Equal(t, `Bearer realm="wxcas", error="invalid_token"`, resp.Header.Get("WWW-Authenticate"), "RFC 6750 §3")
+	resp, err = http.Get(e.base + "/oidc/userinfo")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, `Bearer realm="wxcas"`, resp.Header.Get("WWW-Authenticate"), "no token: no error code (RFC 6750 §3.1)")
 }
 
 // TestOIDCEndSessionWithoutRedirect: end-session with only a state (no
@@ -869,6 +874,7 @@ func TestOIDCVerifierAndScopeRules(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "an access token without openid opens no userinfo")
+	require.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`)
 }
 
 // TestOIDCEndSessionRefusals: what end-session refuses, with a page.
@@ -937,4 +943,16 @@ func TestOIDCAuthorizeBounds(t *testing.T) {
 			require.Empty(t, resp.Header.Get("Location"), name)
 		}
 	}
+}
+
+// TestOIDCAuthorizeFormBodyBound: a POST authorization request is bounded
+// like a GET one.
+func TestOIDCAuthorizeFormBodyBound(t *testing.T) {
+	e := startOIDC(t, "")
+	resp, err := noRedirect.PostForm(e.base+"/oidc/authorize", url.Values{"client_id": {"app"}, "redirect_uri": {"com.example.app:/cb"},
+		"response_type": {"code"}, "scope": {"openid"}, "foo": {strings.Repeat("x", 60000)}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Empty(t, resp.Header.Get("Location"))
 }

@@ -41,6 +41,7 @@ func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
 		if p.limitedPage(w, r, ratelimit.Key("oidc_authorize_ip", ratelimit.ClientSubject(p.d.RealIP(r))), p.cfg.AuthorizePerIP) {
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxAuthorizeQuery)
 		if len(r.URL.RawQuery) > maxAuthorizeQuery || r.ParseForm() != nil || repeated(r.Form) != "" {
 			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonInvalid)
 			return

@@ -227,19 +227,29 @@ func (p *Provider) Ready(ctx context.Context) error {
 	return err
 }
 
-// bearerChallenge adds the WWW-Authenticate header RFC 6750 §3 requires on
-// a 401 from a resource endpoint (userinfo).
+// bearerChallenge adds the WWW-Authenticate header RFC 6750 §3 asks for
+// on a 401 or 403 from a resource endpoint (userinfo): no error code when
+// the request carried no token, else the error.
 func bearerChallenge(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&challengeWriter{ResponseWriter: w}, r)
+		_, tokenInForm := r.URL.Query()["access_token"]
+		h.ServeHTTP(&challengeWriter{ResponseWriter: w, token: r.Header.Get("Authorization") != "" || tokenInForm || r.Method == http.MethodPost}, r)
 	})
 }
 
-type challengeWriter struct{ http.ResponseWriter }
+type challengeWriter struct {
+	http.ResponseWriter
+	token bool
+}
 
 func (c *challengeWriter) WriteHeader(status int) {
-	if status == http.StatusUnauthorized {
-		c.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	switch {
+	case status == http.StatusUnauthorized && !c.token:
+		c.Header().Set("WWW-Authenticate", `Bearer realm="wxcas"`)
+	case status == http.StatusUnauthorized:
+		c.Header().Set("WWW-Authenticate", `Bearer realm="wxcas", error="invalid_token"`)
+	case status == http.StatusForbidden:
+		c.Header().Set("WWW-Authenticate", `Bearer realm="wxcas", error="insufficient_scope", scope="openid"`)
 	}
 	c.ResponseWriter.WriteHeader(status)
 }
