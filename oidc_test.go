@@ -632,23 +632,99 @@ func TestOIDCAuthorizationBelongsToItsBrowser(t *testing.T) {
 	for name, u := range map[string]string{
 		"login":    loginURL,
 		"continue": e.base + "/oidc/continue/site?id=" + reqID + "&ticket=ST-GUESSED",
-		"callback": e.base + "/oidc/authorize/callback?id=" + reqID,
 	} {
 		resp = get(victim, u)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s in another browser is refused", name)
 		require.Empty(t, resp.Header.Get("Location"), name)
 	}
-	resp = get(browser(), e.base+"/oidc/authorize/callback?id="+reqID)
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "no code for a browser without the binding")
+	// There is no callback that issues codes on request: a code goes out
+	// once, in the answer to the request that redeemed the login's ticket.
+	for _, c := range []*http.Client{attacker, victim} {
+		resp = get(c, e.base+"/oidc/authorize/callback?id="+reqID)
+		require.GreaterOrEqual(t, resp.StatusCode, 400)
+		require.Empty(t, resp.Header.Get("Location"), "no code, nowhere")
+		post, err := c.PostForm(e.base+"/oidc/authorize/callback?id="+reqID, url.Values{"id": {"another-request"}})
+		require.NoError(t, err)
+		post.Body.Close()
+		require.GreaterOrEqual(t, post.StatusCode, 400)
+		require.Empty(t, post.Header.Get("Location"), "no code, nowhere")
+	}
+}
 
-	// The callback's request is the one in the URL, checked, and no other:
-	// a POST naming the attacker's request in the URL and another in the
-	// body gets nothing.
-	post, err := attacker.PostForm(e.base+"/oidc/authorize/callback?id="+reqID, url.Values{"id": {"another-request"}})
+// TestOIDCParameterNamesAreExact: the op package's decoder matches names
+// without regard to case, so a second spelling would smuggle a value past
+// wxcas's checks; any name not in lower case is refused.
+func TestOIDCParameterNamesAreExact(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	tgt := e.appLogin(oidcMiniAppID, "nina", "js", "13700137012")
+	_, out := e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "mp", oidcBackendPass)
+	tok, err := e.oauthConf(ctx, "mp", oidcBackendPass).Exchange(ctx, out["authorization_code"].(string))
 	require.NoError(t, err)
-	post.Body.Close()
-	require.GreaterOrEqual(t, post.StatusCode, 400)
-	require.Empty(t, post.Header.Get("Location"), "no code, nowhere")
+	pkce := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	authorize := "client_id=app&response_type=code&scope=openid&state=s&code_challenge=" + pkce + "&code_challenge_method=S256&redirect_uri=" +
+		url.QueryEscape("http://127.0.0.1:5000/cb")
+	for name, u := range map[string]string{
+		"end_session ID_TOKEN_HINT": "/oidc/end_session?ID_TOKEN_HINT=" + tok.AccessToken,
+		"end_session Client_Id":     "/oidc/end_session?Client_Id=app&Post_Logout_Redirect_Uri=" + url.QueryEscape("http://127.0.0.1:5555/bye"),
+		"authorize REDIRECT_URI":    "/oidc/authorize?" + authorize + "&REDIRECT_URI=" + url.QueryEscape("http://localhost:5000/cb"),
+		"authorize Response_Mode":   "/oidc/authorize?" + authorize + "&Response_Mode=form_post",
+		"authorize State":           "/oidc/authorize?" + authorize + "&State=" + strings.Repeat("A", 3000),
+	} {
+		resp, err := noRedirect.Get(e.base + u)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		require.Empty(t, resp.Header.Get("Location"), name)
+	}
+	status, _, out := e.postForm(http.MethodPost, "/oidc/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"},
+		"client_id": {"app"}, "Client_Id": {"mp"}, "Client_Secret": {oidcBackendPass}})
+	require.Equal(t, http.StatusBadRequest, status, "%v", out)
+	resp, err := http.Get(e.base + "/cas/v1/tickets/" + tgt)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the session lives on")
+}
+
+// TestOIDCInternalServicesStayInternal: the CAS services the provider logs
+// people in for get no tickets over REST and no validation outside wxcas.
+func TestOIDCInternalServicesStayInternal(t *testing.T) {
+	e := startOIDC(t, "")
+	tgt := e.appLogin(oidcMiniAppID, "olga", "js", "13700137013")
+	resp, err := http.PostForm(e.base+"/cas/v1/tickets/"+tgt, url.Values{"service": {e.base + "/oidc/continue/site?id=x"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	resp, err = http.Get(e.base + "/oidc/userinfo?access_token=x")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "no bearer token in a URL")
+}
+
+// TestOIDCEndSessionAfterTheSessionExpired: logging out with an ID token
+// whose SSO session has expired still revokes that session's grants
+// (refresh tokens outlive the session).
+func TestOIDCEndSessionAfterTheSessionExpired(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	tgt := e.appLogin(oidcMiniAppID, "petra", "js", "13700137014")
+	_, out := e.challenge(url.Values{"scope": {"openid offline_access"}, "session": {tgt}}, "mp", oidcBackendPass)
+	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
+	tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(t, err)
+	e.clock.Advance(3 * time.Hour) // past the idle timeout (2h)
+	resp, err := http.Get(e.base + "/cas/v1/tickets/" + tgt)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "the session expired")
+	next, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	require.NoError(t, err, "refresh tokens outlive the session")
+	resp, err = noRedirect.Get(e.base + "/oidc/end_session?id_token_hint=" + url.QueryEscape(tok.Extra("id_token").(string)))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token()
+	require.Equal(t, "invalid_grant", oauthError(t, err), "the logout revoked them")
 }
 
 // TestOIDCAuthorizeRefusals: what /oidc/authorize never redirects, and

@@ -63,6 +63,11 @@ type Service struct {
 	// LogoutURL receives the back-channel logout; empty means the service URL
 	// the ticket was issued for.
 	LogoutURL string `yaml:"logout_url"`
+	// Internal marks a service of wxcas's own (the OpenID provider's
+	// continuation): its tickets are redeemed only in-process
+	// (Server.RedeemTicket), never issued over REST nor validated at the
+	// validation endpoints. Not settable in config.yaml.
+	Internal bool `yaml:"-"`
 	// AllowProxy lets this service obtain proxy-granting tickets (pgtUrl).
 	AllowProxy bool `yaml:"allow_proxy"`
 	// ProxyCallbackPattern restricts the pgtUrl (a regex matched against the

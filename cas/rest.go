@@ -110,6 +110,10 @@ func (s *Server) restServiceTicket(w http.ResponseWriter, r *http.Request, tgtID
 		return
 	}
 	svc, norm, reason := s.checkService(service)
+	if svc != nil && svc.Internal {
+		// wxcas's own continuation: only a browser login reaches it.
+		svc, reason = nil, ReasonServiceUnknown
+	}
 	if svc == nil {
 		s.log.WarnContext(ctx, "cas: REST service ticket for an unusable service refused", "reason", reason, "service", truncate(service, 200))
 		msg := "service is not registered with this CAS server\n"

@@ -25,6 +25,10 @@ type Session struct {
 	FromNewLogin bool
 }
 
+// inProcess marks a validation from Go code (RedeemTicket): the only way
+// an internal service's ticket is validated.
+type inProcess struct{}
+
 // ErrNoSession: the ticket or TGT names no live session (unknown, used,
 // expired, issued for another service). Any other error is a failure to
 // find out.
@@ -38,7 +42,7 @@ func sessionOf(tgt TGT) Session {
 // the rules of /p3/serviceValidate (the ticket is used up whatever the
 // outcome), and returns the session it was issued in.
 func (s *Server) RedeemTicket(ctx context.Context, serviceURL, ticket string) (Session, error) {
-	v, verr := s.validateTicket(ctx, serviceURL, ticket, false, false)
+	v, verr := s.validateTicket(context.WithValue(ctx, inProcess{}, true), serviceURL, ticket, false, false)
 	if verr != nil {
 		if verr.Code == CodeInternalError {
 			return Session{}, errors.New("cas: ticket validation failed: " + verr.Message)

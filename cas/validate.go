@@ -75,6 +75,11 @@ func (s *Server) validateTicket(ctx context.Context, service, ticket string, ren
 		s.log.WarnContext(ctx, "cas: validation for an unregistered service", "service", truncate(service, 200), "ticket", shortID(ticket))
 		return validation{}, failf(CodeUnauthorizedService, "Service %s is not registered", truncate(service, 200))
 	}
+	if svc.Internal && ctx.Value(inProcess{}) == nil {
+		// The ticket is used up all the same: it was meant for wxcas.
+		s.log.WarnContext(ctx, "cas: validation for an internal service refused", "service", svc.ID, "ticket", shortID(ticket))
+		return validation{}, failf(CodeUnauthorizedService, "Service %s is not registered", truncate(service, 200))
+	}
 	if !found {
 		return validation{}, failf(CodeInvalidTicket, "Ticket %s not recognized", shortID(ticket))
 	}

@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -61,6 +63,10 @@ func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if r.Form.Has("request_uri") {
+			p.toClient(w, r, back, &oidc.Error{ErrorType: "request_uri_not_supported", Description: "request_uri is not supported"})
+			return
+		}
 		if m := r.Form.Get("response_mode"); m != "" && m != string(oidc.ResponseModeQuery) {
 			p.toClient(w, r, back, oidc.ErrInvalidRequest().WithDescription("response_mode must be query"))
 			return
@@ -76,22 +82,36 @@ const (
 )
 
 // repeated names a parameter given more than once (RFC 6749 §3.1: none
-// may be), or "".
+// may be), or one whose name is not lower case, or "". The op package's
+// decoder matches names without regard to case, so Redirect_Uri would be a
+// second redirect_uri that wxcas's checks never saw; every OAuth and OpenID
+// parameter name is lower case.
 func repeated(form url.Values) string {
 	for k, v := range form {
-		if len(v) > 1 {
+		if len(v) > 1 || k != strings.ToLower(k) {
 			return k
 		}
 	}
 	return ""
 }
 
+// strictDecoder is the op package's decoder behind the same rule, for
+// whatever reaches it without passing one of wxcas's fronts.
+type strictDecoder struct{ httphelper.Decoder }
+
+func (d strictDecoder) Decode(dst any, src map[string][]string) error {
+	if name := repeated(src); name != "" {
+		return oidc.ErrInvalidRequest().WithDescription("parameter %q is repeated or not lower case", truncate(name, 64))
+	}
+	return d.Decoder.Decode(dst, src)
+}
+
 // The browser authorization, after /oidc/authorize stored the request:
 //
 //	/oidc/login?id=R  →  /cas/login?service=/oidc/continue/<client>?id=R
 //	                     (SSO session: a ticket at once; else the login journey)
-//	/oidc/continue/<client>?id=R&ticket=ST  →  /oidc/authorize/callback?id=R
-//	                     (the op package issues the code to the redirect URI)
+//	/oidc/continue/<client>?id=R&ticket=ST  →  <redirect URI>?code=…&state=…
+//	                     (the op package issues the code, once)
 //
 // The ticket binds the continuation to request R: it is valid only for that
 // exact service URL.
@@ -120,7 +140,8 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.Done {
-		http.Redirect(w, r, p.callbackURL(a.ID), http.StatusSeeOther)
+		// Its code went out already; a request gets one.
+		p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
 		return
 	}
 	http.Redirect(w, r, p.casLogin(a, false), http.StatusSeeOther)
@@ -129,12 +150,22 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 // The browser binding. A browser authorization is continued only by the
 // browser that continued it first: /oidc/login gives that browser a
 // cookie with a random nonce and stores the nonce's hash on the request;
-// /oidc/continue and the op package's callback, which issues the code,
-// require it. Without it, whoever starts an authorization could send the
-// /oidc/login link to someone with an SSO session, let their browser log
-// in silently, and then collect the code at the callback in their own.
+// /oidc/continue, which issues the code, requires it. Without it, whoever
+// starts an authorization could send the /oidc/login link to someone with
+// an SSO session and have their browser log in silently for the request.
+// The code itself goes out once, in the answer to the request that
+// redeemed the login's ticket, so even a browser that was handed the
+// cookie (planted from a sibling host, say) cannot collect a second one.
+// Under https the cookie is a __Host- cookie, which no other host can set.
 
-func (p *Provider) browserCookieName(id string) string { return "wxcas_oidc_" + id }
+func (p *Provider) browserCookieName(id string) string {
+	if p.secure() {
+		return "__Host-wxcas_oidc_" + id
+	}
+	return "wxcas_oidc_" + id
+}
+
+func (p *Provider) secure() bool { return p.d.PublicURL.Scheme == "https" }
 
 // holds reports whether the browser holds request a, binding it first when
 // bind is set and nobody holds it yet; otherwise it has answered.
@@ -145,7 +176,7 @@ func (p *Provider) holds(w http.ResponseWriter, r *http.Request, a AuthRequest, 
 		if err == nil {
 			http.SetCookie(w, &http.Cookie{
 				Name: p.browserCookieName(a.ID), Value: nonce, Path: p.cookiePath(), MaxAge: int(p.cfg.LoginTTL / time.Second),
-				HttpOnly: true, Secure: p.d.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode,
+				HttpOnly: true, Secure: p.secure(), SameSite: http.SameSiteLaxMode,
 			})
 			return true
 		}
@@ -171,22 +202,12 @@ func (p *Provider) holds(w http.ResponseWriter, r *http.Request, a AuthRequest, 
 	return false
 }
 
-func (p *Provider) cookiePath() string { return strings.TrimSuffix(p.d.PublicURL.Path, "/") + "/oidc/" }
-
-// handleCallback issues the code of a done request to its redirect URI
-// (through the op package), in the browser that holds the request only.
-// The request is the one named in the URL and checked here, and no other:
-// the op package's own callback would read an id from a POST body too.
-func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.request(w, r, r.URL.Query().Get("id"))
-	if !ok || !p.holds(w, r, a, false) {
-		return
+// cookiePath: a __Host- cookie must have the path /.
+func (p *Provider) cookiePath() string {
+	if p.secure() {
+		return "/"
 	}
-	if !a.Done {
-		p.toClient(w, r, a, oidc.ErrInteractionRequired().WithDescription("the person has not logged in"))
-		return
-	}
-	op.AuthResponse(&authReq{a}, p.op, w, r)
+	return strings.TrimSuffix(p.d.PublicURL.Path, "/") + "/oidc/"
 }
 
 // registered: uri is one of the client's redirect URIs, string for
@@ -205,6 +226,9 @@ func registered(c *client, uri string) bool {
 	if err != nil || u.Scheme != "http" || !isLoopbackIP(u.Hostname()) {
 		return false
 	}
+	if port, err := strconv.Atoi(u.Port()); err != nil || port < 1 || port > 65535 {
+		return false
+	}
 	for _, reg := range c.RedirectURIs() {
 		r, err := url.Parse(reg)
 		if err == nil && r.Scheme == "http" && r.Hostname() == u.Hostname() && r.EscapedPath() == u.EscapedPath() &&
@@ -213,10 +237,6 @@ func registered(c *client, uri string) bool {
 		}
 	}
 	return false
-}
-
-func (p *Provider) callbackURL(id string) string {
-	return p.base + PathAuthorize + "/callback?id=" + url.QueryEscape(id)
 }
 
 // request loads a live authorization request, or shows why there is none.
@@ -261,7 +281,7 @@ func (p *Provider) handleContinue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.Done {
-		http.Redirect(w, r, p.callbackURL(a.ID), http.StatusSeeOther)
+		p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
 		return
 	}
 	if ticket == "" {
@@ -290,24 +310,30 @@ func (p *Provider) handleContinue(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, p.casLogin(a, true), http.StatusSeeOther)
 		return
 	}
-	if err := p.complete(ctx, a.ID, s); err != nil && !errors.Is(err, ErrConflict) {
+	done, err := p.complete(ctx, a, s)
+	if errors.Is(err, ErrConflict) {
+		p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonExpired)
+		return
+	}
+	if err != nil {
 		p.d.Log.ErrorContext(ctx, "openid: cannot complete an authorization request", "err", err)
 		p.d.Pages.Error(w, r, http.StatusServiceUnavailable, cas.ReasonInternal)
 		return
 	}
 	p.d.Log.InfoContext(ctx, "openid: authorization logged in", "client", a.ClientID, "user", s.Principal.ID)
-	http.Redirect(w, r, p.callbackURL(a.ID), http.StatusSeeOther)
+	// The code goes out in the answer to the request that redeemed the
+	// ticket: only the browser that logged in ever sees it.
+	op.AuthResponse(&authReq{done}, p.op, w, r)
 }
 
 func (p *Provider) tooOld(a AuthRequest, authAt time.Time) bool {
 	return a.MaxAge >= 0 && p.d.Now().Sub(authAt) > time.Duration(a.MaxAge)*time.Second
 }
 
-// complete records the session's person on request id.
-func (p *Provider) complete(ctx context.Context, id string, s cas.Session) error {
-	return p.d.Store.CompleteAuthRequest(ctx, id, AuthRequest{
-		Done: true, Subject: s.Principal.ID, SessionKey: s.Key, AuthTime: s.AuthenticatedAt, Attributes: s.Principal.Attributes,
-	})
+// complete records the session's person on request a and returns it done.
+func (p *Provider) complete(ctx context.Context, a AuthRequest, s cas.Session) (AuthRequest, error) {
+	a.Done, a.Subject, a.SessionKey, a.AuthTime, a.Attributes = true, s.Principal.ID, s.Key, s.AuthenticatedAt, s.Principal.Attributes
+	return a, p.d.Store.CompleteAuthRequest(ctx, a.ID, a)
 }
 
 // toClient sends an OAuth error to the request's redirect URI (registered:

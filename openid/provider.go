@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"github.com/zitadel/schema"
 	"golang.org/x/text/language"
 
 	"wxcas/cas"
@@ -172,7 +173,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	srv := &server{LegacyServer: op.NewLegacyServer(p.op, endpoints), p: p}
 	// No CORS: no client is a browser application; the op package's
 	// default would reflect any origin with credentials.
-	inner := op.RegisterServer(srv, endpoints, op.WithServerCORSOptions(nil))
+	decoder := schema.NewDecoder()
+	decoder.IgnoreUnknownKeys(true)
+	inner := op.RegisterServer(srv, endpoints, op.WithServerCORSOptions(nil), op.WithDecoder(strictDecoder{decoder}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathLogin, p.handleLogin)
 	mux.HandleFunc("GET "+PathContinue+"/{client}", p.handleContinue)
@@ -181,7 +184,6 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	mux.Handle(PathToken, p.clientCall("token", cfg.TokenPerIP, tokenRequest(inner)))
 	mux.Handle(PathRevoke, p.clientCall("revoke", cfg.TokenPerIP, inner))
 	mux.Handle(PathIntrospect, p.clientCall("introspect", cfg.TokenPerIP, inner))
-	mux.HandleFunc("GET "+PathAuthorize+"/callback", p.handleCallback)
 	mux.Handle(PathAuthorize, p.guardAuthorize(inner))
 	mux.Handle(PathUserinfo, bearerChallenge(inner))
 	mux.Handle(PathEndSession, p.guardEndSession(inner))
@@ -214,10 +216,10 @@ func Services(cfg Config, publicURL string) []cas.Service {
 		}
 		out = append(out, cas.Service{
 			ID: "oidc." + c.ID, Name: name, Match: "prefix", URL: base + PathContinue + "/" + url.PathEscape(c.ID),
-			LogoutType: "none",
+			LogoutType: "none", Internal: true,
 		})
 	}
-	return append(out, cas.Service{ID: "oidc.logged-out", Name: "OpenID Connect", Match: "prefix", URL: base + PathLoggedOut, LogoutType: "none"})
+	return append(out, cas.Service{ID: "oidc.logged-out", Name: "OpenID Connect", Match: "prefix", URL: base + PathLoggedOut, LogoutType: "none", Internal: true})
 }
 
 // Ready checks that the signing keys can be used (unsealed with this
@@ -232,6 +234,16 @@ func (p *Provider) Ready(ctx context.Context) error {
 // the request carried no token, else the error.
 func bearerChallenge(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "GET, POST")
+			writeJSON(w, http.StatusMethodNotAllowed, challengeError{Error: "invalid_request", Description: "use GET or POST"})
+			return
+		}
+		if r.URL.Query().Has("access_token") {
+			// RFC 6750 §2.3, §5.3: a token in a URL ends up in logs.
+			writeJSON(w, http.StatusBadRequest, challengeError{Error: "invalid_request", Description: "send the access token in the Authorization header"})
+			return
+		}
 		_, tokenInForm := r.URL.Query()["access_token"]
 		h.ServeHTTP(&challengeWriter{ResponseWriter: w, token: r.Header.Get("Authorization") != "" || tokenInForm || r.Method == http.MethodPost}, r)
 	})

@@ -167,29 +167,16 @@ WHERE id = ? AND done = 0`,
 }
 
 // SaveCode implements Store. It is a compare-and-set as well: the request
-// must be done and its code not yet exchanged (ErrConflict otherwise). A
-// new code replaces one not yet exchanged (a reloaded callback), so that a
-// request has one live code; once its code is exchanged a request gets no
-// other, whose exchange would look like a replay of the first. Saving the
-// very code again is no error.
+// must be done, without a code yet (ErrConflict otherwise). A request gets
+// one code: whoever else asks for one — a reload, or someone who got hold of
+// the request — gets none.
 func (s *SQLStore) SaveCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
 	if codeHash == "" {
 		return errors.New("openid: save code: empty code hash")
 	}
-	expiresAt = store.Time(expiresAt)
 	res, err := s.db.Q(ctx).ExecContext(ctx, `UPDATE oidc_auth_requests SET code_hash = ?, expires_at = ?
-WHERE id = ? AND done = 1 AND grant_id = ''`, codeHash, expiresAt, id)
-	err = s.settle(ctx, "save code", res, err, "oidc_auth_requests", "id", id, ErrConflict)
-	if !errors.Is(err, ErrConflict) {
-		return err
-	}
-	// MySQL counts the rows an UPDATE changed, not those it matched: saving
-	// the same code with the same expiry again changed nothing.
-	if a, rerr := s.AuthRequest(ctx, id); rerr == nil && a.Done && a.GrantID == "" &&
-		a.CodeHash == codeHash && a.ExpiresAt.Equal(expiresAt) {
-		return nil
-	}
-	return err
+WHERE id = ? AND done = 1 AND grant_id = '' AND code_hash IS NULL`, codeHash, store.Time(expiresAt), id)
+	return s.settle(ctx, "save code", res, err, "oidc_auth_requests", "id", id, ErrConflict)
 }
 
 // BindBrowser implements Store: a compare-and-set on an empty

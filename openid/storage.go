@@ -16,6 +16,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"wxcas/cas"
 	"wxcas/store"
 )
 
@@ -368,7 +369,21 @@ func short(id string) string { return id[:min(8, len(id))] }
 // the op package) through PathLoggedOut.
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSessionRequest) (string, error) {
 	if r.IDTokenHintClaims != nil && r.IDTokenHintClaims.SessionID != "" {
-		if err := s.p.d.Sessions.Logout(ctx, r.IDTokenHintClaims.SessionID); err != nil {
+		sid := r.IDTokenHintClaims.SessionID
+		_, err := s.p.d.Sessions.SessionByKey(ctx, sid)
+		switch {
+		case err == nil:
+			// Ends the session; OnLogout (SessionEnded) revokes its
+			// grants and tells its clients.
+			err = s.p.d.Sessions.Logout(ctx, sid)
+		case errors.Is(err, cas.ErrNoSession):
+			// The session expired before the logout: its grants (refresh
+			// tokens outlive it) are revoked and its clients told all the
+			// same.
+			s.p.SessionEnded(ctx, cas.EndedSession{TGT: cas.TGT{Key: sid}})
+			err = nil
+		}
+		if err != nil {
 			return "", fmt.Errorf("openid: end session: %w", err)
 		}
 	}

@@ -22,9 +22,9 @@ type Store interface {
 	// taken from done). ErrConflict when the request is already done.
 	CompleteAuthRequest(ctx context.Context, id string, done AuthRequest) error
 	// SaveCode stores the hash of the code issued for a done request and
-	// shortens the request's life to the code's (expiresAt). A new code
-	// replaces one not yet exchanged (a reloaded callback); after the
-	// exchange, or on a request not done, it is ErrConflict.
+	// shortens the request's life to the code's (expiresAt). A request
+	// gets one code: a second, or one for a request not done, is
+	// ErrConflict.
 	SaveCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
 	// AuthRequestByCode returns the request whose code hashes to codeHash.
 	AuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)

@@ -429,20 +429,20 @@ func Run(t *testing.T, newStore func(t *testing.T) openid.Store) {
 		}
 	})
 
-	t.Run("save code: a new code replaces one not yet exchanged", func(t *testing.T) {
+	t.Run("save code: a request gets one code, never a second", func(t *testing.T) {
 		s := newStore(t)
 		a := completed("ar-again", 1)
 		require.NoError(t, s.CreateAuthRequest(ctx, a))
 		require.NoError(t, s.SaveCode(ctx, a.ID, hashOf("first"), T0.Add(time.Minute)))
-		require.NoError(t, s.SaveCode(ctx, a.ID, hashOf("first"), T0.Add(time.Minute)), "the same code again")
-		require.NoError(t, s.SaveCode(ctx, a.ID, hashOf("second"), T0.Add(2*time.Minute)))
-		_, err := s.AuthRequestByCode(ctx, hashOf("first"))
-		require.ErrorIs(t, err, store.ErrNotFound, "the replaced code finds nothing")
+		require.ErrorIs(t, s.SaveCode(ctx, a.ID, hashOf("second"), T0.Add(2*time.Minute)), openid.ErrConflict,
+			"whoever asks again for a code of a finished login gets none")
+		_, err := s.AuthRequestByCode(ctx, hashOf("second"))
+		require.ErrorIs(t, err, store.ErrNotFound)
 		want := a
-		want.CodeHash, want.ExpiresAt = hashOf("second"), T0.Add(2*time.Minute)
-		got, err := s.AuthRequestByCode(ctx, hashOf("second"))
+		want.CodeHash, want.ExpiresAt = hashOf("first"), T0.Add(time.Minute)
+		got, err := s.AuthRequestByCode(ctx, hashOf("first"))
 		require.NoError(t, err)
-		requireAuth(t, want, got, "the new code")
+		requireAuth(t, want, got, "the first code stands")
 	})
 
 	t.Run("code lookup: requests are told apart by their code", func(t *testing.T) {
