@@ -120,6 +120,28 @@ func (e *oidcEnv) appLogin(appid, person, typ, phone string) string {
 	return out["tgt"].(string)
 }
 
+// backendTokens has the mini program's back end ("mp", confidential) get
+// tokens with scope for session tgt: challenge, then code exchange.
+func (e *oidcEnv) backendTokens(ctx context.Context, tgt, scope string) (*oauth2.Config, *oauth2.Token) {
+	e.t.Helper()
+	status, out := e.challenge(url.Values{"scope": {scope}, "session": {tgt}}, "mp", oidcBackendPass)
+	require.Equal(e.t, http.StatusOK, status, "%v", out)
+	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
+	tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
+	require.NoError(e.t, err)
+	return conf, tok
+}
+
+// casLogout ends session tgt with the CAS REST API, as an app logs out.
+func (e *oidcEnv) casLogout(tgt string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, e.base+"/cas/v1/tickets/"+tgt, nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	resp.Body.Close()
+	require.Equal(e.t, http.StatusOK, resp.StatusCode)
+}
+
 // challenge posts to the authorization challenge endpoint.
 func (e *oidcEnv) challenge(form url.Values, basic ...string) (int, map[string]any) {
 	req, _ := http.NewRequest(http.MethodPost, e.base+"/oidc/challenge", strings.NewReader(form.Encode()))
@@ -327,10 +349,7 @@ func TestOIDCGrantRefusals(t *testing.T) {
 	})
 	t.Run("logged-out session", func(t *testing.T) {
 		other := e.appLogin(oidcMobileAppID, "dora", "", "")
-		req, _ := http.NewRequest(http.MethodDelete, e.base+"/cas/v1/tickets/"+other, nil)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
+		e.casLogout(other)
 		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid"}, "session": {other},
 			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}})
 		require.Equal(t, http.StatusBadRequest, status)
@@ -342,11 +361,8 @@ func TestOIDCGrantRefusals(t *testing.T) {
 		status, out := e.challenge(url.Values{"client_id": {"app"}, "scope": {"openid offline_access"}, "session": {other},
 			"code_challenge": {oauth2.S256ChallengeFromVerifier(pkce)}, "code_challenge_method": {"S256"}})
 		require.Equal(t, http.StatusOK, status, "%v", out)
-		req, _ := http.NewRequest(http.MethodDelete, e.base+"/cas/v1/tickets/"+other, nil)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		_, err = app.Exchange(ctx, out["authorization_code"].(string), oauth2.VerifierOption(pkce))
+		e.casLogout(other)
+		_, err := app.Exchange(ctx, out["authorization_code"].(string), oauth2.VerifierOption(pkce))
 		require.Equal(t, "invalid_grant", oauthError(t, err), "logging out ends what the session had not collected yet")
 	})
 	t.Run("wrong verifier", func(t *testing.T) {
@@ -399,10 +415,7 @@ func TestOIDCRevocationAndIntrospection(t *testing.T) {
 	e := startOIDC(t, "")
 	ctx := context.Background()
 	tgt := e.appLogin(oidcMiniAppID, "erin", "js", "13700137003")
-	_, out := e.challenge(url.Values{"scope": {"openid offline_access"}, "session": {tgt}}, "mp", oidcBackendPass)
-	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
-	tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
-	require.NoError(t, err)
+	conf, tok := e.backendTokens(ctx, tgt, "openid offline_access")
 
 	introspect := func(token string) map[string]any {
 		req, _ := http.NewRequest(http.MethodPost, e.base+"/oidc/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
@@ -533,16 +546,9 @@ func TestOIDCLogoutRevokesGrants(t *testing.T) {
 	e := startOIDC(t, "")
 	ctx := context.Background()
 	tgt := e.appLogin(oidcMiniAppID, "finn", "js", "13700137004")
-	_, out := e.challenge(url.Values{"scope": {"openid offline_access"}, "session": {tgt}}, "mp", oidcBackendPass)
-	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
-	tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
-	require.NoError(t, err)
-	req, _ := http.NewRequest(http.MethodDelete, e.base+"/cas/v1/tickets/"+tgt, nil)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	conf, tok := e.backendTokens(ctx, tgt, "openid offline_access")
+	e.casLogout(tgt)
+	_, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	require.Equal(t, "invalid_grant", oauthError(t, err), "logging out of CAS revokes the session's refresh tokens")
 }
 
@@ -658,9 +664,7 @@ func TestOIDCParameterNamesAreExact(t *testing.T) {
 	e := startOIDC(t, "")
 	ctx := context.Background()
 	tgt := e.appLogin(oidcMiniAppID, "nina", "js", "13700137012")
-	_, out := e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "mp", oidcBackendPass)
-	tok, err := e.oauthConf(ctx, "mp", oidcBackendPass).Exchange(ctx, out["authorization_code"].(string))
-	require.NoError(t, err)
+	_, tok := e.backendTokens(ctx, tgt, "openid")
 	pkce := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
 	authorize := "client_id=app&response_type=code&scope=openid&state=s&code_challenge=" + pkce + "&code_challenge_method=S256&redirect_uri=" +
 		url.QueryEscape("http://127.0.0.1:5000/cb")
@@ -708,10 +712,7 @@ func TestOIDCEndSessionAfterTheSessionExpired(t *testing.T) {
 	e := startOIDC(t, "")
 	ctx := context.Background()
 	tgt := e.appLogin(oidcMiniAppID, "petra", "js", "13700137014")
-	_, out := e.challenge(url.Values{"scope": {"openid offline_access"}, "session": {tgt}}, "mp", oidcBackendPass)
-	conf := e.oauthConf(ctx, "mp", oidcBackendPass)
-	tok, err := conf.Exchange(ctx, out["authorization_code"].(string))
-	require.NoError(t, err)
+	conf, tok := e.backendTokens(ctx, tgt, "openid offline_access")
 	e.clock.Advance(3 * time.Hour) // past the idle timeout (2h)
 	resp, err := http.Get(e.base + "/cas/v1/tickets/" + tgt)
 	require.NoError(t, err)
@@ -958,9 +959,7 @@ func TestOIDCEndSessionRefusals(t *testing.T) {
 	e := startOIDC(t, "")
 	ctx := context.Background()
 	tgt := e.appLogin(oidcMiniAppID, "mona", "js", "13700137011")
-	_, out := e.challenge(url.Values{"scope": {"openid"}, "session": {tgt}}, "mp", oidcBackendPass)
-	tok, err := e.oauthConf(ctx, "mp", oidcBackendPass).Exchange(ctx, out["authorization_code"].(string))
-	require.NoError(t, err)
+	_, tok := e.backendTokens(ctx, tgt, "openid")
 	idToken := tok.Extra("id_token").(string)
 	alive := func() bool {
 		resp, err := http.Get(e.base + "/cas/v1/tickets/" + tgt)

@@ -1,7 +1,6 @@
 package cas_test
 
 import (
-	"database/sql"
 	"testing"
 	"time"
 
@@ -36,26 +35,6 @@ func TestCleanupUsesIndexes(t *testing.T) {
 		{"expired service records", `DELETE FROM cas_tgt_services WHERE expires_at <= ? LIMIT 1000`, "cas_tgt_services_expires_at", []any{now}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rows, err := db.Queryx(`EXPLAIN `+tc.stmt, tc.args...)
-			require.NoError(t, err)
-			defer rows.Close()
-			require.True(t, rows.Next())
-			plan := map[string]any{}
-			require.NoError(t, rows.MapScan(plan))
-			str := func(k string) string {
-				switch v := plan[k].(type) {
-				case []byte:
-					return string(v)
-				case string:
-					return v
-				case sql.NullString:
-					return v.String
-				}
-				return ""
-			}
-			require.NotEqual(t, "ALL", str("type"), "full scan: %v", plan)
-			require.Equal(t, tc.index, str("key"), "plan: %v", plan)
-		})
+		t.Run(tc.name, func(t *testing.T) { storetest.RequireIndexed(t, db, tc.stmt, tc.index, tc.args...) })
 	}
 }

@@ -2,7 +2,6 @@ package openid_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -49,26 +48,6 @@ func TestCleanupUsesIndexes(t *testing.T) {
 		{"a session's grants (logout)", `UPDATE oidc_grants SET revoked = 1 WHERE session_key = ? AND revoked = 0`, "oidc_grants_session_key", []any{"session-7"}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rows, err := db.Queryx(`EXPLAIN `+tc.stmt, tc.args...)
-			require.NoError(t, err)
-			defer rows.Close()
-			require.True(t, rows.Next())
-			plan := map[string]any{}
-			require.NoError(t, rows.MapScan(plan))
-			str := func(k string) string {
-				switch v := plan[k].(type) {
-				case []byte:
-					return string(v)
-				case string:
-					return v
-				case sql.NullString:
-					return v.String
-				}
-				return ""
-			}
-			require.NotEqual(t, "ALL", str("type"), "full scan: type=%s key=%s rows=%v extra=%s", str("type"), str("key"), plan["rows"], str("Extra"))
-			require.Equal(t, tc.index, str("key"), "plan: %v", plan)
-		})
+		t.Run(tc.name, func(t *testing.T) { storetest.RequireIndexed(t, db, tc.stmt, tc.index, tc.args...) })
 	}
 }

@@ -174,3 +174,34 @@ func Race(n int, fn func(i int) error) []error {
 	wg.Wait()
 	return errs
 }
+
+// RequireIndexed checks on MySQL/MariaDB that stmt's plan reads through
+// index, never the whole table: the clean-up and logout statements must
+// not stall everything else on large tables.
+func RequireIndexed(t *testing.T, db *store.DB, stmt, index string, args ...any) {
+	t.Helper()
+	rows, err := db.Queryx(`EXPLAIN `+stmt, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", stmt, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatalf("EXPLAIN %s: no plan", stmt)
+	}
+	plan := map[string]any{}
+	if err := rows.MapScan(plan); err != nil {
+		t.Fatalf("EXPLAIN %s: %v", stmt, err)
+	}
+	str := func(k string) string {
+		switch v := plan[k].(type) {
+		case []byte:
+			return string(v)
+		case string:
+			return v
+		}
+		return ""
+	}
+	if str("type") == "ALL" || str("key") != index {
+		t.Fatalf("%s: reads %s (type %s, key %q, rows %s), want index %s", stmt, str("table"), str("type"), str("key"), str("rows"), index)
+	}
+}
