@@ -259,8 +259,8 @@ func (p *Provider) request(w http.ResponseWriter, r *http.Request, id string) (A
 }
 
 // handleContinue is the internal CAS service: it redeems the ticket, records
-// who logged in, and hands over to the op package's callback, which issues
-// the code.
+// who logged in, and answers with the code for the redirect URI (issued by
+// the op package, once).
 func (p *Provider) handleContinue(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	a, ok := p.request(w, r, r.URL.Query().Get("id"))
