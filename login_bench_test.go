@@ -102,7 +102,7 @@ func timed(b *testing.B, unit string, op func(i int) error) {
 
 // bindPerson binds the emulator person's website openid to a new user, as a
 // completed first login would.
-func bindPerson(b *testing.B, a *app, person, phone string) {
+func bindPerson(b testing.TB, a *app, person, phone string) {
 	b.Helper()
 	em := a.emulator
 	openid, unionid := em.OpenID("wxa1b2c3d4e5f60001", person), em.UnionID("wxa1b2c3d4e5f60001", person)
@@ -119,33 +119,8 @@ func bindPerson(b *testing.B, a *app, person, phone string) {
 // runLogin does one bound-user login and returns its duration.
 func runLogin(base, service, person string) (time.Duration, error) {
 	start := time.Now()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if !strings.HasPrefix(req.URL.String(), base) {
-				return http.ErrUseLastResponse // the service itself is not running
-			}
-			return nil
-		}}
-	get := func(u string) (*http.Response, string, error) {
-		resp, err := c.Get(u)
-		if err != nil {
-			return nil, "", err
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, string(body), err
-	}
-	_, page, err := get(base + "/cas/login?service=" + url.QueryEscape(service))
-	if err != nil {
-		return 0, err
-	}
-	m := iframeSrc.FindStringSubmatch(page)
-	if m == nil {
-		return 0, fmt.Errorf("no QR on the login page")
-	}
-	src := strings.ReplaceAll(m[1], "&amp;", "&") + "&sandbox_user=" + person
-	resp, _, err := get(src) // approve, follow the callback, end at the service
+	c := sandboxBrowser(base)
+	resp, err := sandboxQRLogin(c, base+"/cas/login?service="+url.QueryEscape(service), person)
 	if err != nil {
 		return 0, err
 	}
@@ -153,12 +128,58 @@ func runLogin(base, service, person string) (time.Duration, error) {
 	if err != nil || loc.Query().Get("ticket") == "" {
 		return 0, fmt.Errorf("no ticket: status %d location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	_, xml, err := get(base + "/cas/p3/serviceValidate?service=" + url.QueryEscape(service) + "&ticket=" + loc.Query().Get("ticket"))
+	v, err := c.Get(base + "/cas/p3/serviceValidate?service=" + url.QueryEscape(service) + "&ticket=" + loc.Query().Get("ticket"))
 	if err != nil {
 		return 0, err
 	}
-	if !strings.Contains(xml, "<cas:authenticationSuccess>") {
+	xml, err := io.ReadAll(v.Body)
+	v.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	if !strings.Contains(string(xml), "<cas:authenticationSuccess>") {
 		return 0, fmt.Errorf("validation failed: %s", xml)
 	}
 	return time.Since(start), nil
+}
+
+// sandboxBrowser is an HTTP client with a cookie jar that follows
+// redirects within wxcas (base) and stops at any other host (the services
+// are not running).
+func sandboxBrowser(base string) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !strings.HasPrefix(req.URL.String(), base) {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}}
+}
+
+// sandboxQRLogin opens start (a URL that leads to the login page) with c
+// and has the bound sandbox person scan the QR code and approve; it
+// returns the answer that leaves wxcas (the redirect to the service or
+// client).
+func sandboxQRLogin(c *http.Client, start, person string) (*http.Response, error) {
+	resp, err := c.Get(start)
+	if err != nil {
+		return nil, err
+	}
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	m := iframeSrc.FindStringSubmatch(string(page))
+	if m == nil {
+		return nil, fmt.Errorf("no QR on the login page (status %d)", resp.StatusCode)
+	}
+	resp, err = c.Get(strings.ReplaceAll(m[1], "&amp;", "&") + "&sandbox_user=" + person) // approve, follow the callback
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, nil
 }

@@ -1031,3 +1031,55 @@ func TestOIDCAuthorizeFormBodyBound(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Empty(t, resp.Header.Get("Location"))
 }
+
+// TestOIDCIDTokenHintNamesThePerson: an authorization whose id_token_hint
+// names another person than the one logged in (OIDC Core §3.1.2.1) gets
+// login_required with prompt=none, and a new login otherwise.
+func TestOIDCIDTokenHintNamesThePerson(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	bindPerson(t, e.app, "quinn", "+8613700137015")
+	bindPerson(t, e.app, "rita", "+8613700137016")
+	site := &oauth2.Config{ClientID: "site", ClientSecret: oidcBackendPass + "-site", RedirectURL: "https://site.example/cb",
+		Endpoint: oauth2.Endpoint{AuthURL: e.base + "/oidc/authorize", TokenURL: e.base + "/oidc/token", AuthStyle: oauth2.AuthStyleInHeader},
+		Scopes:   []string{oidc.ScopeOpenID}}
+	// login logs person in to the site in browser c and returns the ID token.
+	login := func(c *http.Client, person string, opts ...oauth2.AuthCodeOption) *http.Response {
+		resp, err := sandboxQRLogin(c, site.AuthCodeURL("st", opts...), person)
+		require.NoError(t, err)
+		return resp
+	}
+	codeOf := func(resp *http.Response) string {
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		require.Equal(t, "site.example", loc.Host, "back at the site: %s", loc)
+		return loc.Query().Get("code")
+	}
+	rita := sandboxBrowser(e.base)
+	tok, err := site.Exchange(ctx, codeOf(login(rita, "rita")))
+	require.NoError(t, err)
+	ritasHint := tok.Extra("id_token").(string)
+
+	quinn := sandboxBrowser(e.base)
+	require.NotEmpty(t, codeOf(login(quinn, "quinn")))
+
+	// Quinn's browser, the hint names Rita.
+	resp, err := quinn.Get(site.AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", ritasHint)))
+	require.NoError(t, err)
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, "login_required", loc.Query().Get("error"), "%s", loc)
+
+	resp, err = quinn.Get(site.AuthCodeURL("st", oauth2.SetAuthURLParam("id_token_hint", ritasHint)))
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(page), "sandbox-qr", "a new login is asked for")
+
+	// Rita's own hint in Rita's browser: at once.
+	resp, err = rita.Get(site.AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", ritasHint)))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NotEmpty(t, codeOf(resp))
+}

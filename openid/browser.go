@@ -300,6 +300,17 @@ func (p *Provider) handleContinue(w http.ResponseWriter, r *http.Request) {
 		p.d.Pages.Error(w, r, http.StatusServiceUnavailable, cas.ReasonInternal)
 		return
 	}
+	if !s.FromNewLogin && a.HintSubject != "" && a.HintSubject != s.Principal.ID {
+		// The client named another person (id_token_hint) than the one
+		// logged in here (OIDC Core §3.1.2.1): log in anew, unless the
+		// client said not to prompt.
+		if slices.Contains(a.Prompt, oidc.PromptNone) {
+			p.toClient(w, r, a, oidc.ErrLoginRequired().WithDescription("another person is logged in"))
+			return
+		}
+		http.Redirect(w, r, p.casLogin(a, true), http.StatusSeeOther)
+		return
+	}
 	if !s.FromNewLogin && p.tooOld(a, s.AuthenticatedAt) {
 		// max_age: the SSO session is older than the client accepts. A new
 		// login is asked for, unless the client said not to prompt.

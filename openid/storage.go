@@ -53,7 +53,7 @@ func (s *storage) client(id string) (*client, error) {
 // CreateAuthRequest stores a browser authorization request after the op
 // package validated it (client, redirect URI, response type). wxcas adds:
 // only the client's scopes; PKCE S256 for public clients and never plain.
-func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	c, err := s.client(r.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidClient()
@@ -73,7 +73,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	a := AuthRequest{
 		ID: newID(), ClientID: c.ID, RedirectURI: r.RedirectURI, Scopes: scopes, State: r.State, Nonce: r.Nonce,
 		ResponseMode: string(r.ResponseMode), CodeChallenge: r.CodeChallenge, Prompt: r.Prompt, MaxAge: maxAge,
-		UILocales: localesString(r.UILocales), LoginHint: truncate(r.LoginHint, 255),
+		UILocales: localesString(r.UILocales), LoginHint: truncate(r.LoginHint, 255), HintSubject: hintSubject,
 		CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.LoginTTL),
 	}
 	if err := s.p.d.Store.CreateAuthRequest(ctx, a); err != nil {

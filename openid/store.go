@@ -97,6 +97,9 @@ type AuthRequest struct {
 	MaxAge        int // seconds; -1 when not asked
 	UILocales     string
 	LoginHint     string
+	// HintSubject is the subject of the request's id_token_hint: the
+	// person the client expects (OIDC Core §3.1.2.1).
+	HintSubject string
 
 	// Set by CompleteAuthRequest.
 	Done       bool

@@ -49,6 +49,7 @@ func SampleAuthRequest(id string, n int) openid.AuthRequest {
 		MaxAge:        300 + n,
 		UILocales:     "zh-CN en",
 		LoginHint:     fmt.Sprintf("+86138%08d", n),
+		HintSubject:   fmt.Sprintf("user-%d", n),
 		CreatedAt:     T0.In(shanghai),
 		ExpiresAt:     T0.Add(10 * time.Minute).In(shanghai),
 	}

@@ -30,6 +30,7 @@ CREATE TABLE oidc_auth_requests (
   max_age        INT          NOT NULL DEFAULT -1,
   ui_locales     TEXT         NOT NULL,
   login_hint     TEXT         NOT NULL,
+  hint_subject   VARCHAR(255) NOT NULL DEFAULT '',
   done           TINYINT(1)   NOT NULL DEFAULT 0,
   subject        VARCHAR(255) NOT NULL DEFAULT '',
   session_key    VARCHAR(128) NOT NULL DEFAULT '',

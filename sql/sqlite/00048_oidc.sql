@@ -16,6 +16,7 @@ CREATE TABLE oidc_auth_requests (
   max_age        INTEGER  NOT NULL DEFAULT -1,
   ui_locales     TEXT     NOT NULL,
   login_hint     TEXT     NOT NULL,
+  hint_subject   TEXT     NOT NULL DEFAULT '',
   done           INTEGER  NOT NULL DEFAULT 0,
   subject        TEXT     NOT NULL DEFAULT '',
   session_key    TEXT     NOT NULL DEFAULT '',
