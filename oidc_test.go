@@ -921,6 +921,12 @@ func TestOIDCClientCallRefusals(t *testing.T) {
 	status, _, out = e.postForm(http.MethodPut, "/oidc/challenge", url.Values{})
 	require.Equal(t, http.StatusMethodNotAllowed, status, "%v", out)
 	require.Equal(t, "invalid_request", out["error"])
+	resp, err = http.Post(e.base+"/oidc/challenge", "application/json", strings.NewReader(`{"client_id":"mp"}`))
+	require.NoError(t, err)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, "invalid_request", out["error"], "a JSON body is refused as not a form: %v", out)
 }
 
 // TestOIDCVerifierAndScopeRules: a PKCE verifier of the wrong form is

@@ -28,8 +28,11 @@ import (
 const (
 	ReasonExpired = "authorization_expired"
 	ReasonInvalid = "authorization_invalid"
-	ReasonTooMany = "too_many_requests"
-	ReasonLogout  = "logout_invalid"
+	// ReasonMalformed: a parameter repeated or not in lower case, or a
+	// request too long.
+	ReasonMalformed = "authorization_malformed"
+	ReasonTooMany   = "too_many_requests"
+	ReasonLogout    = "logout_invalid"
 )
 
 // guardAuthorize answers, with a page in the person's language, the
@@ -45,7 +48,7 @@ func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxAuthorizeQuery)
 		if len(r.URL.RawQuery) > maxAuthorizeQuery || r.ParseForm() != nil || repeated(r.Form) != "" {
-			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonInvalid)
+			p.d.Pages.Error(w, r, http.StatusBadRequest, ReasonMalformed)
 			return
 		}
 		c, known := p.clients[r.Form.Get("client_id")]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -111,13 +112,17 @@ func (p *Provider) clientCall(endpoint string, perIP ratelimit.Limit, next http.
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+			writeJSON(w, http.StatusBadRequest, challengeError{Error: "invalid_request", Description: "the body must be a form (application/x-www-form-urlencoded) under 16 KiB"})
+			return
+		}
 		if err := r.ParseForm(); err != nil {
 			writeJSON(w, http.StatusBadRequest, challengeError{Error: "invalid_request", Description: "the body must be a form (application/x-www-form-urlencoded) under 16 KiB"})
 			return
 		}
 		r.Form = r.PostForm
 		if name := repeated(r.PostForm); name != "" {
-			writeJSON(w, http.StatusBadRequest, challengeError{Error: "invalid_request", Description: name + " is given more than once"})
+			writeJSON(w, http.StatusBadRequest, challengeError{Error: "invalid_request", Description: name + " is repeated or not in lower case"})
 			return
 		}
 		c, cerr := p.authenticate(r)

@@ -183,6 +183,9 @@ func (c Config) Validate(secretFromEnv func(path string) bool, insecureOK bool) 
 		add(!validClientID(cl.ID), "%s.id: %q must be 1-59 characters of A-Z a-z 0-9 _ . - (starting with a letter or digit)", key, cl.ID)
 		add(seen[cl.ID], "%s.id: %q is used twice", key, cl.ID)
 		seen[cl.ID] = true
+		// Only the lifetimes the client sets itself: the provider's are
+		// checked once, above.
+		p = append(p, lifetimes(key, cl.AccessTokenTTL, cl.IDTokenTTL, cl.RefreshTokenTTL, true)...)
 		cl = c.withDefaults(cl)
 		switch cl.Type {
 		case TypeNative:
@@ -220,7 +223,6 @@ func (c Config) Validate(secretFromEnv func(path string) bool, insecureOK bool) 
 		for _, claim := range cl.Claims {
 			add(reservedClaims[claim], "%s.claims: %q is a registered JWT claim wxcas sets itself", key, claim)
 		}
-		p = append(p, lifetimes(key, cl.AccessTokenTTL, cl.IDTokenTTL, cl.RefreshTokenTTL, true)...)
 	}
 	return p
 }

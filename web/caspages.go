@@ -21,10 +21,11 @@ var casReasons = map[string][2]string{
 	cas.ReasonPrincipalInvalid:  {"error_title", "principal_invalid"},
 	cas.ReasonInternal:          {"error_title", "error_internal"},
 	// The OpenID provider's: an authorization request that is gone.
-	"authorization_expired": {"error_title", "authorization_expired"},
-	"authorization_invalid": {"service_unknown_title", "authorization_invalid"},
-	"logout_invalid":        {"error_title", "logout_invalid"},
-	"too_many_requests":     {"error_title", "error_too_many"},
+	"authorization_expired":   {"error_title", "authorization_expired"},
+	"authorization_invalid":   {"service_unknown_title", "authorization_invalid"},
+	"authorization_malformed": {"error_title", "authorization_malformed"},
+	"logout_invalid":          {"error_title", "logout_invalid"},
+	"too_many_requests":       {"error_title", "error_too_many"},
 }
 
 // Error implements cas.Pages.
