@@ -1089,3 +1089,27 @@ func TestOIDCIDTokenHintNamesThePerson(t *testing.T) {
 	resp.Body.Close()
 	require.NotEmpty(t, codeOf(resp))
 }
+
+// TestOIDCDatabaseOutageIsNotRevocation: with the database out of reach,
+// userinfo and introspection answer an error (retry later), never "invalid
+// token" or "inactive", which would make clients throw good tokens away.
+func TestOIDCDatabaseOutageIsNotRevocation(t *testing.T) {
+	e := startOIDC(t, "")
+	ctx := context.Background()
+	tgt := e.appLogin(oidcMiniAppID, "sara", "js", "13700137017")
+	_, tok := e.backendTokens(ctx, tgt, "openid offline_access")
+	require.NoError(t, e.app.db.Close())
+
+	req, _ := http.NewRequest(http.MethodGet, e.base+"/oidc/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.GreaterOrEqual(t, resp.StatusCode, 500, "userinfo: an error, not invalid_token")
+
+	for _, token := range []string{tok.AccessToken, tok.RefreshToken} {
+		status, _, out := e.postForm(http.MethodPost, "/oidc/introspect", url.Values{"token": {token}}, "mp", oidcBackendPass)
+		require.GreaterOrEqual(t, status, 500, "introspection: an error, not inactive: %v", out)
+		require.NotContains(t, out, "active")
+	}
+}

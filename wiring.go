@@ -303,7 +303,7 @@ func (a *app) wireOIDC(casSrv *cas.Server, pub *url.URL) error {
 	if err := prov.Ready(ctx); err != nil {
 		return fmt.Errorf("oidc: %w", err)
 	}
-	casSrv.OnLogout(prov.SessionEnded)
+	casSrv.OnLogout(prov.RevokeSession, prov.SessionEnded)
 	a.web.Mount(openid.PathDiscovery, prov.Handler())
 	a.web.Mount("/oidc", prov.Handler())
 	a.closers = append(a.closers, func() error { prov.Close(); return nil })

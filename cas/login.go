@@ -328,6 +328,14 @@ func (s *Server) logout(ctx context.Context, key string) error {
 }
 
 func (s *Server) end(ctx context.Context, key string, asked bool) error {
+	if asked && s.beforeLogout != nil {
+		// What the session granted elsewhere ends first: if it cannot,
+		// the session stays, and the logout fails and can be tried again
+		// (after the session is gone, a retry would find nothing to end).
+		if err := s.beforeLogout(ctx, key); err != nil {
+			return err
+		}
+	}
 	ended, err := s.store.DeleteTGT(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

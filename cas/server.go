@@ -131,6 +131,8 @@ type Server struct {
 	auth       Authenticator
 	slo        *sloSender
 	onLogout   func(context.Context, EndedSession)
+	// beforeLogout runs before a logout deletes the session.
+	beforeLogout func(context.Context, string) error
 
 	bg sync.WaitGroup // background work other than SLO posts
 }

@@ -89,4 +89,10 @@ func (s *Server) Logout(ctx context.Context, key string) error { return s.logout
 // Logout), after the session is gone: the protocols built on the session
 // end theirs. Sessions that merely expire are not reported. Set it before
 // serving.
-func (s *Server) OnLogout(f func(ctx context.Context, e EndedSession)) { s.onLogout = f }
+//
+// before, when set, runs first with the session's key; when it fails, the
+// session is not ended and the logout reports the error, so that it can be
+// tried again.
+func (s *Server) OnLogout(before func(ctx context.Context, key string) error, after func(ctx context.Context, e EndedSession)) {
+	s.beforeLogout, s.onLogout = before, after
+}

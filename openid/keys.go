@@ -52,6 +52,9 @@ type keyRing struct {
 	loadedAt time.Time
 }
 
+// immediateSkew: a key made to sign at once is active from this long ago.
+const immediateSkew = time.Minute
+
 // cacheFor bounds how stale an instance's view of the keys may be; it is
 // far below any sensible KeyPublishAhead.
 const cacheFor = time.Minute
@@ -89,7 +92,16 @@ func (r *keyRing) current(ctx context.Context) (*ringKey, error) {
 		return k, nil
 	}
 	for range 3 {
+		// The clock is read again each round: a key another instance made
+		// a moment ago must sign "now" here too.
+		now = r.now()
 		if err := r.load(ctx, now); err != nil {
+			if k := r.pick(now); k != nil {
+				// The database is out of reach: the keys read last still
+				// serve (JWKS, verification) until it is back.
+				r.log.WarnContext(ctx, "openid: signing keys not reloaded; using those read before", "err", err)
+				return k, nil
+			}
 			return nil, err
 		}
 		k := r.pick(now)
@@ -101,7 +113,9 @@ func (r *keyRing) current(ctx context.Context) (*ringKey, error) {
 			if len(r.keys) > 0 {
 				r.log.WarnContext(ctx, "openid: no signing key was ready; a new one signs without having been published ahead", "algorithm", r.alg)
 			}
-			if err := r.create(ctx, now, now); err != nil {
+			// Active a little in the past, so that an instance whose clock
+			// is behind, or which read its clock just before, takes it too.
+			if err := r.create(ctx, now, now.Add(-immediateSkew)); err != nil {
 				return nil, err
 			}
 			continue
@@ -160,6 +174,21 @@ func (r *keyRing) algorithms(ctx context.Context) ([]jose.SignatureAlgorithm, er
 		}
 	}
 	return out, nil
+}
+
+// refresh reloads the keys when a token names a kid this instance has not
+// seen (another instance made a key since the last load), at most once
+// every few seconds.
+func (r *keyRing) refresh(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if now.Sub(r.loadedAt) < 5*time.Second {
+		return
+	}
+	if err := r.load(ctx, now); err != nil {
+		r.log.WarnContext(ctx, "openid: signing keys not reloaded", "err", err)
+	}
 }
 
 // published returns the keys for JWKS: every key not expired, the next one

@@ -41,6 +41,16 @@ func (p *Provider) SessionEnded(ctx context.Context, e cas.EndedSession) {
 	}
 }
 
+// RevokeSession revokes the grants of an SSO session that is about to be
+// logged out (the CAS server's before-logout hook): if it fails, the logout
+// fails, and the session with it lives on to be logged out again.
+// SessionEnded, after the session is gone, revokes again what was granted
+// in between and tells the clients.
+func (p *Provider) RevokeSession(ctx context.Context, key string) error {
+	_, err := p.d.Store.RevokeSessionGrants(ctx, key)
+	return err
+}
+
 // backChannel delivers logout tokens in the background, a bounded number
 // at a time, each POST bounded by a timeout. Delivery is best effort (the
 // spec allows retries; wxcas does not retry): the grants are revoked

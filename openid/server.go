@@ -119,7 +119,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidGrant().WithDescription("code unknown or expired")
 	}
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, failed(err)
 	}
 	if a.GrantID != "" {
 		p.replayed(ctx, "code", a.ClientID, a.GrantID)
@@ -176,7 +176,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidGrant().WithDescription("code already used; the tokens it issued are revoked")
 	}
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, failed(err)
 	}
 	// A logout between the login and this exchange must not leave a live
 	// grant behind. Checked after the grant is committed: a logout deletes
@@ -189,9 +189,19 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		if errors.Is(err, cas.ErrNoSession) {
 			return nil, oidc.ErrInvalidGrant().WithDescription("the session this code was issued in has ended")
 		}
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, failed(err)
 	}
 	return p.tokenResponse(ctx, c, g, g.Scopes, a.Nonce, r.Data.Code, refreshToken, familyEnd)
+}
+
+// failed answers a request the provider could not serve: 503
+// temporarily_unavailable (retry later) when the database is out of reach,
+// else server_error. Neither carries the cause: it is logged, not shown.
+func failed(err error) error {
+	if store.IsUnavailable(err) {
+		return op.NewStatusError(&oidc.Error{ErrorType: "temporarily_unavailable", Description: "try again in a moment", Parent: err}, http.StatusServiceUnavailable)
+	}
+	return oidc.ErrServerError().WithParent(err)
 }
 
 func validVerifier(v string) bool {
@@ -239,7 +249,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token unknown or expired")
 	}
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, failed(err)
 	}
 	g, err := p.d.Store.Grant(ctx, rt.GrantID)
 	if err != nil {
@@ -273,7 +283,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used; its grant is revoked")
 	}
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, failed(err)
 	}
 	return p.tokenResponse(ctx, c, g, scopes, "", "", next, rt.ExpiresAt)
 }
@@ -299,7 +309,7 @@ type accessClaims struct {
 func (p *Provider) tokenResponse(ctx context.Context, c *client, g Grant, scopes []string, nonce, code, refreshToken string, familyEnd time.Time) (*op.Response, error) {
 	key, err := p.keys.current(ctx)
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, failed(err)
 	}
 	now := p.d.Now()
 	exp := now.Add(c.AccessTokenTTL)
@@ -316,7 +326,7 @@ func (p *Provider) tokenResponse(ctx context.Context, c *client, g Grant, scopes
 	}
 	accessToken, err := key.sign(merge(std, at), "at+jwt")
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, failed(err)
 	}
 	resp := &oidc.AccessTokenResponse{
 		AccessToken: accessToken, TokenType: oidc.BearerToken, RefreshToken: refreshToken,
@@ -328,16 +338,16 @@ func (p *Provider) tokenResponse(ctx context.Context, c *client, g Grant, scopes
 		id.SessionID = g.SessionKey
 		alg := jose.SignatureAlgorithm(key.Algorithm)
 		if id.AccessTokenHash, err = oidc.ClaimHash(accessToken, alg); err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
+			return nil, failed(err)
 		}
 		if code != "" {
 			if id.CodeHash, err = oidc.ClaimHash(code, alg); err != nil {
-				return nil, oidc.ErrServerError().WithParent(err)
+				return nil, failed(err)
 			}
 		}
 		id.Claims = c.claims(g.Attributes)
 		if resp.IDToken, err = key.sign(id, "JWT"); err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
+			return nil, failed(err)
 		}
 	}
 	return op.NewResponse(resp), nil
@@ -382,7 +392,10 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	if cc == nil || (&storage{s.p}).AuthorizeClientIDSecret(ctx, cc.ClientID, cc.ClientSecret) != nil {
 		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("introspection needs a confidential client's credentials"), http.StatusUnauthorized)
 	}
-	resp := s.p.introspect(ctx, r.Data.Token)
+	resp, err := s.p.introspect(ctx, r.Data.Token)
+	if err != nil {
+		return nil, failed(err)
+	}
 	if resp.Active && resp.ClientID != cc.ClientID {
 		// A client learns about its own tokens only: another client's
 		// token, like an unknown one, is inactive (RFC 7662 §4).
@@ -391,33 +404,47 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	return op.NewResponse(resp), nil
 }
 
-func (p *Provider) introspect(ctx context.Context, token string) *oidc.IntrospectionResponse {
+func (p *Provider) introspect(ctx context.Context, token string) (*oidc.IntrospectionResponse, error) {
 	inactive := &oidc.IntrospectionResponse{}
 	st := &storage{p}
 	if claims, ok := p.verifyAccessToken(ctx, token); ok {
 		g, c, err := st.liveGrantOfJTI(ctx, claims.JWTID)
-		if err != nil {
-			return inactive
+		if errors.Is(err, errGrantGone) {
+			return inactive, nil
 		}
-		out := &oidc.IntrospectionResponse{
+		if err != nil {
+			return nil, err
+		}
+		return &oidc.IntrospectionResponse{
 			Active: true, Scope: strings.Fields(claims.Scope), ClientID: claims.ClientID, TokenType: "access_token",
 			Expiration: oidc.Time(claims.Expiry), IssuedAt: oidc.Time(claims.IssuedAt), Subject: claims.Subject,
 			Audience: claims.Audience, Issuer: p.issuer, JWTID: claims.JWTID, Claims: c.claims(g.Attributes),
-		}
-		return out
+		}, nil
 	}
 	rt, err := p.d.Store.RefreshToken(ctx, hashSecret(token))
-	if err != nil || rt.Used || !p.d.Now().Before(rt.ExpiresAt) {
-		return inactive
+	if errors.Is(err, store.ErrNotFound) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rt.Used || !p.d.Now().Before(rt.ExpiresAt) {
+		return inactive, nil
 	}
 	g, err := p.d.Store.Grant(ctx, rt.GrantID)
-	if err != nil || g.Revoked {
-		return inactive
+	if errors.Is(err, store.ErrNotFound) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if g.Revoked {
+		return inactive, nil
 	}
 	return &oidc.IntrospectionResponse{
 		Active: true, Scope: g.Scopes, ClientID: g.ClientID, TokenType: "refresh_token", Subject: g.Subject,
 		Expiration: oidc.FromTime(rt.ExpiresAt), IssuedAt: oidc.FromTime(rt.CreatedAt), Issuer: p.issuer,
-	}
+	}, nil
 }
 
 // verifyAccessToken checks a JWT access token of ours: signature, typ,
@@ -446,14 +473,19 @@ func (p *Provider) verifySigned(ctx context.Context, token, typ string) ([]byte,
 	if got, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(got, typ) {
 		return nil, false
 	}
-	keys, err := p.keys.published(ctx)
-	if err != nil {
-		return nil, false
-	}
-	for _, k := range keys {
-		if k.SigningKey.ID == h.KeyID {
-			payload, err := jws.Verify(k.private.Public())
-			return payload, err == nil
+	for attempt := range 2 {
+		keys, err := p.keys.published(ctx)
+		if err != nil {
+			return nil, false
+		}
+		for _, k := range keys {
+			if k.SigningKey.ID == h.KeyID {
+				payload, err := jws.Verify(k.private.Public())
+				return payload, err == nil
+			}
+		}
+		if attempt == 0 {
+			p.keys.refresh(ctx) // a key another instance made since
 		}
 	}
 	return nil, false
@@ -472,8 +504,11 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 		return nil, op.NewStatusError(&oidc.Error{ErrorType: "insufficient_scope", Description: "userinfo needs the openid scope"}, http.StatusForbidden)
 	}
 	g, c, err := (&storage{s.p}).liveGrantOfJTI(ctx, claims.JWTID)
-	if err != nil {
+	if errors.Is(err, errGrantGone) {
 		return nil, invalid
+	}
+	if err != nil {
+		return nil, failed(err)
 	}
 	info := &oidc.UserInfo{Subject: g.Subject}
 	for k, v := range c.claims(g.Attributes) {

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -325,24 +324,30 @@ func (s *storage) Health(ctx context.Context) error {
 
 // liveGrantOfJTI returns the live grant an access token's jti names, and
 // its client.
+// It is errGrantGone when the token opens nothing; any other error is a
+// failure to find out (the database out of reach), which must not be
+// answered as "revoked".
 func (s *storage) liveGrantOfJTI(ctx context.Context, jti string) (Grant, *client, error) {
 	id, ok := grantOfJTI(jti)
 	if !ok {
-		return Grant{}, nil, errors.New("not an access token of ours")
+		return Grant{}, nil, errGrantGone
 	}
 	g, err := s.p.d.Store.Grant(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Grant{}, nil, errGrantGone
+	}
 	if err != nil {
 		return Grant{}, nil, err
 	}
-	if g.Revoked || !s.p.d.Now().Before(g.ExpiresAt) {
-		return Grant{}, nil, errors.New("grant revoked or expired")
-	}
-	c, err := s.client(g.ClientID)
-	if err != nil {
-		return Grant{}, nil, err
+	c, cerr := s.client(g.ClientID)
+	if g.Revoked || !s.p.d.Now().Before(g.ExpiresAt) || cerr != nil {
+		return Grant{}, nil, errGrantGone
 	}
 	return g, c, nil
 }
+
+// errGrantGone: the token's grant is unknown, revoked or expired.
+var errGrantGone = errors.New("openid: grant revoked, expired or unknown")
 
 // An access token's jti is its grant's id, ".", and a random part: the
 // grant is found (and its revocation seen) without a row per token.
@@ -384,7 +389,8 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSess
 			err = nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("openid: end session: %w", err)
+			s.p.d.Log.ErrorContext(ctx, "openid: cannot end the session of an end-session request", "err", err)
+			return "", failed(err)
 		}
 	}
 	back := s.p.base + PathLoggedOut
