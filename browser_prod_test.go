@@ -89,13 +89,7 @@ func startProd(t *testing.T, qrMode, prefix string) *prodEnv {
 		base = proxy.URL + prefix
 	}
 
-	em, err := emulator.New(emulator.Options{Apps: []emulator.App{
-		{AppID: prodWebsiteAppID, Secret: "web-secret", Kind: emulator.KindWebsite, OpenPlatformID: "campus", CallbackDomain: "127.0.0.1"},
-		{AppID: prodOAAppID, Secret: "oa-secret", Kind: emulator.KindOfficialAccount, OpenPlatformID: "campus", CallbackDomain: "127.0.0.1"},
-	}})
-	require.NoError(t, err)
-	emSrv := httptest.NewServer(em)
-	t.Cleanup(emSrv.Close)
+	em, emSrv := prodEmulator(t)
 	site := casSite(t, base)
 
 	// Loaded as a sandbox file, then switched to production
@@ -116,6 +110,20 @@ cas:
 
 	browser, shots := startChromium(t)
 	return &prodEnv{e2e: &e2e{t: t, app: a, base: base, appURL: site.URL + "/", browser: browser, shots: shots}, em: em, emURL: emSrv.URL}
+}
+
+// prodEmulator runs the WeChat emulator with the production tests' website
+// app and Official Account, in one open-platform account.
+func prodEmulator(t *testing.T) (*emulator.Emulator, *httptest.Server) {
+	t.Helper()
+	em, err := emulator.New(emulator.Options{Apps: []emulator.App{
+		{AppID: prodWebsiteAppID, Secret: "web-secret", Kind: emulator.KindWebsite, OpenPlatformID: "campus", CallbackDomain: "127.0.0.1"},
+		{AppID: prodOAAppID, Secret: "oa-secret", Kind: emulator.KindOfficialAccount, OpenPlatformID: "campus", CallbackDomain: "127.0.0.1"},
+	}})
+	require.NoError(t, err)
+	emSrv := httptest.NewServer(em)
+	t.Cleanup(emSrv.Close)
+	return em, emSrv
 }
 
 // serveAsProduction loads body as a sandbox file (secrets in it, http

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -25,8 +24,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
-
-	"wxcas/wechat/emulator"
 )
 
 // oidcBrowserEnv is wxcas with the OpenID Provider on, in production mode, and
@@ -47,13 +44,7 @@ func startBrowserOIDC(t *testing.T, withBrowser bool) *oidcBrowserEnv {
 	ln, base := listen(t)
 	rp := newOIDCRP(t)
 
-	em, err := emulator.New(emulator.Options{Apps: []emulator.App{
-		{AppID: prodWebsiteAppID, Secret: "web-secret", Kind: emulator.KindWebsite, OpenPlatformID: "campus", CallbackDomain: "127.0.0.1"},
-		{AppID: prodOAAppID, Secret: "oa-secret", Kind: emulator.KindOfficialAccount, OpenPlatformID: "campus", CallbackDomain: "127.0.0.1"},
-	}})
-	require.NoError(t, err)
-	emSrv := httptest.NewServer(em)
-	t.Cleanup(emSrv.Close)
+	em, emSrv := prodEmulator(t)
 
 	// Loaded as a sandbox file (the client secret is written in it, WeChat's
 	// URLs are http, SMS goes to the console), then switched to production

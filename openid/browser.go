@@ -43,7 +43,7 @@ const (
 // known good, sends back to the client.
 func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.limitedPage(w, r, ratelimit.Key("oidc_authorize_ip", ratelimit.ClientSubject(p.d.RealIP(r))), p.cfg.AuthorizePerIP) {
+		if p.limited(w, r, ratelimit.Key("oidc_authorize_ip", ratelimit.ClientSubject(p.d.RealIP(r))), p.cfg.AuthorizePerIP, true) {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxAuthorizeQuery)

@@ -108,7 +108,7 @@ func (p *Provider) clientCall(endpoint string, perIP ratelimit.Limit, next http.
 			writeJSON(w, http.StatusMethodNotAllowed, challengeError{Error: "invalid_request", Description: "use POST"})
 			return
 		}
-		if p.limited(w, r, ratelimit.Key("oidc_"+endpoint+"_ip", ratelimit.ClientSubject(p.d.RealIP(r))), perIP) {
+		if p.limited(w, r, ratelimit.Key("oidc_"+endpoint+"_ip", ratelimit.ClientSubject(p.d.RealIP(r))), perIP, false) {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
@@ -133,7 +133,7 @@ func (p *Provider) clientCall(endpoint string, perIP ratelimit.Limit, next http.
 			writeJSON(w, http.StatusUnauthorized, cerr)
 			return
 		}
-		if !c.public() && p.limited(w, r, ratelimit.Key("oidc_"+endpoint+"_client", c.ID), p.cfg.TokenPerClient) {
+		if !c.public() && p.limited(w, r, ratelimit.Key("oidc_"+endpoint+"_client", c.ID), p.cfg.TokenPerClient, false) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
@@ -199,8 +199,10 @@ func tokenRequest(next http.Handler) http.Handler {
 // challenge endpoint's code leaves out.
 const noRedirectURI = "urn:wxcas:oauth:no-redirect-uri"
 
-// limitedPage is limited for a browser: the error page, not JSON.
-func (p *Provider) limitedPage(w http.ResponseWriter, r *http.Request, key string, lim ratelimit.Limit) bool {
+// limited counts the request against lim and reports whether it has
+// answered: 429 with Retry-After over the limit, 503 when the count failed;
+// as a page for a browser (page), else as JSON.
+func (p *Provider) limited(w http.ResponseWriter, r *http.Request, key string, lim ratelimit.Limit, page bool) bool {
 	if lim.Max <= 0 {
 		return false
 	}
@@ -208,35 +210,23 @@ func (p *Provider) limitedPage(w http.ResponseWriter, r *http.Request, key strin
 	switch {
 	case err != nil:
 		p.d.Log.ErrorContext(r.Context(), "openid: rate limit not counted", "err", err)
-		p.d.Pages.Error(w, r, http.StatusServiceUnavailable, cas.ReasonInternal)
+		if page {
+			p.d.Pages.Error(w, r, http.StatusServiceUnavailable, cas.ReasonInternal)
+		} else {
+			writeJSON(w, http.StatusServiceUnavailable, challengeError{Error: "temporarily_unavailable"})
+		}
 		return true
 	case wait > 0:
-		w.Header().Set("Retry-After", fmt.Sprint(int((wait+time.Second-1)/time.Second)))
-		p.d.Pages.Error(w, r, http.StatusTooManyRequests, ReasonTooMany)
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		if page {
+			p.d.Pages.Error(w, r, http.StatusTooManyRequests, ReasonTooMany)
+		} else {
+			writeJSON(w, http.StatusTooManyRequests, challengeError{Error: "temporarily_unavailable", Description: fmt.Sprintf("too many requests; retry in %d seconds", secs)})
+		}
 		return true
 	}
 	return false
-}
-
-// limited counts the request against lim and reports whether it has
-// answered (429 with Retry-After, or 503 when the count failed).
-func (p *Provider) limited(w http.ResponseWriter, r *http.Request, key string, lim ratelimit.Limit) bool {
-	if lim.Max <= 0 {
-		return false
-	}
-	wait, err := p.d.Limiter.Hit(r.Context(), key, lim, p.d.Now())
-	if err != nil {
-		p.d.Log.ErrorContext(r.Context(), "openid: rate limit not counted", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, challengeError{Error: "temporarily_unavailable"})
-		return true
-	}
-	if wait == 0 {
-		return false
-	}
-	secs := int((wait + 999_999_999) / 1_000_000_000)
-	w.Header().Set("Retry-After", fmt.Sprint(secs))
-	writeJSON(w, http.StatusTooManyRequests, challengeError{Error: "temporarily_unavailable", Description: fmt.Sprintf("too many requests; retry in %d seconds", secs)})
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

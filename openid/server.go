@@ -503,16 +503,13 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 	if !slices.Contains(strings.Fields(claims.Scope), oidc.ScopeOpenID) {
 		return nil, op.NewStatusError(&oidc.Error{ErrorType: "insufficient_scope", Description: "userinfo needs the openid scope"}, http.StatusForbidden)
 	}
-	g, c, err := (&storage{s.p}).liveGrantOfJTI(ctx, claims.JWTID)
+	info := &oidc.UserInfo{}
+	err := (&storage{s.p}).SetUserinfoFromToken(ctx, info, claims.JWTID, claims.Subject, "")
 	if errors.Is(err, errGrantGone) {
 		return nil, invalid
 	}
 	if err != nil {
 		return nil, failed(err)
-	}
-	info := &oidc.UserInfo{Subject: g.Subject}
-	for k, v := range c.claims(g.Attributes) {
-		info.AppendClaims(k, v)
 	}
 	return op.NewResponse(info), nil
 }

@@ -283,15 +283,16 @@ func (s *storage) SetUserinfoFromRequest(context.Context, *oidc.UserInfo, op.IDT
 	return nil
 }
 
-// SetUserinfoFromToken answers userinfo for a verified access token: the
-// grant must be live, and the answer carries the client's claims.
+// SetUserinfoFromToken answers userinfo for a verified access token (the
+// UserInfo endpoint, server.go): the grant must be live, and the answer
+// carries the client's claims. errGrantGone when the token opens nothing.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	g, c, err := s.liveGrantOfJTI(ctx, tokenID)
 	if err != nil {
 		return err
 	}
 	if g.Subject != subject {
-		return errors.New("token subject mismatch")
+		return errGrantGone
 	}
 	info.Subject = g.Subject
 	for k, v := range c.claims(g.Attributes) {
