@@ -16,6 +16,7 @@ const (
 	FlowState     = "wxcas/flow/state/v1"
 	TicketCookie  = "wxcas/cas/tgc/v1"
 	AppToken      = "wxcas/wechat/apptoken/v1"
+	PlatformSeal  = "wxcas/wechat/platform/seal/v1"
 	OIDCKeySeal   = "wxcas/oidc/signing-key-seal/v1"
 	OIDCCrypto    = "wxcas/oidc/crypto/v1"
 	OIDCLogout    = "wxcas/oidc/logout/v1"
