@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -19,6 +20,9 @@ type WeChat struct {
 	APIBaseURL  string        `yaml:"api_base_url"`
 	Timeout     time.Duration `yaml:"timeout"`
 	Apps        []WeChatApp   `yaml:"apps"`
+	// Platforms are WeChat third-party platforms (开放平台第三方平台) that
+	// serve some Official Accounts (apps with via_platform).
+	Platforms []WeChatPlatform `yaml:"platforms"`
 }
 
 // WeChatApp is one WeChat application.
@@ -28,6 +32,42 @@ type WeChatApp struct {
 	// Kind: website (QR login), official_account (inside WeChat),
 	// mini_program or mobile_app.
 	Kind string `yaml:"kind"`
+	// ViaPlatform: the id of the third-party platform an Official Account
+	// is served through (its codes are exchanged with the platform's
+	// component_access_token; the app then has no secret).
+	ViaPlatform string `yaml:"via_platform"`
+}
+
+// WeChatPlatform is a WeChat third-party platform. WeChat pushes its
+// component_verify_ticket to <public_url>/wechat/platforms/<id>/events.
+type WeChatPlatform struct {
+	ID             string `yaml:"id"`
+	ComponentAppID string `yaml:"component_appid"`
+	Secret         string `yaml:"secret"`
+	// Token and EncodingAESKey are the message-encryption settings of the
+	// platform ("消息校验Token", "消息加解密Key").
+	Token          string `yaml:"token"`
+	EncodingAESKey string `yaml:"encoding_aes_key"`
+}
+
+// Platform returns the platform with this id.
+func (w WeChat) Platform(id string) (WeChatPlatform, bool) {
+	for _, p := range w.Platforms {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return WeChatPlatform{}, false
+}
+
+// App returns the app with this appid.
+func (w WeChat) App(appID string) (WeChatApp, bool) {
+	for _, a := range w.Apps {
+		if a.AppID == appID {
+			return a, true
+		}
+	}
+	return WeChatApp{}, false
 }
 
 // SMS chooses how one-time codes are delivered.
@@ -131,10 +171,18 @@ func (c *Config) validateFeatures() Problems {
 		add(seen[app.AppID], "%s.appid: %s is listed twice", path, app.AppID)
 		seen[app.AppID] = true
 		add(!wechat.Kind(app.Kind).Valid(), "%s.kind: %q must be website, official_account, mini_program or mobile_app", path, app.Kind)
-		add(app.Secret == "", "%s.secret: required", path)
+		if app.ViaPlatform != "" {
+			_, known := c.WeChat.Platform(app.ViaPlatform)
+			add(!known, "%s.via_platform: %q is not a platform in wechat.platforms", path, app.ViaPlatform)
+			add(app.Kind != "official_account", "%s.via_platform: only an official_account can be served through a platform", path)
+			add(app.Secret != "", "%s.secret: an app served through a platform has no secret of its own (remove it)", path)
+			continue
+		}
+		add(app.Secret == "", "%s.secret: required (or via_platform for an Official Account served through a third-party platform)", path)
 		add(app.Secret != "" && !c.Sandbox.Enabled && !c.FromEnv(path+".secret"),
 			"%s.secret: must come from the environment (e.g. ${WXCAS_WECHAT_SECRET_%d})", path, i)
 	}
+	p = append(p, c.validatePlatforms()...)
 
 	// SMS.
 	switch c.SMS.Provider {
@@ -164,5 +212,48 @@ func (c *Config) validateFeatures() Problems {
 		p = append(p, otpKey(problem.Field)+": "+problem.Message)
 	}
 	add(len(c.OTP.DefaultRegion) != 2, "otp.default_region: %q must be a two-letter region code such as CN", c.OTP.DefaultRegion)
+	return p
+}
+
+// platformIDPattern keeps a platform id usable in its event URL's path.
+var platformIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// platformTokenPattern is WeChat's rule for the message Token: 3 to 32
+// letters and digits.
+var platformTokenPattern = regexp.MustCompile(`^[A-Za-z0-9]{3,32}$`)
+
+func (c *Config) validatePlatforms() Problems {
+	var p Problems
+	add := func(bad bool, format string, args ...any) {
+		if bad {
+			p = append(p, fmt.Sprintf(format, args...))
+		}
+	}
+	ids, appids := map[string]bool{}, map[string]bool{}
+	for i, pl := range c.WeChat.Platforms {
+		path := fmt.Sprintf("wechat.platforms[%d]", i)
+		add(!platformIDPattern.MatchString(pl.ID), "%s.id: %q must be 1-32 lower-case letters, digits, - or _ (it is part of the event URL)", path, pl.ID)
+		add(ids[pl.ID], "%s.id: %s is listed twice", path, pl.ID)
+		ids[pl.ID] = true
+		add(!appIDPattern.MatchString(pl.ComponentAppID), "%s.component_appid: %q is not a WeChat appid", path, pl.ComponentAppID)
+		add(appids[pl.ComponentAppID], "%s.component_appid: %s is listed twice", path, pl.ComponentAppID)
+		appids[pl.ComponentAppID] = true
+		for _, f := range []struct{ key, val string }{{"secret", pl.Secret}, {"token", pl.Token}, {"encoding_aes_key", pl.EncodingAESKey}} {
+			add(f.val == "", "%s.%s: required", path, f.key)
+			add(f.val != "" && !c.Sandbox.Enabled && !c.FromEnv(path+"."+f.key),
+				"%s.%s: must come from the environment (e.g. ${WXCAS_PLATFORM_%s})", path, f.key, strings.ToUpper(f.key))
+		}
+		add(pl.Token != "" && !platformTokenPattern.MatchString(pl.Token), "%s.token: must be 3-32 letters and digits, as set on the platform", path)
+		if pl.EncodingAESKey != "" {
+			key, err := base64.StdEncoding.DecodeString(pl.EncodingAESKey + "=")
+			add(len(pl.EncodingAESKey) != 43 || err != nil || len(key) != 32,
+				"%s.encoding_aes_key: must be the platform's 43-character EncodingAESKey", path)
+		}
+		used := false
+		for _, app := range c.WeChat.Apps {
+			used = used || app.ViaPlatform == pl.ID
+		}
+		add(!used, "%s: no app in wechat.apps is served through platform %s (via_platform: %s)", path, pl.ID, pl.ID)
+	}
 	return p
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"wxcas/apereo"
@@ -28,11 +30,22 @@ type Login struct {
 	login.Config `yaml:",inline"`
 	// WebsiteAppID is the website app whose QR code desktop browsers scan.
 	WebsiteAppID string `yaml:"website_appid"`
-	// OfficialAccountAppID logs people in inside WeChat's own browser.
+	// OfficialAccountAppID is the Official Account a login inside WeChat's
+	// own browser starts from when neither the entry link (appid=) nor the
+	// service names one.
 	OfficialAccountAppID string `yaml:"official_account_appid"`
-	// OfficialAccountUnionID: the Official Account is bound to the same
-	// open-platform account, so a snsapi_userinfo login reveals the unionid.
+	// UnionIDOfficialAccount is the Official Account bound to the
+	// open-platform account, the one whose snsapi_userinfo authorization
+	// reveals the unionid: a person the entry account does not know is asked
+	// there once (the unionid chain). Empty: no step-up.
+	UnionIDOfficialAccount string `yaml:"unionid_official_account"`
+	// OfficialAccountUnionID: the older spelling of UnionIDOfficialAccount =
+	// OfficialAccountAppID (the one Official Account reveals the unionid).
 	OfficialAccountUnionID bool `yaml:"official_account_unionid"`
+	// EntryAccounts names, per service id (oidc.<client> for an OpenID
+	// Connect client), the Official Account its logins inside WeChat start
+	// from when the entry link names none.
+	EntryAccounts map[string]string `yaml:"entry_accounts"`
 	// QRMode: inline (QR code inside our page, wxLogin.js) or redirect
 	// (full-page WeChat QR page).
 	QRMode string `yaml:"qr_mode"`
@@ -84,6 +97,18 @@ func (c *Config) validateLogin() Problems {
 	if id := c.Login.OfficialAccountAppID; id != "" {
 		add(kinds[id] != "official_account", "login.official_account_appid: %s is not an official_account app in wechat.apps", id)
 	}
+	if id := c.Login.UnionIDOfficialAccount; id != "" {
+		add(kinds[id] != "official_account", "login.unionid_official_account: %s is not an official_account app in wechat.apps", id)
+		add(c.Login.OfficialAccountUnionID && id != c.Login.OfficialAccountAppID,
+			"login.official_account_unionid: true names official_account_appid as the unionid account, but unionid_official_account names %s; keep only unionid_official_account", id)
+	}
+	add(c.Login.OfficialAccountUnionID && c.Login.OfficialAccountAppID == "",
+		"login.official_account_unionid: needs official_account_appid (or set unionid_official_account)")
+	for _, service := range sortedKeys(c.Login.EntryAccounts) {
+		id := c.Login.EntryAccounts[service]
+		add(kinds[id] != "official_account", "login.entry_accounts.%s: %s is not an official_account app in wechat.apps", service, id)
+		add(!c.knownService(service), "login.entry_accounts.%s: no such service in cas.services (or oidc.<client> in oidc.clients)", service)
+	}
 	add(c.Login.QRMode != "inline" && c.Login.QRMode != "redirect", "login.qr_mode: %q must be inline or redirect", c.Login.QRMode)
 	add(c.Login.FlowTTL < time.Minute || c.Login.FlowTTL > 10*time.Minute, "login.flow_ttl: %v must be between 1m and 10m", c.Login.FlowTTL)
 	p = append(p, c.Login.PerIP.Problems("login.per_ip")...)
@@ -123,4 +148,44 @@ func (c *Config) validateDirectory() Problems {
 		p = append(p, fmt.Sprintf("audit.retention: %v must be at least 24h", c.Audit.Retention))
 	}
 	return p
+}
+
+// UnionIDAccount is the Official Account whose snsapi_userinfo
+// authorization reveals the unionid ("" for none), whichever spelling the
+// file used.
+func (l Login) UnionIDAccount() string {
+	if l.UnionIDOfficialAccount != "" {
+		return l.UnionIDOfficialAccount
+	}
+	if l.OfficialAccountUnionID {
+		return l.OfficialAccountAppID
+	}
+	return ""
+}
+
+// knownService reports whether id is a registered service or an OpenID
+// Connect client's internal one (oidc.<client>).
+func (c *Config) knownService(id string) bool {
+	for _, s := range c.CAS.Services {
+		if s.ID == id {
+			return true
+		}
+	}
+	if client, ok := strings.CutPrefix(id, "oidc."); ok {
+		for _, cl := range c.OIDC.Clients {
+			if cl.ID == client {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -23,11 +23,13 @@ type Config struct {
 	// PhoneRegion is the region of phone numbers typed without a country
 	// code (e.g. "CN").
 	PhoneRegion string
-	// AskUnionID: an Official Account login with the silent snsapi_base
-	// scope that finds an unbound person without a unionid asks WeChat once
-	// more with snsapi_userinfo, which reveals it: the person may already
-	// be bound through another app of the same open platform account.
-	AskUnionID bool
+	// UnionIDApp is the Official Account bound to the open-platform account
+	// (the unionid chain's step-up): an Official Account login with the
+	// silent snsapi_base scope that finds an unbound person without a
+	// unionid asks WeChat once more, with snsapi_userinfo on this account,
+	// which reveals it: the person may already be bound through another app
+	// of the same open-platform account. Empty: no step-up.
+	UnionIDApp string
 }
 
 // Deps are the engine's collaborators.
@@ -73,8 +75,10 @@ func New(cfg Config, d Deps) (*Engine, error) {
 
 // Start describes a new journey.
 type Start struct {
-	ID         string // random, from the transport (it may be part of a token)
-	Transport  Transport
+	ID        string // random, from the transport (it may be part of a token)
+	Transport Transport
+	// EntryAppID: the Official Account a login inside WeChat starts from.
+	EntryAppID string
 	Channel    string
 	Service    string
 	Return     string
@@ -97,7 +101,7 @@ func (e *Engine) Start(ctx context.Context, s Start) (*Journey, error) {
 	}
 	j := &Journey{
 		ID: s.ID, State: WeChatPending, Transport: s.Transport, Channel: s.Channel, Service: s.Service,
-		Return: s.Return, SecretHash: s.SecretHash, CreatedAt: now, ExpiresAt: now.Add(ttl),
+		Return: s.Return, SecretHash: s.SecretHash, CreatedAt: now, ExpiresAt: now.Add(ttl), EntryAppID: s.EntryAppID,
 	}
 	if s.StepTTL > 0 {
 		j.StepExpiresAt = minTime(now.Add(s.StepTTL), j.ExpiresAt)
@@ -133,8 +137,8 @@ type Event interface{ Kind() EventKind }
 // The events, with what they carry.
 type (
 	// WeChatStart: StateHash is the keyed hash of the WeChat state just
-	// issued for Channel.
-	WeChatStart struct{ Channel, StateHash string }
+	// issued for Channel, to the app AppID.
+	WeChatStart struct{ Channel, StateHash, AppID string }
 	// WeChatCode: WeChat's code for the app AppID. StateHash, for a
 	// browser callback, is the keyed hash of the state it came with; an
 	// empty Code means the person declined in WeChat.
@@ -173,9 +177,9 @@ type Answer struct {
 	// Replay: the event repeated one that already succeeded (a double
 	// submission, a callback delivered twice): the transport finishes again.
 	Replay bool
-	// AskUserInfo: ask WeChat again with the Official Account's userinfo
-	// scope (see Config.AskUnionID).
-	AskUserInfo bool
+	// StepUpAppID: ask WeChat again, with the userinfo scope on this
+	// Official Account (see Config.UnionIDApp).
+	StepUpAppID string
 }
 
 // Handle applies ev to the journey id, sent by from. A refusal is an
@@ -284,7 +288,7 @@ func (e *Engine) handle(ctx context.Context, j *Journey, ev Event, from From) (A
 	switch ev := ev.(type) {
 	case WeChatStart:
 		j, err := e.update(ctx, j, from, ev.Kind(), func(j *Journey) {
-			j.WeChatStateHash, j.WeChatStateUsed, j.Channel = ev.StateHash, false, ev.Channel
+			j.WeChatStateHash, j.WeChatStateUsed, j.Channel, j.WeChatAppID = ev.StateHash, false, ev.Channel, ev.AppID
 		}, WeChatPending)
 		return Answer{Journey: j}, err
 	case WeChatCode:
@@ -407,9 +411,17 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 	if ev.Code == "" {
 		return Answer{}, e.ledNowhere(ctx, j, ev, from, fail(CodeWeChatRefused, nil))
 	}
-	acct, err := e.d.WeChat.Identify(ctx, ev.AppID, ev.Code)
+	appID := ev.AppID
+	if j.WeChatAppID != "" {
+		// The state was issued for this app: its code is exchanged with it.
+		appID = j.WeChatAppID
+	}
+	acct, err := e.d.WeChat.Identify(ctx, appID, ev.Code)
 	if err != nil {
 		return Answer{}, e.ledNowhere(ctx, j, ev, from, outcomeOf(err))
+	}
+	if err := e.linkEntry(ctx, j, acct); err != nil {
+		return Answer{}, err
 	}
 	id := login.Identity{Account: acct, Holder: j.holder()}
 	user, err := e.d.Login.Identify(ctx, id)
@@ -420,13 +432,44 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 			return Answer{}, err
 		}
 		return Answer{Journey: j, Person: e.person(j, user, false)}, nil
-	case errors.Is(err, login.ErrUnbound) && j.Channel == ChannelOABase && e.cfg.AskUnionID && acct.UnionID == "":
-		return Answer{Journey: j, AskUserInfo: true}, nil
+	case errors.Is(err, login.ErrUnbound) && j.Channel == ChannelOABase && e.cfg.UnionIDApp != "" && acct.UnionID == "":
+		// The unionid chain: the entry account does not know the person;
+		// the unionid account may. Its openid is kept for the step-up's
+		// answer (linkEntry).
+		j, err := e.update(ctx, j, from, EvWeChatCode, func(j *Journey) {
+			j.EntryOpenID = ""
+			if acct.AppID != e.cfg.UnionIDApp {
+				j.EntryAppID, j.EntryOpenID = acct.AppID, acct.OpenID
+			}
+		}, WeChatPending)
+		if err != nil {
+			return Answer{}, err
+		}
+		return Answer{Journey: j, StepUpAppID: e.cfg.UnionIDApp}, nil
 	case errors.Is(err, login.ErrUnbound):
 		j, err := e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.setAccount(acct) }, PhoneRequested)
 		return Answer{Journey: j}, err
 	}
 	return Answer{}, err
+}
+
+// linkEntry records, after the unionid chain's step-up, the entry
+// account's openid under the unionid the step-up revealed, so that the
+// next login from the entry account is recognised at once (silently). Both
+// answers came back to this journey, in this browser, from WeChat.
+func (e *Engine) linkEntry(ctx context.Context, j *Journey, acct binding.Account) error {
+	if j.EntryOpenID == "" || j.Channel != ChannelOAUserinfo {
+		return nil
+	}
+	if acct.UnionID == "" {
+		e.d.Log.WarnContext(ctx, "the unionid Official Account revealed no unionid; is it bound to the open-platform account?", "appid", acct.AppID)
+		return nil
+	}
+	entry := login.Identity{Account: binding.Account{AppID: j.EntryAppID, OpenID: j.EntryOpenID, UnionID: acct.UnionID}, Holder: j.holder()}
+	if _, err := e.d.Login.Identify(ctx, entry); err != nil && !errors.Is(err, login.ErrUnbound) {
+		return err
+	}
+	return nil
 }
 
 // ledNowhere records a WeChat answer that named nobody (declined, refused,

@@ -162,7 +162,8 @@ func (a *recordingAudit) count() int {
 // The fake WeChat's apps.
 const (
 	appWeb  = "wxweb"  // website QR login
-	appOA   = "wxoa"   // Official Account
+	appOA   = "wxoa"   // Official Account, bound to the open platform (the unionid account)
+	appOA2  = "wxoa2"  // an entry Official Account that reveals no unionid
 	appMini = "wxmini" // mini program
 	appApp  = "wxapp"  // mobile app
 )
@@ -222,7 +223,7 @@ func newEnv(t testing.TB, db *store.DB, tune ...func(*envConfig)) *env {
 	codes := otptest.NewEnv(t, otp.NewSQLStore(db), cfg.otp)
 	bindings := binding.NewSQLStore(db)
 	bindings.UseAsDirectory()
-	e := &env{db: db, codes: codes, clock: codes.Clock, bindings: bindings, wx: newFakeWeChat(appWeb, appOA, appMini, appApp), audit: &recordingAudit{}}
+	e := &env{db: db, codes: codes, clock: codes.Clock, bindings: bindings, wx: newFakeWeChat(appWeb, appOA, appOA2, appMini, appApp), audit: &recordingAudit{}}
 	e.tx = &countingTx{db: db}
 	e.login = login.New(cfg.login, bindings, bindings, codes.Svc, e.tx, e.clock.Now, logx.Discard())
 	e.store = NewMemStore()
@@ -232,7 +233,7 @@ func newEnv(t testing.TB, db *store.DB, tune ...func(*envConfig)) *env {
 	if cfg.wrap != nil {
 		e.store = cfg.wrap(e.store)
 	}
-	eng, err := New(Config{TTL: ttl, PhoneRegion: "CN", AskUnionID: true},
+	eng, err := New(Config{TTL: ttl, PhoneRegion: "CN", UnionIDApp: appOA},
 		Deps{Store: e.store, Login: e.login, WeChat: e.wx, Audit: e.audit, Now: e.clock.Now, Log: logx.Discard()})
 	require.NoError(t, err)
 	e.eng = eng
@@ -899,22 +900,92 @@ func TestEngine(t *testing.T) {
 		acct.UnionID = ""
 		e.wx.issue("base", acct)
 		j, from := e.start(t, Browser, ChannelOABase)
-		_, err := e.handle(j, WeChatStart{Channel: ChannelOABase, StateHash: "h"}, from)
+		_, err := e.handle(j, WeChatStart{Channel: ChannelOABase, StateHash: "h", AppID: appOA}, from)
 		require.NoError(t, err)
 		a, err := e.handle(j, WeChatCode{AppID: appOA, Code: "base", StateHash: "h"}, from)
 		require.NoError(t, err)
-		require.True(t, a.AskUserInfo)
+		require.Equal(t, appOA, a.StepUpAppID)
 		require.Equal(t, WeChatPending, e.get(t, j.ID).State)
+		require.Empty(t, e.get(t, j.ID).EntryOpenID, "the entry account is the unionid account: nothing to link")
 
 		withUnion := person(appOA, n)
 		e.wx.issue("userinfo", withUnion)
-		_, err = e.handle(j, WeChatStart{Channel: ChannelOAUserinfo, StateHash: "h2"}, from)
+		_, err = e.handle(j, WeChatStart{Channel: ChannelOAUserinfo, StateHash: "h2", AppID: appOA}, from)
 		require.NoError(t, err)
 		a, err = e.handle(j, WeChatCode{AppID: appOA, Code: "userinfo", StateHash: "h2"}, from)
 		require.NoError(t, err)
-		require.False(t, a.AskUserInfo)
+		require.Empty(t, a.StepUpAppID)
 		require.Equal(t, PhoneRequested, a.Journey.State)
 		require.Equal(t, withUnion.UnionID, a.Journey.UnionID)
+	})
+
+	t.Run("the unionid chain: entry account, step-up on the unionid account, both openids under the unionid", func(t *testing.T) {
+		e := newEnv(t, db)
+		n := e.next()
+		entry := person(appOA2, n)
+		entry.UnionID = "" // the entry account reveals none
+		e.wx.issue("base", entry)
+		e.wx.issue("userinfo", person(appOA, n))
+		j, from := e.start(t, Browser, ChannelOABase)
+
+		_, err := e.handle(j, WeChatStart{Channel: ChannelOABase, StateHash: "h", AppID: appOA2}, from)
+		require.NoError(t, err)
+		// The code goes to the app the state was issued for, whatever the
+		// transport says.
+		a, err := e.handle(j, WeChatCode{AppID: appWeb, Code: "base", StateHash: "h"}, from)
+		require.NoError(t, err)
+		require.Equal(t, appOA, a.StepUpAppID, "step up on the unionid account")
+		require.Equal(t, entry.OpenID, e.get(t, j.ID).EntryOpenID)
+
+		_, err = e.handle(j, WeChatStart{Channel: ChannelOAUserinfo, StateHash: "h2", AppID: appOA}, from)
+		require.NoError(t, err)
+		a, err = e.handle(j, WeChatCode{AppID: appOA2, Code: "userinfo", StateHash: "h2"}, from)
+		require.NoError(t, err)
+		require.Equal(t, PhoneRequested, a.Journey.State)
+		require.Equal(t, appOA, a.Journey.AppID)
+
+		// Binding by phone binds the unionid; the entry account's openid was
+		// recorded under it, so the next base login there is recognised.
+		_, err = e.handle(j, PhoneEntered{Number: string(phone(n))}, from)
+		require.NoError(t, err)
+		a, err = e.handle(j, CodeEntered{Code: e.sendCode(t, e.get(t, j.ID), from)}, from)
+		require.NoError(t, err)
+		require.Equal(t, Bound, a.Journey.State)
+		user := a.Person.User.ID
+		k, kFrom := e.start(t, Browser, ChannelOABase)
+		e.wx.issue("base-again", entry)
+		_, err = e.handle(k, WeChatStart{Channel: ChannelOABase, StateHash: "k", AppID: appOA2}, kFrom)
+		require.NoError(t, err)
+		a, err = e.handle(k, WeChatCode{Code: "base-again", StateHash: "k"}, kFrom)
+		require.NoError(t, err)
+		require.Empty(t, a.StepUpAppID, "no second step-up")
+		require.Equal(t, Identified, a.Journey.State)
+		require.Equal(t, user, a.Person.User.ID)
+	})
+
+	t.Run("the unionid chain recognises a bound person at the step-up and links the entry account", func(t *testing.T) {
+		e := newEnv(t, db)
+		n := e.next()
+		user := e.bindNew(t, person(appWeb, n), phone(n)) // bound through the website QR
+		entry := person(appOA2, n)
+		entry.UnionID = ""
+		e.wx.issue("base", entry)
+		e.wx.issue("userinfo", person(appOA, n))
+		j, from := e.start(t, Browser, ChannelOABase)
+		_, err := e.handle(j, WeChatStart{Channel: ChannelOABase, StateHash: "h", AppID: appOA2}, from)
+		require.NoError(t, err)
+		a, err := e.handle(j, WeChatCode{Code: "base", StateHash: "h"}, from)
+		require.NoError(t, err)
+		require.Equal(t, appOA, a.StepUpAppID)
+		_, err = e.handle(j, WeChatStart{Channel: ChannelOAUserinfo, StateHash: "h2", AppID: appOA}, from)
+		require.NoError(t, err)
+		a, err = e.handle(j, WeChatCode{Code: "userinfo", StateHash: "h2"}, from)
+		require.NoError(t, err)
+		require.Equal(t, Identified, a.Journey.State)
+		require.Equal(t, user.ID, a.Person.User.ID)
+
+		require.Equal(t, user.ID, e.boundUserOf(t, binding.Account{AppID: appOA2, OpenID: entry.OpenID}),
+			"the entry account now finds the person by itself")
 	})
 
 	t.Run("cancel ends the journey; every event after is refused as ended", func(t *testing.T) {

@@ -93,11 +93,20 @@ type Journey struct {
 	// WeChatStateUsed says a callback has used it.
 	WeChatStateHash string `db:"wechat_state_hash"`
 	WeChatStateUsed bool   `db:"wechat_state_used"`
-	AppID           string `db:"appid"`
-	OpenID          string `db:"openid"`
-	UnionID         string `db:"unionid"`
-	Nickname        string `db:"nickname"`
-	AvatarURL       string `db:"avatar_url"`
+	// WeChatAppID is the app the WeChat state was issued for: the callback
+	// exchanges its code with this app and no other.
+	WeChatAppID string `db:"wechat_appid"`
+	// EntryAppID is the Official Account a login inside WeChat starts from
+	// (the entry link's, the service's or the default); EntryOpenID is the
+	// openid it gave when the unionid chain stepped up to another account,
+	// recorded under the unionid once that account reveals it.
+	EntryAppID  string `db:"entry_appid"`
+	EntryOpenID string `db:"entry_openid"`
+	AppID       string `db:"appid"`
+	OpenID      string `db:"openid"`
+	UnionID     string `db:"unionid"`
+	Nickname    string `db:"nickname"`
+	AvatarURL   string `db:"avatar_url"`
 	// Phone is the E.164 number a code was sent to (CodeSent) or that was
 	// bound.
 	Phone  string `db:"phone"`

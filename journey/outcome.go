@@ -37,6 +37,9 @@ const (
 	CodeSnapshotUser       Code = "snapshot_user"
 	CodeUnknownApp         Code = "unknown_app"
 	CodeUnsupportedAppKind Code = "unsupported_app_kind"
+	// An Official Account served through a third-party platform withdrew
+	// its authorization of the platform: nobody can log in through it.
+	CodeAccountUnauthorized Code = "account_unauthorized"
 	// The phone and its code.
 	CodeInvalidPhone       Code = "invalid_phone"
 	CodeRateLimited        Code = "rate_limited"
@@ -62,31 +65,32 @@ type outcome struct {
 }
 
 var outcomes = map[Code]outcome{
-	CodeInvalid:            {http.StatusBadRequest, ""},
-	CodeExpired:            {http.StatusBadRequest, ""},
-	CodeEnded:              {http.StatusBadRequest, ""},
-	CodeWrongStep:          {http.StatusConflict, ""},
-	CodeWeChatRefused:      {http.StatusOK, "wechat_refused"},
-	CodeStateInvalid:       {http.StatusBadRequest, audit.StateInvalid},
-	CodeInvalidWeChatCode:  {http.StatusBadRequest, audit.WeChatError},
-	CodeWeChatCodeUsed:     {http.StatusBadRequest, audit.WeChatError},
-	CodeWeChatLoginBlocked: {http.StatusForbidden, "wechat_blocked"},
-	CodeWeChatUnavailable:  {http.StatusBadGateway, audit.WeChatError},
-	CodeSnapshotUser:       {http.StatusForbidden, audit.SnapshotUser},
-	CodeUnknownApp:         {http.StatusBadRequest, ""},
-	CodeUnsupportedAppKind: {http.StatusBadRequest, ""},
-	CodeInvalidPhone:       {http.StatusBadRequest, "invalid_phone"},
-	CodeRateLimited:        {http.StatusTooManyRequests, audit.RateLimited},
-	CodeSMSBudgetExhausted: {http.StatusServiceUnavailable, "sms_budget_exhausted"},
-	CodeSMSFailed:          {http.StatusBadGateway, "sms_failed"},
-	CodeNoCode:             {http.StatusBadRequest, "no_code"},
-	CodeMalformedCode:      {http.StatusBadRequest, ""},
-	CodeWrongCode:          {http.StatusBadRequest, audit.WrongCode},
-	CodeCodeExpired:        {http.StatusBadRequest, "code_expired"},
-	CodeTooManyAttempts:    {http.StatusBadRequest, "too_many_attempts"},
-	CodeUnknownPhone:       {http.StatusForbidden, audit.UnknownPhone},
-	CodeUserBoundElsewhere: {http.StatusConflict, audit.UserBound},
-	CodeAlreadyBound:       {http.StatusConflict, "already_bound"},
+	CodeInvalid:             {http.StatusBadRequest, ""},
+	CodeExpired:             {http.StatusBadRequest, ""},
+	CodeEnded:               {http.StatusBadRequest, ""},
+	CodeWrongStep:           {http.StatusConflict, ""},
+	CodeWeChatRefused:       {http.StatusOK, "wechat_refused"},
+	CodeStateInvalid:        {http.StatusBadRequest, audit.StateInvalid},
+	CodeInvalidWeChatCode:   {http.StatusBadRequest, audit.WeChatError},
+	CodeWeChatCodeUsed:      {http.StatusBadRequest, audit.WeChatError},
+	CodeWeChatLoginBlocked:  {http.StatusForbidden, "wechat_blocked"},
+	CodeWeChatUnavailable:   {http.StatusBadGateway, audit.WeChatError},
+	CodeSnapshotUser:        {http.StatusForbidden, audit.SnapshotUser},
+	CodeUnknownApp:          {http.StatusBadRequest, ""},
+	CodeUnsupportedAppKind:  {http.StatusBadRequest, ""},
+	CodeAccountUnauthorized: {http.StatusForbidden, audit.WeChatError},
+	CodeInvalidPhone:        {http.StatusBadRequest, "invalid_phone"},
+	CodeRateLimited:         {http.StatusTooManyRequests, audit.RateLimited},
+	CodeSMSBudgetExhausted:  {http.StatusServiceUnavailable, "sms_budget_exhausted"},
+	CodeSMSFailed:           {http.StatusBadGateway, "sms_failed"},
+	CodeNoCode:              {http.StatusBadRequest, "no_code"},
+	CodeMalformedCode:       {http.StatusBadRequest, ""},
+	CodeWrongCode:           {http.StatusBadRequest, audit.WrongCode},
+	CodeCodeExpired:         {http.StatusBadRequest, "code_expired"},
+	CodeTooManyAttempts:     {http.StatusBadRequest, "too_many_attempts"},
+	CodeUnknownPhone:        {http.StatusForbidden, audit.UnknownPhone},
+	CodeUserBoundElsewhere:  {http.StatusConflict, audit.UserBound},
+	CodeAlreadyBound:        {http.StatusConflict, "already_bound"},
 }
 
 // Codes lists every outcome code (for catalogue checks).
@@ -213,6 +217,8 @@ func wechatOutcome(err error) error {
 		return fail(CodeWeChatCodeUsed, err)
 	case errors.Is(err, wechat.ErrCodeBlocked):
 		return fail(CodeWeChatLoginBlocked, err)
+	case errors.Is(err, wechat.ErrNotAuthorized):
+		return fail(CodeAccountUnauthorized, err)
 	}
 	return fail(CodeWeChatUnavailable, err)
 }

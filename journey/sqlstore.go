@@ -22,7 +22,8 @@ func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
 var _ Store = (*SQLStore)(nil)
 
 const columns = `id, state, transport, channel, service, return_to, secret_hash, wechat_state_hash, wechat_state_used,
-appid, openid, unionid, nickname, avatar_url, phone, user_id, version, created_at, step_expires_at, expires_at`
+appid, openid, unionid, nickname, avatar_url, phone, user_id, version, created_at, step_expires_at, expires_at,
+entry_appid, entry_openid, wechat_appid`
 
 func normalise(j *Journey) {
 	j.CreatedAt, j.StepExpiresAt, j.ExpiresAt = store.Time(j.CreatedAt), store.Time(j.StepExpiresAt), store.Time(j.ExpiresAt)
@@ -46,7 +47,8 @@ func (s *SQLStore) Create(ctx context.Context, j *Journey) error {
 	normalise(j)
 	_, err := s.db.Q(ctx).NamedExecContext(ctx, `INSERT INTO login_journeys (`+columns+`) VALUES (
 :id, :state, :transport, :channel, :service, :return_to, :secret_hash, :wechat_state_hash, :wechat_state_used,
-:appid, :openid, :unionid, :nickname, :avatar_url, :phone, :user_id, :version, :created_at, :step_expires_at, :expires_at)`, toRow(j))
+:appid, :openid, :unionid, :nickname, :avatar_url, :phone, :user_id, :version, :created_at, :step_expires_at, :expires_at,
+:entry_appid, :entry_openid, :wechat_appid)`, toRow(j))
 	if err != nil {
 		return fmt.Errorf("journey: create: %w", err)
 	}
@@ -102,11 +104,11 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Journey) erro
 		res, err := tx.ExecContext(ctx, `UPDATE login_journeys SET
 state = ?, transport = ?, channel = ?, service = ?, return_to = ?, secret_hash = ?, wechat_state_hash = ?, wechat_state_used = ?,
 appid = ?, openid = ?, unionid = ?, nickname = ?, avatar_url = ?, phone = ?, user_id = ?,
-step_expires_at = ?, expires_at = ?, version = version + 1
+entry_appid = ?, entry_openid = ?, wechat_appid = ?, step_expires_at = ?, expires_at = ?, version = version + 1
 WHERE id = ? AND version = ?`,
 			j.State, j.Transport, j.Channel, j.Service, j.Return, j.SecretHash, j.WeChatStateHash, j.WeChatStateUsed,
 			j.AppID, j.OpenID, j.UnionID, j.Nickname, j.AvatarURL, j.Phone, j.UserID,
-			toRow(j).StepDeadline, j.ExpiresAt, id, version)
+			j.EntryAppID, j.EntryOpenID, j.WeChatAppID, toRow(j).StepDeadline, j.ExpiresAt, id, version)
 		if err != nil {
 			return fmt.Errorf("journey: update: %w", err)
 		}

@@ -41,7 +41,11 @@ type WeChatClient struct {
 	// Tokens caches app access tokens (for phone numbers); nil: no phone
 	// numbers from WeChat.
 	Tokens *apptoken.Cache
-	Log    *slog.Logger
+	// Components caches the third-party platforms' component access
+	// tokens, keyed by component appid (for Official Accounts served
+	// through a platform); nil: no platforms.
+	Components *apptoken.Cache
+	Log        *slog.Logger
 }
 
 // Identify implements WeChat.
@@ -60,7 +64,7 @@ func (w WeChatClient) Identify(ctx context.Context, appID, code string) (binding
 		// The session key stays unused: wxcas decrypts nothing for clients.
 		acct = binding.Account{AppID: appID, OpenID: sess.OpenID, UnionID: sess.UnionID}
 	default:
-		tok, err := w.Client.ExchangeCode(ctx, appID, code)
+		tok, err := w.exchange(ctx, app, code)
 		if err != nil {
 			return binding.Account{}, outcomeOf(err)
 		}
@@ -73,6 +77,26 @@ func (w WeChatClient) Identify(ctx context.Context, appID, code string) (binding
 		return binding.Account{}, fail(CodeWeChatUnavailable, errors.New("WeChat returned an empty or oversized openid or unionid"))
 	}
 	return acct, nil
+}
+
+// exchange exchanges an authorization code with the app's own secret, or,
+// for an Official Account served through a platform, with the platform's
+// component access token (refreshed once if WeChat refuses it: WeChat
+// checks the token before it looks at the code).
+func (w WeChatClient) exchange(ctx context.Context, app wechat.App, code string) (*wechat.Token, error) {
+	if !app.ViaPlatform() {
+		return w.Client.ExchangeCode(ctx, app.AppID, code)
+	}
+	if w.Components == nil {
+		return nil, fail(CodeUnsupportedAppKind, errors.New("no third-party platform tokens configured"))
+	}
+	var tok *wechat.Token
+	err := w.Components.Do(ctx, app.ComponentAppID, func(componentToken string) error {
+		var err error
+		tok, err = w.Client.ExchangeComponentCode(ctx, app.AppID, code, componentToken)
+		return err
+	})
+	return tok, err
 }
 
 // addProfile adds the nickname and avatar (and a unionid the token lacked)

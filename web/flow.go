@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"errors"
@@ -46,9 +47,19 @@ type LoginOptions struct {
 	// engine is the one to call WeChat.
 	WeChat *wechat.Client
 
-	WebsiteAppID         string
+	WebsiteAppID string
+	// OfficialAccountAppID is the Official Account a login inside WeChat
+	// starts from when the entry link (appid=) and the service name none;
+	// EntryAccounts names one per service id. "" and no entry: people
+	// inside WeChat are told to log in on a computer.
 	OfficialAccountAppID string
-	QRMode               string // inline | redirect
+	EntryAccounts        map[string]string
+	// Withdrawn, when set, says whether an Official Account served through
+	// a third-party platform has withdrawn its authorization of the
+	// platform (WeChat's unauthorized event): such a login gets a clear
+	// page instead of a trip to WeChat that cannot succeed.
+	Withdrawn func(ctx context.Context, appID string) (bool, error)
+	QRMode    string // inline | redirect
 	// IframeQR shows the inline QR in our own iframe instead of wxLogin.js
 	// (the sandbox: wxLogin.js only knows the real WeChat).
 	IframeQR bool
@@ -184,12 +195,18 @@ func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 	if h.limited(w, r) {
 		return
 	}
+	entry, ok := h.entryAccount(r, req)
+	if !ok {
+		h.o.Logger.InfoContext(ctx, "login refused: the entry link names no configured Official Account", "service", req.ServiceID)
+		_ = h.o.Pages.Error(w, r, http.StatusBadRequest, "entry_unknown_title", "entry_unknown", "")
+		return
+	}
 	// rand.Text is the one random id: 26 letters and digits (130 bits),
 	// which WeChat's state parameter accepts as well.
 	nonce := rand.Text()
 	j, err := h.o.Engine.Start(ctx, journey.Start{
 		ID: rand.Text(), Transport: journey.Browser, Service: req.ServiceID, Return: finish.CASReturn(req),
-		SecretHash: h.hash(purposeNonce, nonce), TTL: h.o.FlowTTL,
+		SecretHash: h.hash(purposeNonce, nonce), TTL: h.o.FlowTTL, EntryAppID: entry,
 	})
 	if err == nil {
 		err = h.hold(w, r, held{ID: j.ID, Nonce: nonce, Service: req.ServiceURL, Started: h.o.Now().Unix()})
@@ -200,6 +217,23 @@ func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 	}
 	h.o.Logger.InfoContext(ctx, "login journey started", "flow", short(j.ID), "service", req.ServiceID)
 	http.Redirect(w, r, h.flowURL(j.ID), http.StatusSeeOther)
+}
+
+// entryAccount chooses the Official Account a login inside WeChat starts
+// from: the entry link's (an OA menu points at /cas/login?service=...&appid=
+// <its appid>), else the service's, else the default. A link naming an app
+// that is not a configured Official Account is refused (ok false), so a
+// typo in a menu shows at once rather than as a login through another
+// account.
+func (h *Login) entryAccount(r *http.Request, req cas.LoginRequest) (string, bool) {
+	if id := r.URL.Query().Get("appid"); id != "" {
+		app, known := h.o.WeChat.App(id)
+		return id, known && app.Kind == wechat.KindOfficialAccount
+	}
+	if id := h.o.EntryAccounts[req.ServiceID]; id != "" {
+		return id, true
+	}
+	return h.o.OfficialAccountAppID, true
 }
 
 // failed logs err and shows the error page: 503 when the database is out
@@ -371,8 +405,8 @@ func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 	inWeChat := strings.Contains(ua, "MicroMessenger")
 	mobile := !inWeChat && isMobile(ua) && c.QueryParam("qr") != "1"
 	switch {
-	case inWeChat && h.o.OfficialAccountAppID != "":
-		return h.toOfficialAccount(c, j, journey.ChannelOABase)
+	case inWeChat && cmp.Or(j.EntryAppID, h.o.OfficialAccountAppID) != "":
+		return h.toOfficialAccount(c, j, journey.ChannelOABase, cmp.Or(j.EntryAppID, h.o.OfficialAccountAppID))
 	case inWeChat || (mobile && h.o.WebsiteAppID == ""):
 		return h.o.Pages.Mobile(c.Response(), r, http.StatusOK, MobilePage{
 			MessageKey: "mobile_in_wechat_no_oa", Link: h.absolute(h.loginURL(request(j).ServiceURL)),
@@ -429,16 +463,36 @@ func isMobile(ua string) bool {
 // reports that the response is already written (the journey moved on or
 // expired meanwhile).
 func (h *Login) newState(c echo.Context, j *journey.Journey, channel string) (state string, done bool, err error) {
+	return h.newStateFor(c, j, channel, h.o.WebsiteAppID)
+}
+
+// newStateFor is newState for the app appID: its callback's code is
+// exchanged with that app.
+func (h *Login) newStateFor(c echo.Context, j *journey.Journey, channel, appID string) (state string, done bool, err error) {
 	state = rand.Text()
-	ev := journey.WeChatStart{Channel: channel, StateHash: h.hash(purposeState, state)}
+	ev := journey.WeChatStart{Channel: channel, StateHash: h.hash(purposeState, state), AppID: appID}
 	if _, err := h.o.Engine.Handle(c.Request().Context(), j.ID, ev, h.from(c, j.ID)); err != nil {
 		return "", true, h.stopped(c, j.ID, err, "journey_expired")
 	}
 	return state, false, nil
 }
 
-func (h *Login) toOfficialAccount(c echo.Context, j *journey.Journey, channel string) error {
-	state, done, err := h.newState(c, j, channel)
+// toOfficialAccount sends the browser to WeChat's web authorization of the
+// Official Account appID: snsapi_base (silent) for the entry account,
+// snsapi_userinfo for the unionid chain's step-up.
+func (h *Login) toOfficialAccount(c echo.Context, j *journey.Journey, channel, appID string) error {
+	if h.o.Withdrawn != nil {
+		withdrawn, err := h.o.Withdrawn(c.Request().Context(), appID)
+		if err != nil {
+			h.failed(c.Response(), c.Request(), "authorizer status not read", err)
+			return nil
+		}
+		if withdrawn {
+			h.o.Logger.WarnContext(c.Request().Context(), "login refused: the Official Account withdrew its authorization of the platform", "appid", appID, "flow", short(j.ID))
+			return h.o.Pages.Error(c.Response(), c.Request(), journey.CodeAccountUnauthorized.Status(), "account_unauthorized_title", "account_unauthorized", "")
+		}
+	}
+	state, done, err := h.newStateFor(c, j, channel, appID)
 	if done || err != nil {
 		return err
 	}
@@ -446,7 +500,7 @@ func (h *Login) toOfficialAccount(c echo.Context, j *journey.Journey, channel st
 	if channel == journey.ChannelOAUserinfo {
 		scope = wechat.ScopeUserInfo
 	}
-	u, err := h.o.WeChat.OAuthURL(h.o.OfficialAccountAppID, h.callback, scope, state, false)
+	u, err := h.o.WeChat.OAuthURL(appID, h.callback, scope, state, false)
 	if err != nil {
 		return err
 	}
@@ -467,19 +521,31 @@ func (h *Login) wechatCallback(c echo.Context) error {
 	if j == nil {
 		return nil // answered
 	}
-	appID := h.o.WebsiteAppID
-	if j.Channel == journey.ChannelOABase || j.Channel == journey.ChannelOAUserinfo {
-		appID = h.o.OfficialAccountAppID
+	// The code is exchanged with the app the state was issued for (the
+	// journey knows it). A platform's callback also names the account.
+	appID := j.WeChatAppID
+	if appID == "" {
+		// A journey started by the release before (no app stored with its
+		// state): the app its channel used then.
+		appID = h.o.WebsiteAppID
+		if j.Channel == journey.ChannelOABase || j.Channel == journey.ChannelOAUserinfo {
+			appID = h.o.OfficialAccountAppID
+		}
+	}
+	if named := c.QueryParam("appid"); named != "" && appID != "" && named != appID {
+		h.o.Logger.WarnContext(c.Request().Context(), "wechat callback names another app than the one its state was issued for", "flow", short(j.ID))
+		return h.o.Pages.Error(c.Response(), c.Request(), journey.CodeStateInvalid.Status(), "state_invalid_title", "state_invalid", "")
 	}
 	ev := journey.WeChatCode{AppID: appID, Code: c.QueryParam("code"), StateHash: h.hash(purposeState, state)}
 	a, err := h.o.Engine.Handle(c.Request().Context(), j.ID, ev, h.from(c, j.ID))
 	if err != nil {
 		return h.wechatRefused(c, j, err)
 	}
-	if a.AskUserInfo {
+	if a.StepUpAppID != "" {
 		// snsapi_base does not reveal the unionid, and the person may be
-		// bound through another app: ask once more with snsapi_userinfo.
-		return h.toOfficialAccount(c, a.Journey, journey.ChannelOAUserinfo)
+		// bound through another app: ask once more, with snsapi_userinfo on
+		// the account bound to the open platform (the unionid chain).
+		return h.toOfficialAccount(c, a.Journey, journey.ChannelOAUserinfo, a.StepUpAppID)
 	}
 	return h.onward(c, a)
 }
@@ -544,6 +610,8 @@ func (h *Login) wechatRefused(c echo.Context, j *journey.Journey, err error) err
 		msg = "wechat_busy"
 	case journey.CodeWeChatLoginBlocked:
 		msg = string(oe.Code)
+	case journey.CodeAccountUnauthorized:
+		title, msg, retry = "account_unauthorized_title", string(oe.Code), ""
 	}
 	h.o.Logger.InfoContext(c.Request().Context(), "wechat login refused", "flow", short(j.ID), "outcome", oe.Code, "err", err)
 	return h.o.Pages.Error(c.Response(), c.Request(), oe.Code.Status(), title, msg, retry)

@@ -37,6 +37,10 @@ import (
 const (
 	appWeb = "wxweb0000000000001"
 	appOA  = "wxoa00000000000001"
+	// appOA2 is an entry Official Account that reveals no unionid; appOA3
+	// is served through a third-party platform.
+	appOA2 = "wxoa00000000000002"
+	appOA3 = "wxoa00000000000003"
 	// service is the site every test logs in to.
 	service = "https://app.example/home?x=1"
 )
@@ -71,7 +75,7 @@ func (f *fakeWeChat) Identify(_ context.Context, appID, code string) (binding.Ac
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	if appID != appWeb && appID != appOA {
+	if appID != appWeb && appID != appOA && appID != appOA2 && appID != appOA3 {
 		return binding.Account{}, wechat.ErrUnknownApp
 	}
 	key := appID + "/" + code
@@ -140,7 +144,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	log, err := logx.New(e.logs, "json", "debug")
 	require.NoError(t, err)
 	svc := login.New(login.DefaultConfig(), e.dir, e.dir, e.codes.Svc, db, clock.Now, log)
-	engine, err := journey.New(journey.Config{TTL: e.ttl, PhoneRegion: "CN", AskUnionID: true},
+	engine, err := journey.New(journey.Config{TTL: e.ttl, PhoneRegion: "CN", UnionIDApp: appOA},
 		journey.Deps{Store: slowReads{e.store}, Login: svc, WeChat: e.wx, Now: clock.Now, Log: log})
 	require.NoError(t, err)
 
@@ -151,7 +155,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	public, _ := url.Parse(e.srv.URL)
 	client, err := wechat.New(wechat.Config{
 		OpenBaseURL: "https://open.weixin.example", APIBaseURL: "https://api.weixin.example",
-		Apps: []wechat.App{{AppID: appWeb, Secret: "websecret", Kind: wechat.KindWebsite}, {AppID: appOA, Secret: "oasecret", Kind: wechat.KindOfficialAccount}},
+		Apps: []wechat.App{
+			{AppID: appWeb, Secret: "websecret", Kind: wechat.KindWebsite}, {AppID: appOA, Secret: "oasecret", Kind: wechat.KindOfficialAccount},
+			{AppID: appOA2, Secret: "oa2secret", Kind: wechat.KindOfficialAccount},
+			{AppID: appOA3, Kind: wechat.KindOfficialAccount, ComponentAppID: "wxcomponent0000001"},
+		},
+		Platforms: []wechat.Platform{{ComponentAppID: "wxcomponent0000001", Secret: "componentsecret"}},
 	})
 	require.NoError(t, err)
 	pages, err := NewPages(templates.FS, false)
@@ -309,7 +318,13 @@ func field(t *testing.T, p page, name string) string {
 // start opens the service's login link: 303 to the journey's page.
 func (b *browser) start() string {
 	b.e.t.Helper()
-	p := b.get("/cas/login?service=" + url.QueryEscape(service))
+	return b.startAt("/cas/login?service=" + url.QueryEscape(service))
+}
+
+// startAt starts a login at target (a /cas/login URL) and returns its id.
+func (b *browser) startAt(target string) string {
+	b.e.t.Helper()
+	p := b.get(target)
 	require.Equal(b.e.t, http.StatusSeeOther, p.Status, p.Body)
 	u, err := url.Parse(p.Location)
 	require.NoError(b.e.t, err)

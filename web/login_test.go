@@ -151,6 +151,98 @@ func TestOfficialAccountInsideWeChat(t *testing.T) {
 	require.Equal(t, journey.ChannelOAUserinfo, done[1].Person.Channel)
 }
 
+// oaAuthorize checks that p sends the browser to WeChat's web
+// authorization of appID with scope, and returns its state.
+func oaAuthorize(t *testing.T, p page, appID, scope string) string {
+	t.Helper()
+	require.Equal(t, http.StatusFound, p.Status, p.Body)
+	u, err := url.Parse(p.Location)
+	require.NoError(t, err)
+	require.Equal(t, "/connect/oauth2/authorize", u.Path)
+	require.Equal(t, appID, u.Query().Get("appid"))
+	require.Equal(t, scope, u.Query().Get("scope"))
+	return u.Query().Get("state")
+}
+
+func TestEntryOfficialAccounts(t *testing.T) {
+	const weChat = "Mozilla/5.0 (iPhone) AppleWebKit MicroMessenger/8.0.50"
+	entryLink := "/cas/login?service=" + url.QueryEscape(service) + "&appid="
+
+	t.Run("the entry link's account, then the step-up on the unionid account", func(t *testing.T) {
+		e := newEnv(t)
+		e.bindPerson("erin", otptest.Phone(5))
+		b := e.browser()
+		b.ua = weChat
+		id := b.startAt(entryLink + appOA2)
+		state := oaAuthorize(t, b.get(flowPath(id)), appOA2, wechat.ScopeBase)
+		entry := binding0("erin", false)
+		e.wx.issue(appOA2, "base", entry, nil)
+		state2 := oaAuthorize(t, b.scan(state, "base"), appOA, wechat.ScopeUserInfo)
+		e.wx.issue(appOA, "userinfo", binding0("erin", true), nil)
+		landedOnService(t, b.scan(state2, "userinfo"))
+
+		// The entry account now knows the person: no step-up.
+		b2 := e.browser()
+		b2.ua = weChat
+		id = b2.startAt(entryLink + appOA2)
+		state = oaAuthorize(t, b2.get(flowPath(id)), appOA2, wechat.ScopeBase)
+		e.wx.issue(appOA2, "base-2", entry, nil)
+		landedOnService(t, b2.scan(state, "base-2"))
+	})
+
+	t.Run("the service's account when the link names none; the default otherwise", func(t *testing.T) {
+		e := newEnv(t, func(o *LoginOptions) { o.EntryAccounts = map[string]string{"app": appOA2} })
+		b := e.browser()
+		b.ua = weChat
+		oaAuthorize(t, b.get(flowPath(b.start())), appOA2, wechat.ScopeBase)
+		oaAuthorize(t, b.get(flowPath(b.startAt(entryLink+appOA))), appOA, wechat.ScopeBase)
+
+		e = newEnv(t)
+		b = e.browser()
+		b.ua = weChat
+		oaAuthorize(t, b.get(flowPath(b.start())), appOA, wechat.ScopeBase)
+	})
+
+	t.Run("a link naming no configured Official Account is refused", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.browser()
+		for _, appID := range []string{"wxnotconfigured0001", appWeb} {
+			p := b.get(entryLink + appID)
+			require.Equal(t, http.StatusBadRequest, p.Status, appID)
+			requireText(t, p, "entry_unknown")
+		}
+	})
+
+	t.Run("a platform-served account that withdrew gets a clear page", func(t *testing.T) {
+		withdrawn := map[string]bool{appOA3: true}
+		e := newEnv(t, func(o *LoginOptions) {
+			o.Withdrawn = func(_ context.Context, appID string) (bool, error) { return withdrawn[appID], nil }
+		})
+		b := e.browser()
+		b.ua = weChat
+		p := b.get(flowPath(b.startAt(entryLink + appOA3)))
+		require.Equal(t, http.StatusForbidden, p.Status)
+		requireText(t, p, "account_unauthorized")
+
+		withdrawn[appOA3] = false
+		p = b.get(flowPath(b.startAt(entryLink + appOA3)))
+		require.Equal(t, http.StatusFound, p.Status)
+		require.Contains(t, p.Location, "&component_appid=wxcomponent0000001#wechat_redirect", "on behalf of the platform")
+	})
+
+	t.Run("a callback naming another account than its state's is refused", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.browser()
+		b.ua = weChat
+		state := oaAuthorize(t, b.get(flowPath(b.startAt(entryLink+appOA3))), appOA3, wechat.ScopeBase)
+		e.wx.issue(appOA3, "base", binding0("frank", false), nil)
+		p := b.get("/wechat/callback?code=base&state=" + url.QueryEscape(state) + "&appid=" + appOA2)
+		require.Equal(t, http.StatusBadRequest, p.Status)
+		requireText(t, p, "state_invalid")
+		require.Zero(t, e.wx.calls, "no code exchanged")
+	})
+}
+
 func TestMobileGuidance(t *testing.T) {
 	t.Run("a phone's browser", func(t *testing.T) {
 		e := newEnv(t)

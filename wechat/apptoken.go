@@ -50,7 +50,7 @@ func (c *Client) appToken(appID string, r *appTokenResponse) *AppToken {
 // issues a new token and retires the previous one; cache it. Official
 // Account and mini program apps only.
 func (c *Client) AppAccessToken(ctx context.Context, appID string) (*AppToken, error) {
-	app, err := c.app(opToken, appID, KindOfficialAccount, KindMiniProgram)
+	app, err := c.ownSecretApp(opToken, appID, KindOfficialAccount, KindMiniProgram)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ type stableTokenRequest struct {
 // WeChat returns the current token until shortly before it expires. A
 // forced refresh is limited (20 a day, 30 s apart), so it is not retried.
 func (c *Client) StableAccessToken(ctx context.Context, appID string, forceRefresh bool) (*AppToken, error) {
-	app, err := c.app(opStableToken, appID, KindOfficialAccount, KindMiniProgram)
+	app, err := c.ownSecretApp(opStableToken, appID, KindOfficialAccount, KindMiniProgram)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,8 @@ func (c *Client) QRConnectURL(appID, redirectURI, state, lang string) (string, e
 //	{OpenBaseURL}/connect/oauth2/authorize?appid=APPID&redirect_uri=ENCODED&response_type=code&scope=SCOPE&state=STATE[&forcePopup=true]#wechat_redirect
 //
 // scope is ScopeBase or ScopeUserInfo; state as for QRConnectURL. appID
-// must be an Official Account.
+// must be an Official Account; one served through a third-party platform
+// gets &component_appid=COMPONENT_APPID before the fragment.
 func (c *Client) OAuthURL(appID, redirectURI, scope, state string, forcePopup bool) (string, error) {
 	app, err := c.app(opOAuth2, appID, KindOfficialAccount)
 	if err != nil {
@@ -74,6 +75,12 @@ func (c *Client) OAuthURL(appID, redirectURI, scope, state string, forcePopup bo
 	b.WriteString(state)
 	if forcePopup {
 		b.WriteString("&forcePopup=true")
+	}
+	if app.ViaPlatform() {
+		// On behalf of the platform: WeChat then names the account in the
+		// callback (appid=) and the code goes to the component exchange.
+		b.WriteString("&component_appid=")
+		b.WriteString(url.QueryEscape(app.ComponentAppID))
 	}
 	b.WriteString("#wechat_redirect")
 	return b.String(), nil

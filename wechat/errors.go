@@ -68,6 +68,12 @@ const (
 	// ErrTransport: the request failed before a complete response arrived
 	// (connection refused or reset, timeout, cancelled context).
 	ErrTransport
+	// ErrNotAuthorized: 61003, the Official Account has not authorized (or
+	// withdrew its authorization of) the third-party platform.
+	ErrNotAuthorized
+	// ErrTicketInvalid: 61005/61006, the component_verify_ticket is expired
+	// or not one WeChat pushed: wait for the next push.
+	ErrTicketInvalid
 )
 
 var kindNames = map[ErrorKind]string{
@@ -93,6 +99,8 @@ var kindNames = map[ErrorKind]string{
 	ErrInvalidArgument:     "invalid argument",
 	ErrMalformedResponse:   "malformed response",
 	ErrTransport:           "transport error",
+	ErrNotAuthorized:       "account has not authorized the platform",
+	ErrTicketInvalid:       "component verify ticket invalid or expired",
 }
 
 // String returns a short description of the kind.
@@ -189,7 +197,7 @@ func kindForCode(op string, code int) ErrorKind {
 	case 40013, 40125, 41002, 41004:
 		return ErrBadCredentials
 	case 40001:
-		if op == opToken || op == opStableToken {
+		if op == opToken || op == opStableToken || op == opComponentToken {
 			return ErrBadCredentials
 		}
 		return ErrInvalidToken
@@ -209,6 +217,10 @@ func kindForCode(op string, code int) ErrorKind {
 		return ErrRateLimited
 	case 40164:
 		return ErrIPNotWhitelisted
+	case 61003:
+		return ErrNotAuthorized
+	case 61005, 61006:
+		return ErrTicketInvalid
 	}
 	return ErrUnexpected
 }

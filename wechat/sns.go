@@ -109,7 +109,7 @@ func (c *Client) token(appID string, r *tokenResponse) *Token {
 // together with an error matching ErrSnapshotUser: its openid is virtual
 // and must not be bound to an account.
 func (c *Client) ExchangeCode(ctx context.Context, appID, code string) (*Token, error) {
-	app, err := c.app(opAccessToken, appID, KindWebsite, KindOfficialAccount, KindMobileApp)
+	app, err := c.ownSecretApp(opAccessToken, appID, KindWebsite, KindOfficialAccount, KindMobileApp)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (c *Client) ExchangeCode(ctx context.Context, appID, code string) (*Token, 
 // secret is sent). The response carries no unionid. ErrRefreshTokenInvalid
 // means the user must authorize again.
 func (c *Client) RefreshToken(ctx context.Context, appID, refreshToken string) (*Token, error) {
-	app, err := c.app(opRefreshToken, appID, KindWebsite, KindOfficialAccount, KindMobileApp)
+	app, err := c.ownSecretApp(opRefreshToken, appID, KindWebsite, KindOfficialAccount, KindMobileApp)
 	if err != nil {
 		return nil, err
 	}

@@ -27,9 +27,13 @@ const (
 	opToken        = "cgi-bin/token"
 	opStableToken  = "cgi-bin/stable_token"
 	opPhoneNumber  = "wxa/business/getuserphonenumber"
-	opQRConnect    = "connect/qrconnect"
-	opOAuth2       = "connect/oauth2/authorize"
-	opCallback     = "callback"
+	// The third-party platform (component) variants.
+	opComponentToken        = "cgi-bin/component/api_component_token"
+	opComponentAccessToken  = "sns/oauth2/component/access_token"
+	opComponentRefreshToken = "sns/oauth2/component/refresh_token"
+	opQRConnect             = "connect/qrconnect"
+	opOAuth2                = "connect/oauth2/authorize"
+	opCallback              = "callback"
 )
 
 // call describes one API request.

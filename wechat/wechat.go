@@ -63,7 +63,24 @@ type App struct {
 	AppID  string
 	Secret string
 	Kind   Kind
+	// ComponentAppID, for an Official Account served through a WeChat
+	// third-party platform, is the platform's component appid: its web
+	// authorization carries component_appid and its codes are exchanged
+	// with the platform's component_access_token instead of a Secret
+	// (which is then empty).
+	ComponentAppID string
 }
+
+// Platform is a WeChat third-party platform (开放平台第三方平台) whose
+// component appid and secret fetch the component_access_token.
+type Platform struct {
+	ComponentAppID string
+	Secret         string
+}
+
+// ViaPlatform reports whether the app is served through a third-party
+// platform.
+func (a App) ViaPlatform() bool { return a.ComponentAppID != "" }
 
 // String describes the app without its secret.
 func (a App) String() string { return fmt.Sprintf("%s app %s", a.Kind, a.AppID) }
@@ -87,6 +104,9 @@ type Config struct {
 	APIBaseURL string
 	// Apps lists every app; secrets are looked up by AppID.
 	Apps []App
+	// Platforms lists the third-party platforms the apps with a
+	// ComponentAppID are served through.
+	Platforms []Platform
 	// HTTPClient makes the calls. Default: a client that does not follow redirects.
 	HTTPClient *http.Client
 	// Timeout bounds each call including its retries (the caller's context
@@ -108,6 +128,7 @@ type Client struct {
 	openBase   string
 	apiBase    string
 	apps       map[string]App
+	platforms  map[string]Platform
 	secrets    []string // every app secret, removed from all error messages
 	http       *http.Client
 	timeout    time.Duration
@@ -121,6 +142,7 @@ func New(cfg Config) (*Client, error) {
 	var errs []error
 	c := &Client{
 		apps:       make(map[string]App, len(cfg.Apps)),
+		platforms:  make(map[string]Platform, len(cfg.Platforms)),
 		http:       cfg.HTTPClient,
 		timeout:    cfg.Timeout,
 		maxRetries: cfg.MaxRetries,
@@ -137,6 +159,20 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.Apps) == 0 {
 		errs = append(errs, errors.New("wechat config: no apps configured"))
 	}
+	for i, p := range cfg.Platforms {
+		switch {
+		case p.ComponentAppID == "":
+			errs = append(errs, fmt.Errorf("wechat config: platforms[%d]: empty component appid", i))
+			continue
+		case p.Secret == "":
+			errs = append(errs, fmt.Errorf("wechat config: platform %s: empty secret", p.ComponentAppID))
+		}
+		if _, dup := c.platforms[p.ComponentAppID]; dup {
+			errs = append(errs, fmt.Errorf("wechat config: platform %s listed twice", p.ComponentAppID))
+		}
+		c.platforms[p.ComponentAppID] = p
+		c.secrets = append(c.secrets, p.Secret)
+	}
 	for i, a := range cfg.Apps {
 		switch {
 		case a.AppID == "":
@@ -145,7 +181,14 @@ func New(cfg Config) (*Client, error) {
 		case strings.TrimSpace(a.AppID) != a.AppID:
 			errs = append(errs, fmt.Errorf("wechat config: apps[%d]: appid has surrounding spaces", i))
 		}
-		if a.Secret == "" {
+		switch {
+		case a.ViaPlatform() && a.Kind != KindOfficialAccount:
+			errs = append(errs, fmt.Errorf("wechat config: app %s: only an official_account can be served through a platform", a.AppID))
+		case a.ViaPlatform() && c.platforms[a.ComponentAppID].ComponentAppID == "":
+			errs = append(errs, fmt.Errorf("wechat config: app %s: platform %s is not configured", a.AppID, a.ComponentAppID))
+		case a.ViaPlatform() && a.Secret != "":
+			errs = append(errs, fmt.Errorf("wechat config: app %s: served through a platform, so it has no secret", a.AppID))
+		case !a.ViaPlatform() && a.Secret == "":
 			errs = append(errs, fmt.Errorf("wechat config: app %s: empty secret", a.AppID))
 		}
 		if !a.Kind.Valid() {
@@ -155,7 +198,9 @@ func New(cfg Config) (*Client, error) {
 			errs = append(errs, fmt.Errorf("wechat config: app %s listed twice", a.AppID))
 		}
 		c.apps[a.AppID] = a
-		c.secrets = append(c.secrets, a.Secret)
+		if a.Secret != "" {
+			c.secrets = append(c.secrets, a.Secret)
+		}
 	}
 	if c.timeout < 0 || c.backoff < 0 {
 		errs = append(errs, errors.New("wechat config: negative Timeout or RetryBackoff"))
@@ -216,4 +261,15 @@ func (c *Client) app(op, appID string, kinds ...Kind) (App, error) {
 		}
 	}
 	return App{}, newError(op, ErrWrongAppKind, fmt.Sprintf("app %s is a %s app", a.AppID, a.Kind))
+}
+
+// ownSecretApp is app for the calls that send the app's own secret: an
+// Official Account served through a platform has none (its platform's
+// authorizer tokens are out of wxcas's scope).
+func (c *Client) ownSecretApp(op, appID string, kinds ...Kind) (App, error) {
+	a, err := c.app(op, appID, kinds...)
+	if err == nil && a.ViaPlatform() {
+		return App{}, newError(op, ErrWrongAppKind, "app "+a.AppID+" is served through a platform and has no secret")
+	}
+	return a, err
 }
