@@ -16,6 +16,7 @@ import (
 	"wxcas/binding"
 	"wxcas/binding/sqldir"
 	"wxcas/cas"
+	"wxcas/config"
 	"wxcas/finish"
 	"wxcas/journey"
 	"wxcas/keys"
@@ -28,6 +29,7 @@ import (
 	"wxcas/wechat"
 	"wxcas/wechat/apptoken"
 	"wxcas/wechat/emulator"
+	"wxcas/wechat/platform"
 )
 
 // sandboxWeChatPrefix is where the WeChat emulator is mounted in the sandbox.
@@ -40,7 +42,11 @@ func (a *app) wireWeChat() error {
 	open, api := cfg.OpenBaseURL, cfg.APIBaseURL
 	var apps []wechat.App
 	for _, app := range cfg.Apps {
-		apps = append(apps, wechat.App{AppID: app.AppID, Secret: app.Secret, Kind: wechat.Kind(app.Kind)})
+		apps = append(apps, wechat.App{AppID: app.AppID, Secret: app.Secret, Kind: wechat.Kind(app.Kind), ComponentAppID: a.componentAppID(app)})
+	}
+	var platforms []wechat.Platform
+	for _, p := range cfg.Platforms {
+		platforms = append(platforms, wechat.Platform{ComponentAppID: p.ComponentAppID, Secret: p.Secret})
 	}
 	if a.cfg.Sandbox.Enabled {
 		em, err := a.newEmulator()
@@ -57,7 +63,7 @@ func (a *app) wireWeChat() error {
 		}
 	}
 	client, err := wechat.New(wechat.Config{
-		OpenBaseURL: open, APIBaseURL: api, Apps: apps, Timeout: cfg.Timeout, Now: a.now,
+		OpenBaseURL: open, APIBaseURL: api, Apps: apps, Platforms: platforms, Timeout: cfg.Timeout, Now: a.now,
 		HTTPClient: &http.Client{Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	})
 	if err != nil {
@@ -73,18 +79,103 @@ func (a *app) newEmulator() (*emulator.Emulator, error) {
 		return nil, err
 	}
 	var apps []emulator.App
+	unionAccount := a.cfg.Login.UnionIDAccount()
 	for _, app := range a.cfg.WeChat.Apps {
-		apps = append(apps, emulator.App{
-			AppID: app.AppID, Secret: app.Secret, Kind: emulator.Kind(app.Kind),
-			// Every sandbox app belongs to one open-platform account, so a
-			// person has one unionid across them, as in a typical deployment.
+		em := emulator.App{
+			AppID: app.AppID, Secret: app.Secret, Kind: emulator.Kind(app.Kind), ComponentAppID: a.componentAppID(app),
+			// The sandbox apps belong to one open-platform account, so a
+			// person has one unionid across them, as in a typical
+			// deployment; of the Official Accounts only the unionid account
+			// is bound to it (the others are entry accounts of the chain).
 			OpenPlatformID: "sandbox", CallbackDomain: pub.Hostname(),
+		}
+		if app.Kind == string(wechat.KindOfficialAccount) && unionAccount != "" && app.AppID != unionAccount {
+			em.OpenPlatformID = ""
+		}
+		if em.ComponentAppID != "" {
+			em.Secret = "" // served through its platform
+		}
+		apps = append(apps, em)
+	}
+	var platforms []emulator.Platform
+	for _, p := range a.cfg.WeChat.Platforms {
+		var authorizers []string
+		for _, app := range a.cfg.WeChat.Apps {
+			if app.ViaPlatform == p.ID {
+				authorizers = append(authorizers, app.AppID)
+			}
+		}
+		platforms = append(platforms, emulator.Platform{
+			ComponentAppID: p.ComponentAppID, Secret: p.Secret, Token: p.Token, EncodingAESKey: p.EncodingAESKey,
+			EventURL: selfURL(a.cfg.Server.Listen) + platformEventsPath(p.ID), Authorizers: authorizers,
 		})
 	}
-	return emulator.New(emulator.Options{Apps: apps, Now: a.now, Persons: []emulator.Person{
+	return emulator.New(emulator.Options{Apps: apps, Platforms: platforms, Now: a.now, Persons: []emulator.Person{
 		{Name: "alice", Nickname: "Alice 爱丽丝", Phone: "13800138000"},
 		{Name: "bob", Nickname: "小明 🐼", Phone: "13900139000"},
 	}})
+}
+
+// componentAppID is the component appid of the platform app is served
+// through ("" for an app with its own secret).
+func (a *app) componentAppID(app config.WeChatApp) string {
+	p, _ := a.cfg.WeChat.Platform(app.ViaPlatform)
+	return p.ComponentAppID
+}
+
+// platformEventsPath is a platform's authorization event URL, under
+// public_url: the address to enter as "授权事件接收URL" on the platform.
+func platformEventsPath(id string) string { return "/wechat/platforms/" + id + "/events" }
+
+// wirePlatforms mounts each third-party platform's event receiver (the
+// component_verify_ticket push and the authorizers' events) and returns the
+// shared component access tokens and the check for withdrawn authorizers
+// (nil and nil without platforms).
+func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (bool, error), error) {
+	if len(a.cfg.WeChat.Platforms) == 0 {
+		return nil, nil, nil
+	}
+	tickets, err := platform.NewSQLStore(a.db, keys.Derive(a.masterKey, keys.PlatformSeal), a.now)
+	if err != nil {
+		return nil, nil, err
+	}
+	tickets = tickets.WithLogger(a.log.With("component", "platform"))
+	for _, p := range a.cfg.WeChat.Platforms {
+		crypter, err := platform.NewCrypter(p.Token, p.EncodingAESKey, p.ComponentAppID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("wechat.platforms %s: %w", p.ID, err)
+		}
+		rcv, err := platform.NewReceiver(platform.ReceiverOptions{
+			ComponentAppID: p.ComponentAppID, Crypter: crypter, Store: tickets, Now: a.now, Logger: a.log.With("component", "platform", "platform", p.ID),
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("wechat.platforms %s: %w", p.ID, err)
+		}
+		a.web.Mount(platformEventsPath(p.ID), rcv)
+	}
+	// Component tokens share the app tokens' table, keyed by component
+	// appid (distinct from every app's appid), with their own seal key.
+	components, err := apptoken.New(a.db, platform.TokenFetcher{Client: a.wechat, Tickets: tickets}, apptoken.Options{
+		Key: keys.Derive(a.masterKey, keys.PlatformSeal), Now: a.now, Logger: a.log.With("component", "platform"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	withdrawn := func(ctx context.Context, appID string) (bool, error) {
+		app, ok := a.wechat.App(appID)
+		if !ok || !app.ViaPlatform() {
+			return false, nil
+		}
+		status, err := tickets.Authorization(ctx, app.ComponentAppID, appID)
+		return status == platform.StatusUnauthorized, err
+	}
+	if a.emulator != nil {
+		// The sandbox's WeChat pushes tickets as WeChat does: at once, then
+		// every 10 minutes.
+		em := a.emulator
+		a.jobs = append(a.jobs, func(ctx context.Context) { em.StartTicketPush(ctx, 10*time.Minute) })
+	}
+	return components, withdrawn, nil
 }
 
 // selfURL is how wxcas reaches itself on its listen address.
@@ -194,12 +285,16 @@ func (a *app) wireLogin() error {
 	if err != nil {
 		return err
 	}
+	components, withdrawn, err := a.wirePlatforms()
+	if err != nil {
+		return err
+	}
 	journeys := journey.NewSQLStore(a.db)
 	a.journeys, err = journey.New(journey.Config{
-		TTL: a.cfg.Login.FlowTTL, PhoneRegion: a.cfg.OTP.DefaultRegion, AskUnionID: a.cfg.Login.OfficialAccountUnionID,
+		TTL: a.cfg.Login.FlowTTL, PhoneRegion: a.cfg.OTP.DefaultRegion, UnionIDApp: a.cfg.Login.UnionIDAccount(),
 	}, journey.Deps{
 		Store: journeys, Login: logins, Audit: a.audit, Now: a.now, Log: a.log.With("component", "journey"),
-		WeChat: journey.WeChatClient{Client: a.wechat, Tokens: tokens, Log: a.log.With("component", "journey")},
+		WeChat: journey.WeChatClient{Client: a.wechat, Tokens: tokens, Components: components, Log: a.log.With("component", "journey")},
 	})
 	if err != nil {
 		return err
@@ -235,6 +330,7 @@ func (a *app) wireLogin() error {
 		Logger: a.log.With("component", "web"), Pages: a.pages, Engine: a.journeys, Finisher: finisher, Accepts: accepts,
 		Now: a.now, PublicURL: pub, WeChat: a.wechat,
 		WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID, QRMode: a.cfg.Login.QRMode,
+		EntryAccounts: a.cfg.Login.EntryAccounts, Withdrawn: withdrawn,
 		IframeQR: a.cfg.Sandbox.Enabled && a.cfg.WeChat.OpenBaseURL == "",
 		FlowTTL:  a.cfg.Login.FlowTTL, ResendCooldown: a.cfg.OTP.ResendCooldown,
 		SessionAuthKey: keys.Derive(a.masterKey, keys.SessionAuth), SessionCryptKey: keys.Derive(a.masterKey, keys.SessionCrypt),
