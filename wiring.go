@@ -139,14 +139,14 @@ func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (b
 	if err != nil {
 		return nil, nil, err
 	}
-	tickets = tickets.WithLogger(a.log.With("component", "platform"))
+	tickets = tickets.WithLogger(a.log)
 	for _, p := range a.cfg.WeChat.Platforms {
 		crypter, err := platform.NewCrypter(p.Token, p.EncodingAESKey, p.ComponentAppID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("wechat.platforms %s: %w", p.ID, err)
 		}
 		rcv, err := platform.NewReceiver(platform.ReceiverOptions{
-			ComponentAppID: p.ComponentAppID, Crypter: crypter, Store: tickets, Now: a.now, Logger: a.log.With("component", "platform", "platform", p.ID),
+			ComponentAppID: p.ComponentAppID, Crypter: crypter, Store: tickets, Now: a.now, Logger: a.log.With("platform", p.ID),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("wechat.platforms %s: %w", p.ID, err)
