@@ -34,6 +34,9 @@ var errorTexts = map[int]string{
 	45011: "api minute-quota reach limit mustslower retry next minute",
 	47001: "data format error",
 	48001: "api unauthorized",
+	61003: "component is not authorized by this account",
+	61005: "component ticket is expired",
+	61006: "component ticket is invalid",
 }
 
 func errorText(code int, r *http.Request) string {
@@ -134,11 +137,19 @@ func (e *Emulator) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, r, errc)
 		return
 	}
+	e.exchangeCode(w, r, app, code, "")
+}
+
+// exchangeCode answers a code exchange whose parameters and credentials
+// were checked; component is the platform of a component exchange, "" for
+// the plain one. A code is exchanged only where it was meant to be.
+func (e *Emulator) exchangeCode(w http.ResponseWriter, r *http.Request, app *App, code, component string) {
+	errc := 0
 	e.mu.Lock()
 	now := e.now()
 	c := e.codes[code]
 	switch {
-	case c == nil || c.kind != codeOAuth || c.appID != app.AppID || !now.Before(c.expires):
+	case c == nil || c.kind != codeOAuth || c.appID != app.AppID || c.component != component || !now.Before(c.expires):
 		errc = 40029
 	case c.used:
 		errc = 40163
@@ -154,7 +165,7 @@ func (e *Emulator) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 	e.tokens[access] = &userToken{appID: app.AppID, person: c.person, openID: openID, scope: c.scope,
 		snapshot: c.snapshot, expires: now.Add(AccessTokenTTL)}
 	e.refresh[rt] = &refreshEntry{appID: app.AppID, person: c.person, openID: openID, scope: c.scope,
-		snapshot: c.snapshot, access: access, expires: now.Add(RefreshTokenTTL)}
+		snapshot: c.snapshot, access: access, expires: now.Add(RefreshTokenTTL), component: component}
 	e.mu.Unlock()
 
 	body := tokenBody{AccessToken: access, ExpiresIn: int(AccessTokenTTL / time.Second), RefreshToken: rt,
@@ -185,11 +196,18 @@ func (e *Emulator) handleRefreshToken(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, r, errc)
 		return
 	}
+	e.refreshWith(w, r, app, rt, "")
+}
+
+// refreshWith answers a refresh whose parameters were checked; like codes,
+// refresh tokens of component exchanges are refreshed only there.
+func (e *Emulator) refreshWith(w http.ResponseWriter, r *http.Request, app *App, rt, component string) {
+	errc := 0
 	e.mu.Lock()
 	now := e.now()
 	ent := e.refresh[rt]
 	switch {
-	case ent == nil || ent.appID != app.AppID:
+	case ent == nil || ent.appID != app.AppID || ent.component != component:
 		errc = 40030
 	case !now.Before(ent.expires):
 		errc = 42002

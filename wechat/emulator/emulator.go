@@ -16,7 +16,11 @@
 //	GET  /sns/oauth2/access_token, /sns/oauth2/refresh_token, /sns/auth,
 //	     /sns/userinfo, /sns/jscode2session, /cgi-bin/token
 //	POST /cgi-bin/stable_token, /wxa/business/getuserphonenumber
+//	POST /cgi-bin/component/api_component_token   third-party platform token
+//	GET  /sns/oauth2/component/access_token, /sns/oauth2/component/refresh_token
 //	POST /_sandbox/code                 sandbox helper: mint a code for scripts
+//	GET  /_sandbox/signin, /_sandbox/signout   sandbox helper: this phone's WeChat account
+//	POST /_sandbox/push                 sandbox helper: push a component_verify_ticket now
 //	GET  /                              sandbox overview page
 //
 // To mount it under a prefix, strip the prefix before the emulator sees the
@@ -33,6 +37,17 @@
 // snsapi_userinfo approval a snapshot-page one. Without them a person picks
 // or creates a test user and approves or refuses.
 //
+// The browser stands for the phone's WeChat on the Official Account pages:
+// the wxemu_person cookie names the account it is signed in to (see
+// consent.go). With it, snsapi_base is silent and snsapi_userinfo asks only
+// once per app, as in WeChat; qrconnect ignores it, since that QR is
+// scanned with another device.
+//
+// Third-party platforms (开放平台第三方平台, platform.go and push.go) serve
+// Official Accounts that authorized them: component tokens, component code
+// exchanges, and encrypted event pushes (component_verify_ticket,
+// authorized, unauthorized) to the platform's event URL.
+//
 // All state is in memory, guarded by one mutex; the emulator is safe for
 // concurrent use. Expiry decisions read the injected clock (Options.Now).
 package emulator
@@ -43,6 +58,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -92,6 +108,13 @@ const (
 	PathStableToken     = "/cgi-bin/stable_token"
 	PathPhoneNumber     = "/wxa/business/getuserphonenumber"
 	PathSandboxCode     = "/_sandbox/code"
+
+	PathComponentToken        = "/cgi-bin/component/api_component_token"
+	PathComponentAccessToken  = "/sns/oauth2/component/access_token"
+	PathComponentRefreshToken = "/sns/oauth2/component/refresh_token"
+	PathSandboxSignIn         = "/_sandbox/signin"
+	PathSandboxSignOut        = "/_sandbox/signout"
+	PathSandboxPush           = "/_sandbox/push"
 )
 
 // App is an app registered with the emulated WeChat.
@@ -107,6 +130,11 @@ type App struct {
 	// CallbackDomain, if set, is the only host redirect_uri may have (exact
 	// match, port ignored). Empty accepts any http(s) redirect_uri.
 	CallbackDomain string
+	// ComponentAppID, for an Official Account, names the third-party
+	// platform (Options.Platforms) that serves it: its authorize URLs must
+	// carry component_appid and its codes are exchanged at the component
+	// endpoints. Such an app may have an empty Secret.
+	ComponentAppID string
 }
 
 func (a *App) account() string {
@@ -156,6 +184,14 @@ type Options struct {
 	// RefuseWithoutRedirect: on refusal show a page instead of redirecting
 	// to redirect_uri?state=... (both behaviours are reported for WeChat).
 	RefuseWithoutRedirect bool
+	// Platforms are the third-party platforms (see Platform).
+	Platforms []Platform
+	// HTTPClient makes the event pushes to the platforms' EventURL.
+	// Default: a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// Logger receives the outcome of StartTicketPush's pushes (never a
+	// ticket). Default: no logging.
+	Logger *slog.Logger
 }
 
 type codeKind int
@@ -174,6 +210,9 @@ type codeEntry struct {
 	snapshot bool
 	expires  time.Time
 	used     bool
+	// component is the platform through which an Official Account code
+	// was issued; such a code is exchanged only at the component endpoint.
+	component string
 }
 
 type userToken struct {
@@ -187,6 +226,7 @@ type refreshEntry struct {
 	snapshot                     bool
 	access                       string
 	expires                      time.Time
+	component                    string // as codeEntry.component
 }
 
 type appTokenEntry struct {
@@ -201,6 +241,10 @@ type Emulator struct {
 	opts  Options
 	apps  map[string]*App
 	pages *pages
+	// platforms is fixed after New; their changing state is below.
+	platforms map[string]*platform
+	client    *http.Client
+	log       *slog.Logger
 
 	mu           sync.Mutex
 	persons      map[string]*Person
@@ -213,6 +257,15 @@ type Emulator struct {
 	tickets      map[string]*authRequest
 	faults       map[string][]Fault
 	calls        map[string]int
+
+	consents       map[string]bool // app|person → snsapi_userinfo granted
+	consentPages   map[string]int  // appid → consent/picker pages shown
+	authorizations map[string]int  // appid → valid authorize GETs
+	authorized     map[string]bool // platform-served appid → authorizes its platform
+	compTokens     map[string]*componentTokenEntry
+	currentComp    map[string]string // component appid → newest component token
+	verifyTickets  map[string]*verifyTicket
+	newestTicket   map[string]string // component appid → newest pushed ticket
 }
 
 // New returns an emulator for opts.
@@ -232,9 +285,27 @@ func New(opts Options) (*Emulator, error) {
 		tickets:      map[string]*authRequest{},
 		faults:       map[string][]Fault{},
 		calls:        map[string]int{},
+
+		platforms:      map[string]*platform{},
+		consents:       map[string]bool{},
+		consentPages:   map[string]int{},
+		authorizations: map[string]int{},
+		authorized:     map[string]bool{},
+		compTokens:     map[string]*componentTokenEntry{},
+		currentComp:    map[string]string{},
+		verifyTickets:  map[string]*verifyTicket{},
+		newestTicket:   map[string]string{},
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	e.client = opts.HTTPClient
+	if e.client == nil {
+		e.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	e.log = opts.Logger
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
 	}
 	var errs []error
 	for i := range opts.Apps {
@@ -243,7 +314,8 @@ func New(opts Options) (*Emulator, error) {
 		case a.AppID == "":
 			errs = append(errs, fmt.Errorf("emulator: apps[%d]: empty appid", i))
 			continue
-		case a.Secret == "":
+		case a.Secret == "" && a.ComponentAppID == "":
+			// Only an app served through a platform can do without.
 			errs = append(errs, fmt.Errorf("emulator: app %s: empty secret", a.AppID))
 		case e.apps[a.AppID] != nil:
 			errs = append(errs, fmt.Errorf("emulator: app %s listed twice", a.AppID))
@@ -255,6 +327,7 @@ func New(opts Options) (*Emulator, error) {
 		}
 		e.apps[a.AppID] = &a
 	}
+	errs = append(errs, e.addPlatforms(opts.Platforms)...)
 	for _, p := range opts.Persons {
 		if err := e.SetPerson(p); err != nil {
 			errs = append(errs, err)
@@ -308,6 +381,18 @@ func (e *Emulator) route(path string) http.HandlerFunc {
 		return e.handlePhoneNumber
 	case PathSandboxCode:
 		return e.handleSandboxCode
+	case PathComponentToken:
+		return e.handleComponentToken
+	case PathComponentAccessToken:
+		return e.handleComponentAccessToken
+	case PathComponentRefreshToken:
+		return e.handleComponentRefreshToken
+	case PathSandboxSignIn:
+		return e.handleSignIn
+	case PathSandboxSignOut:
+		return e.handleSignOut
+	case PathSandboxPush:
+		return e.handleSandboxPush
 	case "/", "":
 		return e.handleIndex
 	}
@@ -444,7 +529,10 @@ func (e *Emulator) UnionID(appID, person string) string {
 // IssueCode returns an authorization code as if person had approved the
 // app's authorization with scope, without going through a page. Website
 // apps default to snsapi_login, mobile apps to snsapi_userinfo; an Official
-// Account needs snsapi_base or snsapi_userinfo.
+// Account needs snsapi_base or snsapi_userinfo. The code of an Official
+// Account served through a platform is exchanged at the component
+// endpoint only, and there is none while the account has withdrawn its
+// authorization of the platform.
 func (e *Emulator) IssueCode(appID, person, scope string) (string, error) {
 	return e.issueOAuth(appID, person, scope, false)
 }
@@ -475,13 +563,16 @@ func (e *Emulator) issueOAuth(appID, person, scope string, snapshot bool) (strin
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if app.ComponentAppID != "" && !e.authorized[appID] {
+		return "", errNotAuthorized
+	}
 	p, err := e.personLocked(person)
 	if err != nil {
 		return "", err
 	}
 	snapshot = app.Kind == KindOfficialAccount && scope == "snsapi_userinfo" && (snapshot || p.Snapshot)
-	return e.newCodeLocked(&codeEntry{kind: codeOAuth, appID: appID, person: p.Name, scope: scope,
-		snapshot: snapshot, expires: e.now().Add(app.codeTTL())}), nil
+	return e.newCodeLocked(&codeEntry{kind: codeOAuth, appID: appID, component: app.ComponentAppID, person: p.Name,
+		scope: scope, snapshot: snapshot, expires: e.now().Add(app.codeTTL())}), nil
 }
 
 // IssueJSCode returns a mini program wx.login code for person.
@@ -544,6 +635,19 @@ func (e *Emulator) gcLocked() {
 	for k, t := range e.tickets {
 		if t.expires.Before(cutoff) {
 			delete(e.tickets, k)
+		}
+	}
+	for k, t := range e.compTokens {
+		if t.expires.Before(cutoff) {
+			delete(e.compTokens, k)
+		}
+	}
+	// Tickets are kept well past their validity so that a stale one is
+	// told apart (61005) from one never pushed (61006).
+	ticketCutoff := e.now().Add(-4 * VerifyTicketTTL)
+	for k, t := range e.verifyTickets {
+		if t.pushed.Before(ticketCutoff) {
+			delete(e.verifyTickets, k)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -37,7 +38,7 @@ func newPages() (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"phone.html", "error.html", "refused.html", "index.html"} {
+	for _, name := range []string{"phone.html", "consent.html", "signin.html", "error.html", "refused.html", "index.html"} {
 		if t.Lookup(name) == nil {
 			return nil, &missingTemplateError{name}
 		}
@@ -88,6 +89,12 @@ type authRequest struct {
 	state       string
 	targetTop   bool // inline QR (wxLogin.js iframe) that moves the top window
 	expires     time.Time
+	// component is the platform of a component authorization (its
+	// callback also carries appid).
+	component string
+	// person, when set, is the signed-in person of a consent page: the
+	// form approves as that person, never as one the form names.
+	person string
 }
 
 // validateAuthorize checks an authorize request like WeChat: a bad request
@@ -104,6 +111,21 @@ func (e *Emulator) validateAuthorize(q url.Values, oa bool) (*authRequest, strin
 		}
 	} else if app.Kind != KindWebsite || !hasScope(scope, "snsapi_login") {
 		return nil, msgScope
+	}
+	// An account served through a platform is authorized only through it
+	// (and only while it authorizes the platform); any other app has no
+	// business with component_appid.
+	component := q.Get("component_appid")
+	if component != app.ComponentAppID {
+		return nil, msgComponent
+	}
+	if component != "" {
+		e.mu.Lock()
+		ok := e.authorized[app.AppID]
+		e.mu.Unlock()
+		if !ok {
+			return nil, msgNotAuthorized
+		}
 	}
 	if q.Get("response_type") != "code" && q.Get("login_type") != "jssdk" {
 		// wxLogin.js's iframe URL carries no response_type.
@@ -122,12 +144,14 @@ func (e *Emulator) validateAuthorize(q url.Values, oa bool) (*authRequest, strin
 	return &authRequest{
 		oa: oa, app: app, redirectURI: q.Get("redirect_uri"), scope: scope, state: q.Get("state"),
 		targetTop: !oa && q.Get("login_type") == "jssdk" && q.Get("self_redirect") != "true",
+		component: component,
 	}, ""
 }
 
 // handleAuthorize serves /connect/qrconnect and /connect/oauth2/authorize:
 // GET shows the phone page (or acts at once for sandbox_user /
-// sandbox_refuse), POST takes the page's answer.
+// sandbox_refuse, or for a signed-in browser on the Official Account
+// page), POST takes the page's answer.
 func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request, oa bool) {
 	switch r.Method {
 	case http.MethodGet:
@@ -145,20 +169,44 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request, oa bo
 		e.errorPage(w, http.StatusBadRequest, msg)
 		return
 	}
+	e.count(e.authorizations, req.app.AppID)
 	if q.Get("sandbox_refuse") == "1" {
 		e.refuse(w, r, req)
 		return
 	}
+	// The script shortcut stands outside the phone: it neither reads nor
+	// sets the sign-in cookie and records no consent.
 	if name := q.Get("sandbox_user"); name != "" {
 		e.approve(w, r, req, name, q.Get("sandbox_snapshot") == "1")
 		return
 	}
+	if person, ok := signedIn(r); ok && oa {
+		// WeChat's own behaviour: snsapi_base never asks; snsapi_userinfo
+		// asks until the person has consented, or when forcePopup=true.
+		if req.scope == "snsapi_base" ||
+			(e.Consented(req.app.AppID, person) && !strings.EqualFold(q.Get("forcePopup"), "true")) {
+			e.approve(w, r, req, person, false)
+			return
+		}
+		req.person = person
+		ticket := e.newTicket(req)
+		e.count(e.consentPages, req.app.AppID)
+		e.renderConsentPage(w, r, req, ticket)
+		return
+	}
+	ticket := e.newTicket(req)
+	e.count(e.consentPages, req.app.AppID)
+	e.renderPhone(w, http.StatusOK, req, ticket, "")
+}
+
+// newTicket stores the validated request for the page's form.
+func (e *Emulator) newTicket(req *authRequest) string {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	ticket := randomToken()
 	req.expires = e.now().Add(TicketTTL)
 	e.tickets[ticket] = req
-	e.mu.Unlock()
-	e.renderPhone(w, http.StatusOK, req, ticket, "")
+	return ticket
 }
 
 type phonePage struct {
@@ -218,7 +266,10 @@ func (e *Emulator) handleConsent(w http.ResponseWriter, r *http.Request) {
 		e.dropTicket(ticket)
 		e.refuse(w, r, req)
 	case "approve":
-		name := strings.TrimSpace(f.Get("new_user"))
+		name := req.person
+		if name == "" {
+			name = strings.TrimSpace(f.Get("new_user"))
+		}
 		if name == "" {
 			name = f.Get("user")
 		}
@@ -227,7 +278,23 @@ func (e *Emulator) handleConsent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.dropTicket(ticket)
-		e.approve(w, r, req, name, f.Get("snapshot") == "1")
+		snapshot := f.Get("snapshot") == "1"
+		code, ok := e.issueForPage(w, req, name, snapshot)
+		if !ok {
+			return
+		}
+		if req.oa {
+			// The phone's WeChat is now this person's; an approval of
+			// snsapi_userinfo is remembered, unless it was a snapshot-page
+			// one, which is no consent at all.
+			if req.person == "" {
+				setPersonCookie(w, r, name)
+			}
+			if req.scope == "snsapi_userinfo" && !snapshot {
+				e.Consent(req.app.AppID, name)
+			}
+		}
+		e.redirectCode(w, r, req, code)
 	default:
 		e.errorPage(w, http.StatusBadRequest, msgBadForm)
 	}
@@ -240,12 +307,34 @@ func (e *Emulator) dropTicket(t string) {
 }
 
 func (e *Emulator) approve(w http.ResponseWriter, r *http.Request, req *authRequest, name string, snapshot bool) {
-	code, err := e.issueOAuth(req.app.AppID, name, req.scope, snapshot)
-	if err != nil {
-		e.errorPage(w, http.StatusBadRequest, msgPickUser)
-		return
+	if code, ok := e.issueForPage(w, req, name, snapshot); ok {
+		e.redirectCode(w, r, req, code)
 	}
-	http.Redirect(w, r, appendQuery(req.redirectURI, "code", code, "state", req.state), http.StatusFound)
+}
+
+// issueForPage issues the code of an approval, or answers an error page.
+func (e *Emulator) issueForPage(w http.ResponseWriter, req *authRequest, name string, snapshot bool) (string, bool) {
+	code, err := e.issueOAuth(req.app.AppID, name, req.scope, snapshot)
+	switch {
+	case errors.Is(err, errNotAuthorized):
+		// Withdrawn while the page was open.
+		e.errorPage(w, http.StatusBadRequest, msgNotAuthorized)
+		return "", false
+	case err != nil:
+		e.errorPage(w, http.StatusBadRequest, msgPickUser)
+		return "", false
+	}
+	return code, true
+}
+
+// redirectCode sends the browser back to the app with the code.
+func (e *Emulator) redirectCode(w http.ResponseWriter, r *http.Request, req *authRequest, code string) {
+	kv := []string{"code", code, "state", req.state}
+	if req.component != "" {
+		// A component authorization names the authorizer in its callback.
+		kv = append(kv, "appid", req.app.AppID)
+	}
+	http.Redirect(w, r, appendQuery(req.redirectURI, kv...), http.StatusFound)
 }
 
 func (e *Emulator) refuse(w http.ResponseWriter, r *http.Request, req *authRequest) {
@@ -281,8 +370,24 @@ func appendQuery(rawURL string, kv ...string) string {
 
 type indexPage struct {
 	pageBase
-	Apps    []App
-	Persons []Person
+	Apps      []App
+	Platforms []platformView
+	Persons   []Person
+	SignedIn  string
+}
+
+// platformView is what the index shows of a platform: no secret, token or
+// key, and no ticket.
+type platformView struct {
+	ComponentAppID string
+	EventURL       string
+	Authorizers    []authorizerView
+	LastPush       string
+}
+
+type authorizerView struct {
+	AppID      string
+	Authorized bool
 }
 
 func (e *Emulator) handleIndex(w http.ResponseWriter, r *http.Request) {
@@ -295,9 +400,30 @@ func (e *Emulator) handleIndex(w http.ResponseWriter, r *http.Request) {
 		a.Secret = ""
 		apps = append(apps, a)
 	}
+	signed, _ := signedIn(r)
 	e.pages.render(w, http.StatusOK, "index.html", indexPage{
-		pageBase: pageBase{Banner, "WeChat 模拟器 / WeChat emulator"}, Apps: apps, Persons: e.Persons(),
+		pageBase: pageBase{Banner, "WeChat 模拟器 / WeChat emulator"}, Apps: apps,
+		Platforms: e.platformViews(), Persons: e.Persons(), SignedIn: signed,
 	})
+}
+
+func (e *Emulator) platformViews() []platformView {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []platformView
+	for _, p := range e.opts.Platforms {
+		v := platformView{ComponentAppID: p.ComponentAppID, EventURL: p.EventURL, LastPush: "—"}
+		for _, a := range e.opts.Apps {
+			if a.ComponentAppID == p.ComponentAppID {
+				v.Authorizers = append(v.Authorizers, authorizerView{a.AppID, e.authorized[a.AppID]})
+			}
+		}
+		if t := e.verifyTickets[e.newestTicket[p.ComponentAppID]]; t != nil {
+			v.LastPush = t.pushed.UTC().Format(time.RFC3339)
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // POST /_sandbox/code  appid, sandbox_user, type=oauth|js|phone, scope, snapshot=1
