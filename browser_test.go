@@ -241,8 +241,17 @@ func (e *e2e) scanInline(ctx context.Context, user string, approve bool) {
 	e.do(ctx, chromedp.Click(chromedp.CSS(button), in))
 }
 
+// pickUser picks the test user on the emulator's phone page: an existing
+// one, or a new name. On a consent page for the person WeChat is already
+// signed in as (the emulator's cookie, set by an earlier pick) there is
+// nothing to pick; signed in as someone else fails the test.
 func (e *e2e) pickUser(ctx context.Context, user string, opts ...chromedp.QueryOption) {
 	e.t.Helper()
+	signedIn, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const el = document.querySelector("#signed_in_as"); return el ? el.dataset.user : ""; })()`))
+	if signedIn != "" {
+		require.Equal(e.t, user, signedIn, "WeChat is signed in as another person")
+		return
+	}
 	radio := fmt.Sprintf(`input[name=user][value=%q]`, user)
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`!!document.querySelector(%q) || [...document.querySelectorAll("iframe")].some(f => f.contentDocument && f.contentDocument.querySelector(%q))`, radio, radio))); n {
 		e.do(ctx, chromedp.Click(chromedp.CSS(radio), opts...))

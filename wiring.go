@@ -156,7 +156,7 @@ func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (b
 	// Component tokens share the app tokens' table, keyed by component
 	// appid (distinct from every app's appid), with their own seal key.
 	components, err := apptoken.New(a.db, platform.TokenFetcher{Client: a.wechat, Tickets: tickets}, apptoken.Options{
-		Key: keys.Derive(a.masterKey, keys.PlatformSeal), Now: a.now, Logger: a.log.With("component", "platform"),
+		Key: keys.Derive(a.masterKey, keys.PlatformToken), Now: a.now, Logger: a.log.With("component", "platform"),
 	})
 	if err != nil {
 		return nil, nil, err

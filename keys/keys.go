@@ -17,6 +17,7 @@ const (
 	TicketCookie  = "wxcas/cas/tgc/v1"
 	AppToken      = "wxcas/wechat/apptoken/v1"
 	PlatformSeal  = "wxcas/wechat/platform/seal/v1"
+	PlatformToken = "wxcas/wechat/platform/token/v1"
 	OIDCKeySeal   = "wxcas/oidc/signing-key-seal/v1"
 	OIDCCrypto    = "wxcas/oidc/crypto/v1"
 	OIDCLogout    = "wxcas/oidc/logout/v1"
