@@ -48,6 +48,7 @@ log: {level: warn}
 wechat:
   apps:
     - {appid: wxa1b2c3d4e5f60001, kind: website, secret: s1}
+    - {appid: wxa1b2c3d4e5f60002, kind: official_account, secret: s2}
     - {appid: %s, kind: mini_program, secret: s3}
     - {appid: %s, kind: mobile_app, secret: s4}
 login: {website_appid: wxa1b2c3d4e5f60001}
@@ -789,6 +790,42 @@ func TestOIDCAuthorizeRefusals(t *testing.T) {
 		require.Equal(t, "com.example.app:/cb", loc.Scheme+":"+loc.Opaque+loc.Path, name)
 		require.Equal(t, tc.error, loc.Query().Get("error"), name)
 		require.Equal(t, "st", loc.Query().Get("state"), name)
+	}
+}
+
+// TestOIDCEntryAccount: an authorization request may name the Official
+// Account a login inside WeChat starts from (appid=, as on /cas/login): it
+// goes on to the CAS login; one naming no Official Account goes back to the
+// client as invalid_request.
+func TestOIDCEntryAccount(t *testing.T) {
+	e := startOIDC(t, "")
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	authorize := func(appID string) *http.Response {
+		resp, err := browser.Get(e.base + "/oidc/authorize?" + url.Values{"client_id": {"site"}, "redirect_uri": {"https://site.example/cb"},
+			"response_type": {"code"}, "scope": {"openid"}, "state": {"s"}, "appid": {appID}}.Encode())
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	resp := authorize("wxa1b2c3d4e5f60002")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	resp, err := browser.Get(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	login, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, "/cas/login", login.Path)
+	require.Equal(t, "wxa1b2c3d4e5f60002", login.Query().Get("appid"), "the CAS login starts from the entry account")
+
+	for _, appID := range []string{"wxa1b2c3d4e5f60001", "wxffffffffffffff01"} {
+		resp := authorize(appID)
+		require.Equal(t, http.StatusFound, resp.StatusCode, appID)
+		back, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		require.Equal(t, "site.example", back.Host, appID)
+		require.Equal(t, "invalid_request", back.Query().Get("error"), appID)
 	}
 }
 

@@ -386,6 +386,10 @@ func (a *app) wireOIDC(casSrv *cas.Server, pub *url.URL) error {
 	limits := ratelimit.Limiter{DB: a.db, Table: "oidc_rate_counters"}
 	prov, err := openid.New(a.cfg.OIDC, openid.Deps{
 		Store: openid.NewSQLStore(a.db), Sessions: casSrv, Atomic: a.db.Atomic, Limiter: limits,
+		EntryAccount: func(appID string) bool {
+			app, ok := a.wechat.App(appID)
+			return ok && app.Kind == wechat.KindOfficialAccount
+		},
 		RealIP: a.web.Echo().IPExtractor, HTTPClient: a.backChannelClient(), PublicURL: pub,
 		SealKey: keys.Derive(a.masterKey, keys.OIDCKeySeal), CryptoKey: keys.Derive(a.masterKey, keys.OIDCCrypto),
 		LogoutKey: keys.Derive(a.masterKey, keys.OIDCLogout), Pages: web.CASPages{Pages: a.pages},

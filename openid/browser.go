@@ -74,8 +74,26 @@ func (p *Provider) guardAuthorize(next http.Handler) http.Handler {
 			p.toClient(w, r, back, oidc.ErrInvalidRequest().WithDescription("response_mode must be query"))
 			return
 		}
+		if entry := r.Form.Get("appid"); entry != "" {
+			// An entry link for an Official Account's menu: the login
+			// inside WeChat starts from that account, as with /cas/login.
+			if p.d.EntryAccount == nil || !p.d.EntryAccount(entry) {
+				p.toClient(w, r, back, oidc.ErrInvalidRequest().WithDescription("appid names no Official Account of this provider"))
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), entryKey{}, entry))
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// entryKey carries an authorization request's entry Official Account from
+// guardAuthorize to CreateAuthRequest, through the op package.
+type entryKey struct{}
+
+func entryAccount(ctx context.Context) string {
+	s, _ := ctx.Value(entryKey{}).(string)
+	return s
 }
 
 // Bounds on what an authorization request may store.
@@ -133,6 +151,9 @@ func (p *Provider) casLogin(a AuthRequest, renew bool) string {
 		u += "&gateway=true"
 	case renew || slices.Contains(a.Prompt, oidc.PromptLogin) || a.MaxAge == 0:
 		u += "&renew=true"
+	}
+	if a.EntryAppID != "" {
+		u += "&appid=" + url.QueryEscape(a.EntryAppID)
 	}
 	return u
 }

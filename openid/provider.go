@@ -53,6 +53,9 @@ type Sessions interface {
 type Deps struct {
 	Store    Store
 	Sessions Sessions
+	// EntryAccount says whether appID is an Official Account an
+	// authorization request may name as its entry (appid=); nil: none may.
+	EntryAccount func(appID string) bool
 	// Atomic runs fn in one database transaction that Store calls join
 	// (store.DB.Atomic).
 	Atomic  func(ctx context.Context, fn func(ctx context.Context) error) error

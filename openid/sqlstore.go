@@ -40,7 +40,7 @@ func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
 var _ Store = (*SQLStore)(nil)
 
 const authColumns = `id, client_id, redirect_uri, scopes, state, nonce, response_mode, code_challenge, prompt, max_age,
-ui_locales, login_hint, hint_subject, done, subject, session_key, auth_time, amr, attributes, code_hash, grant_id, browser_hash, created_at, expires_at`
+ui_locales, login_hint, hint_subject, done, subject, session_key, auth_time, amr, attributes, code_hash, grant_id, browser_hash, created_at, expires_at, entry_appid`
 
 // authRow is an AuthRequest as oidc_auth_requests holds it.
 type authRow struct {
@@ -57,6 +57,7 @@ type authRow struct {
 	UILocales     string         `db:"ui_locales"`
 	LoginHint     string         `db:"login_hint"`
 	HintSubject   string         `db:"hint_subject"`
+	EntryAppID    string         `db:"entry_appid"`
 	Done          bool           `db:"done"`
 	Subject       string         `db:"subject"`
 	SessionKey    string         `db:"session_key"`
@@ -74,7 +75,7 @@ func toAuthRow(a *AuthRequest) (*authRow, error) {
 	r := &authRow{
 		ID: a.ID, ClientID: a.ClientID, RedirectURI: a.RedirectURI, State: a.State, Nonce: a.Nonce,
 		ResponseMode: a.ResponseMode, CodeChallenge: a.CodeChallenge, MaxAge: a.MaxAge,
-		UILocales: a.UILocales, LoginHint: a.LoginHint, HintSubject: a.HintSubject, Done: a.Done, Subject: a.Subject, SessionKey: a.SessionKey,
+		UILocales: a.UILocales, LoginHint: a.LoginHint, HintSubject: a.HintSubject, EntryAppID: a.EntryAppID, Done: a.Done, Subject: a.Subject, SessionKey: a.SessionKey,
 		AuthTime: nullTime(a.AuthTime), CodeHash: sql.NullString{String: a.CodeHash, Valid: a.CodeHash != ""},
 		GrantID: a.GrantID, BrowserHash: a.BrowserHash, CreatedAt: store.Time(a.CreatedAt), ExpiresAt: store.Time(a.ExpiresAt),
 	}
@@ -102,7 +103,7 @@ func (r *authRow) request() (AuthRequest, error) {
 	return AuthRequest{
 		ID: r.ID, ClientID: r.ClientID, RedirectURI: r.RedirectURI, Scopes: splitList(r.Scopes),
 		State: r.State, Nonce: r.Nonce, ResponseMode: r.ResponseMode, CodeChallenge: r.CodeChallenge,
-		Prompt: splitList(r.Prompt), MaxAge: r.MaxAge, UILocales: r.UILocales, LoginHint: r.LoginHint, HintSubject: r.HintSubject,
+		Prompt: splitList(r.Prompt), MaxAge: r.MaxAge, UILocales: r.UILocales, LoginHint: r.LoginHint, HintSubject: r.HintSubject, EntryAppID: r.EntryAppID,
 		Done: r.Done, Subject: r.Subject, SessionKey: r.SessionKey, AuthTime: fromNullTime(r.AuthTime),
 		AMR: splitList(r.AMR), Attributes: attrs, CodeHash: r.CodeHash.String, GrantID: r.GrantID, BrowserHash: r.BrowserHash,
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
@@ -117,7 +118,7 @@ func (s *SQLStore) CreateAuthRequest(ctx context.Context, a AuthRequest) error {
 	}
 	_, err = s.db.Q(ctx).NamedExecContext(ctx, `INSERT INTO oidc_auth_requests (`+authColumns+`) VALUES (
 :id, :client_id, :redirect_uri, :scopes, :state, :nonce, :response_mode, :code_challenge, :prompt, :max_age,
-:ui_locales, :login_hint, :hint_subject, :done, :subject, :session_key, :auth_time, :amr, :attributes, :code_hash, :grant_id, :browser_hash, :created_at, :expires_at)`, r)
+:ui_locales, :login_hint, :hint_subject, :done, :subject, :session_key, :auth_time, :amr, :attributes, :code_hash, :grant_id, :browser_hash, :created_at, :expires_at, :entry_appid)`, r)
 	if err != nil {
 		return fmt.Errorf("openid: create authorization request: %w", err)
 	}

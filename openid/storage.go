@@ -73,7 +73,8 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 		ID: newID(), ClientID: c.ID, RedirectURI: r.RedirectURI, Scopes: scopes, State: r.State, Nonce: r.Nonce,
 		ResponseMode: string(r.ResponseMode), CodeChallenge: r.CodeChallenge, Prompt: r.Prompt, MaxAge: maxAge,
 		UILocales: localesString(r.UILocales), LoginHint: truncate(r.LoginHint, 255), HintSubject: hintSubject,
-		CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.LoginTTL),
+		EntryAppID: entryAccount(ctx),
+		CreatedAt:  now, ExpiresAt: now.Add(s.p.cfg.LoginTTL),
 	}
 	if err := s.p.d.Store.CreateAuthRequest(ctx, a); err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)

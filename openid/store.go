@@ -100,6 +100,9 @@ type AuthRequest struct {
 	// HintSubject is the subject of the request's id_token_hint: the
 	// person the client expects (OIDC Core §3.1.2.1).
 	HintSubject string
+	// EntryAppID is the Official Account the request named (appid=) for a
+	// login inside WeChat to start from; "" for the default.
+	EntryAppID string
 
 	// Set by CompleteAuthRequest.
 	Done       bool

@@ -50,6 +50,7 @@ func SampleAuthRequest(id string, n int) openid.AuthRequest {
 		UILocales:     "zh-CN en",
 		LoginHint:     fmt.Sprintf("+86138%08d", n),
 		HintSubject:   fmt.Sprintf("user-%d", n),
+		EntryAppID:    "wxentry0000000001",
 		CreatedAt:     T0.In(shanghai),
 		ExpiresAt:     T0.Add(10 * time.Minute).In(shanghai),
 	}

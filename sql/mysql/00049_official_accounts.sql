@@ -12,6 +12,11 @@ ALTER TABLE login_journeys
   ADD COLUMN entry_openid VARCHAR(128) NOT NULL DEFAULT '',
   ADD COLUMN wechat_appid VARCHAR(64)  NOT NULL DEFAULT '';
 
+-- oidc_auth_requests gains the entry Official Account an authorization
+-- request named (appid=, checked against the configured accounts), carried
+-- to the CAS login that logs the person in.
+ALTER TABLE oidc_auth_requests ADD COLUMN entry_appid VARCHAR(64) NOT NULL DEFAULT '';
+
 -- wechat_platform_tickets keeps each third-party platform's newest
 -- component_verify_ticket, which WeChat pushes every 10 minutes to the
 -- platform's authorization event URL: sealed (AES-GCM under a key derived
@@ -42,4 +47,5 @@ CREATE TABLE wechat_platform_authorizers (
 -- +goose Down
 DROP TABLE wechat_platform_authorizers;
 DROP TABLE wechat_platform_tickets;
+ALTER TABLE oidc_auth_requests DROP COLUMN entry_appid;
 ALTER TABLE login_journeys DROP COLUMN entry_appid, DROP COLUMN entry_openid, DROP COLUMN wechat_appid;

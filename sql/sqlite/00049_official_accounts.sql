@@ -4,6 +4,7 @@
 ALTER TABLE login_journeys ADD COLUMN entry_appid TEXT NOT NULL DEFAULT '';
 ALTER TABLE login_journeys ADD COLUMN entry_openid TEXT NOT NULL DEFAULT '';
 ALTER TABLE login_journeys ADD COLUMN wechat_appid TEXT NOT NULL DEFAULT '';
+ALTER TABLE oidc_auth_requests ADD COLUMN entry_appid TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE wechat_platform_tickets (
   component_appid TEXT     NOT NULL PRIMARY KEY,
@@ -25,6 +26,7 @@ CREATE TABLE wechat_platform_authorizers (
 -- +goose Down
 DROP TABLE wechat_platform_authorizers;
 DROP TABLE wechat_platform_tickets;
+ALTER TABLE oidc_auth_requests DROP COLUMN entry_appid;
 ALTER TABLE login_journeys DROP COLUMN wechat_appid;
 ALTER TABLE login_journeys DROP COLUMN entry_openid;
 ALTER TABLE login_journeys DROP COLUMN entry_appid;
