@@ -128,16 +128,7 @@ func TestOfficialAccountInsideWeChat(t *testing.T) {
 	b.ua = "Mozilla/5.0 (iPhone) AppleWebKit MicroMessenger/8.0.50"
 	id := b.start()
 
-	authorize := func(p page, scope string) string {
-		t.Helper()
-		require.Equal(t, http.StatusFound, p.Status, p.Body)
-		u, err := url.Parse(p.Location)
-		require.NoError(t, err)
-		require.Equal(t, "/connect/oauth2/authorize", u.Path)
-		require.Equal(t, appOA, u.Query().Get("appid"))
-		require.Equal(t, scope, u.Query().Get("scope"))
-		return u.Query().Get("state")
-	}
+	authorize := func(p page, scope string) string { return oaAuthorize(t, p, appOA, scope) }
 	state := authorize(b.get(flowPath(id)), wechat.ScopeBase)
 	e.wx.issue(appOA, "base", binding0("dave", false), nil)
 	state2 := authorize(b.scan(state, "base"), wechat.ScopeUserInfo)

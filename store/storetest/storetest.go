@@ -205,3 +205,26 @@ func RequireIndexed(t *testing.T, db *store.DB, stmt, index string, args ...any)
 		t.Fatalf("%s: reads %s (type %s, key %q, rows %s), want index %s", stmt, str("table"), str("type"), str("key"), str("rows"), index)
 	}
 }
+
+// TwoHandles opens one fresh database twice ("mysql" or "sqlite"), as two
+// wxcas instances share it: each handle has its own connections.
+func TwoHandles(t *testing.T, backend string) (*store.DB, *store.DB) {
+	t.Helper()
+	if backend == "mysql" {
+		dsn := NewMySQLDatabase(t)
+		return OpenMySQL(t, dsn), OpenMySQL(t, dsn)
+	}
+	path := filepath.Join(t.TempDir(), "wxcas.db")
+	open := func() *store.DB {
+		db, err := store.Open(context.Background(), store.Options{Driver: "sqlite", SQLitePath: path, MaxOpenConns: 4}, quiet())
+		if err != nil {
+			t.Fatalf("open sqlite: %v", err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Migrate(context.Background()); err != nil {
+			t.Fatalf("migrate sqlite: %v", err)
+		}
+		return db
+	}
+	return open(), open()
+}

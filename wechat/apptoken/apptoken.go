@@ -24,11 +24,8 @@ package apptoken
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"wxcas/keys"
 	"wxcas/store"
 	"wxcas/wechat"
 )
@@ -92,7 +90,7 @@ type Options struct {
 // number of Caches (instances) may share one database.
 type Cache struct {
 	db            *store.DB
-	aead          cipher.AEAD
+	sealer        *keys.Sealer
 	fetch         Fetcher
 	now           func() time.Time
 	log           *slog.Logger
@@ -107,15 +105,11 @@ func New(db *store.DB, f Fetcher, o Options) (*Cache, error) {
 	if len(o.Key) != 32 {
 		return nil, errors.New("apptoken: Options.Key must be 32 bytes")
 	}
-	block, err := aes.NewCipher(o.Key)
+	sealer, err := keys.NewSealer(o.Key)
 	if err != nil {
 		return nil, fmt.Errorf("apptoken: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("apptoken: %w", err)
-	}
-	c := &Cache{db: db, aead: aead, fetch: f, now: o.Now, log: o.Logger, refreshBefore: o.RefreshBefore, lease: o.Lease, poll: o.Poll, maxWait: o.MaxWait}
+	c := &Cache{db: db, sealer: sealer, fetch: f, now: o.Now, log: o.Logger, refreshBefore: o.RefreshBefore, lease: o.Lease, poll: o.Poll, maxWait: o.MaxWait}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -281,41 +275,11 @@ func (c *Cache) load(ctx context.Context, appID string) (row, bool, error) {
 		return row{}, false, fmt.Errorf("apptoken: read token: %w", err)
 	}
 	if r.token != "" {
-		if r.token, err = c.open(appID, r.token); err != nil {
+		if r.token, err = c.sealer.Open(appID, r.token); err != nil {
 			c.log.WarnContext(ctx, "stored app access token does not open; it will be refreshed", "appid", appID, "err", err)
 		}
 	}
 	return r, true, nil
-}
-
-// sealPrefix marks a sealed token and its format version.
-const sealPrefix = "v1."
-
-// seal encrypts token for appID's row: "v1." + base64url(nonce || ciphertext),
-// with the appid as additional data so a value copied to another app's row
-// does not open.
-func (c *Cache) seal(appID, token string) string {
-	nonce := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+len(token)+c.aead.Overhead())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never fails
-	return sealPrefix + base64.RawURLEncoding.EncodeToString(c.aead.Seal(nonce, nonce, []byte(token), []byte(appID)))
-}
-
-// open reverses seal; any other value gives an error and an empty token.
-func (c *Cache) open(appID, stored string) (string, error) {
-	b64, ok := strings.CutPrefix(stored, sealPrefix)
-	if !ok {
-		return "", errors.New("not sealed")
-	}
-	n := c.aead.NonceSize()
-	b, err := base64.RawURLEncoding.DecodeString(b64)
-	if err != nil || len(b) < n {
-		return "", errors.New("malformed")
-	}
-	plain, err := c.aead.Open(nil, b[:n], b[n:], []byte(appID))
-	if err != nil {
-		return "", errors.New("wrong key or tampered")
-	}
-	return string(plain), nil
 }
 
 func (c *Cache) insert(ctx context.Context, appID string, now time.Time) error {
@@ -358,7 +322,7 @@ func (c *Cache) release(ctx context.Context, appID, owner string) {
 func (c *Cache) store(ctx context.Context, appID, owner, token string, expires time.Time, forced bool, now time.Time) error {
 	now = store.Time(now)
 	set := []string{"access_token = ?", "expires_at = ?", "updated_at = ?"}
-	args := []any{c.seal(appID, token), store.Time(expires), now}
+	args := []any{c.sealer.Seal(appID, token), store.Time(expires), now}
 	if forced {
 		set = append(set, "forced_at = ?")
 		args = append(args, now)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -73,26 +72,6 @@ func (e *env) cache(db *store.DB, tune ...func(*apptoken.Options)) *apptoken.Cac
 
 func (e *env) fetches() int { return e.em.Calls(emulator.PathStableToken) }
 
-// twoInstances returns two database handles on one database, as two wxcas
-// instances have.
-func twoInstances(t *testing.T, backend string) (*store.DB, *store.DB) {
-	t.Helper()
-	if backend == "mysql" {
-		dsn := storetest.NewMySQLDatabase(t)
-		return storetest.OpenMySQL(t, dsn), storetest.OpenMySQL(t, dsn)
-	}
-	path := filepath.Join(t.TempDir(), "wxcas.db")
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), store.Options{Driver: "sqlite", SQLitePath: path, MaxOpenConns: 4}, slog.New(slog.DiscardHandler))
-		require.NoError(t, err)
-		t.Cleanup(func() { db.Close() })
-		_, err = db.Migrate(context.Background())
-		require.NoError(t, err)
-		return db
-	}
-	return open(), open()
-}
-
 // forEachBackend runs fn once per backend with a function that makes a fresh
 // database for each case (a cached token outlives a case's emulator).
 func forEachBackend(t *testing.T, fn func(t *testing.T, fresh func(t *testing.T) *store.DB)) {
@@ -104,7 +83,7 @@ func TestSharedAcrossInstances(t *testing.T) {
 	for _, backend := range []string{"sqlite", "mysql"} {
 		t.Run(backend, func(t *testing.T) {
 			e := newEnv(t)
-			db1, db2 := twoInstances(t, backend)
+			db1, db2 := storetest.TwoHandles(t, backend)
 			caches := []*apptoken.Cache{e.cache(db1), e.cache(db2)}
 			// WeChat is slow: every other caller arrives while the first fetch runs.
 			e.em.InjectFault(emulator.PathStableToken, emulator.FaultDelay(300*time.Millisecond))

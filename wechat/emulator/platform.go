@@ -287,29 +287,28 @@ func componentParams(q url.Values, grantType string) int {
 // GET /sns/oauth2/component/access_token?appid&code&grant_type=authorization_code
 // &component_appid&component_access_token
 func (e *Emulator) handleComponentAccessToken(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	errc := componentParams(q, "authorization_code")
-	if errc == 0 && q.Get("code") == "" {
-		errc = 41008
+	if app, code, ok := e.componentRequest(w, r, "authorization_code", "code", 41008); ok {
+		e.exchangeCode(w, r, app, code, app.ComponentAppID)
 	}
-	var app *App
-	if errc == 0 {
-		app, errc = e.componentCheck(q)
-	}
-	if errc != 0 {
-		e.fail(w, r, errc)
-		return
-	}
-	e.exchangeCode(w, r, app, q.Get("code"), app.ComponentAppID)
 }
 
 // GET /sns/oauth2/component/refresh_token?appid&grant_type=refresh_token
 // &component_appid&component_access_token&refresh_token
 func (e *Emulator) handleComponentRefreshToken(w http.ResponseWriter, r *http.Request) {
+	if app, token, ok := e.componentRequest(w, r, "refresh_token", "refresh_token", 41003); ok {
+		e.refreshWith(w, r, app, token, app.ComponentAppID)
+	}
+}
+
+// componentRequest checks a component call in WeChat's order (parameters,
+// then the component token and the authorization) and returns the app and
+// the value of param; it answers the error itself (ok false). missing is
+// the errcode for an absent param.
+func (e *Emulator) componentRequest(w http.ResponseWriter, r *http.Request, grantType, param string, missing int) (*App, string, bool) {
 	q := r.URL.Query()
-	errc := componentParams(q, "refresh_token")
-	if errc == 0 && q.Get("refresh_token") == "" {
-		errc = 41003
+	errc := componentParams(q, grantType)
+	if errc == 0 && q.Get(param) == "" {
+		errc = missing
 	}
 	var app *App
 	if errc == 0 {
@@ -317,7 +316,7 @@ func (e *Emulator) handleComponentRefreshToken(w http.ResponseWriter, r *http.Re
 	}
 	if errc != 0 {
 		e.fail(w, r, errc)
-		return
+		return nil, "", false
 	}
-	e.refreshWith(w, r, app, q.Get("refresh_token"), app.ComponentAppID)
+	return app, q.Get(param), true
 }

@@ -2,17 +2,13 @@ package platform
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
+	"wxcas/keys"
 	"wxcas/store"
 )
 
@@ -32,10 +28,10 @@ import (
 // so a database dump or replica does not hand it out and a value copied to
 // another platform's row does not open.
 type SQLStore struct {
-	db   *store.DB
-	aead cipher.AEAD
-	now  func() time.Time
-	log  *slog.Logger
+	db     *store.DB
+	sealer *keys.Sealer
+	now    func() time.Time
+	log    *slog.Logger
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -55,18 +51,14 @@ func NewSQLStore(db *store.DB, sealKey []byte, now func() time.Time) (*SQLStore,
 	if len(sealKey) != 32 {
 		return nil, errors.New("platform: the seal key must be 32 bytes")
 	}
-	block, err := aes.NewCipher(sealKey)
-	if err != nil {
-		return nil, fmt.Errorf("platform: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
+	sealer, err := keys.NewSealer(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &SQLStore{db: db, aead: aead, now: now, log: slog.Default().With("component", "wechat_platform")}, nil
+	return &SQLStore{db: db, sealer: sealer, now: now, log: slog.Default().With("component", "wechat_platform")}, nil
 }
 
 // WithLogger returns a copy of s that logs to l.
@@ -89,7 +81,7 @@ func (s *SQLStore) SaveTicket(ctx context.Context, componentAppID, ticket string
 	if err := checkCreated(created); err != nil {
 		return false, err
 	}
-	sealed := s.seal(componentAppID, ticket)
+	sealed := s.sealer.Seal(componentAppID, ticket)
 	created, now := store.Time(created), store.Time(s.now())
 	ok, err := s.saveNewer(ctx,
 		`UPDATE wechat_platform_tickets SET verify_ticket = ?, created_at = ?, received_at = ?
@@ -119,7 +111,7 @@ func (s *SQLStore) Ticket(ctx context.Context, componentAppID string) (string, t
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("platform: read ticket: %w", err)
 	}
-	ticket, err := s.open(componentAppID, sealed)
+	ticket, err := s.sealer.Open(componentAppID, sealed)
 	if err != nil {
 		s.log.WarnContext(ctx, "stored component_verify_ticket does not open; waiting for the next push", "component_appid", componentAppID, "err", err)
 		return "", time.Time{}, ErrNoTicket
@@ -219,34 +211,4 @@ func checkCreated(t time.Time) error {
 		return fmt.Errorf("%w: created must be after 1970 and before the year 10000", ErrInvalid)
 	}
 	return nil
-}
-
-// sealPrefix marks a sealed ticket and its format version.
-const sealPrefix = "v1."
-
-// seal encrypts ticket for componentAppID's row: "v1." followed by
-// base64url(nonce || ciphertext || tag).
-func (s *SQLStore) seal(componentAppID, ticket string) string {
-	n := s.aead.NonceSize()
-	nonce := make([]byte, n, n+len(ticket)+s.aead.Overhead())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never returns an error
-	return sealPrefix + base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(ticket), []byte(componentAppID)))
-}
-
-// open reverses seal. Its errors say why without showing the value.
-func (s *SQLStore) open(componentAppID, stored string) (string, error) {
-	b64, ok := strings.CutPrefix(stored, sealPrefix)
-	if !ok {
-		return "", errors.New("not sealed")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(b64)
-	n := s.aead.NonceSize()
-	if err != nil || len(b) < n+s.aead.Overhead() {
-		return "", errors.New("malformed")
-	}
-	plain, err := s.aead.Open(nil, b[:n], b[n:], []byte(componentAppID))
-	if err != nil {
-		return "", errors.New("wrong key, tampered, or another platform's")
-	}
-	return string(plain), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +110,7 @@ func TestTicketSealedAtRest(t *testing.T) {
 func TestTwoInstancesRace(t *testing.T) {
 	for _, backend := range []string{"sqlite", "mysql"} {
 		t.Run(backend, func(t *testing.T) {
-			a, b := twoHandles(t, backend)
+			a, b := storetest.TwoHandles(t, backend)
 			stores := []*platform.SQLStore{newSQLStore(t, a, sealKey), newSQLStore(t, b, sealKey)}
 			ctx := context.Background()
 			base := time.Unix(storetest.T0.Unix(), 0)
@@ -137,23 +136,4 @@ func TestTwoInstancesRace(t *testing.T) {
 			}
 		})
 	}
-}
-
-// twoHandles opens one database twice.
-func twoHandles(t *testing.T, backend string) (*store.DB, *store.DB) {
-	t.Helper()
-	if backend == "mysql" {
-		dsn := storetest.NewMySQLDatabase(t)
-		return storetest.OpenMySQL(t, dsn), storetest.OpenMySQL(t, dsn)
-	}
-	path := filepath.Join(t.TempDir(), "wxcas.db")
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), store.Options{Driver: "sqlite", SQLitePath: path, MaxOpenConns: 4}, slog.New(slog.DiscardHandler))
-		require.NoError(t, err)
-		t.Cleanup(func() { db.Close() })
-		_, err = db.Migrate(context.Background())
-		require.NoError(t, err)
-		return db
-	}
-	return open(), open()
 }

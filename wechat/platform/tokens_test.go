@@ -41,7 +41,7 @@ func TestComponentTokenSharedByInstances(t *testing.T) {
 	for _, backend := range []string{"mysql", "sqlite"} {
 		t.Run(backend, func(t *testing.T) {
 			clock := storetest.NewClock()
-			dbA, dbB := twoHandles(t, backend)
+			dbA, dbB := storetest.TwoHandles(t, backend)
 			// WeChat pushes to the event URL behind a load balancer, which
 			// hands each push to the next instance.
 			var instances []*instance
