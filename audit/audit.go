@@ -27,6 +27,9 @@ const (
 	KindBind    = "bind"
 	KindUnbind  = "unbind"
 	KindRefusal = "refusal"
+	// KindLink: the unionid chain recorded an entry Official Account's
+	// openid under the unionid its step-up revealed.
+	KindLink = "link"
 )
 
 // Outcomes: OK, or a stable reason. Other reasons may be used as long as they
@@ -40,6 +43,9 @@ const (
 	RateLimited  = "rate_limited"
 	StateInvalid = "state_invalid"
 	WeChatError  = "wechat_error"
+	// StateElsewhere: a browser that does not hold the journey presented
+	// its WeChat state; the journey was ended.
+	StateElsewhere = "state_elsewhere"
 )
 
 // Channels a person arrives through.

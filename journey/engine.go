@@ -248,6 +248,43 @@ func (e *Engine) Load(ctx context.Context, id string, from From) (*Journey, erro
 	return e.load(ctx, id, from)
 }
 
+// StateElsewhere ends journey id when a browser that does not hold it
+// presents the WeChat state it issued (stateHash) and has not used yet:
+// WeChat sends its callback to the browser the authorization ran in, so a
+// state (and the code with it) showing up anywhere else has left that
+// browser — a link passed on, to be replayed later in the journey's own
+// browser. Ending it makes that replay worthless (for the unionid chain it
+// would join two people's accounts for good). It reports whether it ended
+// one; the cancel transition of the table decides what can end.
+func (e *Engine) StateElsewhere(ctx context.Context, id, stateHash string, from From) (bool, error) {
+	if id == "" || stateHash == "" {
+		return false, nil
+	}
+	var ended *Journey
+	_, err := e.d.Store.Update(ctx, id, func(cur *Journey) error {
+		if cur.State != WeChatPending || cur.WeChatStateUsed || cur.WeChatStateHash == "" ||
+			!hmac.Equal([]byte(cur.WeChatStateHash), []byte(stateHash)) || cur.Expired(e.d.Now()) {
+			return errChanged
+		}
+		if _, err := allowed(cur, EvCancel, e.d.Now()); err != nil {
+			return err
+		}
+		cur.State, cur.WeChatStateHash = Failed, ""
+		e.end(cur)
+		ended = cur
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) || errors.Is(err, errChanged) || AsError(err) != nil {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	e.record(ctx, &Journey{AppID: ended.AppID, OpenID: ended.OpenID, UnionID: ended.UnionID, Channel: ended.Channel, Service: ended.Service},
+		from, audit.KindRefusal, audit.StateElsewhere)
+	return true, nil
+}
+
 func (e *Engine) load(ctx context.Context, id string, from From) (*Journey, error) {
 	j, err := e.d.Store.Get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -420,7 +457,7 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 	if err != nil {
 		return Answer{}, e.ledNowhere(ctx, j, ev, from, outcomeOf(err))
 	}
-	if err := e.linkEntry(ctx, j, acct); err != nil {
+	if err := e.linkEntry(ctx, j, acct, from); err != nil {
 		return Answer{}, err
 	}
 	id := login.Identity{Account: acct, Holder: j.holder()}
@@ -457,7 +494,7 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 // account's openid under the unionid the step-up revealed, so that the
 // next login from the entry account is recognised at once (silently). Both
 // answers came back to this journey, in this browser, from WeChat.
-func (e *Engine) linkEntry(ctx context.Context, j *Journey, acct binding.Account) error {
+func (e *Engine) linkEntry(ctx context.Context, j *Journey, acct binding.Account, from From) error {
 	if j.EntryOpenID == "" || j.Channel != ChannelOAUserinfo {
 		return nil
 	}
@@ -466,9 +503,14 @@ func (e *Engine) linkEntry(ctx context.Context, j *Journey, acct binding.Account
 		return nil
 	}
 	entry := login.Identity{Account: binding.Account{AppID: j.EntryAppID, OpenID: j.EntryOpenID, UnionID: acct.UnionID}, Holder: j.holder()}
-	if _, err := e.d.Login.Identify(ctx, entry); err != nil && !errors.Is(err, login.ErrUnbound) {
+	user, err := e.d.Login.Identify(ctx, entry)
+	if err != nil && !errors.Is(err, login.ErrUnbound) {
 		return err
 	}
+	// The link is audited: it decides who the entry account logs in from
+	// now on.
+	e.record(ctx, &Journey{UserID: user.ID, AppID: entry.Account.AppID, OpenID: entry.Account.OpenID, UnionID: acct.UnionID,
+		Channel: j.Channel, Service: j.Service}, from, audit.KindLink, audit.OK)
 	return nil
 }
 

@@ -986,6 +986,44 @@ func TestEngine(t *testing.T) {
 
 		require.Equal(t, user.ID, e.boundUserOf(t, binding.Account{AppID: appOA2, OpenID: entry.OpenID}),
 			"the entry account now finds the person by itself")
+		links := e.audit.find(audit.KindLink, audit.OK)
+		require.Len(t, links, 1, "the link is audited")
+		require.Equal(t, []string{appOA2, entry.OpenID, person(appOA, n).UnionID, user.ID},
+			[]string{links[0].AppID, links[0].OpenID, links[0].UnionID, links[0].UserID})
+	})
+
+	t.Run("a state presented by another browser ends the journey it was issued for", func(t *testing.T) {
+		e := newEnv(t, db)
+		j, from := e.start(t, Browser, ChannelOABase)
+		_, err := e.handle(j, WeChatStart{Channel: ChannelOABase, StateHash: "h", AppID: appOA2}, from)
+		require.NoError(t, err)
+		elsewhere := From{ClientIP: "192.0.2.9"}
+		for _, c := range []struct{ id, hash string }{{j.ID, "other"}, {j.ID, ""}, {"", "h"}, {"nosuch", "h"}} {
+			ended, err := e.eng.StateElsewhere(context.Background(), c.id, c.hash, elsewhere)
+			require.NoError(t, err)
+			require.False(t, ended, "%+v", c)
+		}
+		require.Equal(t, WeChatPending, e.get(t, j.ID).State)
+		ended, err := e.eng.StateElsewhere(context.Background(), j.ID, "h", elsewhere)
+		require.NoError(t, err)
+		require.True(t, ended)
+		require.Equal(t, Failed, e.get(t, j.ID).State)
+		require.Len(t, e.audit.find(audit.KindRefusal, audit.StateElsewhere), 1)
+		_, err = e.handle(j, WeChatCode{Code: "any", StateHash: "h"}, from)
+		require.Error(t, err, "the journey's own callback is refused now")
+		require.Zero(t, e.wx.calls)
+
+		// A state already used (the callback came back to its browser)
+		// ends nothing.
+		k, kFrom := e.start(t, Browser, ChannelOABase)
+		e.wx.issue("base", person(appOA2, e.next()))
+		_, err = e.handle(k, WeChatStart{Channel: ChannelOABase, StateHash: "k", AppID: appOA2}, kFrom)
+		require.NoError(t, err)
+		_, err = e.handle(k, WeChatCode{Code: "base", StateHash: "k"}, kFrom)
+		require.NoError(t, err)
+		ended, err = e.eng.StateElsewhere(context.Background(), k.ID, "k", elsewhere)
+		require.NoError(t, err)
+		require.False(t, ended)
 	})
 
 	t.Run("cancel ends the journey; every event after is refused as ended", func(t *testing.T) {

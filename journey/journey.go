@@ -181,6 +181,9 @@ type Journeys interface {
 	Handle(ctx context.Context, id string, ev Event, from From) (Answer, error)
 	// Forget ends a journey its holder no longer wants (see Engine.Forget).
 	Forget(ctx context.Context, id string, from From) error
+	// StateElsewhere ends a journey whose WeChat state another browser
+	// presented (see Engine.StateElsewhere).
+	StateElsewhere(ctx context.Context, id, stateHash string, from From) (bool, error)
 }
 
 var _ Journeys = (*Engine)(nil)

@@ -216,7 +216,12 @@ func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 		return
 	}
 	h.o.Logger.InfoContext(ctx, "login journey started", "flow", short(j.ID), "service", req.ServiceID)
-	http.Redirect(w, r, h.flowURL(j.ID), http.StatusSeeOther)
+	target := h.flowURL(j.ID)
+	if l := i18n.Norm(r.URL.Query().Get("lang")); l != "" {
+		// A language chosen on the entry link carries over to the pages.
+		target += "&lang=" + url.QueryEscape(l)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // entryAccount chooses the Official Account a login inside WeChat starts
@@ -226,9 +231,9 @@ func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 // typo in a menu shows at once rather than as a login through another
 // account.
 func (h *Login) entryAccount(r *http.Request, req cas.LoginRequest) (string, bool) {
-	if id := r.URL.Query().Get("appid"); id != "" {
-		app, known := h.o.WeChat.App(id)
-		return id, known && app.Kind == wechat.KindOfficialAccount
+	if ids := r.URL.Query()["appid"]; len(ids) > 0 {
+		app, known := h.o.WeChat.App(ids[0])
+		return ids[0], len(ids) == 1 && known && app.Kind == wechat.KindOfficialAccount
 	}
 	if id := h.o.EntryAccounts[req.ServiceID]; id != "" {
 		return id, true
@@ -469,7 +474,11 @@ func (h *Login) newState(c echo.Context, j *journey.Journey, channel string) (st
 // newStateFor is newState for the app appID: its callback's code is
 // exchanged with that app.
 func (h *Login) newStateFor(c echo.Context, j *journey.Journey, channel, appID string) (state string, done bool, err error) {
-	state = rand.Text()
+	// The journey's id, then 130 random bits: a callback presented by a
+	// browser that does not hold the journey names the journey to end
+	// (StateElsewhere). Letters and digits, 52 characters: WeChat takes
+	// up to 128.
+	state = j.ID + rand.Text()
 	ev := journey.WeChatStart{Channel: channel, StateHash: h.hash(purposeState, state), AppID: appID}
 	if _, err := h.o.Engine.Handle(c.Request().Context(), j.ID, ev, h.from(c, j.ID)); err != nil {
 		return "", true, h.stopped(c, j.ID, err, "journey_expired")
@@ -585,7 +594,25 @@ func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, 
 		return nil, h.expired(c, lapsed, "journey_expired", journey.CodeExpired.Status())
 	}
 	h.o.Logger.WarnContext(ctx, "wechat callback with a state no journey of this browser issued")
+	if id, ok := journeyOfForeignState(state); ok {
+		ended, err := h.o.Engine.StateElsewhere(ctx, id, want, journey.From{ClientIP: ratelimit.ClientSubject(h.realIP(c.Request()))})
+		if err != nil {
+			return nil, err
+		}
+		if ended {
+			h.o.Logger.WarnContext(ctx, "login journey ended: its WeChat state was presented by another browser", "flow", short(id))
+		}
+	}
 	return nil, h.o.Pages.Error(c.Response(), c.Request(), journey.CodeStateInvalid.Status(), "state_invalid_title", "state_invalid", "")
+}
+
+// journeyOfForeignState is the journey id a state names (see newStateFor).
+func journeyOfForeignState(state string) (string, bool) {
+	const random = 26 // rand.Text's length
+	if len(state) <= random || len(state) > 128 {
+		return "", false
+	}
+	return state[:len(state)-random], true
 }
 
 // wechatRefused shows why WeChat's answer did not log the person in, with a

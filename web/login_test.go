@@ -234,6 +234,43 @@ func TestEntryOfficialAccounts(t *testing.T) {
 	})
 }
 
+// TestStatePresentedElsewhere: WeChat sends its callback to the browser the
+// authorization ran in. A state that shows up in another browser has left
+// it (a link passed on): the journey ends, so the callback replayed later in
+// the journey's own browser logs nobody in and links nothing.
+func TestStatePresentedElsewhere(t *testing.T) {
+	const weChat = "Mozilla/5.0 (iPhone) AppleWebKit MicroMessenger/8.0.50"
+	e := newEnv(t)
+	attacker := e.browser()
+	attacker.ua = weChat
+	id := attacker.startAt("/cas/login?service=" + url.QueryEscape(service) + "&appid=" + appOA2)
+	state := oaAuthorize(t, attacker.get(flowPath(id)), appOA2, wechat.ScopeBase)
+	e.wx.issue(appOA2, "base", binding0("gary", false), nil)
+
+	victim := e.browser()
+	victim.ua = weChat
+	p := victim.scan(state, "base")
+	require.Equal(t, http.StatusBadRequest, p.Status)
+	requireText(t, p, "state_invalid")
+
+	p = attacker.scan(state, "base")
+	require.Equal(t, http.StatusBadRequest, p.Status, "the replay in the journey's own browser is refused")
+	require.Zero(t, e.wx.calls, "no code was exchanged")
+	p = attacker.get(flowPath(id))
+	requireText(t, p, "login_ended")
+
+	// A state of no journey (or a made-up one) ends nothing.
+	other := e.browser()
+	other.ua = weChat
+	id2 := other.start()
+	state2 := oaAuthorize(t, other.get(flowPath(id2)), appOA, wechat.ScopeBase)
+	for _, forged := range []string{"", "x", id2 + "AAAAAAAAAAAAAAAAAAAAAAAAAA", state2[:len(state2)-1] + "Q"} {
+		require.Equal(t, http.StatusBadRequest, victim.scan(forged, "base").Status, forged)
+	}
+	e.wx.issue(appOA, "base2", binding0("gary", false), nil)
+	require.NotEqual(t, http.StatusBadRequest, other.scan(state2, "base2").Status, "its own browser goes on")
+}
+
 func TestMobileGuidance(t *testing.T) {
 	t.Run("a phone's browser", func(t *testing.T) {
 		e := newEnv(t)

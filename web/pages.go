@@ -229,7 +229,7 @@ func (p *Pages) Expired(w http.ResponseWriter, r *http.Request, status int, d Ex
 }
 
 // pageParams are the query parameters a language link may repeat.
-var pageParams = map[string]bool{"flow": true, "service": true, "renew": true, "gateway": true, "method": true, "qr": true}
+var pageParams = map[string]bool{"flow": true, "service": true, "renew": true, "gateway": true, "method": true, "qr": true, "appid": true}
 
 // langURL is the current page in another language. A page answering a form
 // post is reached again through its journey (the form's own URL only takes

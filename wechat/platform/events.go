@@ -204,6 +204,11 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *refusal {
 	if err != nil || secs <= 0 || secs > maxCreateTime {
 		return refuse("message CreateTime is not a Unix time")
 	}
+	if secs > r.now().Add(r.maxSkew).Unix() {
+		// "Newer wins" would let a message from the future block every
+		// real one after it, for good: refuse it like a stale timestamp.
+		return refuse("message CreateTime is in the future")
+	}
 	return r.apply(req, ev, time.Unix(secs, 0).UTC())
 }
 

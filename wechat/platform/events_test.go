@@ -432,6 +432,8 @@ func TestReceiverRefuses(t *testing.T) {
 		{"CreateTime not a number", push{inner: strings.Replace(good, fmt.Sprint(created), "yesterday", 1)}, 400, "CreateTime"},
 		{"CreateTime zero", push{inner: strings.Replace(good, fmt.Sprint(created), "0", 1)}, 400, "CreateTime"},
 		{"CreateTime past the year 9999", push{inner: strings.Replace(good, fmt.Sprint(created), "253402300800", 1)}, 400, "CreateTime"},
+		{"CreateTime in the future (it would block every real message after it)", push{inner: strings.Replace(good, fmt.Sprint(created), fmt.Sprint(now+400), 1)}, 400, "CreateTime is in the future"},
+		{"CreateTime far in the future", push{inner: strings.Replace(good, fmt.Sprint(created), "253402300799", 1)}, 400, "CreateTime is in the future"},
 		{"no ticket", push{inner: ticketXML(testAppID, created, "")}, 400, "ComponentVerifyTicket"},
 		{"ticket too long", push{inner: ticketXML(testAppID, created, strings.Repeat("t", platform.MaxTicketLen+1))}, 400, "ComponentVerifyTicket"},
 		{"authorized without AuthorizerAppid", push{inner: authXML(testAppID, created, platform.InfoAuthorized, "")}, 400, "AuthorizerAppid"},
