@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"wxcas/journey"
 	"wxcas/store"
 	"wxcas/store/storetest"
 	"wxcas/wechat"
@@ -141,4 +142,51 @@ func fetchAll(t *testing.T, caches []*apptoken.Cache, n int) map[string]bool {
 		require.NoError(t, err)
 	}
 	return seen
+}
+
+// TestComponentExchangeRecovers: a code exchange that WeChat refuses for
+// the component token (superseded elsewhere) refreshes the token once and
+// exchanges the code, which WeChat did not consume; an account that
+// withdrew from the platform is its own outcome.
+func TestComponentExchangeRecovers(t *testing.T) {
+	clock := storetest.NewClock()
+	db := storetest.SQLite(t)
+	tickets, err := platform.NewSQLStore(db, []byte("0123456789abcdef0123456789abcdef"), clock.Now)
+	require.NoError(t, err)
+	em, err := emulator.New(emulator.Options{Now: clock.Now,
+		Apps: []emulator.App{{AppID: tokOA, Kind: emulator.KindOfficialAccount, ComponentAppID: tokComponent}},
+		Platforms: []emulator.Platform{{ComponentAppID: tokComponent, Secret: "component-secret", Token: tokToken,
+			EncodingAESKey: tokAESKey, Authorizers: []string{tokOA}}},
+	})
+	require.NoError(t, err)
+	emSrv := httptest.NewServer(em)
+	t.Cleanup(emSrv.Close)
+	client, err := wechat.New(wechat.Config{OpenBaseURL: emSrv.URL, APIBaseURL: emSrv.URL, Now: clock.Now,
+		Apps:      []wechat.App{{AppID: tokOA, Kind: wechat.KindOfficialAccount, ComponentAppID: tokComponent}},
+		Platforms: []wechat.Platform{{ComponentAppID: tokComponent, Secret: "component-secret"}},
+	})
+	require.NoError(t, err)
+	require.NoError(t, em.PushTicket(context.Background(), tokComponent)) // no event URL: remembered only
+	_, err = tickets.SaveTicket(context.Background(), tokComponent, em.Ticket(tokComponent), clock.Now())
+	require.NoError(t, err)
+	cache, err := apptoken.New(db, platform.TokenFetcher{Client: client, Tickets: tickets}, apptoken.Options{Key: make([]byte, 32), Now: clock.Now})
+	require.NoError(t, err)
+	wx := journey.WeChatClient{Client: client, Components: cache}
+	ctx := context.Background()
+
+	code, err := em.IssueCode(tokOA, "uma", "snsapi_base")
+	require.NoError(t, err)
+	em.InjectFault(emulator.PathComponentAccessToken, emulator.Fault{ErrCode: 40001})
+	acct, err := wx.Identify(ctx, tokOA, code)
+	require.NoError(t, err)
+	require.Equal(t, em.OpenID(tokOA, "uma"), acct.OpenID)
+	require.Equal(t, 2, em.Calls(emulator.PathComponentToken), "refreshed once")
+
+	code, err = em.IssueCode(tokOA, "uma", "snsapi_base")
+	require.NoError(t, err)
+	require.NoError(t, em.Unauthorize(ctx, tokComponent, tokOA)) // withdrawn between the authorization and the exchange
+	_, err = wx.Identify(ctx, tokOA, code)
+	oe := journey.AsError(err)
+	require.NotNil(t, oe, "%v", err)
+	require.Equal(t, journey.CodeAccountUnauthorized, oe.Code)
 }
