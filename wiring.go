@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -129,9 +130,9 @@ func platformEventsPath(id string) string { return "/wechat/platforms/" + id + "
 
 // wirePlatforms mounts each third-party platform's event receiver (the
 // component_verify_ticket push and the authorizers' events) and returns the
-// shared component access tokens and the check for withdrawn authorizers
-// (nil and nil without platforms).
-func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (bool, error), error) {
+// shared component access tokens and the state of each platform-served
+// account (nil and nil without platforms).
+func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (web.AccountState, error), error) {
 	if len(a.cfg.WeChat.Platforms) == 0 {
 		return nil, nil, nil
 	}
@@ -161,13 +162,31 @@ func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (b
 	if err != nil {
 		return nil, nil, err
 	}
-	withdrawn := func(ctx context.Context, appID string) (bool, error) {
+	state := func(ctx context.Context, appID string) (web.AccountState, error) {
 		app, ok := a.wechat.App(appID)
 		if !ok || !app.ViaPlatform() {
-			return false, nil
+			return web.AccountUsable, nil
 		}
 		status, err := tickets.Authorization(ctx, app.ComponentAppID, appID)
-		return status == platform.StatusUnauthorized, err
+		if err != nil || status == platform.StatusUnauthorized {
+			return web.AccountWithdrawn, err
+		}
+		if _, _, err := tickets.Ticket(ctx, app.ComponentAppID); errors.Is(err, platform.ErrNoTicket) {
+			return web.AccountNotReady, nil
+		} else if err != nil {
+			return web.AccountUsable, err
+		}
+		return web.AccountUsable, nil
+	}
+	for _, p := range a.cfg.WeChat.Platforms {
+		// What an operator needs to check a new platform: where WeChat must
+		// push, and whether it has.
+		_, _, err := tickets.Ticket(context.Background(), p.ComponentAppID)
+		a.log.Info("wechat platform", "platform", p.ID, "component_appid", p.ComponentAppID,
+			"event_url", strings.TrimSuffix(a.cfg.Server.PublicURL, "/")+platformEventsPath(p.ID), "ticket", err == nil)
+		if errors.Is(err, platform.ErrNoTicket) && a.emulator == nil {
+			a.log.Warn("wechat platform has no component_verify_ticket yet: its Official Accounts cannot log people in until WeChat pushes one to the event URL (every 10 minutes)", "platform", p.ID)
+		}
 	}
 	if a.emulator != nil {
 		// The sandbox's WeChat pushes tickets as WeChat does: at once, then
@@ -175,7 +194,7 @@ func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (b
 		em := a.emulator
 		a.jobs = append(a.jobs, func(ctx context.Context) { em.StartTicketPush(ctx, 10*time.Minute) })
 	}
-	return components, withdrawn, nil
+	return components, state, nil
 }
 
 // selfURL is how wxcas reaches itself on its listen address.
@@ -285,7 +304,7 @@ func (a *app) wireLogin() error {
 	if err != nil {
 		return err
 	}
-	components, withdrawn, err := a.wirePlatforms()
+	components, accountState, err := a.wirePlatforms()
 	if err != nil {
 		return err
 	}
@@ -330,7 +349,7 @@ func (a *app) wireLogin() error {
 		Logger: a.log.With("component", "web"), Pages: a.pages, Engine: a.journeys, Finisher: finisher, Accepts: accepts,
 		Now: a.now, PublicURL: pub, WeChat: a.wechat,
 		WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID, QRMode: a.cfg.Login.QRMode,
-		EntryAccounts: a.cfg.Login.EntryAccounts, Withdrawn: withdrawn,
+		EntryAccounts: a.cfg.Login.EntryAccounts, AccountState: accountState,
 		IframeQR: a.cfg.Sandbox.Enabled && a.cfg.WeChat.OpenBaseURL == "",
 		FlowTTL:  a.cfg.Login.FlowTTL, ResendCooldown: a.cfg.OTP.ResendCooldown,
 		SessionAuthKey: keys.Derive(a.masterKey, keys.SessionAuth), SessionCryptKey: keys.Derive(a.masterKey, keys.SessionCrypt),

@@ -159,6 +159,7 @@ func TestProblems(t *testing.T) {
 		{"sqlite directory not writable", "server: {public_url: 'https://a.example'}\ndatabase: {sqlite_path: /proc/wxcas/x.db}\nsandbox: {enabled: true}\n", nil,
 			[]string{"database.sqlite_path: cannot create directory /proc/wxcas: /proc is not writable"}},
 		{"not yaml", "server: [\n", nil, []string{"config is not valid YAML"}},
+		{"an unquoted variable inside { }", "sandbox: {enabled: true}\ndatabase: {driver: mysql, dsn: ${DSN}}\n", nil, []string{"line 2 has ${...} inside { }: quote it"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

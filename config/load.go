@@ -45,7 +45,12 @@ func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&doc); err != nil {
-		return nil, Problems{fmt.Sprintf("config is not valid YAML: %v", err)}
+		msg := fmt.Sprintf("config is not valid YAML: %v", err)
+		if line := unquotedFlowVariable(raw); line > 0 {
+			// The usual cause: in { ... } the } of ${VAR} ends the mapping.
+			msg += fmt.Sprintf(" (line %d has ${...} inside { }: quote it, e.g. secret: '${VAR}')", line)
+		}
+		return nil, Problems{msg}
 	}
 	cfg := Defaults()
 	var found []problem
@@ -470,4 +475,24 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// unquotedFlowVariable is the first line (1-based) with a ${...} reference
+// unquoted inside a flow mapping ({ ... }), which YAML cannot parse, or 0.
+func unquotedFlowVariable(raw []byte) int {
+	for i, line := range strings.Split(string(raw), "\n") {
+		if before, _, ok := strings.Cut(line, "#"); ok && !strings.Contains(before, "${") {
+			continue // only in a comment
+		}
+		open := strings.Index(line, "{")
+		ref := strings.Index(line, "${")
+		if open < 0 || ref < 0 || open >= ref {
+			continue
+		}
+		if q := line[ref-1]; q == '\'' || q == '"' {
+			continue
+		}
+		return i + 1
+	}
+	return 0
 }

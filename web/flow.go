@@ -54,12 +54,14 @@ type LoginOptions struct {
 	// inside WeChat are told to log in on a computer.
 	OfficialAccountAppID string
 	EntryAccounts        map[string]string
-	// Withdrawn, when set, says whether an Official Account served through
-	// a third-party platform has withdrawn its authorization of the
-	// platform (WeChat's unauthorized event): such a login gets a clear
-	// page instead of a trip to WeChat that cannot succeed.
-	Withdrawn func(ctx context.Context, appID string) (bool, error)
-	QRMode    string // inline | redirect
+	// AccountState, when set, says whether an Official Account can log
+	// people in now: one served through a third-party platform cannot when
+	// it withdrew its authorization of the platform (WeChat's unauthorized
+	// event) or before WeChat pushed the platform a first ticket. Such a
+	// login gets a clear page instead of a trip to WeChat that cannot
+	// succeed.
+	AccountState func(ctx context.Context, appID string) (AccountState, error)
+	QRMode       string // inline | redirect
 	// IframeQR shows the inline QR in our own iframe instead of wxLogin.js
 	// (the sandbox: wxLogin.js only knows the real WeChat).
 	IframeQR bool
@@ -486,19 +488,33 @@ func (h *Login) newStateFor(c echo.Context, j *journey.Journey, channel, appID s
 	return state, false, nil
 }
 
+// AccountState is whether an Official Account can log people in now.
+type AccountState int
+
+// Account states.
+const (
+	AccountUsable    AccountState = iota
+	AccountWithdrawn              // withdrew its authorization of its platform
+	AccountNotReady               // its platform has no ticket from WeChat yet
+)
+
 // toOfficialAccount sends the browser to WeChat's web authorization of the
 // Official Account appID: snsapi_base (silent) for the entry account,
 // snsapi_userinfo for the unionid chain's step-up.
 func (h *Login) toOfficialAccount(c echo.Context, j *journey.Journey, channel, appID string) error {
-	if h.o.Withdrawn != nil {
-		withdrawn, err := h.o.Withdrawn(c.Request().Context(), appID)
+	if h.o.AccountState != nil {
+		state, err := h.o.AccountState(c.Request().Context(), appID)
 		if err != nil {
-			h.failed(c.Response(), c.Request(), "authorizer status not read", err)
+			h.failed(c.Response(), c.Request(), "Official Account state not read", err)
 			return nil
 		}
-		if withdrawn {
+		switch state {
+		case AccountWithdrawn:
 			h.o.Logger.WarnContext(c.Request().Context(), "login refused: the Official Account withdrew its authorization of the platform", "appid", appID, "flow", short(j.ID))
 			return h.o.Pages.Error(c.Response(), c.Request(), journey.CodeAccountUnauthorized.Status(), "account_unauthorized_title", "account_unauthorized", "")
+		case AccountNotReady:
+			h.o.Logger.WarnContext(c.Request().Context(), "login stopped: the Official Account's platform has no component_verify_ticket yet (WeChat pushes one every 10 minutes)", "appid", appID, "flow", short(j.ID))
+			return h.o.Pages.Error(c.Response(), c.Request(), http.StatusServiceUnavailable, "wechat_failed_title", "wechat_unavailable", h.flowURL(j.ID))
 		}
 	}
 	state, done, err := h.newStateFor(c, j, channel, appID)
@@ -635,6 +651,9 @@ func (h *Login) wechatRefused(c echo.Context, j *journey.Journey, err error) err
 		title, msg, retry = "snapshot_title", "snapshot", h.loginURL(request(j).ServiceURL)
 	case journey.CodeWeChatUnavailable:
 		msg = "wechat_busy"
+		if j.Channel == journey.ChannelOABase || j.Channel == journey.ChannelOAUserinfo {
+			msg = "wechat_unavailable" // inside WeChat there is no QR code to scan again
+		}
 	case journey.CodeWeChatLoginBlocked:
 		msg = string(oe.Code)
 	case journey.CodeAccountUnauthorized:

@@ -204,10 +204,10 @@ func TestEntryOfficialAccounts(t *testing.T) {
 		}
 	})
 
-	t.Run("a platform-served account that withdrew gets a clear page", func(t *testing.T) {
-		withdrawn := map[string]bool{appOA3: true}
+	t.Run("a platform-served account that withdrew, or has no ticket yet, gets a clear page", func(t *testing.T) {
+		states := map[string]AccountState{appOA3: AccountWithdrawn}
 		e := newEnv(t, func(o *LoginOptions) {
-			o.Withdrawn = func(_ context.Context, appID string) (bool, error) { return withdrawn[appID], nil }
+			o.AccountState = func(_ context.Context, appID string) (AccountState, error) { return states[appID], nil }
 		})
 		b := e.browser()
 		b.ua = weChat
@@ -215,7 +215,14 @@ func TestEntryOfficialAccounts(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, p.Status)
 		requireText(t, p, "account_unauthorized")
 
-		withdrawn[appOA3] = false
+		states[appOA3] = AccountNotReady
+		id := b.startAt(entryLink + appOA3)
+		p = b.get(flowPath(id))
+		require.Equal(t, http.StatusServiceUnavailable, p.Status, "no ticket from WeChat yet: stopped before WeChat")
+		requireText(t, p, "wechat_unavailable")
+		require.Contains(t, p.Body, `href="`+flowPath(id)+`"`, "with a way to try again")
+
+		states[appOA3] = AccountUsable
 		p = b.get(flowPath(b.startAt(entryLink + appOA3)))
 		require.Equal(t, http.StatusFound, p.Status)
 		require.Contains(t, p.Location, "&component_appid=wxcomponent0000001#wechat_redirect", "on behalf of the platform")
