@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"wxcas/audit"
 	"wxcas/wechat/emulator"
 )
 
@@ -111,27 +112,44 @@ func TestBrowserOfficialAccountChain(t *testing.T) {
 		require.Equal(t, "+8613700137201", phone)
 		wendy = user
 
+		events, err := audit.NewSQL(c.app.db).List(context.Background(), audit.Filter{UserID: user})
+		require.NoError(t, err)
+		var kinds []string
+		for _, ev := range events {
+			kinds = append(kinds, ev.Kind+"/"+ev.AppID)
+		}
+		require.ElementsMatch(t, []string{"bind/" + prodOAAppID, "link/" + chainEntryA, "login/" + prodOAAppID}, kinds,
+			"the entry account's link is in the audit log")
 		require.Equal(t, 1, c.em.Authorizations(chainEntryA), "the entry account was asked, through the platform")
 		require.Zero(t, c.em.ConsentPages(chainEntryA), "silently")
 		require.Equal(t, 1, c.em.ConsentPages(prodOAAppID), "one consent screen")
 	})
 
-	t.Run("later from another entry account: recognised, no consent screen", func(t *testing.T) {
+	t.Run("later from the same entry account: no screen, not even the step-up", func(t *testing.T) {
 		c := env.sub(t)
+		steps := c.em.Authorizations(prodOAAppID)
 		wx := c.inWeChat("wendy")
-		c.do(wx, chromedp.Navigate(c.entryLink(chainEntryB)))
+		c.do(wx, chromedp.Navigate(c.entryLink(chainEntryA)))
 		user, _ := c.onSite(wx)
 		require.Equal(t, wendy, user)
-		require.Equal(t, 1, c.em.ConsentPages(prodOAAppID), "WeChat remembers the consent: the step-up is silent")
-		require.Zero(t, c.em.ConsentPages(chainEntryB))
+		require.Equal(t, steps, c.em.Authorizations(prodOAAppID), "the entry account was linked when the phone was bound")
+	})
 
-		// That entry account now knows the person: not even the step-up.
-		steps := c.em.Authorizations(prodOAAppID)
-		wx = c.inWeChat("wendy")
-		c.do(wx, chromedp.Navigate(c.entryLink(chainEntryB)))
-		user, _ = c.onSite(wx)
-		require.Equal(t, wendy, user)
-		require.Equal(t, steps, c.em.Authorizations(prodOAAppID), "no step-up")
+	t.Run("later from another entry account: recognised, no consent screen", func(t *testing.T) {
+		c := env.sub(t)
+		for range 2 {
+			steps := c.em.Authorizations(prodOAAppID)
+			wx := c.inWeChat("wendy")
+			c.do(wx, chromedp.Navigate(c.entryLink(chainEntryB)))
+			user, _ := c.onSite(wx)
+			require.Equal(t, wendy, user)
+			require.Equal(t, 1, c.em.ConsentPages(prodOAAppID), "WeChat remembers the consent: the step-up is silent")
+			require.Zero(t, c.em.ConsentPages(chainEntryB))
+			// Already bound, so no phone is proven here: B is not linked
+			// (a passed-on code must not tie B to this account for good),
+			// and each login from B steps up, silently.
+			require.Equal(t, steps+1, c.em.Authorizations(prodOAAppID), "one silent step-up")
+		}
 	})
 
 	t.Run("a person the unionid account already knows finishes silently", func(t *testing.T) {

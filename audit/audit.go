@@ -144,7 +144,7 @@ func Normalize(ctx context.Context, e Event) (Event, error) {
 		*f.s = truncate(strings.ToValidUTF8(*f.s, "\uFFFD"), f.max)
 	}
 	switch e.Kind {
-	case KindLogin, KindBind, KindUnbind, KindRefusal:
+	case KindLogin, KindBind, KindUnbind, KindRefusal, KindLink:
 	default:
 		return e, fmt.Errorf("%w: unknown kind %q", ErrInvalidEvent, e.Kind)
 	}

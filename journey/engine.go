@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"errors"
@@ -280,8 +281,10 @@ func (e *Engine) StateElsewhere(ctx context.Context, id, stateHash string, from 
 	if err != nil {
 		return false, err
 	}
-	e.record(ctx, &Journey{AppID: ended.AppID, OpenID: ended.OpenID, UnionID: ended.UnionID, Channel: ended.Channel, Service: ended.Service},
-		from, audit.KindRefusal, audit.StateElsewhere)
+	// The journey's person as far as it got (the entry account's answer,
+	// for a chain stopped at its step-up).
+	e.record(ctx, &Journey{AppID: cmp.Or(ended.AppID, ended.EntryAppID), OpenID: cmp.Or(ended.OpenID, ended.EntryOpenID), UnionID: ended.UnionID,
+		Channel: ended.Channel, Service: ended.Service}, from, audit.KindRefusal, audit.StateElsewhere)
 	return true, nil
 }
 
@@ -457,9 +460,6 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 	if err != nil {
 		return Answer{}, e.ledNowhere(ctx, j, ev, from, outcomeOf(err))
 	}
-	if err := e.linkEntry(ctx, j, acct, from); err != nil {
-		return Answer{}, err
-	}
 	id := login.Identity{Account: acct, Holder: j.holder()}
 	user, err := e.d.Login.Identify(ctx, id)
 	switch {
@@ -490,26 +490,31 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 	return Answer{}, err
 }
 
-// linkEntry records, after the unionid chain's step-up, the entry
-// account's openid under the unionid the step-up revealed, so that the
-// next login from the entry account is recognised at once (silently). Both
-// answers came back to this journey, in this browser, from WeChat.
-func (e *Engine) linkEntry(ctx context.Context, j *Journey, acct binding.Account, from From) error {
+// linkEntry records, when a journey of the unionid chain binds the person
+// by phone, the entry account's openid under the unionid the step-up
+// revealed, so that the next login from the entry account is recognised at
+// once (silently). Only then: WeChat offers no proof that the entry
+// account's answer and the step-up's came from one person, and a code can
+// be passed from one person's WeChat into another's journey (a link sent to
+// someone and the resulting URL sent back). A link recorded on that alone
+// would let one person's entry account log in to another's account for
+// good; tied to this journey's phone proof it gives nothing the binding
+// did not. A person already bound is recognised through the step-up each
+// time instead (silent once they consented).
+func (e *Engine) linkEntry(ctx context.Context, j *Journey, from From) error {
 	if j.EntryOpenID == "" || j.Channel != ChannelOAUserinfo {
 		return nil
 	}
-	if acct.UnionID == "" {
-		e.d.Log.WarnContext(ctx, "the unionid Official Account revealed no unionid; is it bound to the open-platform account?", "appid", acct.AppID)
+	if j.UnionID == "" {
+		e.d.Log.WarnContext(ctx, "the unionid Official Account revealed no unionid; is it bound to the open-platform account?", "appid", j.AppID)
 		return nil
 	}
-	entry := login.Identity{Account: binding.Account{AppID: j.EntryAppID, OpenID: j.EntryOpenID, UnionID: acct.UnionID}, Holder: j.holder()}
-	user, err := e.d.Login.Identify(ctx, entry)
-	if err != nil && !errors.Is(err, login.ErrUnbound) {
+	entry := binding.Account{AppID: j.EntryAppID, OpenID: j.EntryOpenID, UnionID: j.UnionID}
+	if _, err := e.d.Login.Identify(ctx, login.Identity{Account: entry, Holder: j.holder()}); err != nil && !errors.Is(err, login.ErrUnbound) {
 		return err
 	}
-	// The link is audited: it decides who the entry account logs in from
-	// now on.
-	e.record(ctx, &Journey{UserID: user.ID, AppID: entry.Account.AppID, OpenID: entry.Account.OpenID, UnionID: acct.UnionID,
+	// Audited: it decides who the entry account logs in from now on.
+	e.record(ctx, &Journey{UserID: j.UserID, AppID: entry.AppID, OpenID: entry.OpenID, UnionID: entry.UnionID,
 		Channel: j.Channel, Service: j.Service}, from, audit.KindLink, audit.OK)
 	return nil
 }
@@ -624,6 +629,11 @@ func (e *Engine) bind(ctx context.Context, j *Journey, from From, ev EventKind, 
 		return e.unlessDone(ctx, j, from, err)
 	}
 	e.record(ctx, bound, from, audit.KindBind, audit.OK)
+	if err := e.linkEntry(ctx, bound, from); err != nil {
+		// The person is bound; the entry account finds them through the
+		// (silent) step-up until a later binding links it.
+		e.d.Log.WarnContext(ctx, "entry account not linked to the unionid", "journey", j.ID, "err", err)
+	}
 	return Answer{Journey: bound, Person: e.person(bound, user, true)}, nil
 }
 

@@ -172,13 +172,17 @@ func TestEntryOfficialAccounts(t *testing.T) {
 		e.wx.issue(appOA, "userinfo", binding0("erin", true), nil)
 		landedOnService(t, b.scan(state2, "userinfo"))
 
-		// The entry account now knows the person: no step-up.
+		// Bound elsewhere (the website): without a phone proven in the
+		// chain's journey the entry account is not linked, so the next
+		// login from it steps up again (silently, in WeChat).
 		b2 := e.browser()
 		b2.ua = weChat
 		id = b2.startAt(entryLink + appOA2)
 		state = oaAuthorize(t, b2.get(flowPath(id)), appOA2, wechat.ScopeBase)
 		e.wx.issue(appOA2, "base-2", entry, nil)
-		landedOnService(t, b2.scan(state, "base-2"))
+		state2 = oaAuthorize(t, b2.scan(state, "base-2"), appOA, wechat.ScopeUserInfo)
+		e.wx.issue(appOA, "userinfo-2", binding0("erin", true), nil)
+		landedOnService(t, b2.scan(state2, "userinfo-2"))
 	})
 
 	t.Run("the service's account when the link names none; the default otherwise", func(t *testing.T) {
