@@ -124,23 +124,32 @@ func runLogin(base, service, person string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := validateTicket(c, base, service, resp); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// validateTicket checks that resp sends the browser to service with a
+// ticket, and has the site validate it at /cas/p3/serviceValidate.
+func validateTicket(c *http.Client, base, service string, resp *http.Response) error {
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || loc.Query().Get("ticket") == "" {
-		return 0, fmt.Errorf("no ticket: status %d location %q", resp.StatusCode, resp.Header.Get("Location"))
+		return fmt.Errorf("no ticket: status %d location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	v, err := c.Get(base + "/cas/p3/serviceValidate?service=" + url.QueryEscape(service) + "&ticket=" + loc.Query().Get("ticket"))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	xml, err := io.ReadAll(v.Body)
 	v.Body.Close()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if !strings.Contains(string(xml), "<cas:authenticationSuccess>") {
-		return 0, fmt.Errorf("validation failed: %s", xml)
+		return fmt.Errorf("validation failed: %s", xml)
 	}
-	return time.Since(start), nil
+	return nil
 }
 
 // sandboxBrowser is an HTTP client with a cookie jar that follows

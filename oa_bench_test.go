@@ -6,10 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
+	"wxcas/binding"
 	"wxcas/store/storetest"
 	"wxcas/wechat/emulator"
 )
@@ -50,12 +50,17 @@ cas: {services: [{id: site, name: Site, match: prefix, url: %q}]}
 	if err := a.emulator.PushTicket(context.Background(), "wxa1b2c3d4e5f60009"); err != nil {
 		b.Fatal(err)
 	}
-	// Bound people (through the website app) who consented to the unionid
-	// account once; the first login from each entry account links it.
+	// Bound people who consented to the unionid account once, with the
+	// entry account linked as a first binding through the chain leaves it.
+	bindings := binding.NewSQLStore(a.db)
 	for i := range people {
 		person := fmt.Sprintf("oabench%d", i)
 		bindPerson(b, a, person, fmt.Sprintf("+8613%09d", 500+i))
 		a.emulator.Consent(unionOA, person)
+		linked := binding.Account{AppID: entryOA, OpenID: a.emulator.OpenID(entryOA, person), UnionID: a.emulator.UnionID("wxa1b2c3d4e5f60001", person)}
+		if _, err := bindings.Seen(context.Background(), linked, time.Now()); err != nil {
+			b.Fatal(err)
+		}
 		for _, entry := range []string{entryOA, unionOA} {
 			if _, err := entryLogin(base, service, entry, person); err != nil {
 				b.Fatalf("first login of %s from %s: %v", person, entry, err)
@@ -92,18 +97,8 @@ func entryLogin(base, service, appID, person string) (time.Duration, error) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("ticket") == "" {
-		return 0, fmt.Errorf("no ticket: status %d location %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	v, err := c.Get(base + "/cas/p3/serviceValidate?service=" + url.QueryEscape(service) + "&ticket=" + loc.Query().Get("ticket"))
-	if err != nil {
+	if err := validateTicket(c, base, service, resp); err != nil {
 		return 0, err
-	}
-	xml, err := io.ReadAll(v.Body)
-	v.Body.Close()
-	if err != nil || !strings.Contains(string(xml), "<cas:authenticationSuccess>") {
-		return 0, fmt.Errorf("validation failed: %v %s", err, xml)
 	}
 	return time.Since(start), nil
 }
