@@ -167,6 +167,13 @@ func openMySQL(opts Options) (*DB, error) {
 	cfg.Params["time_zone"] = "'+00:00'"
 	cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'"
 	cfg.Collation = "utf8mb4_bin"
+	// Arguments are escaped into the statement by the driver instead of a
+	// server-side prepare, execute and close for every statement: one
+	// round trip where there were three (measured at 10-15 % of wxcas's CPU
+	// and most of its statements per login). The connection's character set
+	// is utf8mb4, which the driver's escaping is safe for, and it follows
+	// the server's NO_BACKSLASH_ESCAPES flag.
+	cfg.InterpolateParams = true
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}

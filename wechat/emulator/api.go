@@ -166,6 +166,8 @@ func (e *Emulator) exchangeCode(w http.ResponseWriter, r *http.Request, app *App
 		snapshot: c.snapshot, expires: now.Add(AccessTokenTTL)}
 	e.refresh[rt] = &refreshEntry{appID: app.AppID, person: c.person, openID: openID, scope: c.scope,
 		snapshot: c.snapshot, access: access, expires: now.Add(RefreshTokenTTL), component: component}
+	e.expiry.add("token", access, now.Add(AccessTokenTTL))
+	e.expiry.add("refresh", rt, now.Add(RefreshTokenTTL))
 	e.mu.Unlock()
 
 	body := tokenBody{AccessToken: access, ExpiresIn: int(AccessTokenTTL / time.Second), RefreshToken: rt,
@@ -225,6 +227,7 @@ func (e *Emulator) refreshWith(w http.ResponseWriter, r *http.Request, app *App,
 		ent.access = randomToken()
 		e.tokens[ent.access] = &userToken{appID: ent.appID, person: ent.person, openID: ent.openID,
 			scope: ent.scope, snapshot: ent.snapshot, expires: now.Add(AccessTokenTTL)}
+		e.expiry.add("token", ent.access, now.Add(AccessTokenTTL))
 	}
 	body := tokenBody{AccessToken: ent.access, ExpiresIn: int(AccessTokenTTL / time.Second), RefreshToken: rt,
 		OpenID: ent.openID, Scope: ent.scope}
@@ -383,6 +386,7 @@ func (e *Emulator) issueAppTokenLocked(slot map[string]string, appID string) app
 	}
 	tok := randomToken()
 	e.appTokens[tok] = &appTokenEntry{appID: appID, expires: now.Add(AppTokenTTL)}
+	e.expiry.add("apptoken", tok, now.Add(AppTokenTTL))
 	slot[appID] = tok
 	return appTokenBody{AccessToken: tok, ExpiresIn: int(AppTokenTTL / time.Second)}
 }

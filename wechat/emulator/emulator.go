@@ -266,6 +266,8 @@ type Emulator struct {
 	currentComp    map[string]string // component appid → newest component token
 	verifyTickets  map[string]*verifyTicket
 	newestTicket   map[string]string // component appid → newest pushed ticket
+	// expiry queues every entry above that lapses, for gcLocked.
+	expiry expiries
 }
 
 // New returns an emulator for opts.
@@ -605,51 +607,71 @@ func (e *Emulator) issueMini(appID, person string, kind codeKind, ttl time.Durat
 func (e *Emulator) newCodeLocked(c *codeEntry) string {
 	code := randomAlnum(32)
 	e.codes[code] = c
+	e.expiry.add("code", code, c.expires)
 	e.gcLocked()
 	return code
 }
 
 // gcLocked drops long-dead entries so a long-running sandbox stays small.
 func (e *Emulator) gcLocked() {
-	cutoff := e.now().Add(-time.Hour)
-	for k, c := range e.codes {
-		if c.expires.Before(cutoff) {
-			delete(e.codes, k)
-		}
-	}
-	for k, t := range e.tokens {
-		if t.expires.Before(cutoff) {
-			delete(e.tokens, k)
-		}
-	}
-	for k, t := range e.refresh {
-		if t.expires.Before(cutoff) {
-			delete(e.refresh, k)
-		}
-	}
-	for k, t := range e.appTokens {
-		if t.expires.Before(cutoff) {
-			delete(e.appTokens, k)
-		}
-	}
-	for k, t := range e.tickets {
-		if t.expires.Before(cutoff) {
-			delete(e.tickets, k)
-		}
-	}
-	for k, t := range e.compTokens {
-		if t.expires.Before(cutoff) {
-			delete(e.compTokens, k)
-		}
-	}
+	now := e.now()
+	cutoff := now.Add(-time.Hour)
 	// Tickets are kept well past their validity so that a stale one is
 	// told apart (61005) from one never pushed (61006).
-	ticketCutoff := e.now().Add(-4 * VerifyTicketTTL)
-	for k, t := range e.verifyTickets {
-		if t.pushed.Before(ticketCutoff) {
-			delete(e.verifyTickets, k)
+	ticketCutoff := now.Add(-4 * VerifyTicketTTL)
+	e.expiry.sweep(cutoff, func(kind, key string) (time.Time, bool) {
+		var expires time.Time
+		switch kind {
+		case "code":
+			if c := e.codes[key]; c != nil {
+				expires = c.expires
+			}
+		case "token":
+			if t := e.tokens[key]; t != nil {
+				expires = t.expires
+			}
+		case "refresh":
+			if t := e.refresh[key]; t != nil {
+				expires = t.expires
+			}
+		case "apptoken":
+			if t := e.appTokens[key]; t != nil {
+				expires = t.expires
+			}
+		case "ticket":
+			if t := e.tickets[key]; t != nil {
+				expires = t.expires
+			}
+		case "component":
+			if t := e.compTokens[key]; t != nil {
+				expires = t.expires
+			}
+		case "verify":
+			if t := e.verifyTickets[key]; t != nil && !t.pushed.Before(ticketCutoff) {
+				return t.pushed.Add(4 * VerifyTicketTTL).Add(time.Hour), true
+			}
+			delete(e.verifyTickets, key)
+			return time.Time{}, false
 		}
-	}
+		if !expires.IsZero() && !expires.Before(cutoff) {
+			return expires, true // extended meanwhile (a refreshed access token)
+		}
+		switch kind {
+		case "code":
+			delete(e.codes, key)
+		case "token":
+			delete(e.tokens, key)
+		case "refresh":
+			delete(e.refresh, key)
+		case "apptoken":
+			delete(e.appTokens, key)
+		case "ticket":
+			delete(e.tickets, key)
+		case "component":
+			delete(e.compTokens, key)
+		}
+		return time.Time{}, false
+	})
 }
 
 func hasScope(list, scope string) bool {

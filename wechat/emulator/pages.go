@@ -206,6 +206,7 @@ func (e *Emulator) newTicket(req *authRequest) string {
 	ticket := randomToken()
 	req.expires = e.now().Add(TicketTTL)
 	e.tickets[ticket] = req
+	e.expiry.add("ticket", ticket, req.expires)
 	return ticket
 }
 

@@ -241,6 +241,7 @@ func (e *Emulator) handleComponentToken(w http.ResponseWriter, r *http.Request) 
 	}
 	tok := randomToken()
 	e.compTokens[tok] = &componentTokenEntry{component: p.ComponentAppID, expires: now.Add(ComponentTokenTTL)}
+	e.expiry.add("component", tok, now.Add(ComponentTokenTTL))
 	e.currentComp[p.ComponentAppID] = tok
 	e.gcLocked()
 	e.mu.Unlock()

@@ -37,6 +37,7 @@ func (e *Emulator) PushTicket(ctx context.Context, componentAppID string) error 
 	e.mu.Lock()
 	now := e.now()
 	e.verifyTickets[ticket] = &verifyTicket{component: componentAppID, pushed: now}
+	e.expiry.add("verify", ticket, now.Add(4*VerifyTicketTTL).Add(time.Hour))
 	e.newestTicket[componentAppID] = ticket
 	e.gcLocked()
 	e.mu.Unlock()
