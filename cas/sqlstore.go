@@ -169,29 +169,28 @@ VALUES (?, ?, ?, ?, ?, ?, `+sessionExpiry+`)`),
 	})
 }
 
-// ConsumeTicket reads the row, then deletes it: ticket rows never change, so
-// whoever's DELETE removes the row owns what was read.
+// ConsumeTicket deletes the row and returns what it held: in one statement
+// where the server has DELETE ... RETURNING (SQLite, MariaDB), else reading
+// the row first. Ticket rows never change, so whoever's DELETE removes the
+// row owns what was read.
 func (s *SQLStore) ConsumeTicket(ctx context.Context, id string) (Ticket, error) {
 	var (
 		t       Ticket
 		proxies string
 	)
-	err := s.db.QueryRowxContext(ctx, s.db.Rebind(`SELECT `+ticketColumns+` FROM cas_tickets WHERE id = ?`), id).
-		Scan(&t.ID, &t.TGTKey, &t.Service, &t.FromNewLogin, &proxies, &t.CreatedAt, &t.ExpiresAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Ticket{}, store.ErrNotFound
+	scan := func(row *sqlx.Row) error {
+		return row.Scan(&t.ID, &t.TGTKey, &t.Service, &t.FromNewLogin, &proxies, &t.CreatedAt, &t.ExpiresAt)
 	}
-	if err != nil {
-		return Ticket{}, fmt.Errorf("cas: read ticket: %w", err)
-	}
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM cas_tickets WHERE id = ?`), id)
-	if err != nil {
-		return Ticket{}, fmt.Errorf("cas: consume ticket: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return Ticket{}, fmt.Errorf("cas: consume ticket: %w", err)
-	} else if n != 1 {
-		return Ticket{}, store.ErrNotFound
+	if s.db.Returning {
+		err := scan(s.db.QueryRowxContext(ctx, s.db.Rebind(`DELETE FROM cas_tickets WHERE id = ? RETURNING `+ticketColumns), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return Ticket{}, store.ErrNotFound
+		}
+		if err != nil {
+			return Ticket{}, fmt.Errorf("cas: consume ticket: %w", err)
+		}
+	} else if err := s.readThenDelete(ctx, id, scan); err != nil {
+		return Ticket{}, err
 	}
 	if proxies != "" {
 		if err := json.Unmarshal([]byte(proxies), &t.Proxies); err != nil {
@@ -200,6 +199,27 @@ func (s *SQLStore) ConsumeTicket(ctx context.Context, id string) (Ticket, error)
 	}
 	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
 	return t, nil
+}
+
+// readThenDelete is ConsumeTicket without RETURNING (MySQL): two statements.
+func (s *SQLStore) readThenDelete(ctx context.Context, id string, scan func(*sqlx.Row) error) error {
+	err := scan(s.db.QueryRowxContext(ctx, s.db.Rebind(`SELECT `+ticketColumns+` FROM cas_tickets WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("cas: read ticket: %w", err)
+	}
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM cas_tickets WHERE id = ?`), id)
+	if err != nil {
+		return fmt.Errorf("cas: consume ticket: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("cas: consume ticket: %w", err)
+	} else if n != 1 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 func (s *SQLStore) CreatePGT(ctx context.Context, p PGT) error {

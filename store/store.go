@@ -74,6 +74,10 @@ type DB struct {
 	Dialect Dialect
 	// Name describes the database for logs without credentials.
 	Name string
+	// Returning: the server takes DELETE ... RETURNING (SQLite 3.35+,
+	// MariaDB 10.0.5+; not MySQL), so a single-use row is read and used
+	// up in one statement.
+	Returning bool
 }
 
 // Open connects, retrying an unreachable MySQL server with backoff for at most
@@ -111,7 +115,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
 		err = db.PingContext(pingCtx)
 		cancel()
 		if err == nil {
-			return db, nil
+			return db, db.detectReturning(ctx)
 		}
 		if db.Dialect == SQLite || time.Now().Add(backoff).After(deadline) || ctx.Err() != nil {
 			db.Close()
@@ -124,6 +128,21 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// detectReturning sets Returning from the server's version.
+func (db *DB) detectReturning(ctx context.Context) error {
+	if db.Dialect == SQLite {
+		db.Returning = true
+		return nil
+	}
+	var version string
+	if err := db.QueryRowContext(ctx, `SELECT VERSION()`).Scan(&version); err != nil {
+		db.Close()
+		return fmt.Errorf("read the server version of %s: %w", db.Name, err)
+	}
+	db.Returning = strings.Contains(strings.ToLower(version), "mariadb")
+	return nil
 }
 
 func openSQLite(opts Options) (*DB, error) {

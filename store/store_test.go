@@ -159,3 +159,25 @@ func TestIsUnavailableDriverErrors(t *testing.T) {
 		require.True(t, store.IsUnavailable(err), "got %T %v", err, err)
 	})
 }
+
+// TestReturningFollowsTheServer: DELETE ... RETURNING is used where the
+// server has it, and the statement really works there.
+func TestReturningFollowsTheServer(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		want := true
+		if db.Dialect == store.MySQL {
+			var version string
+			require.NoError(t, db.QueryRow(`SELECT VERSION()`).Scan(&version))
+			want = strings.Contains(strings.ToLower(version), "mariadb")
+		}
+		require.Equal(t, want, db.Returning)
+		if !db.Returning {
+			return
+		}
+		_, err := db.Exec(db.Rebind(`INSERT INTO wxcas_meta (name, value, created_at) VALUES (?, ?, ?)`), "returning-test", "v", store.Time(time.Now()))
+		require.NoError(t, err)
+		var got string
+		require.NoError(t, db.QueryRow(db.Rebind(`DELETE FROM wxcas_meta WHERE name = ? RETURNING value`), "returning-test").Scan(&got))
+		require.Equal(t, "v", got)
+	})
+}
