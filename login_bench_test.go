@@ -58,10 +58,45 @@ cas: {services: [{id: site, name: Site, match: prefix, url: %q}]}
 	}
 
 	// Eight browsers at a time on a 2-core machine (client and server share it).
+	counted := serverCounters(b, a)
 	timed(b, "logins", func(i int) error {
 		_, err := runLogin(base, service, fmt.Sprintf("bench%d", i%people))
 		return err
 	})
+	counted(b.N, "login")
+}
+
+// serverCounters reads the MySQL server's statement counters, and the
+// function it returns reports what n operations added per operation:
+// statements (Questions), and of them SELECT, INSERT, UPDATE, DELETE and
+// COMMIT. The counters are the server's: run nothing else against it.
+func serverCounters(b *testing.B, a *app) func(n int, unit string) {
+	names := []string{"Questions", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_commit"}
+	read := func() map[string]float64 {
+		out := map[string]float64{}
+		rows, err := a.db.Query(`SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_commit')`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var v float64
+			if err := rows.Scan(&name, &v); err != nil {
+				b.Fatal(err)
+			}
+			out[name] = v
+		}
+		return out
+	}
+	before := read()
+	return func(n int, unit string) {
+		after := read()
+		for _, name := range names {
+			// Questions counts the SHOW itself once.
+			b.ReportMetric((after[name]-before[name])/float64(n), strings.ToLower(strings.TrimPrefix(name, "Com_"))+"/"+unit)
+		}
+	}
 }
 
 // timed runs op b.N times on 8 goroutines (4 per core on the 2-core
