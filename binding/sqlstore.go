@@ -89,13 +89,10 @@ func (s *SQLStore) Seen(ctx context.Context, a Account, now time.Time) (string, 
 			return err
 		}
 		if unionid != "" {
-			// A binding made before the unionid was known moves to the
-			// unionid key, unless the person is already bound under it.
-			if err := s.promoteKey(ctx, tx, a, unionid); err != nil {
-				return err
-			}
+			userID, err = s.promoteKey(ctx, tx, a, unionid)
+			return err
 		}
-		userID, err = boundUser(ctx, tx, identityKey(a.AppID, a.OpenID, unionid))
+		userID, err = boundUser(ctx, tx, identityKey(a.AppID, a.OpenID, ""))
 		return err
 	})
 	if err != nil {
@@ -107,14 +104,24 @@ func (s *SQLStore) Seen(ctx context.Context, a Account, now time.Time) (string, 
 	return userID, nil
 }
 
-func (s *SQLStore) promoteKey(ctx context.Context, tx *sqlx.Tx, a Account, unionid string) error {
+// promoteKey returns the user bound under the account's unionid key. A
+// binding made before the unionid was known moves to that key, unless the
+// person is already bound under it. The usual case, a person bound under
+// the unionid, is one SELECT.
+func (s *SQLStore) promoteKey(ctx context.Context, tx *sqlx.Tx, a Account, unionid string) (string, error) {
 	old, newKey := identityKey(a.AppID, a.OpenID, ""), identityKey(a.AppID, a.OpenID, unionid)
 	existing, err := boundUser(ctx, tx, newKey)
 	if err != nil || existing != "" {
-		return err
+		return existing, err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE wechat_bindings SET identity_key = ? WHERE identity_key = ?`, newKey, old)
-	return err
+	res, err := tx.ExecContext(ctx, `UPDATE wechat_bindings SET identity_key = ? WHERE identity_key = ?`, newKey, old)
+	if err != nil {
+		return "", err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return "", err // bound under neither key
+	}
+	return boundUser(ctx, tx, newKey)
 }
 
 func boundUser(ctx context.Context, q sqlx.QueryerContext, key string) (string, error) {

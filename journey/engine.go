@@ -193,6 +193,18 @@ func (e *Engine) Handle(ctx context.Context, id string, ev Event, from From) (An
 		// sender who does not hold it).
 		return Answer{Journey: j}, err
 	}
+	return e.handleLoaded(ctx, j, ev, from)
+}
+
+// HandleLoaded is Handle for a journey the transport has just loaded for
+// the same sender (Load) in this request: it is not read again. The update
+// still checks, under the row's lock, that nobody changed it since, that
+// the sender holds it and that it has not expired.
+func (e *Engine) HandleLoaded(ctx context.Context, j *Journey, ev Event, from From) (Answer, error) {
+	return e.handleLoaded(ctx, j, ev, from)
+}
+
+func (e *Engine) handleLoaded(ctx context.Context, j *Journey, ev Event, from From) (Answer, error) {
 	a, err := e.handle(ctx, j, ev, from)
 	if errors.Is(err, errChanged) {
 		// Lost a race with another request on the journey (two tabs

@@ -179,6 +179,9 @@ type Journeys interface {
 	Load(ctx context.Context, id string, from From) (*Journey, error)
 	// Handle applies an event (see Engine.Handle).
 	Handle(ctx context.Context, id string, ev Event, from From) (Answer, error)
+	// HandleLoaded applies an event to a journey just loaded (see
+	// Engine.HandleLoaded).
+	HandleLoaded(ctx context.Context, j *Journey, ev Event, from From) (Answer, error)
 	// Forget ends a journey its holder no longer wants (see Engine.Forget).
 	Forget(ctx context.Context, id string, from From) error
 	// StateElsewhere ends a journey whose WeChat state another browser

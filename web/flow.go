@@ -482,7 +482,7 @@ func (h *Login) newStateFor(c echo.Context, j *journey.Journey, channel, appID s
 	// up to 128.
 	state = j.ID + rand.Text()
 	ev := journey.WeChatStart{Channel: channel, StateHash: h.hash(purposeState, state), AppID: appID}
-	if _, err := h.o.Engine.Handle(c.Request().Context(), j.ID, ev, h.from(c, j.ID)); err != nil {
+	if _, err := h.o.Engine.HandleLoaded(c.Request().Context(), j, ev, h.from(c, j.ID)); err != nil {
 		return "", true, h.stopped(c, j.ID, err, "journey_expired")
 	}
 	return state, false, nil
@@ -562,7 +562,7 @@ func (h *Login) wechatCallback(c echo.Context) error {
 		return h.o.Pages.Error(c.Response(), c.Request(), journey.CodeStateInvalid.Status(), "state_invalid_title", "state_invalid", "")
 	}
 	ev := journey.WeChatCode{AppID: appID, Code: c.QueryParam("code"), StateHash: h.hash(purposeState, state)}
-	a, err := h.o.Engine.Handle(c.Request().Context(), j.ID, ev, h.from(c, j.ID))
+	a, err := h.o.Engine.HandleLoaded(c.Request().Context(), j, ev, h.from(c, j.ID))
 	if err != nil {
 		return h.wechatRefused(c, j, err)
 	}
@@ -677,9 +677,9 @@ func (h *Login) onward(c echo.Context, a journey.Answer) error {
 }
 
 // finish ends the journey (the Finish event) and has the finisher issue the
-// result.
+// result. j was loaded, or returned by the engine, in this request.
 func (h *Login) finish(c echo.Context, j *journey.Journey, p *journey.Person) error {
-	a, err := h.o.Engine.Handle(c.Request().Context(), j.ID, journey.Finish{Person: p}, h.from(c, j.ID))
+	a, err := h.o.Engine.HandleLoaded(c.Request().Context(), j, journey.Finish{Person: p}, h.from(c, j.ID))
 	if err != nil {
 		return h.stopped(c, j.ID, err, "journey_expired")
 	}
