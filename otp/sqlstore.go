@@ -165,7 +165,7 @@ func (s *SQLStore) Reserve(ctx context.Context, now time.Time, limits []Limit) (
 // bump adds one send to a counter (restarting it if its window has ended)
 // and returns the new count and the window's end.
 func (s *SQLStore) bump(ctx context.Context, tx *sqlx.Tx, key string, now, newEnd time.Time) (int, time.Time, error) {
-	used, ends, err := ratelimit.Bump(ctx, tx, s.db.Dialect, "otp_send_counters", key, now, newEnd.Sub(now))
+	used, ends, err := ratelimit.Bump(ctx, tx, s.db, "otp_send_counters", key, now, newEnd.Sub(now))
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("otp: %w", err)
 	}

@@ -22,34 +22,85 @@ import (
 )
 
 // Bump adds one call to the counter key in table, restarting the window when
-// it has ended, and returns the count and the end of the window. Call it in a
-// transaction: the upsert's row lock, held until commit, makes the count read
-// back this call's, across instances.
-func Bump(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, table, key string, now time.Time, window time.Duration) (used int, ends time.Time, err error) {
+// it has ended, and returns the count and the end of the window. It is one
+// atomic upsert that answers the count itself where the server can (SQLite,
+// MariaDB: INSERT ... RETURNING), so no transaction is needed for the count
+// to be this call's; on MySQL the count comes back through LAST_INSERT_ID
+// and the window's end is read after it (under q's transaction, when the
+// caller needs the pair consistent, as the OTP send limits do).
+func Bump(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key string, now time.Time, window time.Duration) (used int, ends time.Time, err error) {
+	used, ends, err = count(ctx, q, db, table, key, now, window)
+	if err != nil || !ends.IsZero() {
+		return used, ends, err
+	}
+	ends, err = windowEnd(ctx, q, table, key)
+	return used, ends, err
+}
+
+// count is Bump in one statement; ends is zero when the server could not
+// return it with the count (MySQL).
+func count(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key string, now time.Time, window time.Duration) (used int, ends time.Time, err error) {
 	now = store.Time(now)
 	newEnd := now.Add(window)
-	upsert := `INSERT INTO ` + table + ` (counter_key, used, window_ends_at) VALUES (?, 1, ?)
-		ON CONFLICT (counter_key) DO UPDATE SET
-		  used = CASE WHEN window_ends_at <= ? THEN 1 ELSE used + 1 END,
-		  window_ends_at = CASE WHEN window_ends_at <= ? THEN excluded.window_ends_at ELSE window_ends_at END`
-	args := []any{key, newEnd, now, now}
-	if dialect == store.MySQL {
+	if db.Dialect == store.MySQL {
 		// MySQL assigns left to right, later expressions seeing earlier
 		// assignments: used (which reads the old window) goes first.
-		upsert = `INSERT INTO ` + table + ` (counter_key, used, window_ends_at) VALUES (?, 1, ?)
+		// LAST_INSERT_ID(expr) hands the new count back in the statement's
+		// own reply; a fresh row (one row affected) counts 1.
+		upsert := `INSERT INTO ` + table + ` (counter_key, used, window_ends_at) VALUES (?, 1, ?)
 			ON DUPLICATE KEY UPDATE
-			  used = IF(window_ends_at <= ?, 1, used + 1),
+			  used = LAST_INSERT_ID(IF(window_ends_at <= ?, 1, used + 1)),
 			  window_ends_at = IF(window_ends_at <= ?, ?, window_ends_at)`
-		args = append(args, newEnd)
+		if db.Returning {
+			// MariaDB returns the row as the upsert left it.
+			var r struct {
+				Used int       `db:"used"`
+				Ends time.Time `db:"window_ends_at"`
+			}
+			err := sqlx.GetContext(ctx, q, &r, upsert+` RETURNING used, window_ends_at`, key, newEnd, now, now, newEnd)
+			if err != nil {
+				return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
+			}
+			return r.Used, r.Ends.UTC(), nil
+		}
+		res, err := q.ExecContext(ctx, upsert, key, newEnd, now, now, newEnd)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
+		}
+		affected, err := res.RowsAffected()
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
+		}
+		if affected == 1 {
+			return 1, newEnd, nil
+		}
+		n, err := res.LastInsertId()
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
+		}
+		return int(n), time.Time{}, nil
 	}
-	if _, err := tx.ExecContext(ctx, upsert, args...); err != nil {
-		return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
+	var r struct {
+		Used int       `db:"used"`
+		Ends time.Time `db:"window_ends_at"`
 	}
-	err = tx.QueryRowxContext(ctx, `SELECT used, window_ends_at FROM `+table+` WHERE counter_key = ?`, key).Scan(&used, &ends)
+	err = sqlx.GetContext(ctx, q, &r, `INSERT INTO `+table+` (counter_key, used, window_ends_at) VALUES (?, 1, ?)
+		ON CONFLICT (counter_key) DO UPDATE SET
+		  used = CASE WHEN window_ends_at <= ? THEN 1 ELSE used + 1 END,
+		  window_ends_at = CASE WHEN window_ends_at <= ? THEN excluded.window_ends_at ELSE window_ends_at END
+		RETURNING used, window_ends_at`, key, newEnd, now, now)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
 	}
-	return used, ends.UTC(), nil
+	return r.Used, r.Ends.UTC(), nil
+}
+
+func windowEnd(ctx context.Context, q sqlx.QueryerContext, table, key string) (time.Time, error) {
+	var ends time.Time
+	if err := sqlx.GetContext(ctx, q, &ends, `SELECT window_ends_at FROM `+table+` WHERE counter_key = ?`, key); err != nil {
+		return time.Time{}, fmt.Errorf("count %s: %w", table, err)
+	}
+	return ends.UTC(), nil
 }
 
 // Limit is a fixed-window rate limit: at most Max calls per Window. Max 0
@@ -86,19 +137,19 @@ func (l Limiter) Hit(ctx context.Context, key string, lim Limit, now time.Time) 
 	if lim.Max <= 0 {
 		return 0, nil
 	}
-	var (
-		used int
-		ends time.Time
-	)
-	err = l.DB.InTx(ctx, func(tx *sqlx.Tx) (err error) {
-		used, ends, err = Bump(ctx, tx, l.DB.Dialect, l.Table, key, now, lim.Window)
-		return err
-	})
+	// One statement, no transaction: the upsert is atomic on its own.
+	used, ends, err := count(ctx, l.DB.Q(ctx), l.DB, l.Table, key, now, lim.Window)
 	if err != nil {
 		return 0, err
 	}
 	if used <= lim.Max {
 		return 0, nil
+	}
+	if ends.IsZero() {
+		// Over the limit on MySQL: the wait needs the window's end.
+		if ends, err = windowEnd(ctx, l.DB.Q(ctx), l.Table, key); err != nil {
+			return 0, err
+		}
 	}
 	return max(ends.Sub(store.Time(now)), time.Second), nil
 }

@@ -41,8 +41,29 @@ func TestCounterKey(t *testing.T) {
 	require.LessOrEqual(t, len(long), 191)
 }
 
-func TestBump(t *testing.T) {
+// forEachServer runs test on every backend, and on MySQL/MariaDB once more
+// as MySQL 8 (no RETURNING), the other statement path.
+func forEachServer(t *testing.T, test func(t *testing.T, db *store.DB)) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		test(t, db)
+		if db.Dialect == store.MySQL && db.Returning {
+			t.Run("without RETURNING", func(t *testing.T) {
+				mysql8 := *db
+				mysql8.Returning = false
+				if _, err := db.Exec(`DELETE FROM otp_send_counters`); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.Exec(`DELETE FROM api_rate_counters`); err != nil {
+					t.Fatal(err)
+				}
+				test(t, &mysql8)
+			})
+		}
+	})
+}
+
+func TestBump(t *testing.T) {
+	forEachServer(t, func(t *testing.T, db *store.DB) {
 		// Any table with the counter columns will do; the OTP one exists.
 		ctx := context.Background()
 		now := storetest.NewClock().Now()
@@ -50,7 +71,7 @@ func TestBump(t *testing.T) {
 			var used int
 			var ends time.Time
 			require.NoError(t, db.InTx(ctx, func(tx *sqlx.Tx) (err error) {
-				used, ends, err = Bump(ctx, tx, db.Dialect, "otp_send_counters", "k", at, time.Minute)
+				used, ends, err = Bump(ctx, tx, db, "otp_send_counters", "k", at, time.Minute)
 				return err
 			}))
 			return used, ends
@@ -73,7 +94,7 @@ func TestBump(t *testing.T) {
 				defer wg.Done()
 				var used int
 				require.NoError(t, db.InTx(ctx, func(tx *sqlx.Tx) (err error) {
-					used, _, err = Bump(ctx, tx, db.Dialect, "otp_send_counters", "race", now, time.Hour)
+					used, _, err = Bump(ctx, tx, db, "otp_send_counters", "race", now, time.Hour)
 					return err
 				}))
 				counts <- used
@@ -116,7 +137,7 @@ func TestLimitProblems(t *testing.T) {
 
 // TestLimiter is the Limiter's conformance test on both databases.
 func TestLimiter(t *testing.T) {
-	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+	forEachServer(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		// Any counter table will do; the API's exists in every database.
 		l := Limiter{DB: db, Table: "api_rate_counters"}
