@@ -142,8 +142,13 @@ type (
 	WeChatStart struct{ Channel, StateHash, AppID string }
 	// WeChatCode: WeChat's code for the app AppID. StateHash, for a
 	// browser callback, is the keyed hash of the state it came with; an
-	// empty Code means the person declined in WeChat.
-	WeChatCode struct{ AppID, Code, StateHash string }
+	// empty Code means the person declined in WeChat. Finish: a person
+	// WeChat names who is bound finishes at once, in the same write
+	// (the transport would send Finish next anyway).
+	WeChatCode struct {
+		AppID, Code, StateHash string
+		Finish                 bool
+	}
 	// PhoneEntered: the number as typed.
 	PhoneEntered struct{ Number string }
 	Resend       struct{}
@@ -374,42 +379,60 @@ var errChanged = errors.New("journey: changed by another request")
 
 // update saves the journey in state to after fn, if nobody changed it since
 // j was loaded and the table allows the move; from's next secret takes
-// effect with it.
+// effect with it. j is not changed: the journey saved is returned.
+//
+// j was read in this request (load, or an earlier update's answer), so
+// the checks run on it and the write is one compare-and-swap on its
+// version (Store.Replace): whoever changed the journey since then bumped
+// the version, and this write finds nothing to replace (errChanged).
 func (e *Engine) update(ctx context.Context, j *Journey, from From, ev EventKind, fn func(*Journey), to State) (*Journey, error) {
-	now := e.d.Now()
-	out, err := e.d.Store.Update(ctx, j.ID, func(cur *Journey) error {
-		if cur.Version != j.Version {
-			return errChanged
-		}
-		if err := e.check(cur, from, now); err != nil {
-			return err
-		}
-		t, err := allowed(cur, ev, now)
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(t.To, to) {
-			// The effects and the table disagree: a bug, never the
-			// person's doing.
-			return fmt.Errorf("journey: %s --%s--> %s is not in the transition table", cur.State, ev, to)
-		}
-		if fn != nil {
-			fn(cur)
-		}
-		cur.State = to
-		if from.NextSecretHash != "" {
-			cur.SecretHash = from.NextSecretHash
-			cur.StepExpiresAt = time.Time{}
-			if from.NextStepTTL > 0 {
-				cur.StepExpiresAt = minTime(now.Add(from.NextStepTTL), cur.ExpiresAt)
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, fail(CodeInvalid, err)
+	next := *j
+	if err := e.step(&next, from, ev, fn, to); err != nil {
+		return nil, err
 	}
-	return out, err
+	return e.save(ctx, &next)
+}
+
+// step applies one transition of the table to next, in memory.
+func (e *Engine) step(next *Journey, from From, ev EventKind, fn func(*Journey), to State) error {
+	now := e.d.Now()
+	if err := e.check(next, from, now); err != nil {
+		return err
+	}
+	t, err := allowed(next, ev, now)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(t.To, to) {
+		// The effects and the table disagree: a bug, never the person's
+		// doing.
+		return fmt.Errorf("journey: %s --%s--> %s is not in the transition table", next.State, ev, to)
+	}
+	if fn != nil {
+		fn(next)
+	}
+	next.State = to
+	if from.NextSecretHash != "" {
+		next.SecretHash = from.NextSecretHash
+		next.StepExpiresAt = time.Time{}
+		if from.NextStepTTL > 0 {
+			next.StepExpiresAt = minTime(now.Add(from.NextStepTTL), next.ExpiresAt)
+		}
+	}
+	return nil
+}
+
+// save writes the steps taken on next since it was read (Store.Replace).
+func (e *Engine) save(ctx context.Context, next *Journey) (*Journey, error) {
+	if err := e.d.Store.Replace(ctx, next); errors.Is(err, ErrConflict) {
+		if _, gerr := e.d.Store.Get(ctx, next.ID); errors.Is(gerr, ErrNotFound) {
+			return nil, fail(CodeInvalid, ErrNotFound)
+		}
+		return nil, errChanged
+	} else if err != nil {
+		return nil, err
+	}
+	return next, nil
 }
 
 // end shortens a failed journey's life to FinishGrace: it stays only to
@@ -444,21 +467,18 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		if j.WeChatStateUsed {
 			return e.afterDuplicateCallback(ctx, j, ev, from)
 		}
-		// Use the state up first: of two callbacks with it, one goes on.
-		used, err := e.d.Store.Update(ctx, j.ID, func(cur *Journey) error {
-			if cur.State != WeChatPending || cur.WeChatStateUsed || cur.WeChatStateHash != ev.StateHash {
-				return errChanged
-			}
-			cur.WeChatStateUsed = true
-			return nil
-		})
-		if errors.Is(err, errChanged) {
+		// Use the state up first: of two callbacks with it, one goes on
+		// (the other finds the version moved on).
+		used := *j
+		used.WeChatStateUsed = true
+		err := e.d.Store.Replace(ctx, &used)
+		if errors.Is(err, ErrConflict) {
 			return e.afterDuplicateCallback(ctx, j, ev, from)
 		}
 		if err != nil {
 			return Answer{}, err
 		}
-		j = used
+		j = &used
 	}
 	if ev.Code == "" {
 		return Answer{}, e.ledNowhere(ctx, j, ev, from, fail(CodeWeChatRefused, nil))
@@ -476,7 +496,15 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 	user, err := e.d.Login.Identify(ctx, id)
 	switch {
 	case err == nil:
-		j, err := e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.setAccount(acct); j.UserID = user.ID }, Identified)
+		next := *j
+		if err := e.step(&next, from, EvWeChatCode, func(j *Journey) { j.setAccount(acct); j.UserID = user.ID }, Identified); err != nil {
+			return Answer{}, err
+		}
+		if ev.Finish {
+			// Identified and finished in one write.
+			return e.finished(ctx, &next, from, e.person(&next, user, false))
+		}
+		j, err := e.save(ctx, &next)
 		if err != nil {
 			return Answer{}, err
 		}
@@ -705,14 +733,30 @@ func (e *Engine) finish(ctx context.Context, j *Journey, ev Finish, from From) (
 		}
 		p = e.person(j, user, j.State == Bound)
 	}
+	next := *j
+	return e.finished(ctx, &next, from, p)
+}
+
+// finished takes the Finish step on next (read, perhaps stepped, in this
+// request), saves it and records the login.
+func (e *Engine) finished(ctx context.Context, next *Journey, from From, p *Person) (Answer, error) {
+	if from.NextSecretHash != "" && next.SecretHash == from.NextSecretHash {
+		// A step before this one in the same write handed the journey to
+		// the sender's next secret.
+		from.SecretHash = from.NextSecretHash
+	}
 	now := e.d.Now()
-	done, err := e.update(ctx, j, from, EvFinish, func(j *Journey) {
+	err := e.step(next, from, EvFinish, func(j *Journey) {
 		// Kept only to absorb repeats; the login is over.
 		j.ExpiresAt, j.StepExpiresAt = minTime(now.Add(FinishGrace), j.ExpiresAt.Add(FinishGrace)), time.Time{}
 	}, Finished)
+	if err != nil {
+		return Answer{}, err
+	}
+	done, err := e.save(ctx, next)
 	if errors.Is(err, errChanged) {
 		// Finished by a concurrent repeat: finish again.
-		cur, lerr := e.load(ctx, j.ID, from)
+		cur, lerr := e.load(ctx, next.ID, from)
 		if lerr == nil && cur.State == Finished {
 			return e.replay(ctx, cur, from)
 		}

@@ -752,6 +752,40 @@ func TestEngine(t *testing.T) {
 		require.True(t, a.Replay)
 	})
 
+	t.Run("a callback that may finish: a bound person is identified and finished in one write", func(t *testing.T) {
+		e := newEnv(t, db)
+		n := e.next()
+		acct := person(appWeb, n)
+		user := e.bindNew(t, acct, phone(n))
+		stranger := person(appWeb, e.next())
+		e.wx.issue("wx-bound", acct)
+		e.wx.issue("wx-new", stranger)
+
+		j, from := e.start(t, Browser, ChannelQRInline)
+		a, err := e.handle(j, WeChatStart{Channel: ChannelQRInline, StateHash: "s"}, from)
+		require.NoError(t, err)
+		before := a.Journey.Version
+		a, err = e.handle(j, WeChatCode{AppID: appWeb, Code: "wx-bound", StateHash: "s", Finish: true}, from)
+		require.NoError(t, err)
+		require.Equal(t, Finished, a.Journey.State)
+		require.Equal(t, user.ID, a.Person.User.ID)
+		require.False(t, a.Replay)
+		stored := e.get(t, j.ID)
+		require.Equal(t, Finished, stored.State)
+		require.Equal(t, before+2, stored.Version, "two writes: the state used, then identified and finished together")
+		require.Len(t, e.audit.find(audit.KindLogin, audit.OK), 1, "the login is audited once")
+
+		// A person WeChat names who is not bound goes on to the phone.
+		j, from = e.start(t, Browser, ChannelQRInline)
+		_, err = e.handle(j, WeChatStart{Channel: ChannelQRInline, StateHash: "s2"}, from)
+		require.NoError(t, err)
+		a, err = e.handle(j, WeChatCode{AppID: appWeb, Code: "wx-new", StateHash: "s2", Finish: true}, from)
+		require.NoError(t, err)
+		require.Equal(t, PhoneRequested, a.Journey.State)
+		require.Nil(t, a.Person)
+		require.Len(t, e.audit.find(audit.KindLogin, audit.OK), 1)
+	})
+
 	t.Run("browser WeChat state: only the state issued, and only once", func(t *testing.T) {
 		e := newEnv(t, db)
 		n := e.next()

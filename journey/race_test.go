@@ -259,3 +259,10 @@ func (s *failingStore) Update(ctx context.Context, id string, fn func(*Journey) 
 		return nil
 	})
 }
+
+func (s *failingStore) Replace(ctx context.Context, j *Journey) error {
+	if j.State == Bound && s.failBound.Load() {
+		return errInjected
+	}
+	return s.Store.Replace(ctx, j)
+}

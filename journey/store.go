@@ -21,12 +21,23 @@ type Store interface {
 	// result. An error from fn saves nothing and is returned as is. It
 	// returns the journey as saved; ErrNotFound if there is none.
 	Update(ctx context.Context, id string, fn func(*Journey) error) (*Journey, error)
+	// Replace saves j over the stored journey if that is still at
+	// j.Version (the version j was read at), bumping the version in j too:
+	// one conditional write, no read, for a journey the caller has just
+	// loaded. ErrConflict if the stored journey changed or went away
+	// meanwhile; nothing is saved then. Like Update it never changes the
+	// id or the creation time.
+	Replace(ctx context.Context, j *Journey) error
 	// Cleanup deletes journeys that expired before t.
 	Cleanup(ctx context.Context, t time.Time) (int64, error)
 }
 
 // ErrNotFound: no such journey (never started, or cleaned up).
 var ErrNotFound = errors.New("journey: not found")
+
+// ErrConflict: Replace found the journey changed (or gone) since it was
+// read.
+var ErrConflict = errors.New("journey: changed since it was read")
 
 // MemStore keeps journeys in process memory: for unit tests of the engine
 // and the transports, never for a running service (journeys must survive a
@@ -85,6 +96,20 @@ func (s *MemStore) Update(_ context.Context, id string, fn func(*Journey) error)
 	normalise(&j)
 	s.m[id] = j
 	return &j, nil
+}
+
+// Replace implements Store.
+func (s *MemStore) Replace(_ context.Context, j *Journey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.m[j.ID]
+	if !ok || cur.Version != j.Version {
+		return ErrConflict
+	}
+	j.Version, j.CreatedAt = cur.Version+1, cur.CreatedAt
+	normalise(j)
+	s.m[j.ID] = *j
+	return nil
 }
 
 // Cleanup implements Store.

@@ -561,7 +561,7 @@ func (h *Login) wechatCallback(c echo.Context) error {
 		h.o.Logger.WarnContext(c.Request().Context(), "wechat callback names another app than the one its state was issued for", "flow", short(j.ID))
 		return h.o.Pages.Error(c.Response(), c.Request(), journey.CodeStateInvalid.Status(), "state_invalid_title", "state_invalid", "")
 	}
-	ev := journey.WeChatCode{AppID: appID, Code: c.QueryParam("code"), StateHash: h.hash(purposeState, state)}
+	ev := journey.WeChatCode{AppID: appID, Code: c.QueryParam("code"), StateHash: h.hash(purposeState, state), Finish: true}
 	a, err := h.o.Engine.HandleLoaded(c.Request().Context(), j, ev, h.from(c, j.ID))
 	if err != nil {
 		return h.wechatRefused(c, j, err)

@@ -209,6 +209,69 @@ func Run(t *testing.T, newStore func(t *testing.T) journey.Store) {
 		require.Equal(t, journey.CodeExpired, journey.AsError(err).Code)
 	})
 
+	t.Run("replace saves the journey read, once: a stale or unknown one is ErrConflict", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.Create(ctx, Sample("j-rep", 1)))
+		read, err := s.Get(ctx, "j-rep")
+		require.NoError(t, err)
+		stale := *read
+
+		next := *read
+		next.State, next.Nickname, next.StepExpiresAt = journey.Identified, "replaced", time.Time{}
+		require.NoError(t, s.Replace(ctx, &next))
+		require.Equal(t, 1, next.Version, "the version moves on in the journey given")
+		got, err := s.Get(ctx, "j-rep")
+		require.NoError(t, err)
+		requireSame(t, &next, got, "Get after Replace")
+
+		stale.Phone = "+8613900000000"
+		require.ErrorIs(t, s.Replace(ctx, &stale), journey.ErrConflict, "a journey read before the last write")
+		require.Zero(t, stale.Version, "a refused journey keeps its version")
+		got, err = s.Get(ctx, "j-rep")
+		require.NoError(t, err)
+		requireSame(t, &next, got, "nothing saved")
+
+		nobody := Sample("j-nobody", 1)
+		require.ErrorIs(t, s.Replace(ctx, nobody), journey.ErrConflict)
+		_, err = s.Get(ctx, "j-nobody")
+		require.ErrorIs(t, err, journey.ErrNotFound, "Replace never creates")
+	})
+
+	t.Run("of concurrent replaces of one read, exactly one saves", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.Create(ctx, Sample("j-rep-race", 1)))
+		read, err := s.Get(ctx, "j-rep-race")
+		require.NoError(t, err)
+		const n = 16
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				j := *read
+				j.Nickname = fmt.Sprint("writer ", i)
+				errs[i] = s.Replace(ctx, &j)
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := -1
+		for i, err := range errs {
+			if err == nil {
+				require.Equal(t, -1, won, "two writers saved")
+				won = i
+				continue
+			}
+			require.ErrorIs(t, err, journey.ErrConflict)
+		}
+		require.NotEqual(t, -1, won, "nobody saved")
+		got, err := s.Get(ctx, "j-rep-race")
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint("writer ", won), got.Nickname)
+		require.Equal(t, 1, got.Version)
+	})
+
 	t.Run("update of an unknown journey is ErrNotFound and does not call fn", func(t *testing.T) {
 		s := newStore(t)
 		_, err := s.Update(ctx, "j-nobody", func(*journey.Journey) error {
