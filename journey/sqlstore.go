@@ -148,6 +148,7 @@ WHERE id = ? AND version = ?`,
 	j.Version++
 	return nil
 }
+
 // Cleanup implements Store: batched deletes through the expires_at index
 // (store.DeleteBatched), so logins never wait on it.
 func (s *SQLStore) Cleanup(ctx context.Context, t time.Time) (int64, error) {
