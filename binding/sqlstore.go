@@ -74,10 +74,25 @@ func storedUnionID(ctx context.Context, q sqlx.QueryerContext, a Account) (strin
 	return u.String, nil
 }
 
-// Seen implements Store.
+// SeenPrecision is how stale an account's last_seen_at may be left: a
+// returning login within it records nothing, so that it costs one read and
+// no write (last seen is for people and operators, to the hour).
+const SeenPrecision = time.Hour
+
+// Seen implements Store. The usual case, a returning person whose account
+// row already says everything this sighting does, is one SELECT that also
+// finds the binding; anything to record (a new account, a unionid, a new
+// nickname or avatar, a last sighting older than SeenPrecision, a binding
+// still under the openid key) takes the transaction.
 func (s *SQLStore) Seen(ctx context.Context, a Account, now time.Time) (string, error) {
 	if a.AppID == "" || a.OpenID == "" {
 		return "", ErrInvalidAccount
+	}
+	if userID, ok, err := s.seenBefore(ctx, a, now); err != nil || ok {
+		if err == nil && userID == "" {
+			err = ErrNotFound
+		}
+		return userID, err
 	}
 	var userID string
 	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -102,6 +117,44 @@ func (s *SQLStore) Seen(ctx context.Context, a Account, now time.Time) (string, 
 		return "", ErrNotFound
 	}
 	return userID, nil
+}
+
+// seenBefore answers Seen from one read when the sighting adds nothing to
+// the account's row: ok false sends Seen to its transaction.
+func (s *SQLStore) seenBefore(ctx context.Context, a Account, now time.Time) (userID string, ok bool, err error) {
+	unionKey := `CONCAT('u:', acc.unionid)`
+	if s.db.Dialect == store.SQLite {
+		unionKey = `'u:' || acc.unionid`
+	}
+	var r struct {
+		UnionID   sql.NullString `db:"unionid"`
+		Nickname  string         `db:"nickname"`
+		AvatarURL string         `db:"avatar_url"`
+		LastSeen  time.Time      `db:"last_seen_at"`
+		ByUnion   sql.NullString `db:"by_union"`
+		ByOpenID  sql.NullString `db:"by_openid"`
+	}
+	err = sqlx.GetContext(ctx, s.db.Q(ctx), &r, `SELECT acc.unionid, acc.nickname, acc.avatar_url, acc.last_seen_at,
+  (SELECT user_id FROM wechat_bindings WHERE identity_key = `+unionKey+`) AS by_union,
+  (SELECT user_id FROM wechat_bindings WHERE identity_key = ?) AS by_openid
+FROM wechat_accounts acc WHERE acc.appid = ? AND acc.openid = ?`, identityKey(a.AppID, a.OpenID, ""), a.AppID, a.OpenID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil // first sighting
+	}
+	if err != nil {
+		return "", false, err
+	}
+	switch {
+	case a.UnionID != "" && a.UnionID != r.UnionID.String,
+		a.Nickname != "" && a.Nickname != r.Nickname,
+		a.AvatarURL != "" && a.AvatarURL != r.AvatarURL,
+		store.Time(now).Sub(r.LastSeen) >= SeenPrecision,
+		r.UnionID.Valid && r.ByOpenID.Valid: // a binding to move to the unionid key
+		return "", false, nil
+	case r.UnionID.Valid:
+		return r.ByUnion.String, true, nil
+	}
+	return r.ByOpenID.String, true, nil
 }
 
 // promoteKey returns the user bound under the account's unionid key. A

@@ -49,6 +49,58 @@ func Run(t *testing.T, newImpl func(t *testing.T) Impl) {
 		require.True(t, a.LastSeen.Equal(t0.Add(time.Hour)), "last seen %v", a.LastSeen)
 	})
 
+	t.Run("a sighting that adds nothing within the precision records nothing; anything new is recorded", func(t *testing.T) {
+		s := newImpl(t).Store
+		require.NoError(t, s.Bind(ctx, binding.Account{AppID: "wxweb", OpenID: "o1", UnionID: "u1", Nickname: "A"}, "alice", false, t0))
+		lastSeen := func() (time.Time, string) {
+			accts, err := s.Accounts(ctx, web("o1", ""))
+			require.NoError(t, err)
+			require.Len(t, accts, 1)
+			return accts[0].LastSeen, accts[0].Nickname
+		}
+		for _, c := range []struct {
+			name     string
+			acct     binding.Account
+			at       time.Time
+			wantSeen time.Time
+			wantNick string
+		}{
+			{"same answer within the precision", web("o1", "u1"), t0.Add(binding.SeenPrecision - time.Second), t0, "A"},
+			{"without unionid (snsapi_base)", web("o1", ""), t0.Add(time.Minute), t0, "A"},
+			{"a new nickname is recorded at once", binding.Account{AppID: "wxweb", OpenID: "o1", Nickname: "B"}, t0.Add(2 * time.Minute), t0.Add(2 * time.Minute), "B"},
+			{"the last sighting is kept to the precision", web("o1", ""), t0.Add(2*time.Minute + binding.SeenPrecision), t0.Add(2*time.Minute + binding.SeenPrecision), "B"},
+		} {
+			got, err := s.Seen(ctx, c.acct, c.at)
+			require.NoError(t, err, c.name)
+			require.Equal(t, "alice", got, c.name)
+			seen, nick := lastSeen()
+			require.True(t, seen.Equal(c.wantSeen), "%s: last seen %v, want %v", c.name, seen, c.wantSeen)
+			require.Equal(t, c.wantNick, nick, c.name)
+		}
+		_, err := s.Seen(ctx, web("o2", ""), t0)
+		require.ErrorIs(t, err, binding.ErrNotFound, "a stranger")
+		_, err = s.Seen(ctx, web("o2", ""), t0.Add(time.Minute))
+		require.ErrorIs(t, err, binding.ErrNotFound, "a stranger seen before is still one")
+	})
+
+	t.Run("a binding under the openid follows a unionid learnt by the account row alone", func(t *testing.T) {
+		s := newImpl(t).Store
+		require.NoError(t, s.Bind(ctx, oa("o-oa", ""), "carol", false, t0))
+		_, err := s.Seen(ctx, web("o-web", "u3"), t0)
+		require.ErrorIs(t, err, binding.ErrNotFound)
+		// The OA account's row learns u3 from a userinfo login: the binding
+		// moves to the unionid key, and the website app finds carol.
+		got, err := s.Seen(ctx, oa("o-oa", "u3"), t0.Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, "carol", got)
+		got, err = s.Seen(ctx, oa("o-oa", ""), t0.Add(2*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, "carol", got, "found again from the row's unionid, within the precision")
+		got, err = s.Seen(ctx, web("o-web", ""), t0.Add(3*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, "carol", got)
+	})
+
 	t.Run("invalid accounts refused", func(t *testing.T) {
 		s := newImpl(t).Store
 		_, err := s.Seen(ctx, binding.Account{AppID: "wxweb"}, t0)
