@@ -79,6 +79,27 @@ func storedUnionID(ctx context.Context, q sqlx.QueryerContext, a Account) (strin
 // no write (last seen is for people and operators, to the hour).
 const SeenPrecision = time.Hour
 
+// SeenUser is Seen for a store that is also the directory in use
+// (UseAsDirectory): the user comes back with the sighting, found by the
+// same SELECT in the usual case. ok false: not answered here (another
+// directory, or a bound user the users table no longer has); ask Seen and
+// the directory.
+func (s *SQLStore) SeenUser(ctx context.Context, a Account, now time.Time) (u User, ok bool, err error) {
+	if !s.usersDirectory || a.AppID == "" || a.OpenID == "" {
+		return User{}, false, nil
+	}
+	seen, ok, err := s.seenBefore(ctx, a, now)
+	switch {
+	case err != nil:
+		return User{}, false, err
+	case !ok || seen.userID != "" && !seen.phone.Valid:
+		return User{}, false, nil
+	case seen.userID == "":
+		return User{}, true, ErrNotFound
+	}
+	return User{ID: seen.userID, Phone: seen.phone.String}, true, nil
+}
+
 // Seen implements Store. The usual case, a returning person whose account
 // row already says everything this sighting does, is one SELECT that also
 // finds the binding; anything to record (a new account, a unionid, a new
@@ -88,11 +109,11 @@ func (s *SQLStore) Seen(ctx context.Context, a Account, now time.Time) (string, 
 	if a.AppID == "" || a.OpenID == "" {
 		return "", ErrInvalidAccount
 	}
-	if userID, ok, err := s.seenBefore(ctx, a, now); err != nil || ok {
-		if err == nil && userID == "" {
+	if seen, ok, err := s.seenBefore(ctx, a, now); err != nil || ok {
+		if err == nil && seen.userID == "" {
 			err = ErrNotFound
 		}
-		return userID, err
+		return seen.userID, err
 	}
 	var userID string
 	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -119,9 +140,16 @@ func (s *SQLStore) Seen(ctx context.Context, a Account, now time.Time) (string, 
 	return userID, nil
 }
 
+// sighting is what seenBefore read: the user bound to the person, and
+// that user's phone from the users table (null without such a user).
+type sighting struct {
+	userID string
+	phone  sql.NullString
+}
+
 // seenBefore answers Seen from one read when the sighting adds nothing to
 // the account's row: ok false sends Seen to its transaction.
-func (s *SQLStore) seenBefore(ctx context.Context, a Account, now time.Time) (userID string, ok bool, err error) {
+func (s *SQLStore) seenBefore(ctx context.Context, a Account, now time.Time) (seen sighting, ok bool, err error) {
 	unionKey := `CONCAT('u:', acc.unionid)`
 	if s.db.Dialect == store.SQLite {
 		unionKey = `'u:' || acc.unionid`
@@ -133,16 +161,22 @@ func (s *SQLStore) seenBefore(ctx context.Context, a Account, now time.Time) (us
 		LastSeen  time.Time      `db:"last_seen_at"`
 		ByUnion   sql.NullString `db:"by_union"`
 		ByOpenID  sql.NullString `db:"by_openid"`
+		Phone     sql.NullString `db:"phone"`
 	}
-	err = sqlx.GetContext(ctx, s.db.Q(ctx), &r, `SELECT acc.unionid, acc.nickname, acc.avatar_url, acc.last_seen_at,
-  (SELECT user_id FROM wechat_bindings WHERE identity_key = `+unionKey+`) AS by_union,
-  (SELECT user_id FROM wechat_bindings WHERE identity_key = ?) AS by_openid
-FROM wechat_accounts acc WHERE acc.appid = ? AND acc.openid = ?`, identityKey(a.AppID, a.OpenID, ""), a.AppID, a.OpenID)
+	// The person's binding is under the unionid key when the row knows the
+	// unionid, else under the openid key; the user is the one bound.
+	err = sqlx.GetContext(ctx, s.db.Q(ctx), &r, `SELECT x.*, u.phone FROM (
+  SELECT acc.unionid, acc.nickname, acc.avatar_url, acc.last_seen_at,
+    (SELECT user_id FROM wechat_bindings WHERE identity_key = `+unionKey+`) AS by_union,
+    (SELECT user_id FROM wechat_bindings WHERE identity_key = ?) AS by_openid
+  FROM wechat_accounts acc WHERE acc.appid = ? AND acc.openid = ?) x
+LEFT JOIN users u ON u.id = CASE WHEN x.unionid IS NULL THEN x.by_openid ELSE x.by_union END`,
+		identityKey(a.AppID, a.OpenID, ""), a.AppID, a.OpenID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil // first sighting
+		return sighting{}, false, nil // first sighting
 	}
 	if err != nil {
-		return "", false, err
+		return sighting{}, false, err
 	}
 	switch {
 	case a.UnionID != "" && a.UnionID != r.UnionID.String,
@@ -150,11 +184,11 @@ FROM wechat_accounts acc WHERE acc.appid = ? AND acc.openid = ?`, identityKey(a.
 		a.AvatarURL != "" && a.AvatarURL != r.AvatarURL,
 		store.Time(now).Sub(r.LastSeen) >= SeenPrecision,
 		r.UnionID.Valid && r.ByOpenID.Valid: // a binding to move to the unionid key
-		return "", false, nil
+		return sighting{}, false, nil
 	case r.UnionID.Valid:
-		return r.ByUnion.String, true, nil
+		return sighting{userID: r.ByUnion.String, phone: r.Phone}, true, nil
 	}
-	return r.ByOpenID.String, true, nil
+	return sighting{userID: r.ByOpenID.String, phone: r.Phone}, true, nil
 }
 
 // promoteKey returns the user bound under the account's unionid key. A

@@ -104,6 +104,16 @@ type Identity struct {
 
 // Identify records the sighting and returns the bound user, or ErrUnbound.
 func (s *Service) Identify(ctx context.Context, id Identity) (binding.User, error) {
+	if both, ok := s.bindings.(userSeer); ok && any(s.directory) == any(s.bindings) {
+		// The bindings' store is the directory: one read finds both.
+		u, ok, err := both.SeenUser(ctx, id.Account, s.now())
+		if errors.Is(err, binding.ErrNotFound) {
+			return binding.User{}, ErrUnbound
+		}
+		if ok || err != nil {
+			return u, err
+		}
+	}
 	userID, err := s.bindings.Seen(ctx, id.Account, s.now())
 	if errors.Is(err, binding.ErrNotFound) {
 		return binding.User{}, ErrUnbound
@@ -122,6 +132,12 @@ func (s *Service) Identify(ctx context.Context, id Identity) (binding.User, erro
 		return binding.User{}, ErrUnbound
 	}
 	return u, err
+}
+
+// userSeer is a bindings store that is the directory too
+// (binding.SQLStore.SeenUser).
+type userSeer interface {
+	SeenUser(ctx context.Context, a binding.Account, now time.Time) (binding.User, bool, error)
 }
 
 // SendCode sends a binding code to phone for the login id.Holder, counted
