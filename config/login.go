@@ -52,9 +52,11 @@ type Login struct {
 	// FlowTTL bounds one login from start to finish.
 	FlowTTL time.Duration `yaml:"flow_ttl"`
 	// PerIP limits, per client address, the logins started at /cas/login
-	// and the WeChat callbacks: each costs a journey row, the callback a
-	// call to WeChat and an audit row. High by default, since a campus NAT
-	// puts many people behind one address; Max 0 turns it off.
+	// (2 each: the start and the callback it leads to), the further WeChat
+	// states a login issues and the callbacks with a state no login of the
+	// browser issued: what costs journey rows and calls to WeChat (see
+	// web.Login.limited). High by default, since a campus NAT puts many
+	// people behind one address; Max 0 turns it off.
 	PerIP ratelimit.Limit `yaml:"per_ip"`
 	// TemplatesDir overrides embedded page templates (and static files in its
 	// static/ subdirectory) file by file, for branding.

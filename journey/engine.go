@@ -278,24 +278,28 @@ func (e *Engine) StateElsewhere(ctx context.Context, id, stateHash string, from 
 	if id == "" || stateHash == "" {
 		return false, nil
 	}
-	var ended *Journey
-	_, err := e.d.Store.Update(ctx, id, func(cur *Journey) error {
-		if cur.State != WeChatPending || cur.WeChatStateUsed || cur.WeChatStateHash == "" ||
-			!hmac.Equal([]byte(cur.WeChatStateHash), []byte(stateHash)) || cur.Expired(e.d.Now()) {
-			return errChanged
-		}
-		if _, err := allowed(cur, EvCancel, e.d.Now()); err != nil {
-			return err
-		}
-		cur.State, cur.WeChatStateHash = Failed, ""
-		e.end(cur)
-		ended = cur
-		return nil
-	})
-	if errors.Is(err, ErrNotFound) || errors.Is(err, errChanged) || AsError(err) != nil {
+	// A read, then a compare-and-swap: a stray callback naming no journey
+	// (or not its state) costs one SELECT by primary key.
+	cur, err := e.d.Store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
+		return false, err
+	}
+	if cur.State != WeChatPending || cur.WeChatStateUsed || cur.WeChatStateHash == "" ||
+		!hmac.Equal([]byte(cur.WeChatStateHash), []byte(stateHash)) || cur.Expired(e.d.Now()) {
+		return false, nil
+	}
+	if _, err := allowed(cur, EvCancel, e.d.Now()); err != nil {
+		return false, nil
+	}
+	ended := *cur
+	ended.State, ended.WeChatStateHash = Failed, ""
+	e.end(&ended)
+	if err := e.d.Store.Replace(ctx, &ended); errors.Is(err, ErrConflict) {
+		return false, nil // moved on meanwhile: its own callback came first
+	} else if err != nil {
 		return false, err
 	}
 	// The journey's person as far as it got (the entry account's answer,

@@ -29,7 +29,7 @@ import (
 // and the window's end is read after it (under q's transaction, when the
 // caller needs the pair consistent, as the OTP send limits do).
 func Bump(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key string, now time.Time, window time.Duration) (used int, ends time.Time, err error) {
-	used, ends, err = count(ctx, q, db, table, key, now, window)
+	used, ends, err = count(ctx, q, db, table, key, 1, now, window)
 	if err != nil || !ends.IsZero() {
 		return used, ends, err
 	}
@@ -37,9 +37,9 @@ func Bump(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key strin
 	return used, ends, err
 }
 
-// count is Bump in one statement; ends is zero when the server could not
-// return it with the count (MySQL).
-func count(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key string, now time.Time, window time.Duration) (used int, ends time.Time, err error) {
+// count is Bump of n calls in one statement; ends is zero when the server
+// could not return it with the count (MySQL).
+func count(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key string, n int, now time.Time, window time.Duration) (used int, ends time.Time, err error) {
 	now = store.Time(now)
 	newEnd := now.Add(window)
 	if db.Dialect == store.MySQL {
@@ -47,23 +47,24 @@ func count(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key stri
 		// assignments: used (which reads the old window) goes first.
 		// LAST_INSERT_ID(expr) hands the new count back in the statement's
 		// own reply; a fresh row (one row affected) counts 1.
-		upsert := `INSERT INTO ` + table + ` (counter_key, used, window_ends_at) VALUES (?, 1, ?)
+		upsert := `INSERT INTO ` + table + ` (counter_key, used, window_ends_at) VALUES (?, ?, ?)
 			ON DUPLICATE KEY UPDATE
-			  used = LAST_INSERT_ID(IF(window_ends_at <= ?, 1, used + 1)),
+			  used = LAST_INSERT_ID(IF(window_ends_at <= ?, ?, used + ?)),
 			  window_ends_at = IF(window_ends_at <= ?, ?, window_ends_at)`
+		args := []any{key, n, newEnd, now, n, n, now, newEnd}
 		if db.Returning {
 			// MariaDB returns the row as the upsert left it.
 			var r struct {
 				Used int       `db:"used"`
 				Ends time.Time `db:"window_ends_at"`
 			}
-			err := sqlx.GetContext(ctx, q, &r, upsert+` RETURNING used, window_ends_at`, key, newEnd, now, now, newEnd)
+			err := sqlx.GetContext(ctx, q, &r, upsert+` RETURNING used, window_ends_at`, args...)
 			if err != nil {
 				return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
 			}
 			return r.Used, r.Ends.UTC(), nil
 		}
-		res, err := q.ExecContext(ctx, upsert, key, newEnd, now, now, newEnd)
+		res, err := q.ExecContext(ctx, upsert, args...)
 		if err != nil {
 			return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
 		}
@@ -72,7 +73,7 @@ func count(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key stri
 			return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
 		}
 		if affected == 1 {
-			return 1, newEnd, nil
+			return n, newEnd, nil
 		}
 		n, err := res.LastInsertId()
 		if err != nil {
@@ -84,11 +85,11 @@ func count(ctx context.Context, q sqlx.ExtContext, db *store.DB, table, key stri
 		Used int       `db:"used"`
 		Ends time.Time `db:"window_ends_at"`
 	}
-	err = sqlx.GetContext(ctx, q, &r, `INSERT INTO `+table+` (counter_key, used, window_ends_at) VALUES (?, 1, ?)
+	err = sqlx.GetContext(ctx, q, &r, `INSERT INTO `+table+` (counter_key, used, window_ends_at) VALUES (?, ?, ?)
 		ON CONFLICT (counter_key) DO UPDATE SET
-		  used = CASE WHEN window_ends_at <= ? THEN 1 ELSE used + 1 END,
+		  used = CASE WHEN window_ends_at <= ? THEN excluded.used ELSE used + excluded.used END,
 		  window_ends_at = CASE WHEN window_ends_at <= ? THEN excluded.window_ends_at ELSE window_ends_at END
-		RETURNING used, window_ends_at`, key, newEnd, now, now)
+		RETURNING used, window_ends_at`, key, n, newEnd, now, now)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("count %s: %w", table, err)
 	}
@@ -134,11 +135,17 @@ type Limiter struct {
 // call is over lim (0 when it is allowed; at least a second otherwise, so a
 // Retry-After never says 0). A limit with Max 0 counts nothing.
 func (l Limiter) Hit(ctx context.Context, key string, lim Limit, now time.Time) (wait time.Duration, err error) {
+	return l.HitN(ctx, key, 1, lim, now)
+}
+
+// HitN is Hit for n calls at once (a call that stands for the next ones it
+// will surely lead to, counted in the same statement).
+func (l Limiter) HitN(ctx context.Context, key string, n int, lim Limit, now time.Time) (wait time.Duration, err error) {
 	if lim.Max <= 0 {
 		return 0, nil
 	}
 	// One statement, no transaction: the upsert is atomic on its own.
-	used, ends, err := count(ctx, l.DB.Q(ctx), l.DB, l.Table, key, now, lim.Window)
+	used, ends, err := count(ctx, l.DB.Q(ctx), l.DB, l.Table, key, n, now, lim.Window)
 	if err != nil {
 		return 0, err
 	}

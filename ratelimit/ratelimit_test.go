@@ -191,6 +191,22 @@ func TestLimiter(t *testing.T) {
 		wg.Wait()
 		require.Equal(t, 7, allowed)
 
+		// n calls at once: counted together, refused together.
+		require.Zero(t, hit("n", three, now))
+		wait, err := l.HitN(ctx, "n", 2, three, now)
+		require.NoError(t, err)
+		require.Zero(t, wait, "1 + 2 is within 3")
+		wait, err = l.HitN(ctx, "n", 2, three, now.Add(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, 59*time.Second, wait, "5 is over 3")
+		wait, err = l.HitN(ctx, "n", 2, three, now.Add(time.Minute))
+		require.NoError(t, err)
+		require.Zero(t, wait, "a new window starts at 2")
+		require.Zero(t, hit("n", three, now.Add(time.Minute)), "3")
+		require.Positive(t, hit("n", three, now.Add(time.Minute)), "4")
+		_, err = db.Exec(`DELETE FROM api_rate_counters WHERE counter_key = 'n'`)
+		require.NoError(t, err)
+
 		// The clean-up takes the ended windows only.
 		n, err := l.Cleanup(ctx, now.Add(64*time.Second))
 		require.NoError(t, err)

@@ -194,7 +194,9 @@ func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 		_ = h.o.Pages.Error(w, r, http.StatusBadRequest, "service_unknown_title", "service_unknown", "")
 		return
 	}
-	if h.limited(w, r) {
+	// Two: the start and the WeChat answer it is waiting for (the
+	// journey's first state needs no count of its own; see newStateFor).
+	if h.limited(w, r, 2) {
 		return
 	}
 	entry, ok := h.entryAccount(r, req)
@@ -254,17 +256,33 @@ func (h *Login) failed(w http.ResponseWriter, r *http.Request, msg string, err e
 	_ = h.o.Pages.Error(w, r, status, "error_title", key, "")
 }
 
-// limited counts the request against PerIP for its client address and
+// limited counts n calls against PerIP for the request's client address and
 // reports whether it has answered: 429 with Retry-After when the address is
-// over the limit, the error page when the count failed. Only journey starts
-// and WeChat callbacks count: they are what costs rows and calls to WeChat,
-// while a journey's own pages and forms are bounded by its steps.
-func (h *Login) limited(w http.ResponseWriter, r *http.Request) bool {
+// over the limit, the error page when the count failed. What costs rows and
+// calls to WeChat counts: a journey start (2: itself and the WeChat answer
+// its first state leads to), every further WeChat state a journey issues
+// (each can bring one exchange of a code with WeChat), and every callback
+// whose state no journey of the browser issued. A callback with its
+// journey's state was counted when the state was, and a journey's own
+// pages and forms are bounded by its steps.
+func (h *Login) limited(w http.ResponseWriter, r *http.Request, n int) bool {
+	wait, err := h.overLimit(r, n)
+	return h.answerLimit(w, r, wait, err)
+}
+
+// overLimit counts n calls of the request's address: how long to wait
+// (0: allowed).
+func (h *Login) overLimit(r *http.Request, n int) (time.Duration, error) {
 	if h.o.PerIP.Max <= 0 {
-		return false
+		return 0, nil
 	}
 	subject := ratelimit.ClientSubject(h.realIP(r))
-	wait, err := h.o.Limiter.Hit(r.Context(), ratelimit.Key("browser_ip", subject), h.o.PerIP, h.o.Now())
+	return h.o.Limiter.HitN(r.Context(), ratelimit.Key("browser_ip", subject), n, h.o.PerIP, h.o.Now())
+}
+
+// answerLimit answers a request overLimit refused (429) or could not count
+// (the error page), and reports whether it did.
+func (h *Login) answerLimit(w http.ResponseWriter, r *http.Request, wait time.Duration, err error) bool {
 	if err != nil {
 		h.failed(w, r, "login rate limit not counted", err)
 		return true
@@ -272,7 +290,7 @@ func (h *Login) limited(w http.ResponseWriter, r *http.Request) bool {
 	if wait == 0 {
 		return false
 	}
-	h.o.Logger.InfoContext(r.Context(), "login refused: too many requests from this address", "ip", subject, "retry_after", wait)
+	h.o.Logger.InfoContext(r.Context(), "login refused: too many requests from this address", "ip", ratelimit.ClientSubject(h.realIP(r)), "retry_after", wait)
 	w.Header().Set("Retry-After", fmt.Sprint(seconds(wait)))
 	_ = h.o.Pages.Error(w, r, http.StatusTooManyRequests, "error_title", "error_too_many", "")
 	return true
@@ -480,6 +498,11 @@ func (h *Login) newStateFor(c echo.Context, j *journey.Journey, channel, appID s
 	// browser that does not hold the journey names the journey to end
 	// (StateElsewhere). Letters and digits, 52 characters: WeChat takes
 	// up to 128.
+	if j.Channel != "" && h.limited(c.Response(), c.Request(), 1) {
+		// Not the journey's first state (that one was counted with its
+		// start): a reload, a new QR code, a step-up.
+		return "", true, nil
+	}
 	state = j.ID + rand.Text()
 	ev := journey.WeChatStart{Channel: channel, StateHash: h.hash(purposeState, state), AppID: appID}
 	if _, err := h.o.Engine.HandleLoaded(c.Request().Context(), j, ev, h.from(c, j.ID)); err != nil {
@@ -535,9 +558,6 @@ func (h *Login) toOfficialAccount(c echo.Context, j *journey.Journey, channel, a
 // wechatCallback is where WeChat sends the browser back with a code (none
 // if the person declined) and the state it was given.
 func (h *Login) wechatCallback(c echo.Context) error {
-	if h.limited(c.Response(), c.Request()) {
-		return nil
-	}
 	state := c.QueryParam("state")
 	j, err := h.journeyOfState(c, state)
 	if err != nil {
@@ -582,6 +602,7 @@ func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, 
 	ctx := c.Request().Context()
 	want := h.hash(purposeState, state)
 	lapsed := ""
+	// The callbacks that no state paid for count on their own (limited).
 	for _, e := range h.helds(c.Request()) {
 		j, err := h.o.Engine.Load(ctx, e.ID, h.from(c, e.ID))
 		oe := journey.AsError(err)
@@ -592,6 +613,9 @@ func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, 
 			if state != "" && j.WeChatStateHash != "" && hmac.Equal([]byte(j.WeChatStateHash), []byte(want)) {
 				if err == nil {
 					return j, nil
+				}
+				if h.limited(c.Response(), c.Request(), 1) {
+					return nil, nil
 				}
 				if j.State == journey.Finished {
 					// A callback replayed from the history, long after.
@@ -605,11 +629,19 @@ func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, 
 		}
 	}
 	if lapsed != "" {
+		if h.limited(c.Response(), c.Request(), 1) {
+			return nil, nil
+		}
 		// Most likely the callback of a journey that expired (and maybe
 		// was cleaned up): offer to start again.
 		return nil, h.expired(c, lapsed, "journey_expired", journey.CodeExpired.Status())
 	}
 	h.o.Logger.WarnContext(ctx, "wechat callback with a state no journey of this browser issued")
+	// Counted, but the journey the state names is ended even over the
+	// limit: the guard against a passed-on link must not depend on how
+	// busy the person's address is (and it ends only on the state's keyed
+	// hash, which no one can forge).
+	wait, werr := h.overLimit(c.Request(), 1)
 	if id, ok := journeyOfForeignState(state); ok {
 		ended, err := h.o.Engine.StateElsewhere(ctx, id, want, journey.From{ClientIP: ratelimit.ClientSubject(h.realIP(c.Request()))})
 		if err != nil {
@@ -618,6 +650,9 @@ func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, 
 		if ended {
 			h.o.Logger.WarnContext(ctx, "login journey ended: its WeChat state was presented by another browser", "flow", short(id))
 		}
+	}
+	if h.answerLimit(c.Response(), c.Request(), wait, werr) {
+		return nil, nil
 	}
 	return nil, h.o.Pages.Error(c.Response(), c.Request(), journey.CodeStateInvalid.Status(), "state_invalid_title", "state_invalid", "")
 }

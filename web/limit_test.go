@@ -48,7 +48,9 @@ func requireTooMany(t *testing.T, p page, retryAfter string) {
 }
 
 func TestJourneyStartsAreLimitedPerAddress(t *testing.T) {
-	e, starts := limitedEnv(t, 3)
+	// A start counts 2: itself and the WeChat answer its first state leads
+	// to.
+	e, starts := limitedEnv(t, 6)
 	for range 3 {
 		e.browser().start()
 	}
@@ -69,28 +71,54 @@ func TestJourneyStartsAreLimitedPerAddress(t *testing.T) {
 	require.EqualValues(t, 4, starts.Load())
 }
 
-func TestWeChatCallbacksAreLimitedPerAddress(t *testing.T) {
-	e, starts := limitedEnv(t, 2)
+func TestWeChatStatesAndStrayCallbacksAreLimitedPerAddress(t *testing.T) {
+	e, starts := limitedEnv(t, 5)
 	b := e.browser()
-	id := b.start()
-	_, state := b.qr(id) // the journey's own pages do not count
-	e.browser().start()
+	id := b.start()     // 2
+	_, _ = b.qr(id)     // the journey's first state: counted with its start
+	e.browser().start() // 4
 	require.EqualValues(t, 2, starts.Load())
 
-	e.wx.issue(appWeb, "c1", person("alice"), nil)
-	requireTooMany(t, b.scan(state, "c1"), "60")
-	requireTooMany(t, b.scan(state, "bogus"), "60")
-	require.Zero(t, e.wx.calls, "no call to WeChat over the limit")
+	// Every further state counts: each can bring an exchange with WeChat.
+	_, state := b.qr(id) // 5
+	requireTooMany(t, b.get(flowPath(id)), "60")
+	// So does a callback with a state no journey of this browser issued,
+	// refused over the limit before anything is looked up.
+	requireTooMany(t, b.scan("bogus", "c1"), "60")
+	require.Zero(t, e.wx.calls, "no call to WeChat")
 
-	// The refused callback used nothing up: in the next window the same
-	// callback logs the person in.
-	e.clock.Advance(time.Minute)
+	// The callback with its journey's state was counted with the state:
+	// it goes on, over the limit.
+	e.wx.issue(appWeb, "c1", person("alice"), nil)
 	p := b.scan(state, "c1")
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
 	require.Equal(t, flowPath(id), p.Location)
 	require.Equal(t, 1, e.wx.calls)
-	p = b.get(p.Location)
-	requireText(t, p, "bind_title")
+	requireText(t, b.get(p.Location), "bind_title")
+
+	// In the next window the journey's page issues states again.
+	e.clock.Advance(time.Minute)
+	e.wx.issue(appWeb, "c2", person("bob"), nil)
+	b2 := e.browser()
+	id2 := b2.start()
+	_, state2 := b2.qr(id2)
+	require.Equal(t, http.StatusSeeOther, b2.scan(state2, "c2").Status)
+
+	// Over the limit, a journey's state presented by another browser
+	// still ends that journey (a link passed on must stay worthless).
+	e.clock.Advance(time.Minute)
+	e.wx.issue(appWeb, "c3", person("carol"), nil)
+	b3 := e.browser()
+	id3 := b3.start()
+	_, state3 := b3.qr(id3)
+	for range 3 {
+		e.browser().scan("bogus", "x")
+	}
+	requireTooMany(t, e.browser().scan(state3, "c3"), "60")
+	p = b3.scan(state3, "c3")
+	require.NotEqual(t, http.StatusSeeOther, p.Status, "the journey was ended")
+	requireText(t, b3.get(flowPath(id3)), "login_ended")
+	require.Equal(t, 2, e.wx.calls)
 }
 
 func TestNoLimitWhenOff(t *testing.T) {
