@@ -88,6 +88,10 @@ type Start struct {
 	TTL time.Duration
 	// StepTTL bounds the first step (the API's bind token); 0: the journey's TTL.
 	StepTTL time.Duration
+	// WeChatStateHash, with Channel and WeChatAppID: the journey starts with
+	// its first WeChat state already issued (as a WeChatStart would), so
+	// that its page writes nothing to show it.
+	WeChatStateHash, WeChatAppID string
 }
 
 // Start stores a new journey waiting for WeChat.
@@ -103,6 +107,7 @@ func (e *Engine) Start(ctx context.Context, s Start) (*Journey, error) {
 	j := &Journey{
 		ID: s.ID, State: WeChatPending, Transport: s.Transport, Channel: s.Channel, Service: s.Service,
 		Return: s.Return, SecretHash: s.SecretHash, CreatedAt: now, ExpiresAt: now.Add(ttl), EntryAppID: s.EntryAppID,
+		WeChatStateHash: s.WeChatStateHash, WeChatAppID: s.WeChatAppID,
 	}
 	if s.StepTTL > 0 {
 		j.StepExpiresAt = minTime(now.Add(s.StepTTL), j.ExpiresAt)

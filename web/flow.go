@@ -208,10 +208,17 @@ func (h *Login) Authenticate(w http.ResponseWriter, r *http.Request, req cas.Log
 	// rand.Text is the one random id: 26 letters and digits (130 bits),
 	// which WeChat's state parameter accepts as well.
 	nonce := rand.Text()
-	j, err := h.o.Engine.Start(ctx, journey.Start{
+	start := journey.Start{
 		ID: rand.Text(), Transport: journey.Browser, Service: req.ServiceID, Return: finish.CASReturn(req),
 		SecretHash: h.hash(purposeNonce, nonce), TTL: h.o.FlowTTL, EntryAppID: entry,
-	})
+	}
+	if channel, appID := h.channelFor(r, entry, false); channel != "" {
+		// The page will show WeChat at once: the journey starts with its
+		// first state, and the page writes nothing (newStateFor).
+		start.Channel, start.WeChatAppID = channel, appID
+		start.WeChatStateHash = h.hash(purposeState, h.firstState(start.ID))
+	}
+	j, err := h.o.Engine.Start(ctx, start)
 	if err == nil {
 		err = h.hold(w, r, held{ID: j.ID, Nonce: nonce, Service: req.ServiceURL, Started: h.o.Now().Unix()})
 	}
@@ -426,26 +433,21 @@ func (h *Login) csrfRefused(err error, c echo.Context) error {
 // a phone's browser (a phone cannot scan its own screen).
 func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 	r := c.Request()
-	ua := r.UserAgent()
-	inWeChat := strings.Contains(ua, "MicroMessenger")
-	mobile := !inWeChat && isMobile(ua) && c.QueryParam("qr") != "1"
-	switch {
-	case inWeChat && cmp.Or(j.EntryAppID, h.o.OfficialAccountAppID) != "":
-		return h.toOfficialAccount(c, j, journey.ChannelOABase, cmp.Or(j.EntryAppID, h.o.OfficialAccountAppID))
-	case inWeChat || (mobile && h.o.WebsiteAppID == ""):
-		return h.o.Pages.Mobile(c.Response(), r, http.StatusOK, MobilePage{
-			MessageKey: "mobile_in_wechat_no_oa", Link: h.absolute(h.loginURL(request(j).ServiceURL)),
-		})
-	case mobile:
+	channel, appID := h.channelFor(r, j.EntryAppID, c.QueryParam("qr") == "1")
+	switch channel {
+	case journey.ChannelOABase:
+		return h.toOfficialAccount(c, j, channel, appID)
+	case "":
+		if strings.Contains(r.UserAgent(), "MicroMessenger") || h.o.WebsiteAppID == "" {
+			return h.o.Pages.Mobile(c.Response(), r, http.StatusOK, MobilePage{
+				MessageKey: "mobile_in_wechat_no_oa", Link: h.absolute(h.loginURL(request(j).ServiceURL)),
+			})
+		}
 		return h.o.Pages.Mobile(c.Response(), r, http.StatusOK, MobilePage{
 			MessageKey: "mobile_in_browser", Link: h.absolute(h.loginURL(request(j).ServiceURL)), QRURL: h.flowURL(j.ID) + "&qr=1",
 		})
 	}
-	channel := journey.ChannelQRInline
-	if h.o.QRMode == "redirect" {
-		channel = journey.ChannelQRRedirect
-	}
-	state, done, err := h.newState(c, j, channel)
+	state, done, err := h.newStateFor(c, j, channel, appID)
 	if done || err != nil {
 		return err
 	}
@@ -454,13 +456,13 @@ func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 		lang = "en"
 	}
 	if channel == journey.ChannelQRRedirect {
-		u, err := h.o.WeChat.QRConnectURL(h.o.WebsiteAppID, h.callback, state, lang)
+		u, err := h.o.WeChat.QRConnectURL(appID, h.callback, state, lang)
 		if err != nil {
 			return err
 		}
 		return c.Redirect(http.StatusSeeOther, u)
 	}
-	opts, err := h.o.WeChat.WxLogin(h.o.WebsiteAppID, "wx-qr", h.callback, state)
+	opts, err := h.o.WeChat.WxLogin(appID, "wx-qr", h.callback, state)
 	if err != nil {
 		return err
 	}
@@ -472,6 +474,25 @@ func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 		d.WxLogin = &opts
 	}
 	return h.o.Pages.QR(c.Response(), r, http.StatusOK, d)
+}
+
+// channelFor is how the browser of r goes to WeChat, and with which app:
+// the Official Account (entry, else the default) inside WeChat, the QR
+// code on a computer (or on a phone that asked for it, qr), none on a
+// phone's browser (it cannot scan its own screen: guidance instead), nor
+// inside WeChat without an Official Account.
+func (h *Login) channelFor(r *http.Request, entry string, qr bool) (channel, appID string) {
+	ua := r.UserAgent()
+	inWeChat := strings.Contains(ua, "MicroMessenger")
+	switch {
+	case inWeChat && cmp.Or(entry, h.o.OfficialAccountAppID) != "":
+		return journey.ChannelOABase, cmp.Or(entry, h.o.OfficialAccountAppID)
+	case inWeChat || h.o.WebsiteAppID == "" || isMobile(ua) && !qr:
+		return "", ""
+	case h.o.QRMode == "redirect":
+		return journey.ChannelQRRedirect, h.o.WebsiteAppID
+	}
+	return journey.ChannelQRInline, h.o.WebsiteAppID
 }
 
 func isMobile(ua string) bool {
@@ -494,6 +515,12 @@ func (h *Login) newState(c echo.Context, j *journey.Journey, channel string) (st
 // newStateFor is newState for the app appID: its callback's code is
 // exchanged with that app.
 func (h *Login) newStateFor(c echo.Context, j *journey.Journey, channel, appID string) (state string, done bool, err error) {
+	if first := h.firstState(j.ID); j.State == journey.WeChatPending && j.Channel == channel && j.WeChatAppID == appID &&
+		!j.WeChatStateUsed && j.WeChatStateHash != "" && hmac.Equal([]byte(j.WeChatStateHash), []byte(h.hash(purposeState, first))) {
+		// The state the journey started with, still unused: shown again
+		// (a reload too), nothing to write or count.
+		return first, false, nil
+	}
 	// The journey's id, then 130 random bits: a callback presented by a
 	// browser that does not hold the journey names the journey to end
 	// (StateElsewhere). Letters and digits, 52 characters: WeChat takes

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,8 +42,9 @@ const (
 	// maxNoticePhone bounds the number as typed that a notice carries back.
 	maxNoticePhone = 40
 
-	purposeNonce = "browser"
-	purposeState = "state"
+	purposeNonce      = "browser"
+	purposeState      = "state"
+	purposeFirstState = "first-state"
 )
 
 // hash is the keyed hash under which nonces and WeChat states are stored,
@@ -53,6 +55,21 @@ func (h *Login) hash(purpose, value string) string {
 	m.Write([]byte{0})
 	m.Write([]byte(value))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// firstState is the WeChat state a journey starts with (see
+// Login.Authenticate): the journey's id and 130 bits of a keyed hash of it,
+// in rand.Text's alphabet and length like every state's random part. The
+// page derives it again instead of storing a new one, so showing the first
+// QR code writes nothing. It is as unpredictable as a random one without
+// the state key, and used once and only by the browser holding the journey
+// like any other state.
+func (h *Login) firstState(id string) string {
+	m := hmac.New(sha256.New, h.o.StateKey)
+	m.Write([]byte(purposeFirstState))
+	m.Write([]byte{0})
+	m.Write([]byte(id))
+	return id + base32.StdEncoding.EncodeToString(m.Sum(nil)[:17])[:26]
 }
 
 // held is one journey the browser holds.

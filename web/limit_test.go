@@ -74,18 +74,24 @@ func TestJourneyStartsAreLimitedPerAddress(t *testing.T) {
 func TestWeChatStatesAndStrayCallbacksAreLimitedPerAddress(t *testing.T) {
 	e, starts := limitedEnv(t, 5)
 	b := e.browser()
-	id := b.start()     // 2
-	_, _ = b.qr(id)     // the journey's first state: counted with its start
+	id := b.start() // 2
+	_, first := b.qr(id)
+	_, again := b.qr(id)
+	require.Equal(t, first, again, "a reload shows the journey's first state again, counted with its start")
 	e.browser().start() // 4
 	require.EqualValues(t, 2, starts.Load())
 
-	// Every further state counts: each can bring an exchange with WeChat.
+	// A callback WeChat refuses spends the state; every further state
+	// counts, since each can bring an exchange with WeChat.
+	requireText(t, b.scan(first, "never-issued"), "wechat_failed")
+	require.Equal(t, 1, e.wx.calls)
 	_, state := b.qr(id) // 5
+	require.NotEqual(t, first, state)
 	requireTooMany(t, b.get(flowPath(id)), "60")
 	// So does a callback with a state no journey of this browser issued,
 	// refused over the limit before anything is looked up.
 	requireTooMany(t, b.scan("bogus", "c1"), "60")
-	require.Zero(t, e.wx.calls, "no call to WeChat")
+	require.Equal(t, 1, e.wx.calls, "no call to WeChat")
 
 	// The callback with its journey's state was counted with the state:
 	// it goes on, over the limit.
@@ -93,10 +99,10 @@ func TestWeChatStatesAndStrayCallbacksAreLimitedPerAddress(t *testing.T) {
 	p := b.scan(state, "c1")
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
 	require.Equal(t, flowPath(id), p.Location)
-	require.Equal(t, 1, e.wx.calls)
+	require.Equal(t, 2, e.wx.calls)
 	requireText(t, b.get(p.Location), "bind_title")
 
-	// In the next window the journey's page issues states again.
+	// In the next window logins go on as before.
 	e.clock.Advance(time.Minute)
 	e.wx.issue(appWeb, "c2", person("bob"), nil)
 	b2 := e.browser()
@@ -118,7 +124,7 @@ func TestWeChatStatesAndStrayCallbacksAreLimitedPerAddress(t *testing.T) {
 	p = b3.scan(state3, "c3")
 	require.NotEqual(t, http.StatusSeeOther, p.Status, "the journey was ended")
 	requireText(t, b3.get(flowPath(id3)), "login_ended")
-	require.Equal(t, 2, e.wx.calls)
+	require.Equal(t, 3, e.wx.calls)
 }
 
 func TestNoLimitWhenOff(t *testing.T) {
