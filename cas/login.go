@@ -230,6 +230,19 @@ func (s *Server) newSession(ctx context.Context, p Principal) (string, TGT, erro
 // serviceURL is the normalised URL from checkService.
 func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceURL string, fromNewLogin bool) (string, error) {
 	now := s.now()
+	// The use is recorded before the ticket is stored, because the store
+	// caps the ticket's expiry at the session's idle expiry as it then
+	// stands. After this the session has at least the idle timeout less
+	// touchStep ahead of it (2 h less a minute by default), far longer than
+	// an ST lives (10 s by default, 5 min at most), so the cap does not
+	// bite; it only matters when the idle timeout is configured shorter than
+	// a ticket's life, and then a ticket must not outlive its session either.
+	idleExpires := now.Add(s.cfg.TGTIdleTimeout)
+	if idleExpires.Sub(tgt.IdleExpiresAt) > touchStep(s.cfg.TGTIdleTimeout) {
+		if err := s.store.TouchTGT(ctx, tgt.Key, now, idleExpires); err != nil {
+			return "", err
+		}
+	}
 	t := Ticket{
 		ID:           newTicketID(prefixST, false),
 		TGTKey:       tgt.Key,
@@ -237,6 +250,7 @@ func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceU
 		FromNewLogin: fromNewLogin,
 		CreatedAt:    now,
 		ExpiresAt:    now.Add(s.cfg.ServiceTicketTTL),
+		Principal:    tgt.principal(),
 	}
 	var slo *SLOTarget
 	if svc.LogoutType != LogoutNone {
@@ -249,10 +263,19 @@ func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceU
 	if err := s.store.CreateTicket(ctx, t, slo); err != nil {
 		return "", err
 	}
-	if err := s.store.TouchTGT(ctx, tgt.Key, now, now.Add(s.cfg.TGTIdleTimeout)); err != nil {
-		return "", err
-	}
 	return t.ID, nil
+}
+
+// touchStep is how far a session's idle expiry must move before issuing a
+// ticket writes it: one minute, or 1 % of the idle timeout when that is
+// shorter. A sliding idle expiry needs no microsecond accuracy: a session
+// used without a write may end up to touchStep early (never late), which is
+// at most a minute and at most 1 % of the timeout. In exchange the login
+// that just created the session writes nothing more (its idle expiry is
+// already now + timeout), and a session in use is written at most once per
+// touchStep however many SSO logins it serves.
+func touchStep(idleTimeout time.Duration) time.Duration {
+	return min(time.Minute, idleTimeout/100)
 }
 
 // sendBack returns the browser to the service, with the ticket unless it is

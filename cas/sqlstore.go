@@ -14,7 +14,7 @@ import (
 )
 
 // SQLStore is the TicketStore on wxcas's database, SQLite or MySQL (tables
-// from migrations 00020-00023).
+// from migrations 00020-00023, 00044 and 00050).
 type SQLStore struct {
 	db *store.DB
 }
@@ -126,7 +126,7 @@ func deleteTGT(ctx context.Context, tx *sqlx.Tx, db *store.DB, key string) (Ende
 	return ended, nil
 }
 
-const ticketColumns = `id, tgt_hash, service, from_new_login, proxies, created_at, expires_at`
+const ticketColumns = `id, tgt_hash, service, from_new_login, proxies, created_at, expires_at, principal_id, attributes, authenticated_at`
 
 // sessionExpiry is the expires_at of a row that lives as long as its session
 // (a PGT, a service recorded for single logout): the session's hard expiry,
@@ -135,6 +135,42 @@ const ticketColumns = `id, tgt_hash, service, from_new_login, proxies, created_a
 // session that ended while the row was being written.
 const sessionExpiry = `COALESCE((SELECT expires_at FROM cas_tgt WHERE id_hash = ?), ?)`
 
+// ticketExpiry is a ticket's expires_at: the earliest of its own expiry and
+// its session's hard and idle expiry, or its created_at (the fallback) when
+// the session is gone. Its arguments are the ticket's expiry three times,
+// the TGT key and the fallback. The lock clause is lockSessionRow.
+const ticketExpiry = `COALESCE((SELECT CASE
+    WHEN expires_at < ? AND expires_at <= idle_expires_at THEN expires_at
+    WHEN idle_expires_at < ? THEN idle_expires_at
+    ELSE ? END
+  FROM cas_tgt WHERE id_hash = ?%s), ?)`
+
+// lockSessionRow makes the read of the session in ticketExpiry a locking
+// read on MySQL. A ticket row is the proof that its session is alive (the
+// validator does not read the TGT), so the read must not see a session that
+// a concurrent DeleteTGT or clean-up has deleted but not yet committed: with
+// the shared lock the INSERT waits for that transaction and then finds the
+// session gone, and a session ended after the INSERT deletes the ticket with
+// it. InnoDB takes this lock by itself under REPEATABLE READ (MariaDB 10.11
+// was seen to under READ COMMITTED too); the clause makes it independent of
+// the server's isolation level. SQLite runs one writer at a time.
+func (s *SQLStore) lockSessionRow() string {
+	if s.db.Dialect == store.MySQL {
+		return ` LOCK IN SHARE MODE`
+	}
+	return ""
+}
+
+// CreateTicket writes two rows, each in its own autocommit statement: the
+// service record for single logout, then the ticket. No transaction is
+// needed, as the bare-SQL floor of issue 15 found (there, wrapping these
+// inserts in one cost two more round trips and was slower): each INSERT is
+// atomic by itself, neither row needs the other to be correct (each takes
+// its expiry from the session in its own statement), and the order leaves
+// nothing harmful between them. A failure after the service record leaves
+// the record of a ticket never handed out, which at most makes single
+// logout send a LogoutRequest the service ignores; a ticket without its
+// record, which single logout would miss, cannot happen.
 func (s *SQLStore) CreateTicket(ctx context.Context, t Ticket, slo *SLOTarget) error {
 	proxies := ""
 	if len(t.Proxies) > 0 {
@@ -144,29 +180,37 @@ func (s *SQLStore) CreateTicket(ctx context.Context, t Ticket, slo *SLOTarget) e
 		}
 		proxies = string(b)
 	}
-	return s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		// expires_at = min(own expiry, the session's hard expiry): no ticket
-		// outlives its session, so the clean-up can remove every ticket by
-		// its own indexed expiry. Written for a session that is gone, the row
-		// is expired from the start (created_at) and goes at the next clean-up.
-		created, expires := store.Time(t.CreatedAt), store.Time(t.ExpiresAt)
-		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tickets (`+ticketColumns+`) VALUES (?, ?, ?, ?, ?, ?,
-  COALESCE((SELECT CASE WHEN expires_at < ? THEN expires_at ELSE ? END FROM cas_tgt WHERE id_hash = ?), ?))`),
-			t.ID, t.TGTKey, t.Service, t.FromNewLogin, proxies, created, expires, expires, t.TGTKey, created)
+	var principal, attrs sql.NullString
+	var authenticated sql.NullTime
+	if t.carriesPrincipal() {
+		b, err := json.Marshal(nonNilAttrs(t.Principal.Attributes))
 		if err != nil {
-			return fmt.Errorf("cas: store ticket: %w", err)
+			return fmt.Errorf("cas: encode attributes: %w", err)
 		}
-		if slo == nil {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt_services (st_id, tgt_hash, service_id, service_url, logout_url, created_at, expires_at)
+		principal = sql.NullString{String: t.Principal.ID, Valid: true}
+		attrs = sql.NullString{String: string(b), Valid: true}
+		authenticated = sql.NullTime{Time: store.Time(t.Principal.AuthenticatedAt), Valid: true}
+	}
+	created, expires := store.Time(t.CreatedAt), store.Time(t.ExpiresAt)
+	if slo != nil {
+		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt_services (st_id, tgt_hash, service_id, service_url, logout_url, created_at, expires_at)
 VALUES (?, ?, ?, ?, ?, ?, `+sessionExpiry+`)`),
 			slo.TicketID, t.TGTKey, slo.ServiceID, slo.ServiceURL, slo.LogoutURL, created, t.TGTKey, created)
 		if err != nil {
 			return fmt.Errorf("cas: record service for logout: %w", err)
 		}
-		return nil
-	})
+	}
+	// Written for a session that is gone, the ticket is expired from the
+	// start (created_at) and goes at the next clean-up.
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tickets (`+ticketColumns+`)
+VALUES (?, ?, ?, ?, ?, ?, `+fmt.Sprintf(ticketExpiry, s.lockSessionRow())+`, ?, ?, ?)`),
+		t.ID, t.TGTKey, t.Service, t.FromNewLogin, proxies, created,
+		expires, expires, expires, t.TGTKey, created,
+		principal, attrs, authenticated)
+	if err != nil {
+		return fmt.Errorf("cas: store ticket: %w", err)
+	}
+	return nil
 }
 
 // ConsumeTicket deletes the row and returns what it held: in one statement
@@ -175,11 +219,15 @@ VALUES (?, ?, ?, ?, ?, ?, `+sessionExpiry+`)`),
 // row owns what was read.
 func (s *SQLStore) ConsumeTicket(ctx context.Context, id string) (Ticket, error) {
 	var (
-		t       Ticket
-		proxies string
+		t             Ticket
+		proxies       string
+		principal     sql.NullString
+		attrs         sql.NullString
+		authenticated sql.NullTime
 	)
 	scan := func(row *sqlx.Row) error {
-		return row.Scan(&t.ID, &t.TGTKey, &t.Service, &t.FromNewLogin, &proxies, &t.CreatedAt, &t.ExpiresAt)
+		return row.Scan(&t.ID, &t.TGTKey, &t.Service, &t.FromNewLogin, &proxies, &t.CreatedAt, &t.ExpiresAt,
+			&principal, &attrs, &authenticated)
 	}
 	if s.db.Returning {
 		err := scan(s.db.QueryRowxContext(ctx, s.db.Rebind(`DELETE FROM cas_tickets WHERE id = ? RETURNING `+ticketColumns), id))
@@ -196,6 +244,15 @@ func (s *SQLStore) ConsumeTicket(ctx context.Context, id string) (Ticket, error)
 		if err := json.Unmarshal([]byte(proxies), &t.Proxies); err != nil {
 			return Ticket{}, fmt.Errorf("cas: decode proxies: %w", err)
 		}
+	}
+	// A row written before migration 00050 has no principal: it is
+	// returned without one, for the caller to read the session.
+	if principal.Valid && principal.String != "" {
+		t.Principal.ID = principal.String
+		if err := json.Unmarshal([]byte(attrs.String), &t.Principal.Attributes); err != nil {
+			return Ticket{}, fmt.Errorf("cas: decode ticket attributes: %w", err)
+		}
+		t.Principal.AuthenticatedAt = authenticated.Time.UTC()
 	}
 	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
 	return t, nil

@@ -1,7 +1,17 @@
 package cas_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"wxcas/cas"
 	"wxcas/cas/castest"
@@ -22,4 +32,275 @@ func TestSQLStoreWithoutReturning(t *testing.T) {
 		db.Returning = false
 		castest.Run(t, func(t *testing.T) cas.TicketStore { return cas.NewSQLStore(db) })
 	})
+}
+
+// forEachReturning runs fn on each backend, with DELETE ... RETURNING and
+// without it (as on MySQL).
+func forEachReturning(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		for _, returning := range []bool{true, false} {
+			name := "returning"
+			if !returning {
+				name = "read-then-delete"
+			}
+			t.Run(name, func(t *testing.T) {
+				if returning && !db.Returning {
+					t.Skip("the server has no DELETE ... RETURNING")
+				}
+				saved := db.Returning
+				db.Returning = returning
+				t.Cleanup(func() { db.Returning = saved })
+				fn(t, db)
+			})
+		}
+	})
+}
+
+// tgtKeyOf is the key the store keeps for a TGT id (its SHA-256, hex).
+func tgtKeyOf(tgtID string) string {
+	sum := sha256.Sum256([]byte(tgtID))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestOldFormatTicketValidates: a ticket row written by the release before
+// migration 00050 (no principal in it; an upgrade in the middle of a login,
+// or an old instance beside a new one) is validated against its TGT, as
+// before: accepted while the session lives, refused once it has ended.
+func TestOldFormatTicketValidates(t *testing.T) {
+	forEachReturning(t, func(t *testing.T, db *store.DB) {
+		tests := []struct {
+			name string
+			end  func(h *harness, tgtID string) // ends the session, or not
+			want string                         // the failure code, "" for success
+		}{
+			{"live session", func(*harness, string) {}, ""},
+			{"session logged out", func(h *harness, tgtID string) {
+				require.Equal(t, http.StatusOK, do(t, http.DefaultClient, http.MethodDelete, h.ts.URL+"/cas/v1/tickets/"+tgtID, nil).StatusCode)
+			}, "INVALID_TICKET"},
+			{"session idle-expired, not yet cleaned up", func(h *harness, _ string) {
+				h.clock.Advance(2 * time.Hour)
+			}, "INVALID_TICKET"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				h := newHarness(t, db)
+				tgtID, _, err := h.srv.CreateSession(context.Background(), alice())
+				require.NoError(t, err)
+				// The previous release's statement, with an expiry the
+				// idle case does not reach.
+				st := "ST-OLDFORMAT" + strings.ToUpper(tgtID[4:18])
+				now := h.clock.Now()
+				_, err = db.Exec(db.Rebind(`INSERT INTO cas_tickets (id, tgt_hash, service, from_new_login, proxies, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+					st, tgtKeyOf(tgtID), appURL, true, "", now, now.Add(3*time.Hour))
+				require.NoError(t, err)
+				tc.end(h, tgtID)
+
+				body := h.validateXML("/cas/p3/serviceValidate", url.Values{"service": {appURL}, "ticket": {st}})
+				require.Equal(t, tc.want, failureCode(body), body)
+				if tc.want == "" {
+					require.Contains(t, body, "<cas:user>alice</cas:user>")
+					require.Contains(t, body, "<cas:displayName>Alice &lt;Liddell&gt; &amp; Co</cas:displayName>")
+					require.Contains(t, body, "<cas:authenticationDate>2026-11-21T07:59:30Z</cas:authenticationDate>")
+				}
+			})
+		}
+	})
+}
+
+// TestTicketOfEndedSessionRefused: validation no longer reads the TGT, so
+// each way a session ends must leave none of its unvalidated tickets
+// usable: they are deleted with the session, or expire with it.
+func TestTicketOfEndedSessionRefused(t *testing.T) {
+	db := storetest.SQLite(t)
+	short := func(c *cas.Config, _ *cas.Deps) { c.TGTIdleTimeout, c.TGTMaxLifetime = 3*time.Second, 3*time.Second }
+	tests := []struct {
+		name string
+		opt  harnessOpt
+		// end ends the session of browser b, whose ticket is st; it may
+		// return another ticket to check.
+		end func(t *testing.T, h *harness, b *http.Client)
+	}{
+		{"logout", nil, func(t *testing.T, h *harness, b *http.Client) {
+			h.get(b, "/cas/logout", nil)
+		}},
+		{"another user logs in on the browser", nil, func(t *testing.T, h *harness, b *http.Client) {
+			h.setPrincipal(cas.Principal{ID: "bob"})
+			h.login(b, "https://portal.example.edu/x", "renew", "true")
+		}},
+		{"idle expiry seen at login", nil, func(t *testing.T, h *harness, b *http.Client) {
+			h.clock.Advance(2 * time.Hour)
+			h.login(b, "https://portal.example.edu/x") // a new login: the old session is ended
+			h.clock.Advance(-2 * time.Hour)            // only so that the ticket's own TTL is not what refuses it
+		}},
+		{"clean-up after idle expiry", nil, func(t *testing.T, h *harness, b *http.Client) {
+			h.clock.Advance(2 * time.Hour)
+			require.NoError(t, h.srv.Cleanup(context.Background()))
+			h.clock.Advance(-2 * time.Hour)
+		}},
+		// With a session shorter than the ticket's 10 s, the ticket expires
+		// with the session even before anything removes it.
+		{"idle expiry, not cleaned up", short, func(t *testing.T, h *harness, b *http.Client) {
+			h.clock.Advance(3 * time.Second)
+		}},
+		{"hard expiry, not cleaned up", short, func(t *testing.T, h *harness, b *http.Client) {
+			h.clock.Advance(2 * time.Second)
+			st := h.login(b, appURL) // SSO: the idle expiry moves past the hard one
+			h.clock.Advance(time.Second)
+			body := h.validateXML("/cas/p3/serviceValidate", url.Values{"service": {appURL}, "ticket": {st}})
+			require.Equal(t, "INVALID_TICKET", failureCode(body), "the SSO ticket dies at the hard expiry: %s", body)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []harnessOpt
+			if tc.opt != nil {
+				opts = append(opts, tc.opt)
+			}
+			h := newHarness(t, db, opts...)
+			b := h.browser()
+			st := h.login(b, appURL)
+			tc.end(t, h, b)
+			body := h.validateXML("/cas/p3/serviceValidate", url.Values{"service": {appURL}, "ticket": {st}})
+			require.Equal(t, "INVALID_TICKET", failureCode(body), body)
+		})
+	}
+}
+
+// touchCounter counts the writes of a session's last use.
+type touchCounter struct {
+	cas.TicketStore
+	touches *atomic.Int32
+}
+
+func (c touchCounter) TouchTGT(ctx context.Context, key string, lastUsed, idleExpires time.Time) error {
+	c.touches.Add(1)
+	return c.TicketStore.TouchTGT(ctx, key, lastUsed, idleExpires)
+}
+
+// TestTouchThrottled: issuing a ticket writes the session's last use only
+// when that moves its idle expiry by more than a step (a minute, or 1 % of
+// the idle timeout when shorter): never on the login that created the
+// session. A session used only within the step ends on the idle timeout of
+// its last write, a little early, never late.
+func TestTouchThrottled(t *testing.T) {
+	db := storetest.SQLite(t)
+	for _, tc := range []struct {
+		idle, step time.Duration
+	}{
+		{2 * time.Hour, time.Minute},
+		{10 * time.Minute, 6 * time.Second},
+	} {
+		t.Run(tc.idle.String(), func(t *testing.T) {
+			var touches atomic.Int32
+			h := newHarness(t, db, func(c *cas.Config, d *cas.Deps) {
+				c.TGTIdleTimeout = tc.idle
+				d.Store = touchCounter{TicketStore: cas.NewSQLStore(db), touches: &touches}
+			})
+			b := h.browser()
+			start := h.clock.Now()
+			steps := []struct {
+				at          time.Duration // since start
+				logins      int32         // primary logins so far
+				touches     int32         // writes of last use so far
+				description string
+			}{
+				{0, 1, 0, "the login that creates the session"},
+				{tc.step / 2, 1, 0, "SSO within the step"},
+				{tc.idle, 2, 0, "idle timeout after the last write: a new session, not touched"},
+				{tc.idle + tc.step, 2, 0, "SSO exactly one step on"},
+				{tc.idle + tc.step + time.Second, 2, 1, "SSO beyond the step"},
+				{2*tc.idle + tc.step, 2, 2, "SSO a second before the idle expiry"},
+				{3*tc.idle + tc.step, 3, 2, "idle timeout after the last write"},
+			}
+			for _, s := range steps {
+				h.clock.Advance(start.Add(s.at).Sub(h.clock.Now()))
+				st := h.login(b, appURL)
+				require.Equal(t, s.logins, h.logins.Load(), "logins: %s", s.description)
+				require.Equal(t, s.touches, touches.Load(), "touches: %s", s.description)
+				body := h.validateXML("/cas/p3/serviceValidate", url.Values{"service": {appURL}, "ticket": {st}})
+				require.Contains(t, body, "authenticationSuccess", s.description)
+			}
+		})
+	}
+}
+
+// TestStatementsPerTicket counts, on MariaDB/MySQL, the statements the
+// server sends for issuing a service ticket and for validating it (issue
+// 15): issuing is two autocommit INSERTs (no transaction), plus the read of
+// the session for SSO and a write of its last use at most once a minute;
+// validation is one DELETE ... RETURNING, or SELECT + DELETE without
+// RETURNING (MySQL).
+func TestStatementsPerTicket(t *testing.T) {
+	db := storetest.MySQL(t)
+	db.SetMaxOpenConns(1) // one connection: its session counters see every statement
+	returning := db.Returning
+	t.Cleanup(func() { db.Returning = returning })
+	counters := func() map[string]int {
+		var rows []struct {
+			Name  string `db:"Variable_name"`
+			Value int    `db:"Value"`
+		}
+		require.NoError(t, db.Select(&rows, `SHOW SESSION STATUS WHERE Variable_name IN
+  ('Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_begin', 'Com_commit', 'Com_rollback', 'Com_stmt_execute')`))
+		m := map[string]int{}
+		for _, r := range rows {
+			m[strings.ToUpper(strings.TrimPrefix(r.Name, "Com_"))] = r.Value
+		}
+		return m
+	}
+	idle := counters()
+	idle = diff(counters(), idle) // what reading the counters adds by itself
+	count := func(fn func()) map[string]int {
+		before := counters()
+		fn()
+		d := diff(diff(counters(), before), idle)
+		for k, v := range d {
+			if v == 0 {
+				delete(d, k)
+			}
+		}
+		return d
+	}
+	h := newHarness(t, db)
+	for _, mode := range []struct {
+		name      string
+		returning bool
+		validate  map[string]int
+	}{
+		{"returning", true, map[string]int{"DELETE": 1}},
+		{"read-then-delete", false, map[string]int{"SELECT": 1, "DELETE": 1}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			if mode.returning && !returning {
+				t.Skip("the server has no DELETE ... RETURNING")
+			}
+			db.Returning = mode.returning
+			b := h.browser()
+			validate := func(st string) func() {
+				return func() {
+					require.Contains(t, h.validateXML("/cas/p3/serviceValidate", url.Values{"service": {appURL}, "ticket": {st}}), "authenticationSuccess")
+				}
+			}
+			var st string
+			login := func() { st = h.login(b, appURL) }
+			// The session, its service record and the ticket.
+			require.Equal(t, map[string]int{"INSERT": 3}, count(login), "first login")
+			require.Equal(t, mode.validate, count(validate(st)), "validation")
+			h.clock.Advance(10 * time.Second)
+			// The session read from the cookie, the service record and the ticket.
+			require.Equal(t, map[string]int{"SELECT": 1, "INSERT": 2}, count(login), "SSO login within a minute")
+			require.Equal(t, mode.validate, count(validate(st)), "validation")
+			h.clock.Advance(10 * time.Minute)
+			require.Equal(t, map[string]int{"SELECT": 1, "UPDATE": 1, "INSERT": 2}, count(login), "SSO login ten minutes on")
+			require.Equal(t, mode.validate, count(validate(st)), "validation")
+		})
+	}
+}
+
+func diff(a, b map[string]int) map[string]int {
+	d := map[string]int{}
+	for k, v := range a {
+		d[k] = v - b[k]
+	}
+	return d
 }

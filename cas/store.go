@@ -23,13 +23,16 @@ type TicketStore interface {
 	// callers end one session, exactly one gets it; the other gets ErrNotFound.
 	DeleteTGT(ctx context.Context, key string) (EndedSession, error)
 
-	// CreateTicket stores an ST or PT; with a non-nil slo it also records,
-	// in the same transaction, that the session's service must be told about
-	// a logout.
+	// CreateTicket stores an ST or PT; with a non-nil slo it first records
+	// that the session's service must be told about a logout. The stored
+	// expiry is the earliest of t.ExpiresAt and the session's hard and idle
+	// expiry; for a session that is gone (or going) it is t.CreatedAt, so
+	// no ticket outlives its session. A session ended after the ticket is
+	// stored takes the ticket with it (DeleteTGT, Cleanup).
 	CreateTicket(ctx context.Context, t Ticket, slo *SLOTarget) error
-	// ConsumeTicket removes the ticket and returns it. Of any number of
-	// concurrent callers exactly one gets the ticket; the others (and all
-	// later callers) get ErrNotFound.
+	// ConsumeTicket removes the ticket and returns it, with the expiry as
+	// stored. Of any number of concurrent callers exactly one gets the
+	// ticket; the others (and all later callers) get ErrNotFound.
 	ConsumeTicket(ctx context.Context, id string) (Ticket, error)
 
 	// CreatePGT stores a proxy-granting ticket (it lives as long as its TGT).
@@ -59,6 +62,11 @@ type TGT struct {
 	IdleExpiresAt   time.Time // LastUsedAt + idle timeout
 }
 
+// principal is the session's principal as a ticket carries it.
+func (t TGT) principal() Principal {
+	return Principal{ID: t.PrincipalID, Attributes: t.Attributes, AuthenticatedAt: t.AuthenticatedAt}
+}
+
 // expired reports whether the session is past its hard or idle expiry.
 func (t TGT) expired(now time.Time) bool {
 	return !now.Before(t.ExpiresAt) || !now.Before(t.IdleExpiresAt)
@@ -73,7 +81,17 @@ type Ticket struct {
 	Proxies      []string
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
+	// Principal is the session's principal as validation answers it (id,
+	// attributes, AuthenticatedAt = the TGT's), copied in at issue so that
+	// validating reads the ticket alone. Its ID is empty for a ticket
+	// stored without it: one written before migration 00050, by an
+	// instance of the previous release; the validator reads the TGT then.
+	Principal Principal
 }
+
+// carriesPrincipal reports whether the ticket was stored with its session's
+// principal (see Ticket.Principal).
+func (t Ticket) carriesPrincipal() bool { return t.Principal.ID != "" }
 
 // IsProxy reports whether the ticket is a PT.
 func (t Ticket) IsProxy() bool { return len(t.ID) > 3 && t.ID[:3] == "PT-" }

@@ -28,8 +28,12 @@ func failf(code, format string, args ...any) *validationError {
 // validation is a successful check of a ticket.
 type validation struct {
 	ticket Ticket
-	tgt    TGT
-	svc    *registered
+	// tgt is the session the ticket was issued in, as far as validation
+	// answers from it: Key, PrincipalID, Attributes and AuthenticatedAt.
+	// Its other fields are left zero when the ticket carried the principal
+	// and the TGT was not read.
+	tgt TGT
+	svc *registered
 	// user is what the service receives as the user: the principal id or
 	// its PrincipalAttribute.
 	user string
@@ -90,13 +94,28 @@ func (s *Server) validateTicket(ctx context.Context, service, ticket string, ren
 	if !now.Before(t.ExpiresAt) {
 		return validation{}, failf(CodeInvalidTicket, "Ticket %s has expired", shortID(ticket))
 	}
-	tgt, err := s.store.GetTGT(ctx, t.TGTKey)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && tgt.expired(now)) {
-		return validation{}, failf(CodeInvalidTicket, "Ticket %s belongs to an ended SSO session", shortID(ticket))
+	// A ticket that carries its principal proves by itself that its session
+	// is alive: ending a session deletes its tickets in the same
+	// transaction, a ticket issued for a session already gone is stored
+	// expired, and a ticket never expires after its session's hard or idle
+	// expiry (TicketStore.CreateTicket). So the TGT is not read. A ticket
+	// stored without the principal (by the release before migration 00050,
+	// during an upgrade) is checked against its TGT, as before.
+	tgt := TGT{
+		Key:             t.TGTKey,
+		PrincipalID:     t.Principal.ID,
+		Attributes:      t.Principal.Attributes,
+		AuthenticatedAt: t.Principal.AuthenticatedAt,
 	}
-	if err != nil {
-		s.log.ErrorContext(ctx, "cas: cannot read SSO session", "err", err)
-		return validation{}, failf(CodeInternalError, "Internal error while validating the ticket")
+	if !t.carriesPrincipal() {
+		tgt, err = s.store.GetTGT(ctx, t.TGTKey)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && tgt.expired(now)) {
+			return validation{}, failf(CodeInvalidTicket, "Ticket %s belongs to an ended SSO session", shortID(ticket))
+		}
+		if err != nil {
+			s.log.ErrorContext(ctx, "cas: cannot read SSO session", "err", err)
+			return validation{}, failf(CodeInternalError, "Internal error while validating the ticket")
+		}
 	}
 	if !sameService(t.Service, presented) {
 		s.log.WarnContext(ctx, "cas: ticket presented for another service", "ticket", shortID(ticket), "issued_for", truncate(t.Service, 200), "presented", truncate(service, 200))
@@ -318,6 +337,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 		Proxies:   pgt.Proxies,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.ProxyTicketTTL),
+		Principal: tgt.principal(),
 	}
 	if err := s.store.CreateTicket(ctx, pt, nil); err != nil {
 		s.log.ErrorContext(ctx, "cas: cannot store proxy ticket", "err", err)

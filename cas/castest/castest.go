@@ -40,6 +40,9 @@ func Run(t *testing.T, newStore func(t *testing.T) cas.TicketStore) {
 		{"CleanupManyBatches", testCleanupManyBatches},
 		{"ConcurrentCleanup", testConcurrentCleanup},
 		{"TicketNeverOutlivesSession", testTicketNeverOutlivesSession},
+		{"TicketCarriesPrincipal", testTicketCarriesPrincipal},
+		{"TicketsEndWithTheirSession", testTicketsEndWithTheirSession},
+		{"NoLiveTicketAfterConcurrentEnd", testNoLiveTicketAfterConcurrentEnd},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -68,6 +71,8 @@ func newTGT(now time.Time) cas.TGT {
 	}
 }
 
+// newST is a ticket of tgt as the server issues it: carrying the session's
+// principal.
 func newST(tgt cas.TGT, now time.Time) cas.Ticket {
 	return cas.Ticket{
 		ID:           "ST-" + rand.Text(),
@@ -76,6 +81,7 @@ func newST(tgt cas.TGT, now time.Time) cas.Ticket {
 		FromNewLogin: true,
 		CreatedAt:    now,
 		ExpiresAt:    now.Add(10 * time.Second),
+		Principal:    cas.Principal{ID: tgt.PrincipalID, Attributes: tgt.Attributes, AuthenticatedAt: tgt.AuthenticatedAt},
 	}
 }
 
@@ -439,22 +445,168 @@ func testConcurrentCleanup(t *testing.T, s cas.TicketStore) {
 }
 
 // testTicketNeverOutlivesSession: a ticket's expiry is capped at its
-// session's hard expiry, so the clean-up can drop tickets by their own
-// expiry alone.
+// session's hard and idle expiry, so the clean-up can drop tickets by their
+// own expiry alone, and a ticket that still validates proves its session
+// alive without reading it.
 func testTicketNeverOutlivesSession(t *testing.T, s cas.TicketStore) {
-	tgt := newTGT(base)
-	tgt.ExpiresAt = base.Add(5 * time.Second)
-	require.NoError(t, s.CreateTGT(ctx(), tgt))
-	st := newST(tgt, base) // 10 s
-	require.NoError(t, s.CreateTicket(ctx(), st, nil))
-	got, err := s.ConsumeTicket(ctx(), st.ID)
-	require.NoError(t, err)
-	require.Equal(t, tgt.ExpiresAt, got.ExpiresAt)
+	tests := []struct {
+		name       string
+		hard, idle time.Duration // the session's, from base
+		own        time.Duration // the ticket's, from base
+		want       time.Duration
+	}{
+		{"own expiry first", 8 * time.Hour, 2 * time.Hour, 10 * time.Second, 10 * time.Second},
+		{"hard expiry first", 5 * time.Second, 2 * time.Hour, 10 * time.Second, 5 * time.Second},
+		{"idle expiry first", 8 * time.Hour, 3 * time.Second, 10 * time.Second, 3 * time.Second},
+		{"hard before idle", 2 * time.Second, 3 * time.Second, 10 * time.Second, 2 * time.Second},
+		{"idle before hard", 3 * time.Second, 2 * time.Second, 10 * time.Second, 2 * time.Second},
+		{"all at once", 4 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tgt := newTGT(base)
+			tgt.ExpiresAt, tgt.IdleExpiresAt = base.Add(tc.hard), base.Add(tc.idle)
+			require.NoError(t, s.CreateTGT(ctx(), tgt))
+			st := newST(tgt, base)
+			st.ExpiresAt = base.Add(tc.own)
+			require.NoError(t, s.CreateTicket(ctx(), st, nil))
+			got, err := s.ConsumeTicket(ctx(), st.ID)
+			require.NoError(t, err)
+			require.Equal(t, base.Add(tc.want), got.ExpiresAt)
+		})
+	}
+}
 
-	short := newST(tgt, base)
-	short.ExpiresAt = base.Add(time.Second)
-	require.NoError(t, s.CreateTicket(ctx(), short, nil))
-	got, err = s.ConsumeTicket(ctx(), short.ID)
-	require.NoError(t, err)
-	require.Equal(t, short.ExpiresAt, got.ExpiresAt, "a ticket ending first keeps its own expiry")
+// testTicketCarriesPrincipal: a ticket keeps the principal it was issued
+// with (validation answers from it), and one stored without a principal, as
+// the release before migration 00050 wrote them, comes back without one.
+func testTicketCarriesPrincipal(t *testing.T, s cas.TicketStore) {
+	tgt := newTGT(base)
+	require.NoError(t, s.CreateTGT(ctx(), tgt))
+	withoutAttributes := newST(tgt, base)
+	withoutAttributes.Principal.Attributes = map[string][]string{}
+	withoutPrincipal := newST(tgt, base)
+	withoutPrincipal.Principal = cas.Principal{}
+	proxy := newST(tgt, base)
+	proxy.ID, proxy.FromNewLogin, proxy.Proxies = "PT-"+rand.Text(), false, []string{"https://p.example.edu/cb"}
+	tests := []struct {
+		name   string
+		ticket cas.Ticket
+	}{
+		{"principal with attributes", newST(tgt, base)},
+		{"principal without attributes", withoutAttributes},
+		{"proxy ticket", proxy},
+		{"no principal (old format)", withoutPrincipal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, s.CreateTicket(ctx(), tc.ticket, &cas.SLOTarget{TicketID: tc.ticket.ID, ServiceID: "app", ServiceURL: tc.ticket.Service, LogoutURL: tc.ticket.Service}))
+			got, err := s.ConsumeTicket(ctx(), tc.ticket.ID)
+			require.NoError(t, err)
+			require.Equal(t, tc.ticket, got)
+		})
+	}
+}
+
+// testTicketsEndWithTheirSession: however a session ends, none of its
+// tickets can be used afterwards, including a ticket written after the end
+// (an issue racing a logout): it is stored expired from the start.
+func testTicketsEndWithTheirSession(t *testing.T, s cas.TicketStore) {
+	now := base.Add(300 * 24 * time.Hour) // after every other test's rows
+	tests := []struct {
+		name    string
+		session func(tgt *cas.TGT) // adjusts the session before it is stored
+		end     func(t *testing.T, tgt cas.TGT)
+	}{
+		{"DeleteTGT", nil, func(t *testing.T, tgt cas.TGT) {
+			_, err := s.DeleteTGT(ctx(), tgt.Key)
+			require.NoError(t, err)
+		}},
+		{"clean-up after hard expiry", func(tgt *cas.TGT) { tgt.ExpiresAt = now.Add(time.Second) }, func(t *testing.T, tgt cas.TGT) {
+			cleanup(t, s, now.Add(time.Second))
+		}},
+		{"clean-up after idle expiry", func(tgt *cas.TGT) { tgt.IdleExpiresAt = now.Add(time.Second) }, func(t *testing.T, tgt cas.TGT) {
+			cleanup(t, s, now.Add(time.Second))
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tgt := newTGT(now)
+			if tc.session != nil {
+				tc.session(&tgt)
+			}
+			require.NoError(t, s.CreateTGT(ctx(), tgt))
+			before := newST(tgt, now)
+			require.NoError(t, s.CreateTicket(ctx(), before, &cas.SLOTarget{TicketID: before.ID, ServiceID: "app", ServiceURL: before.Service, LogoutURL: before.Service}))
+			pt := newST(tgt, now)
+			pt.ID = "PT-" + rand.Text()
+			require.NoError(t, s.CreateTicket(ctx(), pt, nil))
+
+			tc.end(t, tgt)
+			for _, id := range []string{before.ID, pt.ID} {
+				_, err := s.ConsumeTicket(ctx(), id)
+				require.ErrorIs(t, err, store.ErrNotFound, "a ticket of an ended session is gone")
+			}
+			after := newST(tgt, now)
+			require.NoError(t, s.CreateTicket(ctx(), after, &cas.SLOTarget{TicketID: after.ID, ServiceID: "app", ServiceURL: after.Service, LogoutURL: after.Service}))
+			got, err := s.ConsumeTicket(ctx(), after.ID)
+			require.NoError(t, err)
+			require.Equal(t, after.CreatedAt, got.ExpiresAt, "a ticket written after its session ended is expired from the start")
+		})
+	}
+}
+
+// testNoLiveTicketAfterConcurrentEnd: tickets issued while their session is
+// being ended either go with the session or are stored expired; none is
+// left that validation would accept (it does not read the session).
+func testNoLiveTicketAfterConcurrentEnd(t *testing.T, s cas.TicketStore) {
+	for round := 0; round < 3; round++ {
+		tgt := newTGT(base)
+		require.NoError(t, s.CreateTGT(ctx(), tgt))
+		const issuers = 4
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			ids   []string
+			errs  []error
+			ended = make(chan struct{})
+		)
+		for range issuers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Issue until the session has ended, then once more.
+				for done := false; !done; {
+					select {
+					case <-ended:
+						done = true
+					default:
+					}
+					st := newST(tgt, base)
+					err := s.CreateTicket(ctx(), st, &cas.SLOTarget{TicketID: st.ID, ServiceID: "app", ServiceURL: st.Service, LogoutURL: st.Service})
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, err)
+					} else {
+						ids = append(ids, st.ID)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(5 * time.Millisecond) // some tickets before the end
+		_, err := s.DeleteTGT(ctx(), tgt.Key)
+		close(ended)
+		wg.Wait()
+		require.NoError(t, err)
+		require.Empty(t, errs)
+		for _, id := range ids {
+			got, err := s.ConsumeTicket(ctx(), id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			require.NoError(t, err)
+			require.False(t, got.ExpiresAt.After(got.CreatedAt), "round %d: ticket %s of an ended session is still valid", round, id)
+		}
+	}
 }
