@@ -12,16 +12,17 @@ import (
 	"wxcas/store/storetest"
 )
 
-// login.per_ip as wired: the journeys started and the WeChat callbacks of
-// one address are counted together in login_rate_counters; over the limit
-// the browser gets 429 and no journey row is written.
+// login.per_ip as wired: the journeys started (2 each: the start and its
+// callback) and the stray WeChat callbacks of one address are counted
+// together in login_rate_counters; over the limit the browser gets 429 and
+// no journey row is written.
 func TestLoginPerIPLimit(t *testing.T) {
 	ln, base := listen(t)
 	clock := storetest.NewClock()
 	a := runApp(t, ln, "server: {listen: "+ln.Addr().String()+", public_url: '"+base+"'}\n"+
 		"database: {sqlite_path: '"+filepath.Join(t.TempDir(), "wxcas.db")+"'}\nsandbox: {enabled: true}\n"+
 		"wechat: {apps: [{appid: wxa1b2c3d4e5f60001, kind: website, secret: s1}]}\n"+
-		"login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: 2, window: 1m}}\n"+
+		"login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: 4, window: 1m}}\n"+
 		"cas: {services: [{id: demo, name: Demo, match: prefix, url: '"+base+"/sandbox/app/'}]}\n", clock.Now)
 	get := func(path string) *http.Response {
 		t.Helper()
