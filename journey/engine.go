@@ -15,6 +15,7 @@ import (
 	"wxcas/binding"
 	"wxcas/login"
 	"wxcas/otp"
+	"wxcas/wechat"
 )
 
 // Config shapes every journey.
@@ -455,7 +456,8 @@ func identity(j *Journey) login.Identity {
 	return login.Identity{Account: j.Account(), Holder: j.holder()}
 }
 
-func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from From) (Answer, error) {
+func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from From) (a Answer, err error) {
+	var loaded *Journey
 	if ev.StateHash == "" && j.WeChatStateHash != "" {
 		// A journey that issued a WeChat state (the browser's guard against
 		// login CSRF) takes only callbacks bearing it; without this a
@@ -476,18 +478,20 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		if j.WeChatStateUsed {
 			return e.afterDuplicateCallback(ctx, j, ev, from)
 		}
-		// Use the state up first: of two callbacks with it, one goes on
-		// (the other finds the version moved on).
-		used := *j
-		used.WeChatStateUsed = true
-		err := e.d.Store.Replace(ctx, &used)
-		if errors.Is(err, ErrConflict) {
-			return e.afterDuplicateCallback(ctx, j, ev, from)
-		}
-		if err != nil {
-			return Answer{}, err
-		}
-		j = &used
+		// The state is used up by the write that ends this callback (a
+		// compare-and-swap on the version read): of two callbacks with it,
+		// the first to write goes on and the other answers as a repeat.
+		// Nothing is written before asking WeChat: a second exchange of
+		// the same code is refused by WeChat (40163), and that answer
+		// waits for the first callback's result.
+		claimed := *j
+		claimed.WeChatStateUsed = true
+		loaded, j = j, &claimed
+		defer func() {
+			if errors.Is(err, errChanged) {
+				a, err = e.afterLostRace(ctx, loaded.ID, ev, from)
+			}
+		}()
 	}
 	if ev.Code == "" {
 		return Answer{}, e.ledNowhere(ctx, j, ev, from, fail(CodeWeChatRefused, nil))
@@ -498,6 +502,11 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		appID = j.WeChatAppID
 	}
 	acct, err := e.d.WeChat.Identify(ctx, appID, ev.Code)
+	if errors.Is(err, wechat.ErrCodeUsed) && loaded != nil {
+		// Exchanged by another callback with this state (WeChat or the
+		// person sent it twice): its result is this one's too.
+		return e.afterDuplicateCallback(ctx, loaded, ev, from)
+	}
 	if err != nil {
 		return Answer{}, e.ledNowhere(ctx, j, ev, from, outcomeOf(err))
 	}
@@ -586,6 +595,16 @@ func (e *Engine) ledNowhere(ctx context.Context, j *Journey, ev WeChatCode, from
 		return uerr
 	}
 	return err
+}
+
+// afterLostRace answers a callback whose write found the journey changed
+// since it was read: another callback with the state wrote first.
+func (e *Engine) afterLostRace(ctx context.Context, id string, ev WeChatCode, from From) (Answer, error) {
+	cur, err := e.load(ctx, id, from)
+	if err != nil {
+		return Answer{Journey: cur}, err
+	}
+	return e.afterDuplicateCallback(ctx, cur, ev, from)
 }
 
 // afterDuplicateCallback answers a WeChat callback whose state was already
