@@ -117,7 +117,10 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listening 
 	// Libraries that log through slog's default (the OpenID provider's
 	// op package) log in wxcas's format too.
 	slog.SetDefault(log.With("component", "library"))
-	if cfg.Sandbox.Enabled {
+	if cfg.Sandbox.Enabled && cfg.Sandbox.EmulatorURL != "" {
+		log.Warn("SANDBOX MODE: WeChat is emulated by wxcas emulator, whose log and inbox show the SMS codes. "+
+			"Never expose this instance to real users; set sandbox.enabled: false in production.", "emulator_url", cfg.Sandbox.EmulatorURL)
+	} else if cfg.Sandbox.Enabled {
 		log.Warn("SANDBOX MODE: WeChat is emulated and SMS codes are printed to this log. " +
 			"Never expose this instance to real users; set sandbox.enabled: false in production.")
 	} else if cfg.Server.AllowInsecurePublicURL && strings.HasPrefix(cfg.Server.PublicURL, "http:") {

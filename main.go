@@ -4,6 +4,7 @@
 //	wxcas [serve] [-config FILE]      run the service (default)
 //	wxcas check-config [-config FILE] validate the configuration and exit
 //	wxcas migrate [-config FILE]      apply database migrations and exit
+//	wxcas emulator [-config FILE]     serve the sandbox's WeChat emulator and SMS inbox alone
 //	wxcas help                        list the commands
 package main
 
@@ -40,6 +41,7 @@ commands:
   serve         run the service (the default command)
   check-config  validate the configuration, list every problem, exit 2 if any
   migrate       apply database migrations and exit (serve also migrates at start-up)
+  emulator      serve only the sandbox's WeChat emulator and SMS inbox, on sandbox.emulator_url
   help          print this help
 
   -config FILE  the configuration file (default ./config.yaml)
@@ -58,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	switch cmd {
-	case "serve", "check-config", "migrate":
+	case "serve", "check-config", "migrate", "emulator":
 	default:
 		fmt.Fprintf(stderr, "wxcas: unknown command %q\n\n%s", cmd, usage)
 		return exitBadInput
@@ -101,6 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "migrate":
 		return migrate(ctx, cfg, stdout, stderr)
+	case "emulator":
+		return runEmulator(ctx, cfg, stderr, nil)
 	}
 	return serve(ctx, cfg, stderr, nil)
 }

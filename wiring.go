@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -33,24 +34,60 @@ import (
 	"wxcas/wechat/platform"
 )
 
-// sandboxWeChatPrefix is where the WeChat emulator is mounted in the sandbox.
-const sandboxWeChatPrefix = "/sandbox/wechat"
+// Where the sandbox serves the WeChat emulator and the console SMS inbox:
+// inside wxcas, or at the same paths under sandbox.emulator_url when
+// `wxcas emulator` serves them.
+const (
+	sandboxWeChatPrefix = "/sandbox/wechat"
+	sandboxSMSPath      = "/sandbox/sms"
+)
+
+// remoteEmulator is the base URL of the sandbox's emulator when it runs in
+// a process of its own ("" when it runs inside wxcas, or outside the
+// sandbox).
+func (a *app) remoteEmulator() string {
+	if !a.cfg.Sandbox.Enabled {
+		return ""
+	}
+	return strings.TrimSuffix(a.cfg.Sandbox.EmulatorURL, "/")
+}
+
+// servedElsewhere answers what an in-process sandbox would serve with a
+// temporary redirect to the same path and query under base, so that the
+// README's sandbox URLs (and scripts) keep working when the emulator runs
+// apart. 307 keeps a POST a POST.
+func servedElsewhere(base string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, base+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	})
+}
 
 // wireWeChat builds the WeChat client and, in the sandbox, mounts the
-// emulator that stands in for WeChat.
+// emulator that stands in for WeChat, or points the client at the one
+// `wxcas emulator` serves.
 func (a *app) wireWeChat() error {
 	cfg := a.cfg.WeChat
 	open, api := cfg.OpenBaseURL, cfg.APIBaseURL
 	var apps []wechat.App
 	for _, app := range cfg.Apps {
-		apps = append(apps, wechat.App{AppID: app.AppID, Secret: app.Secret, Kind: wechat.Kind(app.Kind), ComponentAppID: a.componentAppID(app)})
+		apps = append(apps, wechat.App{AppID: app.AppID, Secret: app.Secret, Kind: wechat.Kind(app.Kind), ComponentAppID: componentAppID(a.cfg, app)})
 	}
 	var platforms []wechat.Platform
 	for _, p := range cfg.Platforms {
 		platforms = append(platforms, wechat.Platform{ComponentAppID: p.ComponentAppID, Secret: p.Secret})
 	}
-	if a.cfg.Sandbox.Enabled {
-		em, err := a.newEmulator()
+	if remote := a.remoteEmulator(); remote != "" {
+		// Both the API calls and the browsers go straight to the emulator's
+		// process: nothing of WeChat's work is left in this one.
+		if open == "" {
+			open = remote + sandboxWeChatPrefix
+		}
+		if api == "" {
+			api = remote + sandboxWeChatPrefix
+		}
+		a.web.Mount(sandboxWeChatPrefix, servedElsewhere(remote))
+	} else if a.cfg.Sandbox.Enabled {
+		em, err := newSandboxEmulator(a.cfg, a.now, nil)
 		if err != nil {
 			return err
 		}
@@ -86,16 +123,21 @@ func weChatTransport() *http.Transport {
 	return t
 }
 
-func (a *app) newEmulator() (*emulator.Emulator, error) {
-	pub, err := url.Parse(a.cfg.Server.PublicURL)
+// newSandboxEmulator builds the sandbox's WeChat from the configuration:
+// its apps with their secrets and callback domain, its platforms pushing
+// to wxcas's event URLs, and the two test users. wxcas builds it in
+// process, and `wxcas emulator` from the same file; log receives the
+// ticket pushes' outcomes (nil: none).
+func newSandboxEmulator(cfg *config.Config, now func() time.Time, log *slog.Logger) (*emulator.Emulator, error) {
+	pub, err := url.Parse(cfg.Server.PublicURL)
 	if err != nil {
 		return nil, err
 	}
 	var apps []emulator.App
-	unionAccount := a.cfg.Login.UnionIDAccount()
-	for _, app := range a.cfg.WeChat.Apps {
+	unionAccount := cfg.Login.UnionIDAccount()
+	for _, app := range cfg.WeChat.Apps {
 		em := emulator.App{
-			AppID: app.AppID, Secret: app.Secret, Kind: emulator.Kind(app.Kind), ComponentAppID: a.componentAppID(app),
+			AppID: app.AppID, Secret: app.Secret, Kind: emulator.Kind(app.Kind), ComponentAppID: componentAppID(cfg, app),
 			// The sandbox apps belong to one open-platform account, so a
 			// person has one unionid across them, as in a typical
 			// deployment; of the Official Accounts only the unionid account
@@ -111,19 +153,19 @@ func (a *app) newEmulator() (*emulator.Emulator, error) {
 		apps = append(apps, em)
 	}
 	var platforms []emulator.Platform
-	for _, p := range a.cfg.WeChat.Platforms {
+	for _, p := range cfg.WeChat.Platforms {
 		var authorizers []string
-		for _, app := range a.cfg.WeChat.Apps {
+		for _, app := range cfg.WeChat.Apps {
 			if app.ViaPlatform == p.ID {
 				authorizers = append(authorizers, app.AppID)
 			}
 		}
 		platforms = append(platforms, emulator.Platform{
 			ComponentAppID: p.ComponentAppID, Secret: p.Secret, Token: p.Token, EncodingAESKey: p.EncodingAESKey,
-			EventURL: selfURL(a.cfg.Server.Listen) + platformEventsPath(p.ID), Authorizers: authorizers,
+			EventURL: selfURL(cfg.Server.Listen) + platformEventsPath(p.ID), Authorizers: authorizers,
 		})
 	}
-	return emulator.New(emulator.Options{Apps: apps, Platforms: platforms, Now: a.now, Persons: []emulator.Person{
+	return emulator.New(emulator.Options{Apps: apps, Platforms: platforms, Now: now, Logger: log, Persons: []emulator.Person{
 		{Name: "alice", Nickname: "Alice 爱丽丝", Phone: "13800138000"},
 		{Name: "bob", Nickname: "小明 🐼", Phone: "13900139000"},
 	}})
@@ -131,8 +173,8 @@ func (a *app) newEmulator() (*emulator.Emulator, error) {
 
 // componentAppID is the component appid of the platform app is served
 // through ("" for an app with its own secret).
-func (a *app) componentAppID(app config.WeChatApp) string {
-	p, _ := a.cfg.WeChat.Platform(app.ViaPlatform)
+func componentAppID(cfg *config.Config, app config.WeChatApp) string {
+	p, _ := cfg.WeChat.Platform(app.ViaPlatform)
 	return p.ComponentAppID
 }
 
@@ -196,7 +238,7 @@ func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (w
 		_, _, err := tickets.Ticket(context.Background(), p.ComponentAppID)
 		a.log.Info("wechat platform", "platform", p.ID, "component_appid", p.ComponentAppID,
 			"event_url", strings.TrimSuffix(a.cfg.Server.PublicURL, "/")+platformEventsPath(p.ID), "ticket", err == nil)
-		if errors.Is(err, platform.ErrNoTicket) && a.emulator == nil {
+		if errors.Is(err, platform.ErrNoTicket) && a.emulator == nil && a.remoteEmulator() == "" {
 			a.log.Warn("wechat platform has no component_verify_ticket yet: its Official Accounts cannot log people in until WeChat pushes one to the event URL (every 10 minutes)", "platform", p.ID)
 		}
 	}
@@ -206,7 +248,41 @@ func (a *app) wirePlatforms() (*apptoken.Cache, func(context.Context, string) (w
 		em := a.emulator
 		a.jobs = append(a.jobs, func(ctx context.Context) { em.StartTicketPush(ctx, 10*time.Minute) })
 	}
+	if remote := a.remoteEmulator(); remote != "" {
+		// The emulator's process pushes at its own start and every 10
+		// minutes; an instance that starts later (or on a fresh database)
+		// asks for a ticket now rather than waiting for the next round.
+		a.jobs = append(a.jobs, func(ctx context.Context) { a.askForTickets(ctx, remote) })
+	}
 	return components, state, nil
+}
+
+// askForTickets has the emulator at remote push a component_verify_ticket
+// to each platform's event URL now. The emulator pushes to the event URL
+// of its own configuration (server.listen), which is this instance when
+// both were started with the same file and environment, and otherwise an
+// instance sharing this one's database.
+func (a *app) askForTickets(ctx context.Context, remote string) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, p := range a.cfg.WeChat.Platforms {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+			remote+sandboxWeChatPrefix+emulator.PathSandboxPush+"?component_appid="+url.QueryEscape(p.ComponentAppID), nil)
+		if err != nil {
+			return
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("sandbox: the emulator did not answer a request for a component_verify_ticket", "platform", p.ID, "err", err)
+			}
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			a.log.Warn("sandbox: the emulator could not push a component_verify_ticket (it pushes to the event URL of its own server.listen)",
+				"platform", p.ID, "status", resp.StatusCode)
+		}
+	}
 }
 
 // selfURL is how wxcas reaches itself on its listen address.
@@ -222,15 +298,24 @@ func selfURL(listen string) string {
 }
 
 // wireSMS builds the SMS sender: Tencent Cloud, or in the sandbox the console
-// sender with its inbox at /sandbox/sms.
+// sender with its inbox at /sandbox/sms, which is the emulator's process
+// when it runs apart.
 func (a *app) wireSMS() error {
 	switch a.cfg.SMS.Provider {
 	case "console":
+		if remote := a.remoteEmulator(); remote != "" {
+			// The inbox is in the emulator's process, not here: it then
+			// holds the codes of every instance sharing that emulator, and
+			// its process pays for logging them.
+			a.sender = sms.NewRemoteConsole(remote+sandboxSMSPath, nil)
+			a.web.Mount(sandboxSMSPath, servedElsewhere(remote))
+			break
+		}
 		console := sms.NewConsole(a.log.With("component", "sms"), 20, a.now)
 		if a.cfg.SMS.SignName != "" {
 			console.SignName = a.cfg.SMS.SignName
 		}
-		a.web.Mount("/sandbox/sms", console.InboxHandler())
+		a.web.Mount(sandboxSMSPath, console.InboxHandler())
 		a.sender = console
 	case "tencent":
 		t := a.cfg.SMS.Tencent

@@ -105,6 +105,13 @@ type Secrets struct {
 // switched on explicitly and is announced loudly.
 type Sandbox struct {
 	Enabled bool `yaml:"enabled"`
+	// EmulatorURL is the base URL of a WeChat emulator served by
+	// `wxcas emulator` in a process of its own (e.g. http://127.0.0.1:18081).
+	// Empty: the emulator and the SMS inbox run inside wxcas. Set, wxcas
+	// calls that emulator's WeChat, sends browsers to its pages and its
+	// console SMS to its inbox, so a measurement of wxcas leaves the
+	// emulator's work out and several instances can share one WeChat.
+	EmulatorURL string `yaml:"emulator_url"`
 }
 
 // Defaults returns the configuration used for every key the file leaves out.
@@ -197,6 +204,7 @@ func (c *Config) Validate() Problems {
 		p = append(p, "sandbox.enabled: the sandbox (fake WeChat, codes in the log) only serves loopback addresses; "+
 			"set sandbox.enabled: false for real users, or WXCAS_ALLOW_SANDBOX=yes for a shared demo")
 	}
+	p = append(p, c.validateEmulatorURL()...)
 	for i, cidr := range c.Server.TrustedProxies {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
 			p = append(p, fmt.Sprintf("server.trusted_proxies[%d]: %q is not a CIDR prefix", i, cidr))
@@ -258,6 +266,30 @@ func (c *Config) Validate() Problems {
 	p = append(p, c.validateCleanup()...)
 	p = append(p, c.API.Validate()...)
 	return append(p, c.validateOIDC()...)
+}
+
+// validateEmulatorURL checks sandbox.emulator_url: wxcas appends the
+// emulator's own paths to it, and the emulator listens on its host:port, so
+// it is a bare http(s) origin; like the sandbox itself, it stays on loopback
+// unless the sandbox is acknowledged as a shared demo.
+func (c *Config) validateEmulatorURL() Problems {
+	raw := c.Sandbox.EmulatorURL
+	if raw == "" {
+		return nil
+	}
+	if !c.Sandbox.Enabled {
+		return Problems{"sandbox.emulator_url: only used in the sandbox (sandbox.enabled is false); remove it"}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Port() == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return Problems{fmt.Sprintf("sandbox.emulator_url: %q must be http(s)://host:port with nothing after it (the address `wxcas emulator` listens on)", raw)}
+	}
+	if !c.sandboxAcknowledged && !isLoopback(u.Hostname()) {
+		return Problems{"sandbox.emulator_url: the emulator (fake WeChat, SMS codes to anyone who asks) only serves loopback addresses; " +
+			"WXCAS_ALLOW_SANDBOX=yes for a shared demo"}
+	}
+	return nil
 }
 
 // validateOIDC checks the oidc section: its sessions are wxcas's own CAS

@@ -15,7 +15,8 @@ import (
 // WeChat lists the WeChat apps wxcas logs people in with.
 type WeChat struct {
 	// Base URLs of WeChat; empty means the real ones, or in the sandbox the
-	// built-in emulator under <public_url>/sandbox/wechat.
+	// built-in emulator under <public_url>/sandbox/wechat (or under
+	// sandbox.emulator_url when it runs in a process of its own).
 	OpenBaseURL string        `yaml:"open_base_url"`
 	APIBaseURL  string        `yaml:"api_base_url"`
 	Timeout     time.Duration `yaml:"timeout"`

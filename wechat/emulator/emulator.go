@@ -29,7 +29,9 @@
 //	mux.Handle("/sandbox/wechat/", http.StripPrefix("/sandbox/wechat", em))
 //
 // and configure the client with OpenBaseURL = APIBaseURL =
-// "https://cas.example.org/sandbox/wechat".
+// "https://cas.example.org/sandbox/wechat". wxcas's sandbox mounts it so;
+// `wxcas emulator` serves it alone, under the same prefix, in a process of
+// its own, so that a load test of wxcas leaves the emulator's work out.
 //
 // On the authorize pages, sandbox_user=<name> approves at once as that
 // person (created if new) with a 302 to redirect_uri?code=...&state=...;
