@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 )
 
 // target is the wxcas instance under test and the CAS service its logins
@@ -18,8 +19,13 @@ type target struct {
 	base    string // wxcas's public URL, no trailing slash
 	service string // the registered CAS service the tickets are for
 	inbox   string // the sandbox SMS inbox (GET ?phone=+86...)
-	tr      http.RoundTripper
-	site    *http.Client // the service's own client, without cookies
+	// emulator, when set, is the `wxcas emulator` every QR code must come
+	// from: a wxcas still running its own would measure it too.
+	emulator string
+	tr       http.RoundTripper
+	site     *http.Client // the service's own client, without cookies
+	// qrOrigin is where the first QR code came from, for the report.
+	qrOrigin atomic.Pointer[string]
 }
 
 func newTarget(base, service, inbox string, workers int) *target {
@@ -53,6 +59,14 @@ func (t *target) qrLogin(ctx context.Context, b *browser, person string) (page, 
 		return p, fmt.Errorf("login page %s: status %d and no sandbox QR iframe%s", p.url, p.status, hint(p.status))
 	}
 	qr := html.UnescapeString(m[1])
+	if t.emulator != "" && !strings.HasPrefix(qr, t.emulator+"/") {
+		return p, fmt.Errorf("the QR code comes from %s, not from -emulator %s: start wxcas with sandbox.emulator_url: %s (WXCAS_EMULATOR_URL)",
+			origin(qr), t.emulator, t.emulator)
+	}
+	if t.qrOrigin.Load() == nil {
+		o := origin(qr)
+		t.qrOrigin.CompareAndSwap(nil, &o)
+	}
 	// The emulator reads sandbox_user from the query, which ends where a
 	// fragment (#wechat_redirect on authorize URLs) begins.
 	qr, frag, hasFrag := strings.Cut(qr, "#")
@@ -65,6 +79,28 @@ func (t *target) qrLogin(ctx context.Context, b *browser, person string) (page, 
 		return p, fmt.Errorf("QR approval and callback: %w", err)
 	}
 	return p, nil
+}
+
+// origin is the scheme://host[:port] of an absolute URL.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// emulatorReport says where the emulator of the QR codes seen so far runs:
+// inside wxcas, whose measured figures then include its work, or apart.
+func (t *target) emulatorReport() string {
+	o := t.qrOrigin.Load()
+	switch {
+	case o == nil:
+		return "emulator: no QR code seen"
+	case *o == origin(t.base):
+		return "emulator: inside wxcas (" + *o + "): its work is measured as wxcas's; docs/loadtest.md runs it apart"
+	}
+	return "emulator: " + *o + ", apart from wxcas"
 }
 
 // hint explains the one refusal a load test is likely to meet.

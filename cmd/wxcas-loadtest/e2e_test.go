@@ -17,13 +17,21 @@ import (
 
 // TestAgainstARealSandbox builds the repository's wxcas, runs it in the
 // sandbox on SQLite (no MySQL needed), and drives the tool through binding,
-// a second binding run and every load. It is the only test here that talks
-// to wxcas itself, so it runs unless -short (and always under CI).
+// a second binding run and every load; then again with the emulator served
+// apart by `wxcas emulator`, as docs/loadtest.md measures. It is the only
+// test here that talks to wxcas itself, so it runs unless -short (and
+// always under CI).
 func TestAgainstARealSandbox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs wxcas; skipped with -short")
 	}
-	base := startSandbox(t)
+	bin := buildWxcas(t)
+	t.Run("emulator inside wxcas", func(t *testing.T) { againstInProcessEmulator(t, bin) })
+	t.Run("wxcas emulator apart", func(t *testing.T) { againstEmulatorApart(t, bin) })
+}
+
+func againstInProcessEmulator(t *testing.T, bin string) {
+	base := startSandbox(t, bin, "")
 	ctx := context.Background()
 	tg := newTarget(base, base+"/sandbox/app/", base+"/sandbox/sms", 2)
 
@@ -35,6 +43,9 @@ func TestAgainstARealSandbox(t *testing.T) {
 		if !p.isNew || p.user == "" {
 			t.Errorf("first binding of %s: new %t, user %q", p.name, p.isNew, p.user)
 		}
+	}
+	if got := tg.emulatorReport(); !strings.HasPrefix(got, "emulator: inside wxcas ("+base+")") {
+		t.Errorf("report %q", got)
 	}
 	// A second run finds them bound, as the same users.
 	again, err := tg.bindAll(ctx, makePeople("e2e", 2, 13700000000), 2)
@@ -55,6 +66,14 @@ func TestAgainstARealSandbox(t *testing.T) {
 		}
 	}
 
+	// Told that wxcas uses an emulator apart, the tool refuses this one's
+	// QR codes rather than measure the emulator inside it.
+	other := newTarget(base, base+"/sandbox/app/", base+"/sandbox/sms", 1)
+	other.emulator = "http://127.0.0.1:1"
+	if _, err := other.qrLogin(ctx, other.newBrowser(), "e2e0"); err == nil || !strings.Contains(err.Error(), "not from -emulator http://127.0.0.1:1") {
+		t.Errorf("a QR code of the emulator inside wxcas with -emulator: %v", err)
+	}
+
 	// The command itself, as a person runs it.
 	var out, errs bytes.Buffer
 	code := run(ctx, []string{"-base", base, "-people", "2", "-prefix", "e2e", "-workers", "2", "-duration", "1s",
@@ -65,22 +84,51 @@ func TestAgainstARealSandbox(t *testing.T) {
 	}
 }
 
-// startSandbox builds wxcas from the module root (../..), starts it with a
-// copy of the shipped config.yaml on a free port and a fresh SQLite file,
-// waits for /readyz and returns its base URL.
-func startSandbox(t *testing.T) string {
+// againstEmulatorApart: wxcas with sandbox.emulator_url and `wxcas
+// emulator` in a process of its own; the tool binds (the SMS codes from the
+// emulator's inbox) and measures returning logins, whose QR codes come from
+// the emulator's process.
+func againstEmulatorApart(t *testing.T, bin string) {
+	emulator := "http://" + freeAddr(t)
+	base := startSandbox(t, bin, emulator)
+	var out, errs bytes.Buffer
+	code := run(context.Background(), []string{"-base", base, "-emulator", emulator, "-people", "2", "-prefix", "e2e", "-workers", "2",
+		"-duration", "1s", "-warmup", "200ms", "-pairs", "1", "-load", "returning"}, &out, &errs)
+	if code != 0 || !strings.Contains(out.String(), "bind: 2 people, 2 bound now, 0 bound before") ||
+		!strings.Contains(out.String(), "emulator: "+emulator+", apart from wxcas") ||
+		!regexp.MustCompile(`(?m)^returning +1/1 wxcas: ops/s=[0-9.]+ .* errors=0 .* requests/op=5\.00 `).MatchString(out.String()) {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errs.String())
+	}
+}
+
+// buildWxcas builds wxcas from the module root (../..) into a temporary
+// directory.
+func buildWxcas(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "wxcas")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build wxcas: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startSandbox starts bin with a copy of the shipped config.yaml on a free
+// port and a fresh SQLite file, waits for /readyz and returns its base URL.
+// With an emulator URL it first starts `wxcas emulator` there, from the
+// same file and environment, and wxcas uses it.
+func startSandbox(t *testing.T, bin, emulator string) string {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "wxcas")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build wxcas: %v\n%s", err, out)
-	}
 	cfg, err := os.ReadFile(filepath.Join(root, "config.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -104,13 +152,27 @@ func startSandbox(t *testing.T) string {
 	}
 
 	addr := freeAddr(t)
-	var log bytes.Buffer
-	srv := exec.Command(bin, "serve", "-config", cfgPath)
-	srv.Dir = dir
 	// WXCAS_LISTEN moves the sandbox, and its public URL follows; the
 	// other variables the file reads are cleared so the caller's
-	// environment cannot change the instance.
-	srv.Env = append(os.Environ(), "WXCAS_LISTEN="+addr, "WXCAS_PUBLIC_URL=", "WXCAS_METRICS_LISTEN=", "WXCAS_SECRET_KEY=")
+	// environment cannot change the instance. The emulator reads the same
+	// environment: it pushes the platform's tickets to WXCAS_LISTEN.
+	env := append(os.Environ(), "WXCAS_LISTEN="+addr, "WXCAS_PUBLIC_URL=", "WXCAS_METRICS_LISTEN=", "WXCAS_SECRET_KEY=",
+		"WXCAS_EMULATOR_URL="+emulator)
+	if emulator != "" {
+		startProcess(t, bin, dir, env, emulator+"/healthz", "emulator", "-config", cfgPath)
+	}
+	base := "http://" + addr
+	startProcess(t, bin, dir, env, base+"/readyz", "serve", "-config", cfgPath)
+	return base
+}
+
+// startProcess runs bin with args until the test ends, and waits until
+// ready answers 200.
+func startProcess(t *testing.T, bin, dir string, env []string, ready string, args ...string) {
+	t.Helper()
+	var log bytes.Buffer
+	srv := exec.Command(bin, args...)
+	srv.Dir, srv.Env = dir, env
 	srv.Stdout, srv.Stderr = &log, &log
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -126,24 +188,23 @@ func startSandbox(t *testing.T) string {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("wxcas log:\n%s", log.String())
+			t.Logf("wxcas %s log:\n%s", args[0], log.String())
 		}
 	})
-	base := "http://" + addr
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
+		if resp, err := http.Get(ready); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return
 			}
 		}
 		select {
 		case <-exited:
-			t.Fatalf("wxcas exited: %v", srv.ProcessState)
+			t.Fatalf("wxcas %s exited: %v", args[0], srv.ProcessState)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("wxcas not ready after 30s")
+			t.Fatalf("wxcas %s not ready after 30s", args[0])
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 // config is the command line.
 type config struct {
 	base, service, inbox   string
+	emulator               string
 	people                 int
 	prefix                 string
 	firstPhone             int64
@@ -53,7 +54,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.base, "base", "http://127.0.0.1:8080", "wxcas's public URL (server.public_url), running in sandbox mode")
 	fs.StringVar(&c.service, "service", "", "the registered CAS service the logins are for (default <base>/sandbox/app/, the sandbox demo site)")
-	fs.StringVar(&c.inbox, "inbox", "", "the sandbox SMS inbox, read while binding (default <base>/sandbox/sms)")
+	fs.StringVar(&c.inbox, "inbox", "", "the sandbox SMS inbox, read while binding (default <emulator>/sandbox/sms with -emulator, else <base>/sandbox/sms)")
+	fs.StringVar(&c.emulator, "emulator", "", "the URL of `wxcas emulator` (wxcas's sandbox.emulator_url) when wxcas uses one; every QR code must then come from it")
 	fs.IntVar(&c.people, "people", 16, "test people to bind and log in")
 	fs.StringVar(&c.prefix, "prefix", "lt", "the people's emulator user names are <prefix>0, <prefix>1, ...")
 	fs.StringVar(&phone, "first-phone", "13700000000", "phone bound to <prefix>0; person i gets this number + i")
@@ -75,11 +77,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.base = strings.TrimSuffix(c.base, "/")
+	c.emulator = strings.TrimSuffix(c.emulator, "/")
 	if c.service == "" {
 		c.service = c.base + "/sandbox/app/"
 	}
 	if c.inbox == "" {
+		// wxcas emulator serves the inbox at the path wxcas serves its own.
 		c.inbox = c.base + "/sandbox/sms"
+		if c.emulator != "" {
+			c.inbox = c.emulator + "/sandbox/sms"
+		}
 	}
 	n, err := strconv.ParseInt(phone, 10, 64)
 	if err != nil || !mobile.MatchString(phone) || !mobile.MatchString(strconv.FormatInt(n+int64(max(c.people, 1))-1, 10)) {
@@ -93,7 +100,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 func (c config) check() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	for _, u := range []struct{ name, v string }{{"-base", c.base}, {"-service", c.service}, {"-inbox", c.inbox}} {
+	for _, u := range []struct{ name, v string }{{"-base", c.base}, {"-service", c.service}, {"-inbox", c.inbox}, {"-emulator", c.emulator}} {
+		if u.name == "-emulator" && u.v == "" {
+			continue
+		}
 		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			add("%s %q: want an absolute http(s) URL", u.name, u.v)
 		}

@@ -31,6 +31,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		{[]string{"-floor", exe}, "-floor needs -floor-dsn"},
 		{[]string{"-floor", exe, "-floor-dsn", "u@tcp(h)/"}, "must name a database"},
 		{[]string{"-floor-dsn", "u@tcp(h)/f"}, "without -floor"},
+		{[]string{"-emulator", "127.0.0.1:18081"}, "-emulator"},
 	} {
 		var out, errs bytes.Buffer
 		if code := run(context.Background(), c.args, &out, &errs); code != 2 || !strings.Contains(errs.String(), c.want) {
@@ -57,5 +58,21 @@ func TestDefaultsFollowBase(t *testing.T) {
 	}
 	if got := strings.Join(c.loads(), ","); got != "returning,sso,validate" {
 		t.Errorf("-load all runs %s", got)
+	}
+}
+
+// TestInboxFollowsEmulator: with -emulator the SMS codes are read from
+// `wxcas emulator`'s inbox, unless -inbox says otherwise.
+func TestInboxFollowsEmulator(t *testing.T) {
+	c, err := parseFlags([]string{"-base", "http://127.0.0.1:9000", "-emulator", "http://127.0.0.1:9001/"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.emulator != "http://127.0.0.1:9001" || c.inbox != "http://127.0.0.1:9001/sandbox/sms" || c.service != "http://127.0.0.1:9000/sandbox/app/" {
+		t.Errorf("emulator %q inbox %q service %q", c.emulator, c.inbox, c.service)
+	}
+	c, err = parseFlags([]string{"-emulator", "http://127.0.0.1:9001", "-inbox", "http://127.0.0.1:9002/sms"}, &bytes.Buffer{})
+	if err != nil || c.inbox != "http://127.0.0.1:9002/sms" {
+		t.Errorf("inbox %q, %v", c.inbox, err)
 	}
 }

@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	t := newTarget(c.base, c.service, c.inbox, c.workers)
+	t.emulator = c.emulator
 	fmt.Fprintf(stdout, "wxcas-loadtest: base=%s service=%s load=%s workers=%d duration=%s warmup=%s pairs=%d people=%d GOMAXPROCS=%d NumCPU=%d %s\n",
 		t.base, t.service, c.load, c.workers, c.duration, c.warmup, c.pairs, c.people, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version())
 	if err := ready(ctx, t); err != nil {
@@ -60,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "bind: %d people, %d bound now, %d bound before, in %s\n",
 		len(people), countNew(people), len(people)-countNew(people), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintln(stdout, t.emulatorReport())
 
 	l := &loadRun{t: t, people: people, workers: c.workers, warmup: c.warmup, duration: c.duration, fill: c.fill}
 	var f *floorRunner
@@ -87,24 +89,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// ready waits briefly for /readyz, so that a run started right after wxcas
-// does not count its start-up as errors.
+// ready waits briefly for /readyz (and the emulator's /healthz), so that a
+// run started right after wxcas does not count its start-up as errors.
 func ready(ctx context.Context, t *target) error {
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b := &browser{client: t.site}
-		p, err := b.send(ctx, http.MethodGet, t.base+"/readyz", nil)
-		if err == nil && p.status == http.StatusOK {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			if err == nil {
-				err = fmt.Errorf("status %d: %s", p.status, p.body)
-			}
-			return fmt.Errorf("%s/readyz: %w", t.base, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	checks := []string{t.base + "/readyz"}
+	if t.emulator != "" {
+		checks = append(checks, t.emulator+"/healthz")
 	}
+	for _, u := range checks {
+		for {
+			b := &browser{client: t.site}
+			p, err := b.send(ctx, http.MethodGet, u, nil)
+			if err == nil && p.status == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				if err == nil {
+					err = fmt.Errorf("status %d: %s", p.status, p.body)
+				}
+				return fmt.Errorf("%s: %w", u, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func countNew(ps []person) int {
