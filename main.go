@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"wxcas/config"
@@ -45,6 +46,8 @@ commands:
   help          print this help
 
   -config FILE  the configuration file (default ./config.yaml)
+  -cpuprofile FILE  (serve) write a CPU profile of the whole run to FILE, for
+                measurements (docs/loadtest.md); read it with go tool pprof
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -70,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Help asked for after a command is still help, not a usage error.
 	fs.Usage = func() {}
 	path := fs.String("config", "./config.yaml", "path to config.yaml")
+	cpuProfile := ""
+	if cmd == "serve" {
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -106,5 +113,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "emulator":
 		return runEmulator(ctx, cfg, stderr, nil)
 	}
+	if cpuProfile != "" {
+		stopProfile, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "wxcas: %v\n", err)
+			return exitBadInput
+		}
+		defer stopProfile()
+	}
 	return serve(ctx, cfg, stderr, nil)
+}
+
+// startCPUProfile profiles the process until the returned function runs
+// (when serve returns, after a clean shutdown): a measurement's profile of
+// wxcas alone, without a debug endpoint anyone could reach.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

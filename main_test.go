@@ -159,3 +159,21 @@ func TestServeSQLiteBadPath(t *testing.T) {
 	require.Equal(t, exitFailure, serve(context.Background(), cfg, &logs, nil))
 	require.Contains(t, logs.String(), file, "the error names the path")
 }
+
+// serve -cpuprofile writes a profile of the run when serve returns, and a
+// path it cannot write is a command-line error before anything starts.
+func TestServeCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, sandboxConfig(dir))
+	var out, errb bytes.Buffer
+	require.Equal(t, exitBadInput, run(context.Background(), []string{"serve", "-config", path, "-cpuprofile", filepath.Join(dir, "missing", "cpu.prof")}, &out, &errb))
+	require.Contains(t, errb.String(), "cpu profile")
+
+	prof := filepath.Join(dir, "cpu.prof")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	require.Equal(t, exitOK, run(ctx, []string{"serve", "-config", path, "-cpuprofile", prof}, &out, &errb), errb.String())
+	info, err := os.Stat(prof)
+	require.NoError(t, err)
+	require.Positive(t, info.Size(), "a profile was written")
+}
