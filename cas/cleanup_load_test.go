@@ -203,7 +203,13 @@ func TestLoginDuringCleanupOfLargeTables(t *testing.T) {
 	}
 	require.Equal(t, n+warm+logins, live("cas_tgt"), "live sessions kept, with the new ones")
 	require.Equal(t, n, live("cas_pgt"))
-	require.Equal(t, n+warm+logins, live("cas_tgt_services"))
+	// The seeded sessions have their service in cas_tgt_services, as the
+	// release before migration 00051 wrote them; a login that starts a
+	// session records its service in the session's row.
+	require.Equal(t, n, live("cas_tgt_services"))
+	var firstServices int
+	require.NoError(t, db.Get(&firstServices, `SELECT COUNT(*) FROM cas_tgt WHERE expires_at > ? AND first_st_id IS NOT NULL`, now))
+	require.Equal(t, warm+logins, firstServices, "the new sessions' services")
 }
 
 // settle waits until logins are quick before the clean-up starts. Loading

@@ -173,8 +173,9 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req Login
 		}
 		ok = false
 	}
+	var first *Ticket // the login's ST, when the login starts the session
 	if !ok {
-		if tgtID, tgt, err = s.newSession(ctx, p); err != nil {
+		if tgtID, tgt, first, err = s.newSession(ctx, p, svc, req.ServiceURL); err != nil {
 			s.failPage(w, r, "cas: cannot start SSO session", err)
 			return err
 		}
@@ -187,7 +188,14 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req Login
 		s.pages.LoggedIn(w, r, p.ID)
 		return nil
 	}
-	st, err := s.issueST(ctx, tgt, svc, req.ServiceURL, true)
+	var st string
+	if first != nil {
+		// Its service was recorded for single logout with the session.
+		st = first.ID
+		err = s.store.CreateTicket(ctx, *first, nil)
+	} else {
+		st, err = s.issueST(ctx, tgt, svc, req.ServiceURL, true)
+	}
 	if err != nil {
 		s.failPage(w, r, "cas: cannot issue service ticket", err, "service", svc.ID)
 		return err
@@ -199,9 +207,16 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, req Login
 
 // newSession creates and stores a TGT for an authenticated principal: the
 // browser login and the API clients start their sessions the same way.
-func (s *Server) newSession(ctx context.Context, p Principal) (string, TGT, error) {
+// With a service (svc not nil: a browser login for serviceURL, the
+// normalised URL from checkService) it also returns the login's ST, not yet
+// stored: its service is recorded for single logout in the TGT's own row
+// (TGT.FirstService), which spares the login a write, and the caller stores
+// the ticket with CreateTicket and no slo. The ticket is made before the
+// TGT is stored because the TGT row names it; it is stored after, because
+// its expiry is capped by the stored session's.
+func (s *Server) newSession(ctx context.Context, p Principal, svc *registered, serviceURL string) (string, TGT, *Ticket, error) {
 	if p.ID == "" || len(p.ID) > 255 || !ValidText(p.ID) {
-		return "", TGT{}, errors.New("cas: principal id is empty, too long or not valid UTF-8 text")
+		return "", TGT{}, nil, errors.New("cas: principal id is empty, too long or not valid UTF-8 text")
 	}
 	now := s.now()
 	authAt := p.AuthenticatedAt
@@ -219,10 +234,15 @@ func (s *Server) newSession(ctx context.Context, p Principal) (string, TGT, erro
 		ExpiresAt:       store.Time(now.Add(s.cfg.TGTMaxLifetime)),
 		IdleExpiresAt:   store.Time(now.Add(s.cfg.TGTIdleTimeout)),
 	}
-	if err := s.store.CreateTGT(ctx, tgt); err != nil {
-		return "", TGT{}, err
+	var first *Ticket
+	if svc != nil {
+		t, slo := s.newST(tgt, svc, serviceURL, true, now)
+		first, tgt.FirstService = &t, slo
 	}
-	return tgtID, tgt, nil
+	if err := s.store.CreateTGT(ctx, tgt); err != nil {
+		return "", TGT{}, nil, err
+	}
+	return tgtID, tgt, first, nil
 }
 
 // issueST creates an ST for a live session and records the service for
@@ -243,6 +263,16 @@ func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceU
 			return "", err
 		}
 	}
+	t, slo := s.newST(tgt, svc, serviceURL, fromNewLogin, now)
+	if err := s.store.CreateTicket(ctx, t, slo); err != nil {
+		return "", err
+	}
+	return t.ID, nil
+}
+
+// newST makes an ST of tgt for serviceURL issued at now, and the record
+// single logout needs of it: nil for a service with logout_type none.
+func (s *Server) newST(tgt TGT, svc *registered, serviceURL string, fromNewLogin bool, now time.Time) (Ticket, *SLOTarget) {
 	t := Ticket{
 		ID:           newTicketID(prefixST, false),
 		TGTKey:       tgt.Key,
@@ -252,18 +282,14 @@ func (s *Server) issueST(ctx context.Context, tgt TGT, svc *registered, serviceU
 		ExpiresAt:    now.Add(s.cfg.ServiceTicketTTL),
 		Principal:    tgt.principal(),
 	}
-	var slo *SLOTarget
-	if svc.LogoutType != LogoutNone {
-		logoutURL := svc.logoutURL
-		if logoutURL == "" {
-			logoutURL = stripFragment(serviceURL)
-		}
-		slo = &SLOTarget{TicketID: t.ID, ServiceID: svc.ID, ServiceURL: serviceURL, LogoutURL: logoutURL}
+	if svc.LogoutType == LogoutNone {
+		return t, nil
 	}
-	if err := s.store.CreateTicket(ctx, t, slo); err != nil {
-		return "", err
+	logoutURL := svc.logoutURL
+	if logoutURL == "" {
+		logoutURL = stripFragment(serviceURL)
 	}
-	return t.ID, nil
+	return t, &SLOTarget{TicketID: t.ID, ServiceID: svc.ID, ServiceURL: serviceURL, LogoutURL: logoutURL}
 }
 
 // touchStep is how far a session's idle expiry must move before issuing a

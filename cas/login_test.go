@@ -1,6 +1,8 @@
 package cas_test
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -459,3 +461,121 @@ func TestLogout(t *testing.T) {
 }
 
 var logoutRequestPattern = mustRegexp(`^<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2\.0:protocol" ID="LR-[A-Z2-7]{26}" Version="2\.0" IssueInstant="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"><saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2\.0:assertion">([^<]*)</saml:NameID><samlp:SessionIndex>(ST-[A-Z2-7]{26})</samlp:SessionIndex></samlp:LogoutRequest>$`)
+
+// TestFirstServiceRecordedWithSession: the login that starts a session
+// records its service for single logout in the session's own row (the
+// TGT's INSERT), every later ST of the session in cas_tgt_services; a
+// session started without a service to log out (an API client's, a login
+// without a service or for one with logout_type none) records its later
+// STs alone. Ending the session sends a LogoutRequest for each, the first
+// service's included.
+func TestFirstServiceRecordedWithSession(t *testing.T) {
+	const (
+		portalURL   = "https://portal.example.edu/x"
+		intranetURL = "https://www.intranet.example.edu/" // logout_type none
+	)
+	browserLogout := func(t *testing.T, h *harness, b *http.Client) func() {
+		return func() { require.Equal(t, http.StatusOK, h.get(b, "/cas/logout", nil).StatusCode) }
+	}
+	tests := []struct {
+		name string
+		// run logs in and returns the ST recorded with the session ("" for
+		// none), those recorded in cas_tgt_services in order, and how the
+		// session is ended.
+		run func(t *testing.T, h *harness) (first string, later []string, end func())
+	}{
+		{"new login", func(t *testing.T, h *harness) (string, []string, func()) {
+			b := h.browser()
+			return h.login(b, appURL), nil, browserLogout(t, h, b)
+		}},
+		{"new login, service not logged out", func(t *testing.T, h *harness) (string, []string, func()) {
+			b := h.browser()
+			h.login(b, intranetURL)
+			return "", nil, browserLogout(t, h, b)
+		}},
+		{"new login, then SSO", func(t *testing.T, h *harness) (string, []string, func()) {
+			b := h.browser()
+			first := h.login(b, appURL)
+			var later []string
+			for _, service := range []string{portalURL, intranetURL, h.slo.URL + "/svc/page"} {
+				h.clock.Advance(time.Second)
+				if st := h.login(b, service); service != intranetURL {
+					later = append(later, st)
+				}
+			}
+			return first, later, browserLogout(t, h, b)
+		}},
+		{"renew login of the same user", func(t *testing.T, h *harness) (string, []string, func()) {
+			b := h.browser()
+			first := h.login(b, appURL)
+			h.clock.Advance(time.Second)
+			return first, []string{h.login(b, portalURL, "renew", "true")}, browserLogout(t, h, b)
+		}},
+		{"another user on the browser", func(t *testing.T, h *harness) (string, []string, func()) {
+			b := h.browser()
+			h.login(b, appURL)
+			h.setPrincipal(cas.Principal{ID: "bob"})
+			first := h.login(b, portalURL, "renew", "true") // alice's session ends
+			h.srv.WaitIdle()
+			require.Len(t, h.slo.requests(), 1, "alice's session logged out")
+			return first, nil, browserLogout(t, h, b)
+		}},
+		{"login without a service, then SSO", func(t *testing.T, h *harness) (string, []string, func()) {
+			b := h.browser()
+			require.Equal(t, http.StatusOK, h.get(b, "/cas/login", nil).StatusCode)
+			return "", []string{h.login(b, appURL)}, browserLogout(t, h, b)
+		}},
+		{"API client (REST)", func(t *testing.T, h *harness) (string, []string, func()) {
+			tgt, _, err := h.srv.CreateSession(context.Background(), alice())
+			require.NoError(t, err)
+			var later []string
+			for _, service := range []string{appURL, portalURL} {
+				h.clock.Advance(time.Second)
+				r := h.restST(tgt, service)
+				require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
+				later = append(later, string(r.Body))
+			}
+			return "", later, func() {
+				require.Equal(t, http.StatusOK, do(t, http.DefaultClient, http.MethodDelete, h.ts.URL+"/cas/v1/tickets/"+tgt, nil).StatusCode)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := storetest.SQLite(t)
+			h := newHarness(t, db)
+			first, later, end := tc.run(t, h)
+
+			var recorded []sql.NullString
+			require.NoError(t, db.Select(&recorded, `SELECT first_st_id FROM cas_tgt`))
+			require.Equal(t, []sql.NullString{{String: first, Valid: first != ""}}, recorded, "the session's row")
+			var services []string
+			require.NoError(t, db.Select(&services, `SELECT st_id FROM cas_tgt_services ORDER BY created_at, st_id`))
+			require.Equal(t, later, orNil(services), "cas_tgt_services")
+
+			before := len(h.slo.requests())
+			end()
+			h.srv.WaitIdle()
+			var sent []string
+			for _, rq := range h.slo.requests()[before:] {
+				m := logoutRequestPattern.FindStringSubmatch(rq.Form.Get("logoutRequest"))
+				require.NotNil(t, m, rq.Body)
+				sent = append(sent, m[3])
+			}
+			want := later
+			if first != "" {
+				want = append([]string{first}, later...)
+			}
+			// Sent concurrently: their order is not kept.
+			require.ElementsMatch(t, want, sent, "single logout")
+		})
+	}
+}
+
+// orNil is s, or nil when it is empty, to compare a result with nil.
+func orNil(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}

@@ -39,7 +39,7 @@ const restNoPasswords = "username/password login is not supported by this CAS se
 // Config.TGTIdleTimeout without a ticket being issued. The session is the
 // one CompleteLogin creates, without the cookie.
 func (s *Server) CreateSession(ctx context.Context, p Principal) (string, time.Time, error) {
-	tgtID, tgt, err := s.newSession(ctx, p)
+	tgtID, tgt, _, err := s.newSession(ctx, p, nil, "")
 	if err != nil {
 		return "", time.Time{}, err
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // SQLStore is the TicketStore on wxcas's database, SQLite or MySQL (tables
-// from migrations 00020-00023, 00044 and 00050).
+// from migrations 00020-00023, 00044, 00050 and 00051).
 type SQLStore struct {
 	db *store.DB
 }
@@ -24,16 +24,29 @@ var _ TicketStore = (*SQLStore)(nil)
 // NewSQLStore returns a TicketStore on db.
 func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
 
-const tgtColumns = `id_hash, principal_id, attributes, authenticated_at, created_at, last_used_at, expires_at, idle_expires_at`
+// tgtColumns are a cas_tgt row, the columns of its first service last
+// (migration 00051; tgtRow scans them in this order).
+const tgtColumns = `id_hash, principal_id, attributes, authenticated_at, created_at, last_used_at, expires_at, idle_expires_at,
+  first_st_id, first_service_id, first_service_url, first_logout_url`
 
+// CreateTGT writes the session and its first service in one INSERT, with
+// the service record's guarantee: it is stored before the ticket that names
+// it is (the ticket's INSERT comes later and needs the TGT row).
 func (s *SQLStore) CreateTGT(ctx context.Context, t TGT) error {
 	attrs, err := json.Marshal(nonNilAttrs(t.Attributes))
 	if err != nil {
 		return fmt.Errorf("cas: encode attributes: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt (`+tgtColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+	var first [4]sql.NullString // NULL without a first service
+	if f := t.FirstService; f != nil {
+		for i, v := range []string{f.TicketID, f.ServiceID, f.ServiceURL, f.LogoutURL} {
+			first[i] = sql.NullString{String: v, Valid: true}
+		}
+	}
+	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt (`+tgtColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		t.Key, t.PrincipalID, string(attrs), store.Time(t.AuthenticatedAt), store.Time(t.CreatedAt),
-		store.Time(t.LastUsedAt), store.Time(t.ExpiresAt), store.Time(t.IdleExpiresAt))
+		store.Time(t.LastUsedAt), store.Time(t.ExpiresAt), store.Time(t.IdleExpiresAt),
+		first[0], first[1], first[2], first[3])
 	if err != nil {
 		return fmt.Errorf("cas: store TGT: %w", err)
 	}
@@ -45,24 +58,55 @@ func (s *SQLStore) GetTGT(ctx context.Context, key string) (TGT, error) {
 }
 
 func getTGT(ctx context.Context, q sqlx.QueryerContext, db *store.DB, key string) (TGT, error) {
-	var (
-		t     TGT
-		attrs string
-	)
-	err := q.QueryRowxContext(ctx, db.Rebind(`SELECT `+tgtColumns+` FROM cas_tgt WHERE id_hash = ?`), key).
-		Scan(&t.Key, &t.PrincipalID, &attrs, &t.AuthenticatedAt, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt, &t.IdleExpiresAt)
+	var r tgtRow
+	err := q.QueryRowxContext(ctx, db.Rebind(`SELECT `+tgtColumns+` FROM cas_tgt WHERE id_hash = ?`), key).Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return TGT{}, store.ErrNotFound
 	}
 	if err != nil {
 		return TGT{}, fmt.Errorf("cas: read TGT: %w", err)
 	}
-	if err := json.Unmarshal([]byte(attrs), &t.Attributes); err != nil {
+	return r.decode()
+}
+
+// tgtRow is a cas_tgt row (tgtColumns) as scanned, before decoding: GetTGT,
+// DeleteTGT and the clean-up read sessions alike.
+type tgtRow struct {
+	t     TGT
+	attrs string
+	first [4]sql.NullString // first_st_id, first_service_id, first_service_url, first_logout_url
+}
+
+func (r *tgtRow) dest() []any {
+	return []any{&r.t.Key, &r.t.PrincipalID, &r.attrs, &r.t.AuthenticatedAt, &r.t.CreatedAt, &r.t.LastUsedAt,
+		&r.t.ExpiresAt, &r.t.IdleExpiresAt, &r.first[0], &r.first[1], &r.first[2], &r.first[3]}
+}
+
+func (r *tgtRow) decode() (TGT, error) {
+	t := r.t
+	if err := json.Unmarshal([]byte(r.attrs), &t.Attributes); err != nil {
 		return TGT{}, fmt.Errorf("cas: decode TGT attributes: %w", err)
 	}
 	t.AuthenticatedAt, t.CreatedAt, t.LastUsedAt = t.AuthenticatedAt.UTC(), t.CreatedAt.UTC(), t.LastUsedAt.UTC()
 	t.ExpiresAt, t.IdleExpiresAt = t.ExpiresAt.UTC(), t.IdleExpiresAt.UTC()
+	// The four are written together; a row from before migration 00051 has
+	// none of them.
+	if r.first[0].Valid {
+		t.FirstService = &SLOTarget{TicketID: r.first[0].String, ServiceID: r.first[1].String,
+			ServiceURL: r.first[2].String, LogoutURL: r.first[3].String}
+	}
 	return t, nil
+}
+
+// endedSession is what ending t reports before its cas_tgt_services rows
+// are added: the first service, recorded with the session and so before any
+// of them.
+func endedSession(t TGT) EndedSession {
+	e := EndedSession{TGT: t}
+	if t.FirstService != nil {
+		e.Services = append(e.Services, *t.FirstService)
+	}
+	return e
 }
 
 func (s *SQLStore) TouchTGT(ctx context.Context, key string, lastUsed, idleExpires time.Time) error {
@@ -101,7 +145,7 @@ func deleteTGT(ctx context.Context, tx *sqlx.Tx, db *store.DB, key string) (Ende
 	} else if n == 0 {
 		return EndedSession{}, store.ErrNotFound
 	}
-	ended := EndedSession{TGT: t}
+	ended := endedSession(t)
 	rows, err := tx.QueryxContext(ctx, db.Rebind(`SELECT st_id, service_id, service_url, logout_url FROM cas_tgt_services WHERE tgt_hash = ? ORDER BY created_at, st_id`), key)
 	if err != nil {
 		return EndedSession{}, fmt.Errorf("cas: read TGT services: %w", err)
@@ -403,25 +447,21 @@ func (s *SQLStore) endSessions(ctx context.Context, keys []string, now time.Time
 		index = map[string]int{}
 	)
 	for rows.Next() {
-		var (
-			t     TGT
-			attrs string
-		)
-		if err := rows.Scan(&t.Key, &t.PrincipalID, &attrs, &t.AuthenticatedAt, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt, &t.IdleExpiresAt); err != nil {
+		var r tgtRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("cas: cleanup: read TGTs: %w", err)
 		}
-		if !t.expired(now) {
+		if !r.t.expired(now) {
 			continue // used since it was selected
 		}
-		if err := json.Unmarshal([]byte(attrs), &t.Attributes); err != nil {
+		t, err := r.decode()
+		if err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("cas: decode TGT attributes: %w", err)
+			return nil, err
 		}
-		t.AuthenticatedAt, t.CreatedAt, t.LastUsedAt = t.AuthenticatedAt.UTC(), t.CreatedAt.UTC(), t.LastUsedAt.UTC()
-		t.ExpiresAt, t.IdleExpiresAt = t.ExpiresAt.UTC(), t.IdleExpiresAt.UTC()
 		index[t.Key] = len(ended)
-		ended = append(ended, EndedSession{TGT: t})
+		ended = append(ended, endedSession(t))
 		dead = append(dead, t.Key)
 	}
 	rows.Close()

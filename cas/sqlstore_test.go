@@ -2,10 +2,12 @@ package cas_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -226,10 +228,12 @@ func TestTouchThrottled(t *testing.T) {
 
 // TestStatementsPerTicket counts, on MariaDB/MySQL, the statements the
 // server sends for issuing a service ticket and for validating it (issue
-// 15): issuing is two autocommit INSERTs (no transaction), plus the read of
-// the session for SSO and a write of its last use at most once a minute;
-// validation is one DELETE ... RETURNING, or SELECT + DELETE without
-// RETURNING (MySQL).
+// 15): a login that starts a session is two autocommit INSERTs, the session
+// (which records the service for single logout) and the ticket; an SSO
+// login reads the session and writes two, the service record and the
+// ticket, plus a write of the session's last use at most once a minute; no
+// transaction. Validation is one DELETE ... RETURNING, or SELECT + DELETE
+// without RETURNING (MySQL).
 func TestStatementsPerTicket(t *testing.T) {
 	db := storetest.MySQL(t)
 	db.SetMaxOpenConns(1) // one connection: its session counters see every statement
@@ -262,6 +266,7 @@ func TestStatementsPerTicket(t *testing.T) {
 		return d
 	}
 	h := newHarness(t, db)
+	const intranetURL = "https://www.intranet.example.edu/" // logout_type none
 	for _, mode := range []struct {
 		name      string
 		returning bool
@@ -275,26 +280,92 @@ func TestStatementsPerTicket(t *testing.T) {
 				t.Skip("the server has no DELETE ... RETURNING")
 			}
 			db.Returning = mode.returning
-			b := h.browser()
-			validate := func(st string) func() {
+			validate := func(service, st string) func() {
 				return func() {
-					require.Contains(t, h.validateXML("/cas/p3/serviceValidate", url.Values{"service": {appURL}, "ticket": {st}}), "authenticationSuccess")
+					require.Contains(t, h.validateXML("/cas/p3/serviceValidate", url.Values{"service": {service}, "ticket": {st}}), "authenticationSuccess")
 				}
 			}
-			var st string
+			// A login that starts the session: whether its service is
+			// logged out (recorded in the TGT row) or not, the TGT and the
+			// ticket. The last browser goes on with SSO.
+			var (
+				b  *http.Client
+				st string
+			)
+			for _, service := range []string{intranetURL, appURL} {
+				b = h.browser()
+				require.Equal(t, map[string]int{"INSERT": 2}, count(func() { st = h.login(b, service) }), "new login for %s", service)
+				require.Equal(t, mode.validate, count(validate(service, st)), "validation")
+			}
 			login := func() { st = h.login(b, appURL) }
-			// The session, its service record and the ticket.
-			require.Equal(t, map[string]int{"INSERT": 3}, count(login), "first login")
-			require.Equal(t, mode.validate, count(validate(st)), "validation")
 			h.clock.Advance(10 * time.Second)
 			// The session read from the cookie, the service record and the ticket.
 			require.Equal(t, map[string]int{"SELECT": 1, "INSERT": 2}, count(login), "SSO login within a minute")
-			require.Equal(t, mode.validate, count(validate(st)), "validation")
+			require.Equal(t, mode.validate, count(validate(appURL, st)), "validation")
 			h.clock.Advance(10 * time.Minute)
 			require.Equal(t, map[string]int{"SELECT": 1, "UPDATE": 1, "INSERT": 2}, count(login), "SSO login ten minutes on")
-			require.Equal(t, mode.validate, count(validate(st)), "validation")
+			require.Equal(t, mode.validate, count(validate(appURL, st)), "validation")
+			// A service not logged out: the session read and the ticket.
+			require.Equal(t, map[string]int{"SELECT": 1, "INSERT": 1}, count(func() { st = h.login(b, intranetURL) }), "SSO login, service not logged out")
+			require.Equal(t, mode.validate, count(validate(intranetURL, st)), "validation")
 		})
 	}
+}
+
+// TestOldFormatSessionEnds: a session row written by the release before
+// migration 00051 has no first service (its login recorded the service in
+// cas_tgt_services, as every later ST did): it reads back without one, and
+// ending it reports its services from cas_tgt_services alone, in order, as
+// before.
+func TestOldFormatSessionEnds(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := cas.NewSQLStore(db)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+		tests := []struct {
+			name string
+			end  func(t *testing.T, key string) cas.EndedSession
+		}{
+			{"DeleteTGT", func(t *testing.T, key string) cas.EndedSession {
+				e, err := s.DeleteTGT(ctx, key)
+				require.NoError(t, err)
+				return e
+			}},
+			{"clean-up after idle expiry", func(t *testing.T, key string) cas.EndedSession {
+				var ended []cas.EndedSession
+				require.NoError(t, s.Cleanup(ctx, now.Add(2*time.Hour), func(e cas.EndedSession) { ended = append(ended, e) }))
+				require.Len(t, ended, 1)
+				require.Equal(t, key, ended[0].TGT.Key)
+				return ended[0]
+			}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				key := tgtKeyOf("TGT-" + rand.Text())
+				// The previous release's statement.
+				_, err := db.Exec(db.Rebind(`INSERT INTO cas_tgt (id_hash, principal_id, attributes, authenticated_at, created_at, last_used_at, expires_at, idle_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+					key, "alice", `{"group":["staff"]}`, now, now, now, now.Add(8*time.Hour), now.Add(2*time.Hour))
+				require.NoError(t, err)
+				tgt, err := s.GetTGT(ctx, key)
+				require.NoError(t, err)
+				require.Nil(t, tgt.FirstService)
+
+				// Its login's service and a later one, each with a record,
+				// as the previous release stored them.
+				var want []cas.SLOTarget
+				for i, service := range []string{appURL, "https://portal.example.edu/x"} {
+					at := now.Add(time.Duration(i) * time.Second)
+					st := cas.Ticket{ID: "ST-" + rand.Text(), TGTKey: key, Service: service, CreatedAt: at, ExpiresAt: at.Add(10 * time.Second)}
+					slo := cas.SLOTarget{TicketID: st.ID, ServiceID: "svc" + strconv.Itoa(i), ServiceURL: service, LogoutURL: service + "#slo"}
+					require.NoError(t, s.CreateTicket(ctx, st, &slo))
+					want = append(want, slo)
+				}
+				e := tc.end(t, key)
+				require.Equal(t, tgt, e.TGT)
+				require.Equal(t, want, e.Services)
+			})
+		}
+	})
 }
 
 func diff(a, b map[string]int) map[string]int {

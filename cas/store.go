@@ -12,14 +12,20 @@ import (
 // pass every time in, and decide what "expired" means. Missing rows are
 // reported as store.ErrNotFound. The suite in cas/castest is its contract.
 type TicketStore interface {
-	// CreateTGT stores a new SSO session.
+	// CreateTGT stores a new SSO session, and with a non-nil
+	// t.FirstService records that service for single logout as
+	// CreateTicket's slo does, in the same write. The login that starts a
+	// session passes its ST's service here and then stores the ST with
+	// CreateTicket and a nil slo, after the TGT (the ticket's expiry is
+	// capped by the stored session's).
 	CreateTGT(ctx context.Context, t TGT) error
-	// GetTGT returns the session stored under key.
+	// GetTGT returns the session stored under key, FirstService included.
 	GetTGT(ctx context.Context, key string) (TGT, error)
 	// TouchTGT records use of a session: last use and the new idle expiry.
 	TouchTGT(ctx context.Context, key string, lastUsed, idleExpires time.Time) error
 	// DeleteTGT ends a session: it removes the TGT with its tickets, PGTs and
-	// service records, and returns what single logout needs. When two
+	// service records, and returns what single logout needs (its services
+	// in the order they were recorded, FirstService first). When two
 	// callers end one session, exactly one gets it; the other gets ErrNotFound.
 	DeleteTGT(ctx context.Context, key string) (EndedSession, error)
 
@@ -44,8 +50,8 @@ type TicketStore interface {
 	// their hard or idle expiry (with everything belonging to them), in
 	// small batches that never hold locks for long, and calls ended for each
 	// ended session once its batch is committed, so its services can be
-	// logged out (the backlog is never held in memory). Concurrent calls
-	// report each session once.
+	// logged out (reported as DeleteTGT reports them; the backlog is never
+	// held in memory). Concurrent calls report each session once.
 	Cleanup(ctx context.Context, now time.Time, ended func(EndedSession)) error
 }
 
@@ -60,6 +66,13 @@ type TGT struct {
 	LastUsedAt      time.Time
 	ExpiresAt       time.Time // hard expiry
 	IdleExpiresAt   time.Time // LastUsedAt + idle timeout
+	// FirstService is the service that got the ST of the login that started
+	// the session, recorded for single logout with the session itself so
+	// that a new login is one write fewer. Nil when there is none to log
+	// out (no service, logout_type none, an API client's session) and for a
+	// session stored before migration 00051. Services that get an ST later
+	// are recorded by CreateTicket.
+	FirstService *SLOTarget
 }
 
 // principal is the session's principal as a ticket carries it.
@@ -107,7 +120,10 @@ type SLOTarget struct {
 
 // EndedSession is what single logout needs from a removed session.
 type EndedSession struct {
-	TGT      TGT
+	TGT TGT
+	// Services are every service recorded for the session, in the order
+	// they were recorded: TGT.FirstService (when not nil), then those
+	// recorded by CreateTicket.
 	Services []SLOTarget
 }
 

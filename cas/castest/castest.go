@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) cas.TicketStore) {
 		{"TicketCarriesPrincipal", testTicketCarriesPrincipal},
 		{"TicketsEndWithTheirSession", testTicketsEndWithTheirSession},
 		{"NoLiveTicketAfterConcurrentEnd", testNoLiveTicketAfterConcurrentEnd},
+		{"FirstServiceLoggedOutFirst", testFirstServiceLoggedOutFirst},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -88,21 +89,34 @@ func newST(tgt cas.TGT, now time.Time) cas.Ticket {
 func ctx() context.Context { return context.Background() }
 
 func testTGTRoundTrip(t *testing.T, s cas.TicketStore) {
-	tgt := newTGT(base)
-	require.NoError(t, s.CreateTGT(ctx(), tgt))
-	got, err := s.GetTGT(ctx(), tgt.Key)
-	require.NoError(t, err)
-	require.Equal(t, tgt, got)
-
-	_, err = s.GetTGT(ctx(), key())
+	noAttributes := newTGT(base)
+	noAttributes.Attributes = nil
+	withFirst := newTGT(base)
+	withFirst.FirstService = &cas.SLOTarget{TicketID: "ST-" + rand.Text(), ServiceID: "app",
+		ServiceURL: "https://app.example.edu/login?next=%2Fhome&x=1", LogoutURL: "https://app.example.edu/slo"}
+	tests := []struct {
+		name string
+		tgt  cas.TGT
+		want func(t *testing.T, got cas.TGT)
+	}{
+		{"attributes", newTGT(base), nil},
+		{"no attributes", noAttributes, func(t *testing.T, got cas.TGT) { require.Empty(t, got.Attributes) }},
+		{"first service", withFirst, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, s.CreateTGT(ctx(), tc.tgt))
+			got, err := s.GetTGT(ctx(), tc.tgt.Key)
+			require.NoError(t, err)
+			if tc.want != nil {
+				tc.want(t, got)
+				return
+			}
+			require.Equal(t, tc.tgt, got)
+		})
+	}
+	_, err := s.GetTGT(ctx(), key())
 	require.ErrorIs(t, err, store.ErrNotFound)
-
-	empty := newTGT(base)
-	empty.Attributes = nil
-	require.NoError(t, s.CreateTGT(ctx(), empty))
-	got, err = s.GetTGT(ctx(), empty.Key)
-	require.NoError(t, err)
-	require.Empty(t, got.Attributes)
 }
 
 func testTouchTGT(t *testing.T, s cas.TicketStore) {
@@ -374,36 +388,43 @@ func cleanup(t *testing.T, s cas.TicketStore, now time.Time) []cas.EndedSession 
 }
 
 // expiredSessions creates n sessions past their hard expiry at now, each
-// with a service recorded for single logout, and returns their keys.
-func expiredSessions(t *testing.T, s cas.TicketStore, n int, now time.Time) map[string]bool {
+// with a service recorded for single logout, and returns what the clean-up
+// must report for each session key. Every other session records its service
+// as a login does (TGT.FirstService), the others as SSO does (CreateTicket),
+// so that batches mix the two.
+func expiredSessions(t *testing.T, s cas.TicketStore, n int, now time.Time) map[string][]cas.SLOTarget {
 	t.Helper()
-	keys := map[string]bool{}
-	for range n {
+	sessions := map[string][]cas.SLOTarget{}
+	for i := range n {
 		tgt := newTGT(now.Add(-9 * time.Hour))
-		require.NoError(t, s.CreateTGT(ctx(), tgt))
 		st := newST(tgt, now.Add(-9*time.Hour))
-		require.NoError(t, s.CreateTicket(ctx(), st, &cas.SLOTarget{TicketID: st.ID, ServiceID: "app", ServiceURL: st.Service, LogoutURL: st.Service}))
-		keys[tgt.Key] = true
+		slo := &cas.SLOTarget{TicketID: st.ID, ServiceID: "app", ServiceURL: st.Service, LogoutURL: st.Service}
+		if i%2 == 0 {
+			tgt.FirstService, slo = slo, nil
+		}
+		require.NoError(t, s.CreateTGT(ctx(), tgt))
+		require.NoError(t, s.CreateTicket(ctx(), st, slo))
+		sessions[tgt.Key] = []cas.SLOTarget{{TicketID: st.ID, ServiceID: "app", ServiceURL: st.Service, LogoutURL: st.Service}}
 	}
-	return keys
+	return sessions
 }
 
 // testCleanupManyBatches: a backlog larger than any sensible batch is ended
 // completely by one call, each session reported once with its services.
 func testCleanupManyBatches(t *testing.T, s cas.TicketStore) {
 	now := base.Add(100 * 24 * time.Hour) // after every other test's rows
-	keys := expiredSessions(t, s, 450, now)
+	sessions := expiredSessions(t, s, 450, now)
 	live := newTGT(now)
 	require.NoError(t, s.CreateTGT(ctx(), live))
 
 	seen := map[string]int{}
 	for _, e := range cleanup(t, s, now) {
 		seen[e.TGT.Key]++
-		if keys[e.TGT.Key] {
-			require.Len(t, e.Services, 1, "single logout learns the session's service")
+		if want, ok := sessions[e.TGT.Key]; ok {
+			require.Equal(t, want, e.Services, "single logout learns the session's service")
 		}
 	}
-	for k := range keys {
+	for k := range sessions {
 		require.Equal(t, 1, seen[k], "every expired session is reported exactly once")
 		_, err := s.GetTGT(ctx(), k)
 		require.ErrorIs(t, err, store.ErrNotFound)
@@ -417,7 +438,7 @@ func testCleanupManyBatches(t *testing.T, s cas.TicketStore) {
 // work; no session is reported (and logged out) twice.
 func testConcurrentCleanup(t *testing.T, s cas.TicketStore) {
 	now := base.Add(200 * 24 * time.Hour)
-	keys := expiredSessions(t, s, 300, now)
+	sessions := expiredSessions(t, s, 300, now)
 	var (
 		mu   sync.Mutex
 		seen = map[string]int{}
@@ -439,7 +460,7 @@ func testConcurrentCleanup(t *testing.T, s cas.TicketStore) {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	for k := range keys {
+	for k := range sessions {
 		require.Equal(t, 1, seen[k], "session ended by exactly one clean-up")
 	}
 }
@@ -609,4 +630,102 @@ func testNoLiveTicketAfterConcurrentEnd(t *testing.T, s cas.TicketStore) {
 			require.False(t, got.ExpiresAt.After(got.CreatedAt), "round %d: ticket %s of an ended session is still valid", round, id)
 		}
 	}
+}
+
+// testFirstServiceLoggedOutFirst: the service a session was started for,
+// recorded with the session (TGT.FirstService), is reported by every way the
+// session ends, before the services recorded later by CreateTicket and
+// whatever their ids and times, which come in the order they were recorded.
+// A session without a first service (an API client's, or one stored before
+// the store knew of it) reports the later ones alone.
+func testFirstServiceLoggedOutFirst(t *testing.T, s cas.TicketStore) {
+	now := base.Add(400 * 24 * time.Hour) // after every other test's rows
+	ends := []struct {
+		name    string
+		session func(tgt *cas.TGT) // adjusts the session before it is stored
+		end     func(t *testing.T, tgt cas.TGT) cas.EndedSession
+	}{
+		{"DeleteTGT", nil, func(t *testing.T, tgt cas.TGT) cas.EndedSession {
+			e, err := s.DeleteTGT(ctx(), tgt.Key)
+			require.NoError(t, err)
+			return e
+		}},
+		{"clean-up after hard expiry", func(tgt *cas.TGT) { tgt.ExpiresAt = now.Add(time.Hour) }, func(t *testing.T, tgt cas.TGT) cas.EndedSession {
+			return endedBy(t, cleanup(t, s, now.Add(time.Hour)), tgt.Key)
+		}},
+		{"clean-up after idle expiry", func(tgt *cas.TGT) { tgt.IdleExpiresAt = now.Add(time.Hour) }, func(t *testing.T, tgt cas.TGT) cas.EndedSession {
+			return endedBy(t, cleanup(t, s, now.Add(time.Hour)), tgt.Key)
+		}},
+	}
+	sessions := []struct {
+		name  string
+		first bool // started for a service that is logged out
+		later int  // services recorded afterwards
+	}{
+		{"first service only", true, 0},
+		{"first service and later ones", true, 3},
+		{"no first service (API client)", false, 2},
+		{"no service at all", false, 0},
+	}
+	for _, end := range ends {
+		for _, sc := range sessions {
+			t.Run(end.name+"/"+sc.name, func(t *testing.T) {
+				tgt := newTGT(now)
+				if end.session != nil {
+					end.session(&tgt)
+				}
+				var (
+					want  []cas.SLOTarget
+					first cas.Ticket
+				)
+				if sc.first {
+					// Its id sorts after the later ones' and a later one
+					// shares its time: it still comes first.
+					first = newST(tgt, now)
+					first.ID = "ST-ZZZ" + rand.Text()
+					tgt.FirstService = &cas.SLOTarget{TicketID: first.ID, ServiceID: "first", ServiceURL: first.Service, LogoutURL: "https://app.example.edu/slo"}
+					want = append(want, *tgt.FirstService)
+				}
+				require.NoError(t, s.CreateTGT(ctx(), tgt))
+				if sc.first {
+					require.NoError(t, s.CreateTicket(ctx(), first, nil))
+				}
+				for i := range sc.later {
+					// Recorded later, ids in descending order: the order is
+					// the order of recording, not of ids.
+					st := newST(tgt, now.Add(time.Duration(i)*time.Second))
+					st.ID = "ST-" + string(rune('Y'-i)) + rand.Text()
+					st.Service = "https://sso" + string(rune('a'+i)) + ".example.edu/"
+					slo := &cas.SLOTarget{TicketID: st.ID, ServiceID: "sso" + string(rune('a'+i)), ServiceURL: st.Service, LogoutURL: st.Service + "slo"}
+					require.NoError(t, s.CreateTicket(ctx(), st, slo))
+					want = append(want, *slo)
+				}
+				// A ticket of a service that is not logged out, in between.
+				require.NoError(t, s.CreateTicket(ctx(), newST(tgt, now), nil))
+
+				e := end.end(t, tgt)
+				require.Equal(t, tgt, e.TGT)
+				require.Equal(t, want, e.Services)
+				if sc.first {
+					_, err := s.ConsumeTicket(ctx(), first.ID)
+					require.ErrorIs(t, err, store.ErrNotFound, "the login's ticket goes with its session")
+				}
+				_, err := s.DeleteTGT(ctx(), tgt.Key)
+				require.ErrorIs(t, err, store.ErrNotFound, "the session is ended once")
+			})
+		}
+	}
+}
+
+// endedBy returns the session with key among ended, failing the test when
+// it is not there.
+func endedBy(t *testing.T, ended []cas.EndedSession, key string) cas.EndedSession {
+	t.Helper()
+	for _, e := range ended {
+		if e.TGT.Key == key {
+			return e
+		}
+	}
+	require.Failf(t, "session not ended", "%s", key)
+	return cas.EndedSession{}
 }
