@@ -27,12 +27,18 @@ type config struct {
 	workers, pairs         int
 	duration, warmup, fill time.Duration
 	floor, floorDSN        string
+	seed                   int    // sessions (and tickets, services, journeys) to insert before the loads
+	seedDSN                string // wxcas's own database, for -seed and -unseed
+	unseed                 bool
 }
 
-// loads is what -load selects, in order.
+// loads is what -load selects, in order; none for -load none.
 func (c config) loads() []string {
-	if c.load == "all" {
+	switch c.load {
+	case "all":
 		return allLoads
+	case "none":
+		return nil
 	}
 	return []string{c.load}
 }
@@ -59,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.people, "people", 16, "test people to bind and log in")
 	fs.StringVar(&c.prefix, "prefix", "lt", "the people's emulator user names are <prefix>0, <prefix>1, ...")
 	fs.StringVar(&phone, "first-phone", "13700000000", "phone bound to <prefix>0; person i gets this number + i")
-	fs.StringVar(&c.load, "load", "all", "returning, sso, validate or all (in that order)")
+	fs.StringVar(&c.load, "load", "all", "returning, sso, validate, all (those three in that order) or none (only -unseed and -seed)")
 	fs.IntVar(&c.workers, "workers", 16, "concurrent workers (browsers) in every load, and the floor's -workers")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "measured time of each run (the floor's -duration)")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured time before each run's window (the floor's -warmup)")
@@ -67,6 +73,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.pairs, "pairs", 3, "runs of each load; with -floor each is followed by a floor run (wxcas, floor, wxcas, floor, ...)")
 	fs.StringVar(&c.floor, "floor", "", "path of the built bare-SQL floor binary (../shared/bench-floor); empty: measure wxcas only")
 	fs.StringVar(&c.floorDSN, "floor-dsn", "", "the floor's -dsn; the database it names is DROPPED and recreated at every floor run")
+	fs.IntVar(&c.seed, "seed", 0, "before the loads, insert this many live SSO sessions into wxcas's database, each with a live service ticket, a service recorded for single logout and a finished login journey (needs -seed-dsn)")
+	fs.StringVar(&c.seedDSN, "seed-dsn", "", "wxcas's own MySQL/MariaDB database (its database.dsn, go-sql-driver format), for -seed and -unseed; never the floor's")
+	fs.BoolVar(&c.unseed, "unseed", false, "first delete every row -seed inserted (needs -seed-dsn); without -seed, nothing else runs unless -load is given")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -75,6 +84,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	// -unseed on its own is the step back to a smaller seed (or none)
+	// between measurements: it measures nothing unless asked to.
+	loadGiven := false
+	fs.Visit(func(f *flag.Flag) { loadGiven = loadGiven || f.Name == "load" })
+	if c.unseed && c.seed == 0 && !loadGiven {
+		c.load = "none"
 	}
 	c.base = strings.TrimSuffix(c.base, "/")
 	c.emulator = strings.TrimSuffix(c.emulator, "/")
@@ -111,8 +127,14 @@ func (c config) check() error {
 	if !namePrefix.MatchString(c.prefix) {
 		add("-prefix %q: want 1 to 32 letters, digits, _ or -", c.prefix)
 	}
-	if c.load != "all" && !slices.Contains(allLoads, c.load) {
-		add("-load %q: want returning, sso, validate or all", c.load)
+	if c.load != "all" && c.load != "none" && !slices.Contains(allLoads, c.load) {
+		add("-load %q: want returning, sso, validate, all or none", c.load)
+	}
+	if c.load == "none" && c.seed == 0 && !c.unseed {
+		add("-load none measures nothing: it is for -seed or -unseed alone")
+	}
+	if c.load == "none" && c.floor != "" {
+		add("-floor with -load none: there is nothing to compare it with")
 	}
 	if c.people < 1 || c.workers < 1 || c.pairs < 1 {
 		add("-people, -workers and -pairs must be at least 1")
@@ -136,5 +158,43 @@ func (c config) check() error {
 	} else if c.floorDSN != "" {
 		add("-floor-dsn without -floor")
 	}
+	c.checkSeed(add)
 	return errors.Join(errs...)
+}
+
+// checkSeed checks -seed, -seed-dsn and -unseed. The seeding writes into
+// the database it is given and -unseed deletes from it, so it must be
+// wxcas's: never the floor's, which the floor drops at every run (and
+// whose tables would make a measurement of wxcas meaningless).
+func (c config) checkSeed(add func(string, ...any)) {
+	if c.seed < 0 || c.seed > maxSeed {
+		add("-seed %d: want 0 to %d sessions", c.seed, maxSeed)
+	}
+	if (c.seed > 0 || c.unseed) && c.seedDSN == "" {
+		add("-seed and -unseed need -seed-dsn, the DSN of wxcas's own database")
+		return
+	}
+	if c.seedDSN == "" {
+		return
+	}
+	if c.seed == 0 && !c.unseed {
+		add("-seed-dsn without -seed or -unseed")
+	}
+	cfg, err := mysql.ParseDSN(c.seedDSN)
+	switch {
+	case err != nil:
+		add("-seed-dsn: %v", err)
+		return
+	case cfg.DBName == "":
+		add("-seed-dsn must name wxcas's database")
+		return
+	}
+	if c.floorDSN == "" {
+		return
+	}
+	// The same database, however the two DSNs are written (user, options).
+	floor, err := mysql.ParseDSN(c.floorDSN)
+	if c.seedDSN == c.floorDSN || (err == nil && floor.Net == cfg.Net && floor.Addr == cfg.Addr && floor.DBName == cfg.DBName) {
+		add("-seed-dsn names the floor's database (-floor-dsn), which the floor drops and recreates: give wxcas's own database")
+	}
 }

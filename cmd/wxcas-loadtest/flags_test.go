@@ -32,6 +32,18 @@ func TestBadFlagsExit2(t *testing.T) {
 		{[]string{"-floor", exe, "-floor-dsn", "u@tcp(h)/"}, "must name a database"},
 		{[]string{"-floor-dsn", "u@tcp(h)/f"}, "without -floor"},
 		{[]string{"-emulator", "127.0.0.1:18081"}, "-emulator"},
+		{[]string{"-load", "none"}, "-load none measures nothing"},
+		{[]string{"-seed", "10"}, "need -seed-dsn"},
+		{[]string{"-unseed"}, "need -seed-dsn"},
+		{[]string{"-seed", "-1", "-seed-dsn", "u@tcp(h)/w"}, "-seed -1"},
+		{[]string{"-seed", "100000001", "-seed-dsn", "u@tcp(h)/w"}, "-seed 100000001"},
+		{[]string{"-seed-dsn", "u@tcp(h)/w"}, "-seed-dsn without -seed or -unseed"},
+		{[]string{"-seed", "10", "-seed-dsn", "u@tcp(h)/"}, "-seed-dsn must name wxcas's database"},
+		{[]string{"-seed", "10", "-seed-dsn", "not a dsn"}, "-seed-dsn"},
+		{[]string{"-seed", "10", "-seed-dsn", "u@tcp(h)/f", "-floor", exe, "-floor-dsn", "u@tcp(h)/f"}, "names the floor's database"},
+		// The same database written otherwise (user, password, default port, options).
+		{[]string{"-unseed", "-seed-dsn", "w@tcp(h)/f?parseTime=true", "-floor", exe, "-floor-dsn", "u:p@tcp(h:3306)/f"}, "names the floor's database"},
+		{[]string{"-seed", "10", "-seed-dsn", "u@tcp(h)/w", "-load", "none", "-floor", exe, "-floor-dsn", "u@tcp(h)/f"}, "-floor with -load none"},
 	} {
 		var out, errs bytes.Buffer
 		if code := run(context.Background(), c.args, &out, &errs); code != 2 || !strings.Contains(errs.String(), c.want) {
@@ -74,5 +86,25 @@ func TestInboxFollowsEmulator(t *testing.T) {
 	c, err = parseFlags([]string{"-emulator", "http://127.0.0.1:9001", "-inbox", "http://127.0.0.1:9002/sms"}, &bytes.Buffer{})
 	if err != nil || c.inbox != "http://127.0.0.1:9002/sms" {
 		t.Errorf("inbox %q, %v", c.inbox, err)
+	}
+}
+
+// -unseed alone is a step between measurements and measures nothing; with
+// -seed, or an explicit -load, the loads follow.
+func TestUnseedAloneRunsNoLoad(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		load string
+	}{
+		{[]string{"-unseed"}, "none"},
+		{[]string{"-unseed", "-load", "sso"}, "sso"},
+		{[]string{"-unseed", "-seed", "5"}, "all"},
+		{[]string{"-seed", "5"}, "all"},
+		{[]string{"-seed", "5", "-load", "none"}, "none"},
+	} {
+		cfg, err := parseFlags(append(c.args, "-seed-dsn", "u@tcp(h)/w"), &bytes.Buffer{})
+		if err != nil || cfg.load != c.load || len(cfg.loads()) != map[string]int{"none": 0, "sso": 1, "all": 3}[c.load] {
+			t.Errorf("%q: load %q (%v), %v; want %q", c.args, cfg.load, cfg.loads(), err, c.load)
+		}
 	}
 }
