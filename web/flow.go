@@ -504,16 +504,11 @@ func isMobile(ua string) bool {
 	return false
 }
 
-// newState issues a fresh WeChat state for the journey (the WeChatStart
-// event: only the QR code or redirect just issued can complete it). done
-// reports that the response is already written (the journey moved on or
-// expired meanwhile).
-func (h *Login) newState(c echo.Context, j *journey.Journey, channel string) (state string, done bool, err error) {
-	return h.newStateFor(c, j, channel, h.o.WebsiteAppID)
-}
-
-// newStateFor is newState for the app appID: its callback's code is
-// exchanged with that app.
+// newStateFor issues the WeChat state for the journey and the app appID
+// (whose callback's code is exchanged with that app): the WeChatStart
+// event, so that only the QR code or redirect just issued can complete it.
+// done reports that the response is already written (over the limit, or
+// the journey moved on or expired meanwhile).
 func (h *Login) newStateFor(c echo.Context, j *journey.Journey, channel, appID string) (state string, done bool, err error) {
 	if first := h.firstState(j.ID); j.State == journey.WeChatPending && j.Channel == channel && j.WeChatAppID == appID &&
 		!j.WeChatStateUsed && j.WeChatStateHash != "" && hmac.Equal([]byte(j.WeChatStateHash), []byte(h.hash(purposeState, first))) {
