@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -144,6 +145,11 @@ func NewLogin(o LoginOptions) (*Login, error) {
 	cookieStore := func(maxAge time.Duration) *sessions.CookieStore {
 		cs := sessions.NewCookieStore(o.SessionAuthKey, o.SessionCryptKey)
 		cs.MaxAge(int(maxAge.Seconds()))
+		for _, codec := range cs.Codecs {
+			if sc, ok := codec.(*securecookie.SecureCookie); ok {
+				sc.SetSerializer(stringCookies{})
+			}
+		}
 		cs.Options = &sessions.Options{
 			Path: base + "/", MaxAge: int(maxAge.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 		}
