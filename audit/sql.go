@@ -39,13 +39,9 @@ func (s *SQL) Record(ctx context.Context, e Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.NamedExecContext(ctx, `INSERT INTO audit_events (`+columns+`)
-VALUES (:at, :kind, :outcome, :user_id, :appid, :openid, :unionid, :channel, :client_ip, :service, :request_id, :phone)`,
-		row{
-			At: store.Time(e.At), Kind: e.Kind, Outcome: e.Outcome, UserID: e.UserID,
-			AppID: e.AppID, OpenID: e.OpenID, UnionID: e.UnionID, Channel: e.Channel,
-			ClientIP: e.ClientIP, Service: e.Service, RequestID: e.RequestID, Phone: e.Phone,
-		})
+	// Positional and prepared (store.DB.P): every login writes one.
+	_, err = s.db.P(ctx).ExecContext(ctx, `INSERT INTO audit_events (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		store.Time(e.At), e.Kind, e.Outcome, e.UserID, e.AppID, e.OpenID, e.UnionID, e.Channel, e.ClientIP, e.Service, e.RequestID, e.Phone)
 	return err
 }
 

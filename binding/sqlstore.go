@@ -165,7 +165,7 @@ func (s *SQLStore) seenBefore(ctx context.Context, a Account, now time.Time) (se
 	}
 	// The person's binding is under the unionid key when the row knows the
 	// unionid, else under the openid key; the user is the one bound.
-	err = sqlx.GetContext(ctx, s.db.Q(ctx), &r, `SELECT x.*, u.phone FROM (
+	err = sqlx.GetContext(ctx, s.db.P(ctx), &r, `SELECT x.*, u.phone FROM (
   SELECT acc.unionid, acc.nickname, acc.avatar_url, acc.last_seen_at,
     (SELECT user_id FROM wechat_bindings WHERE identity_key = `+unionKey+`) AS by_union,
     (SELECT user_id FROM wechat_bindings WHERE identity_key = ?) AS by_openid
@@ -357,7 +357,7 @@ func (s *SQLStore) FindByID(ctx context.Context, id string) (User, error) {
 
 func (s *SQLStore) findUser(ctx context.Context, q, arg string) (User, error) {
 	var u User
-	err := s.db.Q(ctx).QueryRowxContext(ctx, q, arg).Scan(&u.ID, &u.Phone)
+	err := s.db.P(ctx).QueryRowxContext(ctx, q, arg).Scan(&u.ID, &u.Phone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}

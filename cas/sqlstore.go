@@ -43,7 +43,7 @@ func (s *SQLStore) CreateTGT(ctx context.Context, t TGT) error {
 			first[i] = sql.NullString{String: v, Valid: true}
 		}
 	}
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt (`+tgtColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = s.db.P(ctx).ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt (`+tgtColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		t.Key, t.PrincipalID, string(attrs), store.Time(t.AuthenticatedAt), store.Time(t.CreatedAt),
 		store.Time(t.LastUsedAt), store.Time(t.ExpiresAt), store.Time(t.IdleExpiresAt),
 		first[0], first[1], first[2], first[3])
@@ -54,7 +54,7 @@ func (s *SQLStore) CreateTGT(ctx context.Context, t TGT) error {
 }
 
 func (s *SQLStore) GetTGT(ctx context.Context, key string) (TGT, error) {
-	return getTGT(ctx, s.db.DB, s.db, key)
+	return getTGT(ctx, s.db.P(ctx), s.db, key)
 }
 
 func getTGT(ctx context.Context, q sqlx.QueryerContext, db *store.DB, key string) (TGT, error) {
@@ -110,7 +110,7 @@ func endedSession(t TGT) EndedSession {
 }
 
 func (s *SQLStore) TouchTGT(ctx context.Context, key string, lastUsed, idleExpires time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE cas_tgt SET last_used_at = ?, idle_expires_at = ? WHERE id_hash = ?`),
+	_, err := s.db.P(ctx).ExecContext(ctx, s.db.Rebind(`UPDATE cas_tgt SET last_used_at = ?, idle_expires_at = ? WHERE id_hash = ?`),
 		store.Time(lastUsed), store.Time(idleExpires), key)
 	if err != nil {
 		return fmt.Errorf("cas: touch TGT: %w", err)
@@ -237,7 +237,7 @@ func (s *SQLStore) CreateTicket(ctx context.Context, t Ticket, slo *SLOTarget) e
 	}
 	created, expires := store.Time(t.CreatedAt), store.Time(t.ExpiresAt)
 	if slo != nil {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt_services (st_id, tgt_hash, service_id, service_url, logout_url, created_at, expires_at)
+		_, err := s.db.P(ctx).ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tgt_services (st_id, tgt_hash, service_id, service_url, logout_url, created_at, expires_at)
 VALUES (?, ?, ?, ?, ?, ?, `+sessionExpiry+`)`),
 			slo.TicketID, t.TGTKey, slo.ServiceID, slo.ServiceURL, slo.LogoutURL, created, t.TGTKey, created)
 		if err != nil {
@@ -246,7 +246,7 @@ VALUES (?, ?, ?, ?, ?, ?, `+sessionExpiry+`)`),
 	}
 	// Written for a session that is gone, the ticket is expired from the
 	// start (created_at) and goes at the next clean-up.
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tickets (`+ticketColumns+`)
+	_, err := s.db.P(ctx).ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tickets (`+ticketColumns+`)
 VALUES (?, ?, ?, ?, ?, ?, `+fmt.Sprintf(ticketExpiry, s.lockSessionRow())+`, ?, ?, ?)`),
 		t.ID, t.TGTKey, t.Service, t.FromNewLogin, proxies, created,
 		expires, expires, expires, t.TGTKey, created,
@@ -274,7 +274,7 @@ func (s *SQLStore) ConsumeTicket(ctx context.Context, id string) (Ticket, error)
 			&principal, &attrs, &authenticated)
 	}
 	if s.db.Returning {
-		err := scan(s.db.QueryRowxContext(ctx, s.db.Rebind(`DELETE FROM cas_tickets WHERE id = ? RETURNING `+ticketColumns), id))
+		err := scan(s.db.P(ctx).QueryRowxContext(ctx, s.db.Rebind(`DELETE FROM cas_tickets WHERE id = ? RETURNING `+ticketColumns), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return Ticket{}, store.ErrNotFound
 		}
@@ -304,14 +304,14 @@ func (s *SQLStore) ConsumeTicket(ctx context.Context, id string) (Ticket, error)
 
 // readThenDelete is ConsumeTicket without RETURNING (MySQL): two statements.
 func (s *SQLStore) readThenDelete(ctx context.Context, id string, scan func(*sqlx.Row) error) error {
-	err := scan(s.db.QueryRowxContext(ctx, s.db.Rebind(`SELECT `+ticketColumns+` FROM cas_tickets WHERE id = ?`), id))
+	err := scan(s.db.P(ctx).QueryRowxContext(ctx, s.db.Rebind(`SELECT `+ticketColumns+` FROM cas_tickets WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("cas: read ticket: %w", err)
 	}
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM cas_tickets WHERE id = ?`), id)
+	res, err := s.db.P(ctx).ExecContext(ctx, s.db.Rebind(`DELETE FROM cas_tickets WHERE id = ?`), id)
 	if err != nil {
 		return fmt.Errorf("cas: consume ticket: %w", err)
 	}

@@ -258,11 +258,17 @@ func TestStatementsPerTicket(t *testing.T) {
 		before := counters()
 		fn()
 		d := diff(diff(counters(), before), idle)
+		// Every statement ran prepared (store.DB.P): one execute each, no
+		// parse on the server.
+		executed, statements := d["STMT_EXECUTE"], 0
+		delete(d, "STMT_EXECUTE")
 		for k, v := range d {
+			statements += v
 			if v == 0 {
 				delete(d, k)
 			}
 		}
+		require.Equal(t, statements, executed, "statements run prepared: %v", d)
 		return d
 	}
 	h := newHarness(t, db)

@@ -45,10 +45,11 @@ func toRow(j *Journey) *row {
 func (s *SQLStore) Create(ctx context.Context, j *Journey) error {
 	j.Version = 0
 	normalise(j)
-	_, err := s.db.Q(ctx).NamedExecContext(ctx, `INSERT INTO login_journeys (`+columns+`) VALUES (
-:id, :state, :transport, :channel, :service, :return_to, :secret_hash, :wechat_state_hash, :wechat_state_used,
-:appid, :openid, :unionid, :nickname, :avatar_url, :phone, :user_id, :version, :created_at, :step_expires_at, :expires_at,
-:entry_appid, :entry_openid, :wechat_appid)`, toRow(j))
+	_, err := s.db.P(ctx).ExecContext(ctx, `INSERT INTO login_journeys (`+columns+`) VALUES (
+?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.State, j.Transport, j.Channel, j.Service, j.Return, j.SecretHash, j.WeChatStateHash, j.WeChatStateUsed,
+		j.AppID, j.OpenID, j.UnionID, j.Nickname, j.AvatarURL, j.Phone, j.UserID, j.Version, j.CreatedAt, toRow(j).StepDeadline, j.ExpiresAt,
+		j.EntryAppID, j.EntryOpenID, j.WeChatAppID)
 	if err != nil {
 		return fmt.Errorf("journey: create: %w", err)
 	}
@@ -57,7 +58,7 @@ func (s *SQLStore) Create(ctx context.Context, j *Journey) error {
 
 // Get implements Store.
 func (s *SQLStore) Get(ctx context.Context, id string) (*Journey, error) {
-	return s.get(ctx, s.db.Q(ctx), id, "")
+	return s.get(ctx, s.db.P(ctx), id, "")
 }
 
 func (s *SQLStore) get(ctx context.Context, q sqlx.QueryerContext, id, lock string) (*Journey, error) {
@@ -122,7 +123,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Journey) erro
 // journey as it read it, and whoever changed the row since has bumped the
 // version, so the write finds no row.
 func (s *SQLStore) Replace(ctx context.Context, j *Journey) error {
-	return s.replace(ctx, s.db.Q(ctx), j)
+	return s.replace(ctx, s.db.P(ctx), j)
 }
 
 func (s *SQLStore) replace(ctx context.Context, q sqlx.ExecerContext, j *Journey) error {

@@ -145,7 +145,7 @@ func (l Limiter) HitN(ctx context.Context, key string, n int, lim Limit, now tim
 		return 0, nil
 	}
 	// One statement, no transaction: the upsert is atomic on its own.
-	used, ends, err := count(ctx, l.DB.Q(ctx), l.DB, l.Table, key, n, now, lim.Window)
+	used, ends, err := count(ctx, l.DB.P(ctx), l.DB, l.Table, key, n, now, lim.Window)
 	if err != nil {
 		return 0, err
 	}

@@ -78,6 +78,9 @@ type DB struct {
 	// MariaDB 10.0.5+; not MySQL), so a single-use row is read and used
 	// up in one statement.
 	Returning bool
+
+	// prepared: the statements P keeps (nil: none are kept).
+	prepared *preparedCache
 }
 
 // Open connects, retrying an unreachable MySQL server with backoff for at most
@@ -164,7 +167,7 @@ func openSQLite(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	db := &DB{DB: sqlx.NewDb(raw, "sqlite"), Dialect: SQLite, Name: "sqlite:" + path}
+	db := &DB{DB: sqlx.NewDb(raw, "sqlite"), Dialect: SQLite, Name: "sqlite:" + path, prepared: &preparedCache{}}
 	// Touch the file now so a read-only directory is reported with its path.
 	if _, err := db.Exec("PRAGMA user_version"); err != nil {
 		db.Close()
@@ -201,7 +204,7 @@ func openMySQL(opts Options) (*DB, error) {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
 	name := fmt.Sprintf("mysql:%s@%s/%s", cfg.User, cfg.Addr, cfg.DBName)
-	return &DB{DB: sqlx.NewDb(sql.OpenDB(conn), "mysql"), Dialect: MySQL, Name: name}, nil
+	return &DB{DB: sqlx.NewDb(sql.OpenDB(conn), "mysql"), Dialect: MySQL, Name: name, prepared: &preparedCache{}}, nil
 }
 
 // redactDSNError keeps a DSN parse error from echoing the password.
