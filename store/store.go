@@ -176,8 +176,12 @@ func openSQLite(opts Options) (*DB, error) {
 	return db, nil
 }
 
-func openMySQL(opts Options) (*DB, error) {
-	cfg, err := mysql.ParseDSN(opts.DSN)
+// MySQLConfig is the driver configuration of a DSN with the session every
+// wxcas connection runs in: UTC times, strict SQL mode, binary collation,
+// arguments escaped into the statement (see below), a connect timeout. The
+// load test's seeding connects with it too.
+func MySQLConfig(dsn string) (*mysql.Config, error) {
+	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: invalid DSN: %v", redactDSNError(err))
 	}
@@ -194,10 +198,19 @@ func openMySQL(opts Options) (*DB, error) {
 	// round trip where there were three (measured at 10-15 % of wxcas's CPU
 	// and most of its statements per login). The connection's character set
 	// is utf8mb4, which the driver's escaping is safe for, and it follows
-	// the server's NO_BACKSLASH_ESCAPES flag.
+	// the server's NO_BACKSLASH_ESCAPES flag. The statements every login
+	// runs are prepared once per connection instead (DB.P).
 	cfg.InterpolateParams = true
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
+	}
+	return cfg, nil
+}
+
+func openMySQL(opts Options) (*DB, error) {
+	cfg, err := MySQLConfig(opts.DSN)
+	if err != nil {
+		return nil, err
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {

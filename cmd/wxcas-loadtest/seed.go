@@ -6,7 +6,8 @@ package main
 // and emptied of them again. The tool writes SQL directly, in wxcas's
 // formats (cas/sqlstore.go, journey/sqlstore.go, sql/mysql/), instead of
 // importing wxcas's stores: it stays a client that measures wxcas from the
-// outside. seed_test.go reads the rows back through wxcas's own stores.
+// outside (it shares only wxcas's connection settings, store.MySQLConfig).
+// seed_test.go reads the rows back through wxcas's own stores.
 
 import (
 	"context"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"wxcas/store"
 )
 
 const (
@@ -93,25 +96,13 @@ var seedTables = []seedTable{
 }
 
 // openSeedDB connects to wxcas's database with the session settings wxcas
-// itself uses (store.openMySQL): UTC times, strict mode, binary collation,
-// and arguments escaped into the statement, so a batch of 1,000 rows is
-// one round trip, not a prepare, an execute and a close.
+// itself uses (store.MySQLConfig): UTC times, strict mode, binary
+// collation, and arguments escaped into the statement, so a batch of 1,000
+// rows is one round trip, not a prepare, an execute and a close.
 func openSeedDB(ctx context.Context, dsn string, conns int) (*sql.DB, string, error) {
-	cfg, err := mysql.ParseDSN(dsn)
+	cfg, err := store.MySQLConfig(dsn)
 	if err != nil {
 		return nil, "", fmt.Errorf("-seed-dsn: %w", err)
-	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["time_zone"] = "'+00:00'"
-	cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'"
-	cfg.Collation = "utf8mb4_bin"
-	cfg.InterpolateParams = true
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 5 * time.Second
 	}
 	// The name shown in the output, without the password.
 	name := fmt.Sprintf("%s@%s/%s", cfg.User, cfg.Addr, cfg.DBName)
@@ -229,20 +220,9 @@ func seedRows(ctx context.Context, db *sql.DB, plan seedPlan, n, workers int, w 
 	now := time.Now().UTC()
 	var done atomic.Int64 // sessions written
 	start := time.Now()
-	stop := make(chan struct{})
-	var printer sync.WaitGroup
-	printer.Go(func() {
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				d := done.Load()
-				fmt.Fprintf(w, "seed: %d/%d sessions (%.0f%%), %.0f rows/s\n", d, n, 100*float64(d)/float64(n), float64(4*d)/time.Since(start).Seconds())
-			}
-		}
+	stopProgress := every(5*time.Second, func() {
+		d := done.Load()
+		fmt.Fprintf(w, "seed: %d/%d sessions (%.0f%%), %.0f rows/s\n", d, n, 100*float64(d)/float64(n), float64(4*d)/time.Since(start).Seconds())
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -272,8 +252,7 @@ func seedRows(ctx context.Context, db *sql.DB, plan seedPlan, n, workers int, w 
 		})
 	}
 	wg.Wait()
-	close(stop)
-	printer.Wait()
+	stopProgress()
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
@@ -448,23 +427,12 @@ func unseedRows(ctx context.Context, db *sql.DB, w io.Writer) (map[string]int64,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
-	stop := make(chan struct{})
-	var printer sync.WaitGroup
-	printer.Go(func() {
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				var parts []string
-				for k, t := range seedTables {
-					parts = append(parts, fmt.Sprintf("%s=%d", t.name, deleted[k].Load()))
-				}
-				fmt.Fprintf(w, "unseed: deleted so far %s (%s)\n", strings.Join(parts, " "), time.Since(start).Round(time.Second))
-			}
+	stopProgress := every(5*time.Second, func() {
+		var parts []string
+		for k, t := range seedTables {
+			parts = append(parts, fmt.Sprintf("%s=%d", t.name, deleted[k].Load()))
 		}
+		fmt.Fprintf(w, "unseed: deleted so far %s (%s)\n", strings.Join(parts, " "), time.Since(start).Round(time.Second))
 	})
 	errs := make([]error, len(seedTables))
 	var wg sync.WaitGroup
@@ -477,8 +445,7 @@ func unseedRows(ctx context.Context, db *sql.DB, w io.Writer) (map[string]int64,
 		})
 	}
 	wg.Wait()
-	close(stop)
-	printer.Wait()
+	stopProgress()
 	out := map[string]int64{}
 	for k, t := range seedTables {
 		out[t.name] = deleted[k].Load()
@@ -615,4 +582,28 @@ func seedStep(ctx context.Context, c config, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "seed: rows now (seeded/all): %s (counted in %s)\n", formatCounts(counts), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// every runs report every period until the returned function is called,
+// which waits for a report under way: the progress lines of seeding and
+// unseeding.
+func every(period time.Duration, report func()) (stop func()) {
+	done := make(chan struct{})
+	var running sync.WaitGroup
+	running.Go(func() {
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				report()
+			}
+		}
+	})
+	return func() {
+		close(done)
+		running.Wait()
+	}
 }
