@@ -180,14 +180,21 @@ const ticketColumns = `id, tgt_hash, service, from_new_login, proxies, created_a
 const sessionExpiry = `COALESCE((SELECT expires_at FROM cas_tgt WHERE id_hash = ?), ?)`
 
 // ticketExpiry is a ticket's expires_at: the earliest of its own expiry and
-// its session's hard and idle expiry, or its created_at (the fallback) when
-// the session is gone. Its arguments are the ticket's expiry three times,
-// the TGT key and the fallback. The lock clause is lockSessionRow.
+// its session's hard and idle expiry, or endedSessionTicketExpiry (the
+// fallback) when the session is gone. Its arguments are the ticket's expiry
+// three times, the TGT key and the fallback. The lock clause is
+// lockSessionRow.
 const ticketExpiry = `COALESCE((SELECT CASE
     WHEN expires_at < ? AND expires_at <= idle_expires_at THEN expires_at
     WHEN idle_expires_at < ? THEN idle_expires_at
     ELSE ? END
   FROM cas_tgt WHERE id_hash = ?%s), ?)`
+
+// endedSessionTicketExpiry is the expiry of a ticket written for a session
+// that is gone: long past on every clock. Validation reads only the ticket,
+// so "expired at its own creation" would be accepted by an instance whose
+// clock is behind the one that wrote it.
+var endedSessionTicketExpiry = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // lockSessionRow makes the read of the session in ticketExpiry a locking
 // read on MySQL. A ticket row is the proof that its session is alive (the
@@ -249,7 +256,7 @@ VALUES (?, ?, ?, ?, ?, ?, `+sessionExpiry+`)`),
 	_, err := s.db.P(ctx).ExecContext(ctx, s.db.Rebind(`INSERT INTO cas_tickets (`+ticketColumns+`)
 VALUES (?, ?, ?, ?, ?, ?, `+fmt.Sprintf(ticketExpiry, s.lockSessionRow())+`, ?, ?, ?)`),
 		t.ID, t.TGTKey, t.Service, t.FromNewLogin, proxies, created,
-		expires, expires, expires, t.TGTKey, created,
+		expires, expires, expires, t.TGTKey, endedSessionTicketExpiry,
 		principal, attrs, authenticated)
 	if err != nil {
 		return fmt.Errorf("cas: store ticket: %w", err)
