@@ -189,6 +189,12 @@ type Answer struct {
 	// Replay: the event repeated one that already succeeded (a double
 	// submission, a callback delivered twice): the transport finishes again.
 	Replay bool
+	// Repeat: a WeChat callback that did not make the journey's move
+	// itself: its state had been used, or another callback with it wrote
+	// first. It answers with that one's result, but may have asked WeChat
+	// and waited for it: a browser transport counts it against the
+	// sender's limits, since its state paid for one exchange only.
+	Repeat bool
 	// StepUpAppID: ask WeChat again, with the userinfo scope on this
 	// Official Account (see Config.UnionIDApp).
 	StepUpAppID string
@@ -232,7 +238,7 @@ func (e *Engine) handleLoaded(ctx context.Context, j *Journey, ev Event, from Fr
 			audited.AppID = wc.AppID
 		}
 		e.auditRefusal(ctx, &audited, from, err)
-		return Answer{Journey: j}, err
+		return Answer{Journey: j, Repeat: a.Repeat}, err
 	}
 	return a, nil
 }
@@ -494,7 +500,7 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		}()
 	}
 	if ev.Code == "" {
-		return Answer{}, e.ledNowhere(ctx, j, ev, from, fail(CodeWeChatRefused, nil))
+		return e.ledNowhere(ctx, j, ev, from, fail(CodeWeChatRefused, nil))
 	}
 	appID := ev.AppID
 	if j.WeChatAppID != "" {
@@ -508,7 +514,7 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		return e.afterDuplicateCallback(ctx, loaded, ev, from)
 	}
 	if err != nil {
-		return Answer{}, e.ledNowhere(ctx, j, ev, from, outcomeOf(err))
+		return e.ledNowhere(ctx, j, ev, from, outcomeOf(err))
 	}
 	id := login.Identity{Account: acct, Holder: j.holder()}
 	user, err := e.d.Login.Identify(ctx, id)
@@ -583,7 +589,7 @@ func (e *Engine) linkEntry(ctx context.Context, j *Journey, from From) error {
 // is forgotten, so that a repeat of the callback is refused at once instead
 // of waiting for a first callback that is no longer running; the journey's
 // page issues a new one.
-func (e *Engine) ledNowhere(ctx context.Context, j *Journey, ev WeChatCode, from From, err error) error {
+func (e *Engine) ledNowhere(ctx context.Context, j *Journey, ev WeChatCode, from From, err error) (Answer, error) {
 	var uerr error
 	switch oe := AsError(err); {
 	case oe != nil && oe.Code == CodeSnapshotUser:
@@ -592,9 +598,11 @@ func (e *Engine) ledNowhere(ctx context.Context, j *Journey, ev WeChatCode, from
 		_, uerr = e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.WeChatStateHash = "" }, WeChatPending)
 	}
 	if uerr != nil && AsError(uerr) == nil && !errors.Is(uerr, errChanged) {
-		return uerr
+		return Answer{}, uerr
 	}
-	return err
+	// Another callback with the state moved the journey first: this one
+	// asked WeChat beyond what the state paid for (Answer.Repeat).
+	return Answer{Repeat: errors.Is(uerr, errChanged)}, err
 }
 
 // afterLostRace answers a callback whose write found the journey changed
@@ -612,6 +620,13 @@ func (e *Engine) afterLostRace(ctx context.Context, id string, ev WeChatCode, fr
 // then shows where it stands; a journey the first one finished finishes
 // again (within FinishGrace), so the person lands on the service.
 func (e *Engine) afterDuplicateCallback(ctx context.Context, j *Journey, ev WeChatCode, from From) (Answer, error) {
+	a, err := e.awaitFirstCallback(ctx, j, ev, from)
+	a.Repeat = true
+	return a, err
+}
+
+// awaitFirstCallback is afterDuplicateCallback's wait for the first.
+func (e *Engine) awaitFirstCallback(ctx context.Context, j *Journey, ev WeChatCode, from From) (Answer, error) {
 	if ev.StateHash == "" || !hmac.Equal([]byte(j.WeChatStateHash), []byte(ev.StateHash)) {
 		return Answer{}, fail(CodeStateInvalid, errors.New("state not issued for this journey"))
 	}

@@ -611,6 +611,15 @@ func (h *Login) wechatCallback(c echo.Context) error {
 	}
 	ev := journey.WeChatCode{AppID: appID, Code: c.QueryParam("code"), StateHash: h.hash(purposeState, state), Finish: true}
 	a, err := h.o.Engine.HandleLoaded(c.Request().Context(), j, ev, h.from(c, j.ID))
+	if a.Repeat {
+		// Its state paid for one exchange with WeChat (newStateFor); a
+		// callback that was not that one (a repeat, a lost race) may have
+		// asked WeChat again and waited for the first: it counts, so that
+		// one state cannot buy them without end.
+		if _, cerr := h.overLimit(c.Request(), 1); cerr != nil {
+			h.o.Logger.WarnContext(c.Request().Context(), "login rate limit not counted", "err", cerr)
+		}
+	}
 	if err != nil {
 		return h.wechatRefused(c, j, err)
 	}

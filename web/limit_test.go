@@ -2,8 +2,10 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,4 +143,41 @@ func TestLimitNeedsALimiter(t *testing.T) {
 	o.PerIP = ratelimit.Limit{Max: 1, Window: time.Minute}
 	_, err := NewLogin(o)
 	require.ErrorContains(t, err, "Limiter")
+}
+
+// A state pays for one exchange with WeChat. Callbacks beyond it count on
+// their own: those that lose the race to the journey's write (found by an
+// outside probe: 50 at once made 12 exchanges for one count), and repeats
+// with a code WeChat already exchanged (each asked WeChat and waited ~3 s
+// for a first callback that never came, without bound).
+func TestCallbacksBeyondTheStateCount(t *testing.T) {
+	t.Run("concurrent callbacks with one state", func(t *testing.T) {
+		e, _ := limitedEnv(t, 5)
+		b := e.browser()
+		id := b.start() // 2
+		_, state := b.qr(id)
+		const n = 8
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { b.scan(state, fmt.Sprint("bogus-", i)) })
+		}
+		wg.Wait()
+		require.LessOrEqual(t, e.wx.calls, n)
+		// One of them was the state's exchange; the other 7 counted:
+		// 2 + 7 is over 5, where 2 alone would let a start (2) through.
+		requireTooMany(t, e.browser().get("/cas/login?service="+url.QueryEscape(service)), "60")
+	})
+	t.Run("a code WeChat already exchanged", func(t *testing.T) {
+		e, _ := limitedEnv(t, 4)
+		b := e.browser()
+		id := b.start() // 2
+		_, state := b.qr(id)
+		e.wx.issue(appWeb, "spent", person("mallory"), nil)
+		_, err := e.wx.Identify(context.Background(), appWeb, "spent")
+		require.NoError(t, err)
+		p := b.scan(state, "spent") // waits for a first callback, in vain
+		requireText(t, p, "state_invalid")
+		// Counted: 3, and a start (2) is over 4; uncounted it would fit.
+		requireTooMany(t, e.browser().get("/cas/login?service="+url.QueryEscape(service)), "60")
+	})
 }
