@@ -53,8 +53,9 @@ type Login struct {
 	FlowTTL time.Duration `yaml:"flow_ttl"`
 	// PerIP limits, per client address, the logins started at /cas/login
 	// (2 each: the start and the callback it leads to), the further WeChat
-	// states a login issues and the callbacks with a state no login of the
-	// browser issued: what costs journey rows and calls to WeChat (see
+	// states a login issues, the callbacks with a state no login of the
+	// browser issued and those beyond the one a state paid for: what costs
+	// journey rows and calls to WeChat (see
 	// web.Login.limited). High by default, since a campus NAT puts many
 	// people behind one address; Max 0 turns it off.
 	PerIP ratelimit.Limit `yaml:"per_ip"`
