@@ -274,10 +274,11 @@ func (h *Login) failed(w http.ResponseWriter, r *http.Request, msg string, err e
 // over the limit, the error page when the count failed. What costs rows and
 // calls to WeChat counts: a journey start (2: itself and the WeChat answer
 // its first state leads to), every further WeChat state a journey issues
-// (each can bring one exchange of a code with WeChat), and every callback
-// whose state no journey of the browser issued. A callback with its
-// journey's state was counted when the state was, and a journey's own
-// pages and forms are bounded by its steps.
+// (each can bring one exchange of a code with WeChat), every callback whose
+// state no journey of the browser issued, and every callback beyond the one
+// its state paid for (journey.Answer.Repeat). A callback with its journey's
+// state was counted when the state was, and a journey's own pages and forms
+// are bounded by its steps.
 func (h *Login) limited(w http.ResponseWriter, r *http.Request, n int) bool {
 	wait, err := h.overLimit(r, n)
 	return h.answerLimit(w, r, wait, err)
