@@ -215,7 +215,8 @@ func (e *Engine) Handle(ctx context.Context, id string, ev Event, from From) (An
 
 // HandleLoaded is Handle for a journey the transport has just loaded for
 // the same sender (Load) in this request: it is not read again. The update
-// still checks, under the row's lock, that nobody changed it since, that
+// still checks, by its compare-and-swap on the version, that nobody changed
+// it since; and on the journey in hand, that
 // the sender holds it and that it has not expired.
 func (e *Engine) HandleLoaded(ctx context.Context, j *Journey, ev Event, from From) (Answer, error) {
 	return e.handleLoaded(ctx, j, ev, from)
