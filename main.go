@@ -5,6 +5,9 @@
 //	wxcas check-config [-config FILE] validate the configuration and exit
 //	wxcas migrate [-config FILE]      apply database migrations and exit
 //	wxcas emulator [-config FILE]     serve the sandbox's WeChat emulator and SMS inbox alone
+//	wxcas users …                     find, unbind and export users and bindings
+//	wxcas audit …                     query the audit log
+//	wxcas doctor [-config FILE]       live preflight of a deployment
 //	wxcas help                        list the commands
 package main
 
@@ -19,7 +22,6 @@ import (
 	"runtime/pprof"
 	"syscall"
 
-	"wxcas/config"
 )
 
 // Exit codes.
@@ -43,6 +45,9 @@ commands:
   check-config  validate the configuration, list every problem, exit 2 if any
   migrate       apply database migrations and exit (serve also migrates at start-up)
   emulator      serve only the sandbox's WeChat emulator and SMS inbox, on sandbox.emulator_url
+  users         find, unbind and export users and their WeChat bindings (wxcas users -h)
+  audit         query the audit log (wxcas audit -h)
+  doctor        check a deployment live: database, clock, secrets, TLS, WeChat, SMS
   help          print this help
 
   -config FILE  the configuration file (default ./config.yaml)
@@ -64,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "serve", "check-config", "migrate", "emulator":
+	case "users", "audit", "doctor":
+		// These parse their own arguments (sub-commands and flags).
+		return operatorCommands[cmd](ctx, args, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "wxcas: unknown command %q\n\n%s", cmd, usage)
 		return exitBadInput
@@ -90,17 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 
-	cfg, err := config.Load(*path)
-	if err != nil {
-		var problems config.Problems
-		if errors.As(err, &problems) {
-			fmt.Fprintf(stderr, "%s: %d problem(s):\n", *path, len(problems))
-			for _, p := range problems {
-				fmt.Fprintln(stderr, p)
-			}
-		} else {
-			fmt.Fprintf(stderr, "wxcas: %v\n", err)
-		}
+	cfg, ok := loadConfigFlag(*path, stderr)
+	if !ok {
 		return exitBadInput
 	}
 
