@@ -55,6 +55,10 @@ func (s *switchStore) GetTGT(ctx context.Context, key string) (cas.TGT, error) {
 	return s.pick(true).GetTGT(ctx, key)
 }
 
+func (s *switchStore) SessionsOf(ctx context.Context, principalID string, now time.Time) ([]string, error) {
+	return s.pick(true).SessionsOf(ctx, principalID, now)
+}
+
 func (s *switchStore) TouchTGT(ctx context.Context, key string, lastUsed, idleExpires time.Time) error {
 	return s.pick(false).TouchTGT(ctx, key, lastUsed, idleExpires)
 }

@@ -84,6 +84,35 @@ func (s *Server) SessionByKey(ctx context.Context, key string) (Session, error) 
 // error.
 func (s *Server) Logout(ctx context.Context, key string) error { return s.logout(ctx, key) }
 
+// EndSessionsOf ends every live session of the principal except the one
+// stored under keep (empty: all of them), each as Logout does: single
+// logout to its services and OnLogout (the OpenID grants of the session).
+// It returns how many it ended; on an error the sessions before it are
+// ended and the rest are not.
+func (s *Server) EndSessionsOf(ctx context.Context, principalID, keep string) (int, error) {
+	ended := 0
+	for {
+		keys, err := s.store.SessionsOf(ctx, principalID, s.now())
+		if err != nil {
+			return ended, err
+		}
+		n := 0
+		for _, k := range keys {
+			if k == keep {
+				continue
+			}
+			if err := s.logout(ctx, k); err != nil {
+				return ended, err
+			}
+			ended++
+			n++
+		}
+		if len(keys) < maxSessionsOf || n == 0 {
+			return ended, nil
+		}
+	}
+}
+
 // OnLogout sets what is told when a user's session is ended by a logout
 // (/cas/logout, the REST DELETE, another user logging in on the browser,
 // Logout), after the session is gone: the protocols built on the session

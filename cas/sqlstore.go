@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -67,6 +68,18 @@ func getTGT(ctx context.Context, q sqlx.QueryerContext, db *store.DB, key string
 		return TGT{}, fmt.Errorf("cas: read TGT: %w", err)
 	}
 	return r.decode()
+}
+
+// SessionsOf uses the index on principal_id (migration 00053).
+func (s *SQLStore) SessionsOf(ctx context.Context, principalID string, now time.Time) ([]string, error) {
+	var keys []string
+	err := s.db.SelectContext(ctx, &keys, s.db.Rebind(`SELECT id_hash FROM cas_tgt
+  WHERE principal_id = ? AND expires_at > ? AND idle_expires_at > ?
+  ORDER BY created_at DESC LIMIT `+strconv.Itoa(maxSessionsOf)), principalID, store.Time(now), store.Time(now))
+	if err != nil {
+		return nil, fmt.Errorf("cas: list sessions: %w", err)
+	}
+	return keys, nil
 }
 
 // tgtRow is a cas_tgt row (tgtColumns) as scanned, before decoding: GetTGT,

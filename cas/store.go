@@ -29,6 +29,11 @@ type TicketStore interface {
 	// callers end one session, exactly one gets it; the other gets ErrNotFound.
 	DeleteTGT(ctx context.Context, key string) (EndedSession, error)
 
+	// SessionsOf returns the keys of the principal's sessions that are not
+	// past their hard or idle expiry at now (at most maxSessionsOf of them,
+	// newest first): the sessions a change to the person's account ends.
+	SessionsOf(ctx context.Context, principalID string, now time.Time) ([]string, error)
+
 	// CreateTicket stores an ST or PT; with a non-nil slo it first records
 	// that the session's service must be told about a logout. The stored
 	// expiry is the earliest of t.ExpiresAt and the session's hard and idle
@@ -54,6 +59,10 @@ type TicketStore interface {
 	// held in memory). Concurrent calls report each session once.
 	Cleanup(ctx context.Context, now time.Time, ended func(EndedSession)) error
 }
+
+// maxSessionsOf bounds SessionsOf: a person has a handful of sessions; a
+// principal shared by thousands of API sessions is ended a page at a time.
+const maxSessionsOf = 1000
 
 // TGT is an SSO session. Only the SHA-256 of its id is stored (Key), so a
 // copy of the database does not hand out live sessions.

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) cas.TicketStore) {
 		{"TicketsEndWithTheirSession", testTicketsEndWithTheirSession},
 		{"NoLiveTicketAfterConcurrentEnd", testNoLiveTicketAfterConcurrentEnd},
 		{"FirstServiceLoggedOutFirst", testFirstServiceLoggedOutFirst},
+		{"SessionsOfPrincipal", testSessionsOf},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -728,4 +729,43 @@ func endedBy(t *testing.T, ended []cas.EndedSession, key string) cas.EndedSessio
 	}
 	require.Failf(t, "session not ended", "%s", key)
 	return cas.EndedSession{}
+}
+
+// SessionsOf lists the principal's live sessions, newest first, and no one
+// else's nor any past its hard or idle expiry.
+func testSessionsOf(t *testing.T, s cas.TicketStore) {
+	older, newer := newTGT(base), newTGT(base.Add(time.Minute))
+	hardExpired, idleExpired, bob := newTGT(base), newTGT(base), newTGT(base)
+	hardExpired.ExpiresAt = base.Add(time.Hour)
+	idleExpired.IdleExpiresAt = base.Add(time.Hour)
+	// Names of their own: the suite's other tests may share the store.
+	alice, bobID := "alice-"+rand.Text(), "bob-"+rand.Text()
+	for _, tgt := range []*cas.TGT{&older, &newer, &hardExpired, &idleExpired} {
+		tgt.PrincipalID = alice
+	}
+	bob.PrincipalID = bobID
+	for _, tgt := range []cas.TGT{older, newer, hardExpired, idleExpired, bob} {
+		require.NoError(t, s.CreateTGT(ctx(), tgt))
+	}
+	tests := []struct {
+		principal string
+		now       time.Time
+		want      []string
+	}{
+		{alice, base.Add(2 * time.Minute), []string{newer.Key, older.Key, hardExpired.Key, idleExpired.Key}},
+		{alice, base.Add(time.Hour), []string{newer.Key, older.Key}},
+		{bobID, base.Add(time.Hour), []string{bob.Key}},
+		{"carol-" + rand.Text(), base, nil},
+	}
+	for _, tc := range tests {
+		got, err := s.SessionsOf(ctx(), tc.principal, tc.now)
+		require.NoError(t, err)
+		if tc.now.Equal(base.Add(2 * time.Minute)) {
+			// The three created at base share created_at: only the newest's place is fixed.
+			require.Equal(t, tc.want[0], got[0])
+			require.ElementsMatch(t, tc.want, got)
+			continue
+		}
+		require.Equal(t, tc.want, got, "%s at %s", tc.principal, tc.now)
+	}
 }
