@@ -316,3 +316,17 @@ var catalogue = map[string]map[string]string{
 		"internal_error":         "Something went wrong on our side. Please try again later. If it keeps happening, contact your administrator and quote the request ID.",
 	},
 }
+
+// add merges a part of the catalogue kept in a file of its own (a page
+// family's text: the account page, the admin console). A key given twice is
+// a programming error, found at start-up by every test.
+func add(zh, en map[string]string) {
+	for lang, part := range map[string]map[string]string{ZH: zh, EN: en} {
+		for k, v := range part {
+			if _, dup := catalogue[lang][k]; dup {
+				panic("i18n: key " + k + " defined twice")
+			}
+			catalogue[lang][k] = v
+		}
+	}
+}
