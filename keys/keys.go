@@ -21,6 +21,8 @@ const (
 	OIDCKeySeal   = "wxcas/oidc/signing-key-seal/v1"
 	OIDCCrypto    = "wxcas/oidc/crypto/v1"
 	OIDCLogout    = "wxcas/oidc/logout/v1"
+	GateAuth      = "wxcas/gate/auth/v1" // the account page's and admin console's cookies (web.CASGate)
+	GateCrypt     = "wxcas/gate/crypt/v1"
 	SandboxSecret = "sandbox_secret_key" // wxcas_meta name of the generated sandbox master key
 )
 

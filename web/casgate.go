@@ -1,0 +1,175 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/labstack/echo/v4"
+
+	"wxcas/cas"
+)
+
+// CASGate signs a browser in to one of wxcas's own pages (the account page,
+// the admin console) the way any CAS client signs in, through wxcas's own
+// CAS server: a browser without the page's cookie goes to /cas/login with
+// the page as its service, comes back with a ticket, and the ticket is
+// redeemed in-process (the service is internal: its tickets are never
+// validated over HTTP). The page's cookie holds only the SSO session's key
+// and a CSRF token, sealed; every request checks in the database that the
+// session is still alive, so logging out of CAS (or an account change that
+// ends the session) signs the page out too, on every instance.
+type CASGate struct {
+	// Path is where the page lives ("/account"); its service URL is
+	// public_url + Path + "/".
+	Path string
+	// Cookie names the page's cookie.
+	Cookie   string
+	Sessions GateSessions
+	Pages    *Pages
+	// PublicURL is server.public_url.
+	PublicURL *url.URL
+	// Key seals the cookie (a derived key of the page's own purpose).
+	HashKey, BlockKey []byte
+	// MaxAge bounds the cookie; the SSO session bounds it too.
+	MaxAge time.Duration
+	Now    func() time.Time
+
+	codec *securecookie.SecureCookie
+}
+
+// GateSessions is what a gate needs of the CAS server.
+type GateSessions interface {
+	RedeemTicket(ctx context.Context, serviceURL, ticket string) (cas.Session, error)
+	SessionByKey(ctx context.Context, key string) (cas.Session, error)
+}
+
+// GateSession is a browser signed in to a gated page.
+type GateSession struct {
+	cas.Session
+	// UserID is the directory user (the principal's userId attribute).
+	UserID string
+	// CSRF is the token the page's forms carry.
+	CSRF string
+}
+
+// gateCookie is what the page's cookie seals.
+type gateCookie struct {
+	Key  string `json:"k"`
+	CSRF string `json:"c"`
+}
+
+// GateService is the CAS service entry of a gated page: internal, no
+// single logout (the page checks the session on every request instead).
+func GateService(id, name, publicURL, path string) cas.Service {
+	return cas.Service{ID: id, Name: name, Match: "exact", URL: strings.TrimSuffix(publicURL, "/") + path + "/",
+		LogoutType: "none", Internal: true}
+}
+
+// Init prepares the cookie codec.
+func (g *CASGate) Init() error {
+	if len(g.HashKey) < 32 || len(g.BlockKey) != 32 || g.Sessions == nil || g.Pages == nil || g.PublicURL == nil {
+		return errors.New("web: CASGate needs 32-byte keys, Sessions, Pages and PublicURL")
+	}
+	if g.Now == nil {
+		g.Now = time.Now
+	}
+	if g.MaxAge <= 0 {
+		g.MaxAge = 8 * time.Hour
+	}
+	g.codec = securecookie.New(g.HashKey, g.BlockKey).MaxAge(int(g.MaxAge.Seconds()))
+	g.codec.SetSerializer(securecookie.JSONEncoder{})
+	return nil
+}
+
+// ServiceURL is the page's CAS service URL.
+func (g *CASGate) ServiceURL() string {
+	return strings.TrimSuffix(g.PublicURL.String(), "/") + g.Path + "/"
+}
+
+func (g *CASGate) cookiePath() string { return basePath(g.PublicURL) + g.Path + "/" }
+
+// Session returns the browser's session. When ok is false it has answered:
+// sent the browser to log in, or shown an error.
+func (g *CASGate) Session(c echo.Context) (s GateSession, ok bool) {
+	r, w := c.Request(), c.Response()
+	ctx := r.Context()
+	if ticket := r.URL.Query().Get("ticket"); ticket != "" && r.Method == http.MethodGet {
+		return g.redeem(c, ticket)
+	}
+	var gc gateCookie
+	if ck, err := r.Cookie(g.Cookie); err == nil && g.codec.Decode(g.Cookie, ck.Value, &gc) == nil && gc.Key != "" {
+		sess, err := g.Sessions.SessionByKey(ctx, gc.Key)
+		switch {
+		case err == nil:
+			return GateSession{Session: sess, UserID: userIDOf(sess), CSRF: gc.CSRF}, true
+		case !errors.Is(err, cas.ErrNoSession):
+			_ = g.Pages.Error(w, r, http.StatusServiceUnavailable, "error_title", "error_unavailable", "")
+			return GateSession{}, false
+		}
+		g.clear(w)
+	}
+	if r.Method != http.MethodGet {
+		// A form posted after the session ended: nothing is done; the
+		// page, loaded again, signs in anew.
+		_ = g.Pages.Error(w, r, http.StatusForbidden, "error_title", "gate_signed_out", g.cookiePath())
+		return GateSession{}, false
+	}
+	login := basePath(g.PublicURL) + "/cas/login?" + url.Values{"service": {g.ServiceURL()}}.Encode()
+	_ = c.Redirect(http.StatusFound, login)
+	return GateSession{}, false
+}
+
+// redeem signs the browser in with the ticket CAS sent it back with, then
+// sends it to the page's clean URL (no ticket in the address bar or in a
+// later Referer).
+func (g *CASGate) redeem(c echo.Context, ticket string) (GateSession, bool) {
+	r, w := c.Request(), c.Response()
+	sess, err := g.Sessions.RedeemTicket(r.Context(), g.ServiceURL(), ticket)
+	if errors.Is(err, cas.ErrNoSession) {
+		_ = g.Pages.Error(w, r, http.StatusBadRequest, "error_title", "gate_ticket_invalid", g.cookiePath())
+		return GateSession{}, false
+	}
+	if err != nil {
+		_ = g.Pages.Error(w, r, http.StatusServiceUnavailable, "error_title", "error_unavailable", "")
+		return GateSession{}, false
+	}
+	v, err := g.codec.Encode(g.Cookie, gateCookie{Key: sess.Key, CSRF: rand.Text()})
+	if err != nil {
+		_ = g.Pages.Error(w, r, http.StatusInternalServerError, "error_title", "error_internal", "")
+		return GateSession{}, false
+	}
+	http.SetCookie(w, &http.Cookie{Name: g.Cookie, Value: v, Path: g.cookiePath(), MaxAge: int(g.MaxAge.Seconds()),
+		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	_ = c.Redirect(http.StatusSeeOther, g.cookiePath())
+	return GateSession{}, false
+}
+
+// CheckCSRF reports whether a form post carries the session's token.
+func (s GateSession) CheckCSRF(r *http.Request) bool {
+	got := r.PostFormValue("_csrf")
+	return s.CSRF != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) == 1
+}
+
+// SignOut forgets the page's cookie (the SSO session stays).
+func (g *CASGate) SignOut(w http.ResponseWriter) { g.clear(w) }
+
+func (g *CASGate) clear(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: g.Cookie, Value: "", Path: g.cookiePath(), MaxAge: -1, Expires: time.Unix(1, 0),
+		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+}
+
+// userIDOf is the directory user of a session: wxcas's login puts it in the
+// userId attribute (finish.Principal).
+func userIDOf(s cas.Session) string {
+	if v := s.Principal.Attributes["userId"]; len(v) > 0 {
+		return v[0]
+	}
+	return s.Principal.ID
+}
