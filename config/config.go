@@ -40,6 +40,8 @@ type Config struct {
 	API       api.Config    `yaml:"api"`
 	OIDC      openid.Config `yaml:"oidc"`
 	Cleanup   Cleanup       `yaml:"cleanup"`
+	Account   Account       `yaml:"account"`
+	Admin     Admin         `yaml:"admin"`
 
 	// fromEnv holds the key paths whose values came from ${VAR} expansion.
 	fromEnv map[string]bool
@@ -265,6 +267,7 @@ func (c *Config) Validate() Problems {
 	p = append(p, c.validateDirectory()...)
 	p = append(p, c.validateCleanup()...)
 	p = append(p, c.API.Validate()...)
+	p = append(p, c.validateAccountAdmin()...)
 	return append(p, c.validateOIDC()...)
 }
 
