@@ -64,6 +64,7 @@ func fetch[T any, P interface {
 	for attempt := 0; ; attempt++ {
 		out := new(T)
 		err := c.once(ctx, cl, P(out))
+		c.observe(cl.op, err)
 		if err == nil {
 			return out, nil
 		}

@@ -121,6 +121,12 @@ type Config struct {
 	RetryBackoff time.Duration
 	// Now is the clock used for expiry times. Default time.Now.
 	Now func() time.Time
+	// Observe, when set, is told about every request sent to WeChat (each
+	// attempt of a retried call): its operation (an API path such as
+	// "sns/oauth2/access_token", never a URL with a query) and its error
+	// (nil when WeChat answered with success); see Result. It must be
+	// quick: it runs on the caller's goroutine.
+	Observe func(op string, err error)
 }
 
 // Client calls WeChat. It is safe for concurrent use.
@@ -135,6 +141,7 @@ type Client struct {
 	maxRetries int
 	backoff    time.Duration
 	now        func() time.Time
+	onCall     func(op string, err error)
 }
 
 // New validates cfg and returns a Client. It reports every problem at once.
@@ -148,6 +155,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetries: cfg.MaxRetries,
 		backoff:    cfg.RetryBackoff,
 		now:        cfg.Now,
+		onCall:     cfg.Observe,
 	}
 	var err error
 	if c.openBase, err = baseURL("OpenBaseURL", cfg.OpenBaseURL, DefaultOpenBaseURL); err != nil {
