@@ -319,6 +319,15 @@ type accountRow struct {
 	LastSeen  time.Time      `db:"last_seen_at"`
 }
 
+const accountColumns = `SELECT appid, openid, unionid, nickname, avatar_url, first_seen_at, last_seen_at FROM wechat_accounts `
+
+func (r accountRow) seen() SeenAccount {
+	return SeenAccount{
+		Account:   Account{AppID: r.AppID, OpenID: r.OpenID, UnionID: r.UnionID.String, Nickname: r.Nickname, AvatarURL: r.AvatarURL},
+		FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+	}
+}
+
 // Accounts implements Store.
 func (s *SQLStore) Accounts(ctx context.Context, a Account) ([]SeenAccount, error) {
 	unionid, err := storedUnionID(ctx, s.db, a)
@@ -326,21 +335,17 @@ func (s *SQLStore) Accounts(ctx context.Context, a Account) ([]SeenAccount, erro
 		return nil, err
 	}
 	var rows []accountRow
-	const cols = `SELECT appid, openid, unionid, nickname, avatar_url, first_seen_at, last_seen_at FROM wechat_accounts `
 	if unionid != "" {
-		err = s.db.SelectContext(ctx, &rows, cols+`WHERE unionid = ? OR (appid = ? AND openid = ?) ORDER BY first_seen_at, appid`, unionid, a.AppID, a.OpenID)
+		err = s.db.SelectContext(ctx, &rows, accountColumns+`WHERE unionid = ? OR (appid = ? AND openid = ?) ORDER BY first_seen_at, appid`, unionid, a.AppID, a.OpenID)
 	} else {
-		err = s.db.SelectContext(ctx, &rows, cols+`WHERE appid = ? AND openid = ?`, a.AppID, a.OpenID)
+		err = s.db.SelectContext(ctx, &rows, accountColumns+`WHERE appid = ? AND openid = ?`, a.AppID, a.OpenID)
 	}
 	if err != nil {
 		return nil, err
 	}
 	out := make([]SeenAccount, len(rows))
 	for i, r := range rows {
-		out[i] = SeenAccount{
-			Account:   Account{AppID: r.AppID, OpenID: r.OpenID, UnionID: r.UnionID.String, Nickname: r.Nickname, AvatarURL: r.AvatarURL},
-			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
-		}
+		out[i] = r.seen()
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package binding_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestSQLStoreConformance(t *testing.T) {
 
 func impl(db *store.DB) bindingtest.Impl {
 	s := binding.NewSQLStore(db)
-	return bindingtest.Impl{Store: s, Directory: s}
+	return bindingtest.Impl{Store: s, Directory: s, Inventory: s, Phones: s}
 }
 
 // SeenUser answers from the one read a returning login makes, and leaves
@@ -68,4 +69,17 @@ func TestSeenUser(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, ok)
 	})
+}
+
+// The operator's lookups by openid alone and by user read through indexes.
+func TestInventoryLookupsIndexed(t *testing.T) {
+	db := storetest.MySQL(t)
+	s := binding.NewSQLStore(db)
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	for i := range 20 {
+		acct := binding.Account{AppID: "wxweb", OpenID: fmt.Sprintf("o%d", i), UnionID: fmt.Sprintf("u%d", i)}
+		require.NoError(t, s.Bind(context.Background(), acct, fmt.Sprintf("user%d", i), false, now))
+	}
+	storetest.RequireIndexed(t, db, `SELECT appid FROM wechat_accounts WHERE openid = ?`, "wechat_accounts_openid", "o1")
+	storetest.RequireIndexed(t, db, `SELECT identity_key FROM wechat_bindings WHERE user_id = ?`, "wechat_bindings_user", "user1")
 }

@@ -15,10 +15,13 @@ import (
 	"wxcas/binding"
 )
 
-// Impl is a fresh store and directory for one test.
+// Impl is a fresh store and directory for one test. Inventory reads the
+// bindings Store makes, and Phones changes the phones of Directory's users.
 type Impl struct {
 	Store     binding.Store
 	Directory binding.Directory
+	Inventory binding.Inventory
+	Phones    binding.PhoneChanger
 }
 
 var t0 = time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
@@ -186,6 +189,8 @@ func Run(t *testing.T, newImpl func(t *testing.T) Impl) {
 	t.Run("directory", func(t *testing.T) {
 		RunDirectory(t, func(t *testing.T) binding.Directory { return newImpl(t).Directory })
 	})
+	t.Run("inventory", func(t *testing.T) { runInventory(t, newImpl) })
+	t.Run("phone change", func(t *testing.T) { runPhoneChange(t, newImpl) })
 }
 
 // RunDirectory runs the directory checks alone, for directories that come
