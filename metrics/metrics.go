@@ -1,6 +1,8 @@
 // Package metrics exposes wxcas's Prometheus metrics: HTTP traffic by route,
-// and the business counters operators watch (logins, bindings and refusals by
-// outcome; SMS sends by result), on their own registry so tests stay isolated.
+// and the business counters operators watch (the login funnel by step,
+// channel and service; logins, bindings and refusals by outcome; SMS sends
+// by result and the SMS budget; calls to WeChat by result), on their own
+// registry so tests stay isolated. docs/metrics.md describes each.
 package metrics
 
 import (
@@ -8,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +19,7 @@ import (
 
 	"wxcas/audit"
 	"wxcas/sms"
+	"wxcas/wechat"
 )
 
 // Metrics holds the registry and the collectors.
@@ -25,7 +29,12 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	events   *prometheus.CounterVec
 	sms      *prometheus.CounterVec
+	funnel   *prometheus.CounterVec
+	wechat   *prometheus.CounterVec
+	services atomic.Pointer[map[string]bool]
 }
+
+var _ Funnel = (*Metrics)(nil)
 
 // New registers every collector on a fresh registry.
 func New() *Metrics {
@@ -39,13 +48,19 @@ func New() *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wxcas_login_events_total", Help: "Logins, bindings and refusals by kind, outcome and channel (the audit log, counted).",
-		}, []string{"kind", "outcome", "channel"}),
+			Name: "wxcas_login_events_total", Help: "Logins, bindings and refusals by kind, outcome, channel and service (the audit log, counted).",
+		}, []string{"kind", "outcome", "channel", "service"}),
 		sms: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wxcas_sms_sends_total", Help: "SMS sends by result (ok, or the failure kind).",
 		}, []string{"result"}),
+		funnel: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxcas_login_funnel_steps_total", Help: "Login steps taken, by step, channel and service (docs/metrics.md).",
+		}, []string{"step", "channel", "service"}),
+		wechat: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxcas_wechat_calls_total", Help: "Requests to WeChat's API (each attempt) by operation and result (ok, or the error kind).",
+		}, []string{"op", "result"}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency, m.events, m.sms,
+	m.Registry.MustRegister(m.requests, m.latency, m.events, m.sms, m.funnel, m.wechat,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -74,7 +89,7 @@ type countingLog struct {
 }
 
 func (c countingLog) Record(ctx context.Context, e audit.Event) error {
-	c.m.events.WithLabelValues(e.Kind, e.Outcome, e.Channel).Inc()
+	c.m.events.WithLabelValues(e.Kind, e.Outcome, channelLabel(e.Channel), c.m.serviceLabel(e.Service)).Inc()
 	return c.next.Record(ctx, e)
 }
 
@@ -103,4 +118,10 @@ func smsResult(err error) string {
 		return "transport"
 	}
 	return "provider"
+}
+
+// WeChatCall counts one request to WeChat (wechat.Config.Observe): op is
+// the API path, a fixed set.
+func (m *Metrics) WeChatCall(op string, err error) {
+	m.wechat.WithLabelValues(op, wechat.Result(err)).Inc()
 }

@@ -49,8 +49,8 @@ func TestCounters(t *testing.T) {
 	body, _ := io.ReadAll(w.Body)
 	out := string(body)
 	for _, want := range []string{
-		`wxcas_login_events_total{channel="qr_inline",kind="login",outcome="ok"} 1`,
-		`wxcas_login_events_total{channel="qr_inline",kind="refusal",outcome="wrong_code"} 1`,
+		`wxcas_login_events_total{channel="qr_inline",kind="login",outcome="ok",service="none"} 1`,
+		`wxcas_login_events_total{channel="qr_inline",kind="refusal",outcome="wrong_code",service="none"} 1`,
 		`wxcas_sms_sends_total{result="ok"} 1`,
 		`wxcas_sms_sends_total{result="rate_limited"} 1`,
 		`wxcas_http_requests_total{code="3xx",method="GET",route="/cas/login"} 1`,
