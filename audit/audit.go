@@ -30,6 +30,11 @@ const (
 	// KindLink: the unionid chain recorded an entry Official Account's
 	// openid under the unionid its step-up revealed.
 	KindLink = "link"
+	// KindPhoneChange: a user's phone number changed.
+	KindPhoneChange = "phone_change"
+	// KindAdmin: an operator's action that is not an unbind or a phone
+	// change, such as an export of the bindings.
+	KindAdmin = "admin"
 )
 
 // Outcomes: OK, or a stable reason. Other reasons may be used as long as they
@@ -60,8 +65,9 @@ const (
 
 // Event is one audited action.
 type Event struct {
+	ID        int64     // set by List; ignored by Record
 	At        time.Time // zero: the time of recording
-	Kind      string    // login, bind, unbind, refusal
+	Kind      string    // login, bind, unbind, refusal, link, phone_change, admin
 	Outcome   string    // ok, or a stable reason such as wrong_code
 	UserID    string    // the directory user, when known
 	AppID     string
@@ -74,6 +80,13 @@ type Event struct {
 	// Phone may be given whole; it is masked (logx.MaskPhone) before it is
 	// stored or logged.
 	Phone string
+	// Actor is who acted when it was not the person themself:
+	// "admin:<principal>" (the admin console), "cli:<os user>" (wxcas
+	// users). Empty for the person.
+	Actor string
+	// Detail is the reason an actor gave, free text (made valid UTF-8 and
+	// cut to 256 characters). Never a code, token or whole phone number.
+	Detail string
 }
 
 // Log records events.
@@ -81,11 +94,28 @@ type Log interface {
 	Record(ctx context.Context, e Event) error
 }
 
-// Filter selects events for List.
+// Filter selects events for List; every field set must match, and the zero
+// value selects everything.
 type Filter struct {
 	UserID string    // empty: every user
-	Since  time.Time // zero: from the beginning
-	Limit  int       // 0: DefaultLimit; at most MaxLimit
+	Since  time.Time // zero: from the beginning; inclusive
+	Until  time.Time // zero: up to now; exclusive
+	// Phone is a whole number (or its masked form): the log keeps only
+	// masked phones, so it matches every event whose masked phone is the
+	// same, which can be another person's number with the same first and
+	// last digits.
+	Phone   string
+	Kind    string // an event kind (KindLogin, ...)
+	Outcome string // ok or a reason such as wrong_code
+	Channel string
+	Service string // the service URL exactly as recorded
+	Actor   string // "admin:<principal>", "cli:<os user>"
+	// BeforeID is the paging cursor: the ID of the last event of the
+	// previous page. Only events after it in List's order are listed (older
+	// than it, or as old with a smaller ID). An ID no longer stored (removed
+	// by retention, with everything older) lists nothing. 0: from the newest.
+	BeforeID int64
+	Limit    int // 0: DefaultLimit; at most MaxLimit
 }
 
 // List limits.
@@ -97,7 +127,7 @@ const (
 // Store is a Log that can also be read back and pruned.
 type Store interface {
 	Log
-	// List returns matching events, newest first.
+	// List returns matching events, newest first (by time, then ID).
 	List(ctx context.Context, f Filter) ([]Event, error)
 	// Cleanup deletes events older than before and returns how many.
 	Cleanup(ctx context.Context, before time.Time) (int64, error)
@@ -120,6 +150,8 @@ const (
 	maxService = 1024
 	maxReqID   = 64
 	maxPhone   = 32
+	maxActor   = 160
+	maxDetail  = 256
 )
 
 // Normalize returns the event as it is stored: phone masked, text made valid
@@ -140,11 +172,12 @@ func Normalize(ctx context.Context, e Event) (Event, error) {
 		{&e.Kind, maxKind}, {&e.Outcome, maxToken}, {&e.UserID, maxID}, {&e.AppID, maxAppID},
 		{&e.OpenID, maxID}, {&e.UnionID, maxID}, {&e.Channel, maxToken}, {&e.ClientIP, maxIP},
 		{&e.Service, maxService}, {&e.RequestID, maxReqID}, {&e.Phone, maxPhone},
+		{&e.Actor, maxActor}, {&e.Detail, maxDetail},
 	} {
 		*f.s = truncate(strings.ToValidUTF8(*f.s, "\uFFFD"), f.max)
 	}
 	switch e.Kind {
-	case KindLogin, KindBind, KindUnbind, KindRefusal, KindLink:
+	case KindLogin, KindBind, KindUnbind, KindRefusal, KindLink, KindPhoneChange, KindAdmin:
 	default:
 		return e, fmt.Errorf("%w: unknown kind %q", ErrInvalidEvent, e.Kind)
 	}
@@ -211,6 +244,7 @@ func (e Event) attrs(ctx context.Context) []slog.Attr {
 	for _, f := range []struct{ k, v string }{
 		{"user", e.UserID}, {"appid", e.AppID}, {"openid", e.OpenID}, {"unionid", e.UnionID},
 		{"channel", e.Channel}, {"client_ip", e.ClientIP}, {"service", e.Service}, {"phone", e.Phone},
+		{"actor", e.Actor}, {"detail", e.Detail},
 	} {
 		if f.v != "" {
 			as = append(as, slog.String(f.k, f.v))

@@ -2,8 +2,11 @@ package audit
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
+	"wxcas/logx"
 	"wxcas/store"
 )
 
@@ -17,6 +20,7 @@ func NewSQL(db *store.DB) *SQL { return &SQL{db: db} }
 var _ Store = (*SQL)(nil)
 
 type row struct {
+	ID        int64     `db:"id"`
 	At        time.Time `db:"at"`
 	Kind      string    `db:"kind"`
 	Outcome   string    `db:"outcome"`
@@ -29,9 +33,11 @@ type row struct {
 	Service   string    `db:"service"`
 	RequestID string    `db:"request_id"`
 	Phone     string    `db:"phone"`
+	Actor     string    `db:"actor"`
+	Detail    string    `db:"detail"`
 }
 
-const columns = `at, kind, outcome, user_id, appid, openid, unionid, channel, client_ip, service, request_id, phone`
+const columns = `at, kind, outcome, user_id, appid, openid, unionid, channel, client_ip, service, request_id, phone, actor, detail`
 
 // Record implements Log.
 func (s *SQL) Record(ctx context.Context, e Event) error {
@@ -40,22 +46,47 @@ func (s *SQL) Record(ctx context.Context, e Event) error {
 		return err
 	}
 	// Positional and prepared (store.DB.P): every login writes one.
-	_, err = s.db.P(ctx).ExecContext(ctx, `INSERT INTO audit_events (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		store.Time(e.At), e.Kind, e.Outcome, e.UserID, e.AppID, e.OpenID, e.UnionID, e.Channel, e.ClientIP, e.Service, e.RequestID, e.Phone)
+	_, err = s.db.P(ctx).ExecContext(ctx, `INSERT INTO audit_events (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		store.Time(e.At), e.Kind, e.Outcome, e.UserID, e.AppID, e.OpenID, e.UnionID, e.Channel, e.ClientIP, e.Service, e.RequestID, e.Phone,
+		e.Actor, e.Detail)
 	return err
 }
 
-// List implements Store.
+// List implements Store. The order, time then id, is the one the indexes
+// (at), (user_id, at), (kind, at) and (phone, at) keep (InnoDB and SQLite
+// append the id to each), so a page reads about Limit rows through one of
+// them; BeforeID continues from its event in that order (keyset paging).
 func (s *SQL) List(ctx context.Context, f Filter) ([]Event, error) {
-	q := `SELECT ` + columns + ` FROM audit_events WHERE 1 = 1`
+	q := `SELECT id, ` + columns + ` FROM audit_events WHERE 1 = 1`
 	var args []any
-	if f.UserID != "" {
-		q += ` AND user_id = ?`
-		args = append(args, f.UserID)
+	for _, c := range []struct{ col, val string }{
+		{"user_id", f.UserID}, {"phone", logx.MaskPhone(f.Phone)}, {"kind", f.Kind}, {"outcome", f.Outcome},
+		{"channel", f.Channel}, {"service", f.Service}, {"actor", f.Actor},
+	} {
+		if c.val != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.val)
+		}
 	}
 	if !f.Since.IsZero() {
 		q += ` AND at >= ?`
 		args = append(args, store.Time(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, store.Time(f.Until))
+	}
+	if f.BeforeID > 0 {
+		var at time.Time
+		err := s.db.GetContext(ctx, &at, `SELECT at FROM audit_events WHERE id = ?`, f.BeforeID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return []Event{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		q += ` AND (at < ? OR at = ? AND id < ?)`
+		args = append(args, store.Time(at), store.Time(at), f.BeforeID)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -71,9 +102,10 @@ func (s *SQL) List(ctx context.Context, f Filter) ([]Event, error) {
 	out := make([]Event, len(rows))
 	for i, r := range rows {
 		out[i] = Event{
-			At: r.At.UTC(), Kind: r.Kind, Outcome: r.Outcome, UserID: r.UserID,
+			ID: r.ID, At: r.At.UTC(), Kind: r.Kind, Outcome: r.Outcome, UserID: r.UserID,
 			AppID: r.AppID, OpenID: r.OpenID, UnionID: r.UnionID, Channel: r.Channel,
 			ClientIP: r.ClientIP, Service: r.Service, RequestID: r.RequestID, Phone: r.Phone,
+			Actor: r.Actor, Detail: r.Detail,
 		}
 	}
 	return out, nil

@@ -37,11 +37,21 @@ func Run(t *testing.T, newStore func(t *testing.T) audit.Store) {
 			AppID: "wxoa", OpenID: "o-x", Channel: audit.ChannelOA, ClientIP: "198.51.100.7",
 			Service: "https://app.example.edu/", RequestID: "req-2", Phone: "+86138****8000",
 		}
-		require.NoError(t, s.Record(ctx, first))
-		require.NoError(t, s.Record(ctx, second))
+		third := audit.Event{
+			At: t0.Add(2 * time.Minute), Kind: audit.KindUnbind, Outcome: audit.OK, UserID: "alice",
+			Actor: "admin:root", Detail: "asked by phone, ticket 42",
+		}
+		for _, e := range []audit.Event{first, second, third} {
+			require.NoError(t, s.Record(ctx, e))
+		}
 		got, err := s.List(ctx, audit.Filter{})
 		require.NoError(t, err)
-		require.Equal(t, []audit.Event{second, first}, got)
+		require.Len(t, got, 3)
+		require.NotZero(t, got[2].ID)
+		require.Less(t, got[2].ID, got[1].ID, "ids grow")
+		require.Less(t, got[1].ID, got[0].ID, "ids grow")
+		first.ID, second.ID, third.ID = got[2].ID, got[1].ID, got[0].ID
+		require.Equal(t, []audit.Event{third, second, first}, got)
 	})
 
 	t.Run("filter by user, time and limit", func(t *testing.T) {
@@ -67,6 +77,9 @@ func Run(t *testing.T, newStore func(t *testing.T) audit.Store) {
 		require.Len(t, got, 1)
 		require.True(t, got[0].At.Equal(t0.Add(5*time.Minute)))
 	})
+
+	t.Run("filters", func(t *testing.T) { runFilters(t, newStore) })
+	t.Run("paging", func(t *testing.T) { runPaging(t, newStore) })
 
 	t.Run("a whole phone number never reaches the store or the log", func(t *testing.T) {
 		s := newStore(t)
@@ -113,6 +126,8 @@ func Run(t *testing.T, newStore func(t *testing.T) audit.Store) {
 		e := login("alice", t0)
 		e.Service = "https://app.example.edu/?q=" + strings.Repeat("长", 3000) + "\xff"
 		e.ClientIP = strings.Repeat("1", 500)
+		e.Actor = "cli:" + strings.Repeat("r", 500)
+		e.Detail = "\xfe原因" + strings.Repeat("因", 400)
 		require.NoError(t, s.Record(ctx, e))
 		got, err := s.List(ctx, audit.Filter{})
 		require.NoError(t, err)
@@ -120,6 +135,9 @@ func Run(t *testing.T, newStore func(t *testing.T) audit.Store) {
 		require.Equal(t, 1024, len([]rune(got[0].Service)))
 		require.True(t, strings.HasPrefix(got[0].Service, "https://app.example.edu/?q=长长"))
 		require.Len(t, got[0].ClientIP, 64)
+		require.Len(t, got[0].Actor, 160)
+		require.Equal(t, 256, len([]rune(got[0].Detail)))
+		require.True(t, strings.HasPrefix(got[0].Detail, "\uFFFD原因因"), "made valid UTF-8: %q", got[0].Detail[:12])
 	})
 
 	t.Run("time and request id filled in", func(t *testing.T) {
