@@ -1,8 +1,10 @@
 // Package tencentfake is a local stand-in for the Tencent Cloud SMS SendSms
-// API (2021-01-11) for tests and load runs. It verifies the TC3-HMAC-SHA256
-// signature the official SDK sends, checks the action, version and body,
-// applies per-number limits, answers the same JSON the real service does and
-// records every delivered message so tests can read the code.
+// API (2021-01-11) for tests and load runs; it also answers the read-only
+// DescribeSmsSignList and DescribeSmsTemplateList (describe.go). It
+// verifies the TC3-HMAC-SHA256 signature the official SDK sends, checks the
+// action, version and body, applies per-number limits, answers the same
+// JSON the real service does and records every delivered message so tests
+// can read the code.
 //
 // Serve it with httptest and point the SDK at it with
 // Endpoint = strings.TrimPrefix(srv.URL, "http://") and Scheme = "HTTP".
@@ -109,6 +111,7 @@ type Server struct {
 	failNumber  map[string]string     // normalised phone → forced code
 	failRequest *apiError
 	hook        func([]SendStatus) []SendStatus
+	reviews     *reviews // signatures' and templates' review states (describe.go)
 }
 
 // New returns a fake configured by opts (see Options for the defaults).
@@ -227,7 +230,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests++
 	s.mu.Unlock()
 
-	statuses, apiErr := s.handle(r)
+	result, apiErr := s.handle(r)
 	if apiErr != nil {
 		if apiErr.Message == "" {
 			apiErr.Message = messageFor(apiErr.Code)
@@ -235,7 +238,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, map[string]any{"Error": apiErr, "RequestId": requestID})
 		return
 	}
-	writeResponse(w, map[string]any{"SendStatusSet": statuses, "RequestId": requestID})
+	result["RequestId"] = requestID
+	writeResponse(w, result)
 }
 
 func writeResponse(w http.ResponseWriter, body map[string]any) {
@@ -258,7 +262,9 @@ type sendSmsBody struct {
 
 const maxBody = 1 << 20
 
-func (s *Server) handle(r *http.Request) ([]SendStatus, *apiError) {
+// handle answers SendSms, or one of the describeActions, with the fields
+// of its Response.
+func (s *Server) handle(r *http.Request) (map[string]any, *apiError) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return nil, &apiError{"UnsupportedProtocol", "tencentfake accepts POST / only"}
 	}
@@ -272,8 +278,9 @@ func (s *Server) handle(r *http.Request) ([]SendStatus, *apiError) {
 	if e := s.verifySignature(r, raw); e != nil {
 		return nil, e
 	}
-	if a := r.Header.Get("X-TC-Action"); a != "SendSms" {
-		return nil, &apiError{"InvalidAction", fmt.Sprintf("The action %q is not supported by tencentfake.", a)}
+	action := r.Header.Get("X-TC-Action")
+	if action != "SendSms" && describeActions[action] == nil {
+		return nil, &apiError{"InvalidAction", fmt.Sprintf("The action %q is not supported by tencentfake.", action)}
 	}
 	if v := r.Header.Get("X-TC-Version"); v != "2021-01-11" {
 		return nil, &apiError{"NoSuchVersion", fmt.Sprintf("The version %q does not exist.", v)}
@@ -287,6 +294,9 @@ func (s *Server) handle(r *http.Request) ([]SendStatus, *apiError) {
 	if forced != nil {
 		e := *forced
 		return nil, &e
+	}
+	if action != "SendSms" {
+		return describeActions[action](s, raw)
 	}
 
 	var body sendSmsBody
@@ -302,7 +312,11 @@ func (s *Server) handle(r *http.Request) ([]SendStatus, *apiError) {
 		}
 		return nil, &apiError{"FailedOperation.JsonParseFail", "the request body is not valid JSON"}
 	}
-	return s.send(body)
+	statuses, e := s.send(body)
+	if e != nil {
+		return nil, e
+	}
+	return map[string]any{"SendStatusSet": statuses}, nil
 }
 
 // verifySignature checks the TC3-HMAC-SHA256 signature over the received
@@ -375,10 +389,10 @@ func (s *Server) send(b sendSmsBody) ([]SendStatus, *apiError) {
 		return nil, &apiError{"InvalidParameterValue.SdkAppIdNotExist", "SmsSdkAppId does not exist."}
 	}
 	tpl, ok := s.opts.Templates[b.TemplateId]
-	if !ok {
+	if !ok || !s.templateApproved(b.TemplateId) {
 		return nil, &apiError{"FailedOperation.TemplateIncorrectOrUnapproved", "The template is not approved or does not exist."}
 	}
-	if !slices.Contains(s.opts.SignNames, b.SignName) {
+	if !s.signApproved(b.SignName) {
 		return nil, &apiError{"FailedOperation.SignatureIncorrectOrUnapproved", "The signature is not approved or is malformed."}
 	}
 	if n := paramCount(tpl.Text); len(b.TemplateParamSet) != n {

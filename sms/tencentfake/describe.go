@@ -1,0 +1,251 @@
+package tencentfake
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Review states of a signature or template (StatusCode in
+// DescribeSmsSignList and DescribeSmsTemplateList). Only StatusApproved
+// ones can send.
+const (
+	StatusApproved        int64 = 0  // 审核通过且已生效
+	StatusUnderReview     int64 = 1  // 审核中
+	StatusApprovedPending int64 = 2  // 审核通过待生效
+	StatusRejected        int64 = -1 // 审核未通过
+)
+
+// firstSignID numbers the fake's signatures (real ids are opaque numbers).
+const firstSignID = 300000
+
+// review is a signature's or template's review state.
+type review struct {
+	status  int64
+	reply   string
+	created time.Time
+	signID  uint64 // signatures only
+}
+
+// reviews holds every signature and template the account has, with its
+// state; Options.SignNames and Options.Templates start approved.
+type reviews struct {
+	signs     map[string]*review // by signature text
+	signOrder []string           // in creation order, for paging
+	templates map[string]*review // by template id
+}
+
+// reviewsLocked returns the account's reviews, made on first use.
+func (s *Server) reviewsLocked() *reviews {
+	if s.reviews != nil {
+		return s.reviews
+	}
+	now := s.opts.Now()
+	r := &reviews{signs: map[string]*review{}, templates: map[string]*review{}}
+	for _, name := range s.opts.SignNames {
+		if r.signs[name] == nil {
+			r.signs[name] = &review{created: now, signID: firstSignID + uint64(len(r.signOrder))}
+			r.signOrder = append(r.signOrder, name)
+		}
+	}
+	for id := range s.opts.Templates {
+		r.templates[id] = &review{created: now}
+	}
+	s.reviews = r
+	return r
+}
+
+// SetSignStatus changes the review state of a signature of
+// Options.SignNames (reply is the reviewer's text, e.g. why it was
+// rejected). A signature that is not StatusApproved cannot send.
+func (s *Server) SetSignStatus(name string, status int64, reply string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reviewsLocked().signs[name]
+	if r == nil {
+		return fmt.Errorf("tencentfake: no signature %q in Options.SignNames", name)
+	}
+	r.status, r.reply = status, reply
+	return nil
+}
+
+// SetTemplateStatus changes the review state of a template of
+// Options.Templates. A template that is not StatusApproved cannot send.
+func (s *Server) SetTemplateStatus(id string, status int64, reply string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reviewsLocked().templates[id]
+	if r == nil {
+		return fmt.Errorf("tencentfake: no template %q in Options.Templates", id)
+	}
+	r.status, r.reply = status, reply
+	return nil
+}
+
+// signApproved and templateApproved are what SendSms checks.
+func (s *Server) signApproved(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reviewsLocked().signs[name]
+	return r != nil && r.status == StatusApproved
+}
+
+func (s *Server) templateApproved(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reviewsLocked().templates[id]
+	return r != nil && r.status == StatusApproved
+}
+
+// describeActions are the read-only actions the fake serves besides SendSms.
+var describeActions = map[string]func(*Server, []byte) (map[string]any, *apiError){
+	"DescribeSmsSignList":     (*Server).describeSigns,
+	"DescribeSmsTemplateList": (*Server).describeTemplates,
+}
+
+// maxListLimit is the documented upper bound of Limit ("最多100").
+const maxListLimit = 100
+
+// listRequest is the body of both describe actions; unknown fields are
+// rejected as for SendSms.
+type listRequest struct {
+	International *uint64
+	SignIdSet     []uint64
+	TemplateIdSet []uint64
+	Limit         *uint64
+	Offset        *uint64
+}
+
+func decodeList(raw []byte, idField string) (listRequest, *apiError) {
+	var req listRequest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return req, &apiError{"UnknownParameter", "The parameter " + strings.TrimPrefix(err.Error(), "json: unknown field ") + " is not recognized."}
+		case errors.As(err, &typeErr):
+			return req, &apiError{"InvalidParameter", fmt.Sprintf("The parameter %s has the wrong type.", typeErr.Field)}
+		}
+		return req, &apiError{"FailedOperation.JsonParseFail", "the request body is not valid JSON"}
+	}
+	// Each action takes its own id set only.
+	if (idField == "SignIdSet" && req.TemplateIdSet != nil) || (idField == "TemplateIdSet" && req.SignIdSet != nil) {
+		return req, &apiError{"UnknownParameter", "The parameter is not recognized for this action."}
+	}
+	if req.International == nil {
+		return req, &apiError{"MissingParameter", "The request is missing a required parameter `International`."}
+	}
+	if *req.International > 1 {
+		return req, &apiError{"InvalidParameterValue", "International must be 0 or 1."}
+	}
+	if req.Limit != nil && *req.Limit > maxListLimit {
+		return req, &apiError{"InvalidParameterValue.LimitVerifyFail", fmt.Sprintf("Limit must be at most %d.", maxListLimit)}
+	}
+	return req, nil
+}
+
+// page applies Limit and Offset to n items (the id set, when given, is
+// used instead of paging).
+func page(n int, req listRequest, defaultLimit uint64) (int, int) {
+	limit, offset := defaultLimit, uint64(0)
+	if req.Limit != nil {
+		limit = *req.Limit
+	}
+	if req.Offset != nil {
+		offset = *req.Offset
+	}
+	from := min(offset, uint64(n))
+	return int(from), int(min(from+limit, uint64(n)))
+}
+
+// describeSigns answers DescribeSmsSignList. The fake's signatures are all
+// mainland ones (International 0), so an international query finds none.
+func (s *Server) describeSigns(raw []byte) (map[string]any, *apiError) {
+	req, e := decodeList(raw, "SignIdSet")
+	if e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reviewsLocked()
+	var names []string
+	switch {
+	case *req.International != 0:
+	case req.SignIdSet != nil:
+		for _, name := range r.signOrder {
+			if slices.Contains(req.SignIdSet, r.signs[name].signID) {
+				names = append(names, name)
+			}
+		}
+	default:
+		// Limit defaults to 10 when no ids are given.
+		from, to := page(len(r.signOrder), req, 10)
+		names = r.signOrder[from:to]
+	}
+	set := make([]map[string]any, 0, len(names))
+	for _, name := range names {
+		rv := r.signs[name]
+		set = append(set, map[string]any{
+			"SignId": rv.signID, "International": 0, "StatusCode": rv.status, "ReviewReply": rv.reply,
+			"SignName": name, "CreateTime": rv.created.Unix(),
+		})
+	}
+	return map[string]any{"DescribeSignListStatusSet": set}, nil
+}
+
+// describeTemplates answers DescribeSmsTemplateList; ids the account does
+// not have are left out of the answer. The fake's templates are mainland
+// ones.
+func (s *Server) describeTemplates(raw []byte) (map[string]any, *apiError) {
+	req, e := decodeList(raw, "TemplateIdSet")
+	if e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reviewsLocked()
+	var ids []string
+	for id := range r.templates {
+		if _, err := strconv.ParseUint(id, 10, 64); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		x, _ := strconv.ParseUint(a, 10, 64)
+		y, _ := strconv.ParseUint(b, 10, 64)
+		return cmp.Compare(x, y)
+	})
+	var chosen []string
+	switch {
+	case *req.International != 0:
+	case req.TemplateIdSet != nil:
+		for _, id := range ids {
+			n, _ := strconv.ParseUint(id, 10, 64)
+			if slices.Contains(req.TemplateIdSet, n) {
+				chosen = append(chosen, id)
+			}
+		}
+	default:
+		// Limit defaults to 0 when no ids are given.
+		from, to := page(len(ids), req, 0)
+		chosen = ids[from:to]
+	}
+	set := make([]map[string]any, 0, len(chosen))
+	for _, id := range chosen {
+		rv := r.templates[id]
+		n, _ := strconv.ParseUint(id, 10, 64)
+		set = append(set, map[string]any{
+			"TemplateId": n, "International": 0, "StatusCode": rv.status, "ReviewReply": rv.reply,
+			"TemplateName": "template " + id, "CreateTime": rv.created.Unix(), "TemplateContent": s.opts.Templates[id].Text,
+		})
+	}
+	return map[string]any{"DescribeTemplateStatusSet": set}, nil
+}
