@@ -102,6 +102,7 @@ func (a *app) wireWeChat() error {
 	}
 	client, err := wechat.New(wechat.Config{
 		OpenBaseURL: open, APIBaseURL: api, Apps: apps, Platforms: platforms, Timeout: cfg.Timeout, Now: a.now,
+		Observe: a.metrics.WeChatCall,
 		HTTPClient: &http.Client{Timeout: cfg.Timeout, Transport: weChatTransport(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	})
@@ -347,6 +348,7 @@ func (a *app) wireOTP() error {
 		return fmt.Errorf("otp: %w", err)
 	}
 	a.otp = svc
+	a.metrics.WatchSMSBudget(svc)
 	a.every("otp cleanup", func(ctx context.Context) (int64, error) { return svc.Cleanup(ctx) })
 	return nil
 }
@@ -409,7 +411,7 @@ func (a *app) wireLogin() error {
 	a.journeys, err = journey.New(journey.Config{
 		TTL: a.cfg.Login.FlowTTL, PhoneRegion: a.cfg.OTP.DefaultRegion, UnionIDApp: a.cfg.Login.UnionIDAccount(),
 	}, journey.Deps{
-		Store: journeys, Login: logins, Audit: a.audit, Now: a.now, Log: a.log.With("component", "journey"),
+		Store: journeys, Login: logins, Audit: a.audit, Funnel: a.metrics, Now: a.now, Log: a.log.With("component", "journey"),
 		WeChat: journey.WeChatClient{Client: a.wechat, Tokens: tokens, Components: components, Log: a.log.With("component", "journey")},
 	})
 	if err != nil {
@@ -419,6 +421,7 @@ func (a *app) wireLogin() error {
 	casCfg := a.cfg.CAS.Config
 	// The OpenID provider logs people in through internal CAS services.
 	casCfg.Services = append(slices.Clone(casCfg.Services), openid.Services(a.cfg.OIDC, a.cfg.Server.PublicURL)...)
+	a.metrics.KnownServices(serviceIDs(casCfg.Services))
 	casSrv, err := cas.NewServer(casCfg, cas.Deps{
 		DB: a.db, Now: a.now, Logger: a.log.With("component", "cas"), CookieKey: keys.Derive(a.masterKey, keys.TicketCookie),
 		PublicURL: pub, Pages: web.CASPages{Pages: a.pages}, HTTPClient: a.backChannelClient(),
@@ -443,7 +446,7 @@ func (a *app) wireLogin() error {
 	// must not lock the API's clients out, nor the other way round.
 	loginLimits := ratelimit.Limiter{DB: a.db, Table: "login_rate_counters"}
 	browser, err := web.NewLogin(web.LoginOptions{
-		Logger: a.log.With("component", "web"), Pages: a.pages, Engine: a.journeys, Finisher: finisher, Accepts: accepts,
+		Logger: a.log.With("component", "web"), Pages: a.pages, Engine: a.journeys, Finisher: a.counted(finisher), Accepts: accepts,
 		Now: a.now, PublicURL: pub, WeChat: a.wechat,
 		WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID, QRMode: a.cfg.Login.QRMode,
 		EntryAccounts: a.cfg.Login.EntryAccounts, AccountState: accountState,
@@ -451,7 +454,7 @@ func (a *app) wireLogin() error {
 		FlowTTL:  a.cfg.Login.FlowTTL, ResendCooldown: a.cfg.OTP.ResendCooldown,
 		SessionAuthKey: keys.Derive(a.masterKey, keys.SessionAuth), SessionCryptKey: keys.Derive(a.masterKey, keys.SessionCrypt),
 		StateKey: keys.Derive(a.masterKey, keys.FlowState),
-		Limiter:  loginLimits, PerIP: a.cfg.Login.PerIP,
+		Limiter:  loginLimits, PerIP: a.cfg.Login.PerIP, Funnel: a.metrics,
 	})
 	if err != nil {
 		return err
@@ -567,7 +570,7 @@ func (a *app) wireAPI() error {
 		return nil
 	}
 	h, err := api.New(a.cfg.API, api.Deps{
-		Engine: a.journeys, Finisher: finish.Session{Sessions: a.cas}, WeChat: a.wechat, DB: a.db,
+		Engine: a.journeys, Finisher: a.counted(finish.Session{Sessions: a.cas}), WeChat: a.wechat, DB: a.db,
 		Now: a.now, Logger: a.log.With("component", "api"),
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"wxcas/audit"
 	"wxcas/binding"
 	"wxcas/login"
+	"wxcas/metrics"
 	"wxcas/otp"
 	"wxcas/wechat"
 )
@@ -41,8 +42,10 @@ type Deps struct {
 	WeChat WeChat
 	// Audit records logins, bindings and refusals (never fails a login).
 	Audit audit.Log
-	Now   func() time.Time
-	Log   *slog.Logger
+	// Funnel counts the steps journeys take (nil: none).
+	Funnel metrics.Funnel
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Engine applies events to journeys. It is safe for concurrent use, and any
@@ -377,6 +380,9 @@ func (e *Engine) handle(ctx context.Context, j *Journey, ev Event, from From) (A
 		return e.send(ctx, j, otp.Phone(j.Phone), from)
 	case ChangeNumber:
 		j, err := e.update(ctx, j, from, ev.Kind(), func(j *Journey) { j.Phone = "" }, PhoneRequested)
+		if err == nil {
+			e.count(metrics.StepPhoneRequested, j)
+		}
 		return Answer{Journey: j}, err
 	case CodeEntered:
 		return e.code(ctx, j, ev, from)
@@ -500,6 +506,7 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 			}
 		}()
 	}
+	e.count(metrics.StepWeChatCallback, j)
 	if ev.Code == "" {
 		return e.ledNowhere(ctx, j, ev, from, fail(CodeWeChatRefused, nil))
 	}
@@ -527,12 +534,17 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		}
 		if ev.Finish {
 			// Identified and finished in one write.
-			return e.finished(ctx, &next, from, e.person(&next, user, false))
+			a, err := e.finished(ctx, &next, from, e.person(&next, user, false))
+			if err == nil && !a.Replay {
+				e.count(metrics.StepIdentifiedReturning, &next)
+			}
+			return a, err
 		}
 		j, err := e.save(ctx, &next)
 		if err != nil {
 			return Answer{}, err
 		}
+		e.count(metrics.StepIdentifiedReturning, j)
 		return Answer{Journey: j, Person: e.person(j, user, false)}, nil
 	case errors.Is(err, login.ErrUnbound) && j.Channel == ChannelOABase && e.cfg.UnionIDApp != "" && acct.UnionID == "":
 		// The unionid chain: the entry account does not know the person;
@@ -550,6 +562,10 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 		return Answer{Journey: j, StepUpAppID: e.cfg.UnionIDApp}, nil
 	case errors.Is(err, login.ErrUnbound):
 		j, err := e.update(ctx, j, from, EvWeChatCode, func(j *Journey) { j.setAccount(acct) }, PhoneRequested)
+		if err == nil {
+			e.count(metrics.StepIdentifiedNew, j)
+			e.count(metrics.StepPhoneRequested, j)
+		}
 		return Answer{Journey: j}, err
 	}
 	return Answer{}, err
@@ -664,6 +680,7 @@ func (e *Engine) send(ctx context.Context, j *Journey, phone otp.Phone, from Fro
 	if err != nil {
 		return Answer{}, outcomeOf(err)
 	}
+	e.count(metrics.StepCodeSent, j)
 	id := j.ID // update returns no journey on errChanged (j.ID after it was a nil dereference)
 	j, err = e.update(ctx, j, from, EvPhone, func(j *Journey) { j.Phone = string(phone) }, CodeSent)
 	if errors.Is(err, errChanged) {
@@ -683,7 +700,11 @@ func (e *Engine) code(ctx context.Context, j *Journey, ev CodeEntered, from From
 	}
 	phone := otp.Phone(j.Phone)
 	return e.bind(ctx, j, from, EvCode, phone, func(then thenFunc) (binding.User, error) {
-		return e.d.Login.BindThen(ctx, identity(j), phone, ev.Code, then)
+		u, err := e.d.Login.BindThen(ctx, identity(j), phone, ev.Code, then)
+		if codeAccepted(err) {
+			e.count(metrics.StepCodeVerified, j)
+		}
+		return u, err
 	})
 }
 
@@ -713,6 +734,7 @@ func (e *Engine) bind(ctx context.Context, j *Journey, from From, ev EventKind, 
 		return e.unlessDone(ctx, j, from, err)
 	}
 	e.record(ctx, bound, from, audit.KindBind, audit.OK)
+	e.count(metrics.StepBound, bound)
 	if err := e.linkEntry(ctx, bound, from); err != nil {
 		// The person is bound; the entry account finds them through the
 		// (silent) step-up until a later binding links it.

@@ -23,6 +23,7 @@ import (
 	"wxcas/finish"
 	"wxcas/i18n"
 	"wxcas/journey"
+	"wxcas/metrics"
 	"wxcas/otp"
 	"wxcas/ratelimit"
 	"wxcas/wechat"
@@ -81,6 +82,9 @@ type LoginOptions struct {
 	// WeChat callbacks: each start writes a journey row, each callback may
 	// cost a call to WeChat and an audit row. Max 0 turns it off.
 	PerIP ratelimit.Limit
+	// Funnel counts the QR codes shown (nil: not counted); the engine
+	// counts the steps after.
+	Funnel metrics.Funnel
 }
 
 // Login serves the browser login: /cas/login hands over through
@@ -467,6 +471,7 @@ func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 		if err != nil {
 			return err
 		}
+		h.shown(j, channel)
 		return c.Redirect(http.StatusSeeOther, u)
 	}
 	opts, err := h.o.WeChat.WxLogin(appID, "wx-qr", h.callback, state)
@@ -480,6 +485,7 @@ func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 	} else {
 		d.WxLogin = &opts
 	}
+	h.shown(j, channel)
 	return h.o.Pages.QR(c.Response(), r, http.StatusOK, d)
 }
 
@@ -581,6 +587,7 @@ func (h *Login) toOfficialAccount(c echo.Context, j *journey.Journey, channel, a
 	if err != nil {
 		return err
 	}
+	h.shown(j, channel)
 	return c.Redirect(http.StatusFound, u)
 }
 
