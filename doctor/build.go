@@ -64,6 +64,10 @@ func Build(ctx context.Context, cfg *config.Config, env Env) ([]Check, error) {
 		Secrets{Config: cfg},
 		PublicURL{URL: cfg.Server.PublicURL, Sandbox: cfg.Sandbox.Enabled, Roots: env.Roots, Now: env.Now},
 	}
+	var unreachable string
+	if cfg.Sandbox.Enabled {
+		unreachable = "start wxcas serve with this configuration (the sandbox's WeChat emulator runs inside it, or in wxcas emulator with sandbox.emulator_url), then run wxcas doctor again"
+	}
 	tickets, ticketsErr := ticketStore(ctx, cfg, env)
 	for i, app := range cfg.WeChat.Apps {
 		if p, ok := cfg.WeChat.Platform(app.ViaPlatform); ok {
@@ -71,13 +75,13 @@ func Build(ctx context.Context, cfg *config.Config, env Env) ([]Check, error) {
 				ComponentAppID: p.ComponentAppID, EventURL: PlatformEventURL(cfg.Server.PublicURL, p.ID), Now: env.Now})
 			continue
 		}
-		checks = append(checks, AppCredentials{Client: client, AppID: app.AppID, Index: i})
+		checks = append(checks, AppCredentials{Client: client, AppID: app.AppID, Index: i, UnreachableFix: unreachable})
 	}
 	for _, app := range cfg.WeChat.Apps {
 		// Only these two kinds send people to WeChat with a redirect_uri;
 		// mini programs and mobile apps get their codes in the app.
 		if app.Kind == string(wechat.KindWebsite) || app.Kind == string(wechat.KindOfficialAccount) {
-			checks = append(checks, Callback{Client: client, HTTP: httpClient, AppID: app.AppID, PublicURL: cfg.Server.PublicURL})
+			checks = append(checks, Callback{Client: client, HTTP: httpClient, AppID: app.AppID, PublicURL: cfg.Server.PublicURL, UnreachableFix: unreachable})
 		}
 	}
 	if cfg.SMS.Provider != "tencent" {

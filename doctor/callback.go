@@ -37,6 +37,9 @@ type Callback struct {
 	HTTP      *http.Client
 	AppID     string
 	PublicURL string
+	// UnreachableFix replaces the fix for pages that do not load (the
+	// sandbox's emulator runs inside wxcas serve).
+	UnreachableFix string
 }
 
 // Name implements Check.
@@ -83,8 +86,11 @@ func (c Callback) Run(ctx context.Context) Result {
 	}
 	body, status, err := c.load(ctx, page)
 	if err != nil {
-		return Fail(fmt.Sprintf("%s: cannot load WeChat's authorize page: %v", app, err),
-			"check that this machine reaches WeChat's pages over https and that wechat.open_base_url is empty or right")
+		fix := c.UnreachableFix
+		if fix == "" {
+			fix = "check that this machine reaches WeChat's pages over https and that wechat.open_base_url is empty or right"
+		}
+		return Fail(fmt.Sprintf("%s: cannot load WeChat's authorize page: %v", app, err), fix)
 	}
 	where := callbackSetting(app)
 	flat := strings.Join(strings.Fields(body), "")

@@ -24,6 +24,9 @@ type AppCredentials struct {
 	AppID  string
 	// Index is the app's position in wechat.apps, for the fix.
 	Index int
+	// UnreachableFix replaces the fix for a WeChat that does not answer
+	// (the sandbox's emulator runs inside wxcas serve).
+	UnreachableFix string
 }
 
 // Name implements Check.
@@ -42,7 +45,11 @@ func (a AppCredentials) Run(ctx context.Context) Result {
 	} else {
 		_, err = a.Client.ExchangeCode(ctx, app.AppID, code)
 	}
-	return credentialVerdict(app, a.Index, err)
+	r := credentialVerdict(app, a.Index, err)
+	if a.UnreachableFix != "" && (errors.Is(err, wechat.ErrTransport) || errors.Is(err, wechat.ErrMalformedResponse)) {
+		r.Fix = a.UnreachableFix
+	}
+	return r
 }
 
 // invalidCode is a code WeChat cannot have issued: its own are 32
