@@ -1,0 +1,630 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"wxcas/account"
+	"wxcas/audit"
+	"wxcas/binding"
+	"wxcas/logx"
+	"wxcas/otp"
+)
+
+// Admin is the operators' console at /admin: find a person by phone, user
+// id, openid or unionid; unbind their WeChat account with a reason; read
+// the audit log. Operators sign in through wxcas's own CAS server (CASGate)
+// and only the principals listed in admin.principals get in.
+//
+// Every search, every page of the audit log and every unbind is an action
+// written to the audit log with the operator's principal: reading who
+// someone is, is as much an operator's act as changing it. That is why
+// they are all form posts carrying the session's CSRF token: a link on
+// another site cannot make an operator's browser run a search in their
+// name, and the phone numbers searched never land in a URL (browser
+// history, a front proxy's access log).
+type Admin struct {
+	o          AdminOptions
+	principals map[string]bool
+}
+
+// AdminOptions are the console's parts.
+type AdminOptions struct {
+	// Gate signs operators in (Path "/admin").
+	Gate *CASGate
+	// Principals may use the console (config admin.principals).
+	Principals []string
+	Bindings   AdminBindings
+	Users      AdminUsers
+	Accounts   AdminAccounts
+	// Events reads the audit log; Audit records the console's own actions.
+	Events AuditReader
+	Audit  audit.Log
+	Pages  *Pages
+	// PhoneRegion reads numbers typed without a country code.
+	PhoneRegion string
+	// Zone is the time zone times are shown and typed in (default China's).
+	Zone *time.Location
+	Log  *slog.Logger
+}
+
+// AdminBindings is what the console reads of the binding store.
+type AdminBindings interface {
+	BindingOf(ctx context.Context, userID string) (binding.Binding, error)
+	FindByOpenID(ctx context.Context, openid string) ([]binding.Binding, error)
+	FindByUnionID(ctx context.Context, unionid string) (binding.Binding, error)
+}
+
+// AdminUsers finds directory users.
+type AdminUsers interface {
+	FindByPhone(ctx context.Context, phone string) (binding.User, error)
+	FindByID(ctx context.Context, id string) (binding.User, error)
+}
+
+// AdminAccounts unbinds (account.Service): it writes the unbind's audit
+// event and ends the person's sessions.
+type AdminAccounts interface {
+	Unbind(ctx context.Context, userID string, by account.Actor, reason string) (account.Result, error)
+}
+
+// AuditReader reads the audit log.
+type AuditReader interface {
+	List(ctx context.Context, f audit.Filter) ([]audit.Event, error)
+}
+
+// NewAdmin checks the options.
+func NewAdmin(o AdminOptions) (*Admin, error) {
+	if o.Gate == nil || o.Bindings == nil || o.Users == nil || o.Accounts == nil || o.Events == nil || o.Audit == nil || o.Pages == nil {
+		return nil, errors.New("web: the admin console needs Gate, Bindings, Users, Accounts, Events, Audit and Pages")
+	}
+	if len(o.Principals) == 0 {
+		return nil, errors.New("web: the admin console needs at least one principal")
+	}
+	if o.Zone == nil {
+		o.Zone = time.FixedZone("CST", 8*3600)
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	h := &Admin{o: o, principals: map[string]bool{}}
+	for _, p := range o.Principals {
+		h.principals[p] = true
+	}
+	return h, nil
+}
+
+// Console paths, under the gate's path.
+const (
+	adminSearchPath  = "/search"
+	adminConfirmPath = "/unbind/confirm"
+	adminUnbindPath  = "/unbind"
+	adminAuditPath   = "/audit"
+)
+
+// Register adds the console's routes.
+func (h *Admin) Register(e *echo.Echo) {
+	g := e.Group(h.o.Gate.Path, sameOrigin(h.o.Gate.PublicURL, h.o.Pages))
+	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, h.o.Gate.cookiePath()) })
+	g.GET("/", h.operator(h.home))
+	g.POST(adminSearchPath, h.operator(h.search))
+	g.POST(adminConfirmPath, h.operator(h.confirm))
+	g.POST(adminUnbindPath, h.operator(h.unbind))
+	g.GET(adminAuditPath, h.operator(h.auditForm))
+	g.POST(adminAuditPath, h.operator(h.auditList))
+}
+
+// operator runs next for a signed-in operator: anyone else signed in is
+// refused (and the refusal audited); a post must carry the CSRF token.
+func (h *Admin) operator(next func(echo.Context, GateSession) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s, ok := h.o.Gate.Session(c)
+		if !ok {
+			return nil
+		}
+		r := c.Request()
+		if !h.principals[s.Principal.ID] {
+			h.record(c, audit.Event{Kind: audit.KindRefusal, Outcome: "not_admin", UserID: s.UserID,
+				Detail: "admin console: principal " + s.Principal.ID + " is not in admin.principals"})
+			return h.o.Pages.Info(c.Response(), r, http.StatusForbidden,
+				InfoPage{TitleKey: "admin_forbidden_title", MessageKey: "admin_forbidden", Detail: s.Principal.ID})
+		}
+		if r.Method == http.MethodPost && !s.CheckCSRF(r) {
+			return h.o.Pages.Error(c.Response(), r, http.StatusForbidden, "error_title", "error_forbidden", h.o.Gate.cookiePath())
+		}
+		return next(c, s)
+	}
+}
+
+// record writes one of the console's audit events; the operator's actions
+// carry their principal as the actor.
+func (h *Admin) record(c echo.Context, e audit.Event) {
+	ctx := c.Request().Context()
+	e.ClientIP, e.Service = c.RealIP(), h.o.Gate.ServiceURL()
+	if err := h.o.Audit.Record(ctx, e); err != nil {
+		h.o.Log.ErrorContext(ctx, "admin: audit event not recorded", "kind", e.Kind, "err", err)
+	}
+}
+
+func actorOf(s GateSession) string { return account.ActorAdmin + ":" + s.Principal.ID }
+
+// failed answers an internal error (logged, not shown).
+func (h *Admin) failed(c echo.Context, err error) error {
+	r := c.Request()
+	h.o.Log.ErrorContext(r.Context(), "admin console failed", "err", err)
+	return h.o.Pages.Error(c.Response(), r, http.StatusServiceUnavailable, "error_title", "error_unavailable", h.o.Gate.cookiePath())
+}
+
+// The ways to search.
+const (
+	byPhone   = "phone"
+	byUser    = "user"
+	byOpenID  = "openid"
+	byUnionID = "unionid"
+)
+
+func (h *Admin) home(c echo.Context, s GateSession) error {
+	return h.o.Pages.AdminSearch(c.Response(), c.Request(), http.StatusOK, AdminSearchPage{Operator: s.Principal.ID, CSRF: s.CSRF, By: byPhone})
+}
+
+func (h *Admin) search(c echo.Context, s GateSession) error {
+	r := c.Request()
+	d := AdminSearchPage{Operator: s.Principal.ID, CSRF: s.CSRF, By: r.PostFormValue("by"), Query: strings.TrimSpace(r.PostFormValue("q"))}
+	q := d.Query
+	var phone otp.Phone
+	switch d.By {
+	case byPhone:
+		var err error
+		if phone, err = otp.ParsePhone(q, h.o.PhoneRegion); err != nil {
+			d.ErrorKey = "invalid_phone"
+		}
+		q = phone.String()
+	case byUser, byOpenID, byUnionID:
+		if q == "" {
+			d.ErrorKey = "admin_query_required"
+		}
+	default:
+		d.By, d.ErrorKey = byPhone, "admin_query_required"
+	}
+	if d.ErrorKey != "" {
+		return h.o.Pages.AdminSearch(c.Response(), r, http.StatusBadRequest, d)
+	}
+	persons, err := h.find(r.Context(), d.By, q)
+	if err != nil {
+		return h.failed(c, err)
+	}
+	d.Searched, d.Persons = true, persons
+	e := audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK, Actor: actorOf(s), Phone: phone.String(),
+		Detail: fmt.Sprintf("search by %s %s: %d found", d.By, searched(d.By, q), len(persons))}
+	if len(persons) == 0 {
+		e.Outcome = "not_found"
+	}
+	if len(persons) == 1 {
+		e.UserID = persons[0].UserID
+	}
+	h.record(c, e)
+	return h.o.Pages.AdminSearch(c.Response(), r, http.StatusOK, d)
+}
+
+// searched is a search's query as the audit log keeps it: a phone masked.
+func searched(by, q string) string {
+	if by == byPhone {
+		return logx.MaskPhone(q)
+	}
+	return q
+}
+
+// find returns the persons a search names; a phone search shows the
+// number it was given.
+func (h *Admin) find(ctx context.Context, by, q string) ([]AdminPerson, error) {
+	var bindings []binding.Binding
+	switch by {
+	case byPhone:
+		u, err := h.o.Users.FindByPhone(ctx, q)
+		if errors.Is(err, binding.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		p, _, err := h.person(ctx, u.ID, true)
+		return []AdminPerson{p}, err
+	case byUser:
+		p, found, err := h.person(ctx, q, false)
+		if err != nil || !found {
+			return nil, err
+		}
+		return []AdminPerson{p}, nil
+	case byOpenID:
+		var err error
+		if bindings, err = h.o.Bindings.FindByOpenID(ctx, q); err != nil {
+			return nil, err
+		}
+	case byUnionID:
+		b, err := h.o.Bindings.FindByUnionID(ctx, q)
+		if err != nil && !errors.Is(err, binding.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil {
+			bindings = append(bindings, b)
+		}
+	}
+	var out []AdminPerson
+	for _, b := range bindings {
+		p := AdminPerson{}
+		if b.UserID != "" {
+			u, err := h.o.Users.FindByID(ctx, b.UserID)
+			if err != nil && !errors.Is(err, binding.ErrNotFound) {
+				return nil, err
+			}
+			p.user(u, b.UserID, err == nil, false)
+		}
+		p.binding(b, h.o.Zone)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// person is the directory user userID with their binding; found is false
+// when neither the directory nor the bindings know the id. reveal shows the
+// whole phone number (the operator searched by it).
+func (h *Admin) person(ctx context.Context, userID string, reveal bool) (p AdminPerson, found bool, err error) {
+	u, uerr := h.o.Users.FindByID(ctx, userID)
+	if uerr != nil && !errors.Is(uerr, binding.ErrNotFound) {
+		return p, false, uerr
+	}
+	b, berr := h.o.Bindings.BindingOf(ctx, userID)
+	if berr != nil && !errors.Is(berr, binding.ErrNotFound) {
+		return p, false, berr
+	}
+	p.user(u, userID, uerr == nil, reveal)
+	if berr == nil {
+		p.binding(b, h.o.Zone)
+	}
+	return p, uerr == nil || berr == nil, nil
+}
+
+// confirm asks for the reason of an unbind, showing what it removes.
+func (h *Admin) confirm(c echo.Context, s GateSession) error {
+	return h.showConfirm(c, s, AdminConfirmPage{}, http.StatusOK)
+}
+
+// showConfirm renders the confirmation for the posted user; a user with
+// nothing to unbind goes back to the search page, saying so.
+func (h *Admin) showConfirm(c echo.Context, s GateSession, d AdminConfirmPage, status int) error {
+	r := c.Request()
+	userID := r.PostFormValue("user")
+	p, _, err := h.person(r.Context(), userID, false)
+	if err != nil {
+		return h.failed(c, err)
+	}
+	if !p.Unbindable() {
+		return h.o.Pages.AdminSearch(c.Response(), r, http.StatusConflict, AdminSearchPage{
+			Operator: s.Principal.ID, CSRF: s.CSRF, By: byUser, Query: userID, ErrorKey: "admin_not_bound"})
+	}
+	d.Operator, d.CSRF, d.Person = s.Principal.ID, s.CSRF, p
+	h.record(c, audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK, Actor: actorOf(s), UserID: userID, Detail: "unbind confirmation shown"})
+	return h.o.Pages.AdminConfirm(c.Response(), r, status, d)
+}
+
+// maxReason keeps a reason whole in the audit log's detail.
+const maxReason = 200
+
+func (h *Admin) unbind(c echo.Context, s GateSession) error {
+	r := c.Request()
+	userID, reason := r.PostFormValue("user"), strings.TrimSpace(r.PostFormValue("reason"))
+	switch {
+	case reason == "":
+		return h.showConfirm(c, s, AdminConfirmPage{ErrorKey: "admin_reason_required"}, http.StatusBadRequest)
+	case utf8.RuneCountInString(reason) > maxReason:
+		return h.showConfirm(c, s, AdminConfirmPage{Reason: reason, ErrorKey: "admin_reason_too_long"}, http.StatusBadRequest)
+	}
+	d := AdminSearchPage{Operator: s.Principal.ID, CSRF: s.CSRF, By: byUser, Query: userID}
+	status := http.StatusOK
+	res, err := h.o.Accounts.Unbind(r.Context(), userID, account.Actor{Kind: account.ActorAdmin, Name: s.Principal.ID}, reason)
+	switch {
+	case err == nil || errors.Is(err, account.ErrSessionsRemain):
+		d.Unbound = &AdminUnbound{UserID: userID, EndedSessions: res.EndedSessions, SessionsRemain: err != nil}
+	case errors.Is(err, account.ErrNotBound):
+		d.ErrorKey, status = "admin_not_bound", http.StatusConflict
+	case errors.Is(err, account.ErrNoUser):
+		d.ErrorKey, status = "admin_no_user", http.StatusNotFound
+	default:
+		return h.failed(c, err)
+	}
+	// The person as they are now: what the operator did, seen done.
+	p, found, err := h.person(r.Context(), userID, false)
+	if err != nil {
+		return h.failed(c, err)
+	}
+	if found {
+		d.Persons = []AdminPerson{p}
+	}
+	d.Searched = true
+	return h.o.Pages.AdminSearch(c.Response(), r, status, d)
+}
+
+// auditPage is how many events a page of the audit log lists.
+const auditPage = 50
+
+// The audit log's filter form.
+var (
+	auditKinds = []string{audit.KindLogin, audit.KindBind, audit.KindUnbind, audit.KindRefusal, audit.KindLink,
+		audit.KindPhoneChange, audit.KindAdmin}
+	auditChannels = []string{audit.ChannelQRInline, audit.ChannelQRRedirect, audit.ChannelOA, audit.ChannelMiniProgram,
+		audit.ChannelMobileApp, audit.ChannelAPI, account.ChannelPage}
+	outcomeToken = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+)
+
+// timeInput is the format of an <input type="datetime-local">.
+const timeInput = "2006-01-02T15:04"
+
+func (h *Admin) auditForm(c echo.Context, s GateSession) error {
+	return h.o.Pages.AdminAudit(c.Response(), c.Request(), http.StatusOK, h.auditPage(s, AdminAuditFilter{}))
+}
+
+func (h *Admin) auditPage(s GateSession, f AdminAuditFilter) AdminAuditPage {
+	return AdminAuditPage{Operator: s.Principal.ID, CSRF: s.CSRF, Filter: f, Kinds: auditKinds, Channels: auditChannels,
+		Zone: time.Now().In(h.o.Zone).Format("MST -07:00")}
+}
+
+func (h *Admin) auditList(c echo.Context, s GateSession) error {
+	r := c.Request()
+	form := AdminAuditFilter{}
+	for _, f := range form.fields() {
+		*f.value = strings.TrimSpace(r.PostFormValue(f.name))
+	}
+	d := h.auditPage(s, form)
+	f, errKey := h.auditFilter(form, r.PostFormValue("before"))
+	if errKey != "" {
+		d.ErrorKey = errKey
+		return h.o.Pages.AdminAudit(c.Response(), r, http.StatusBadRequest, d)
+	}
+	// The number as read (E.164), in the form and in the audit record.
+	form.Phone, d.Filter.Phone = f.Phone, f.Phone
+	events, err := h.o.Events.List(r.Context(), f)
+	if err != nil {
+		return h.failed(c, err)
+	}
+	if len(events) > auditPage {
+		events = events[:auditPage]
+		d.Older = events[auditPage-1].ID
+	}
+	for _, e := range events {
+		d.Events = append(d.Events, adminEvent(e, h.o.Zone))
+	}
+	d.Searched = true
+	h.record(c, audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK, Actor: actorOf(s), UserID: f.UserID, Phone: f.Phone,
+		Detail: fmt.Sprintf("audit log %s: %d events", form.describe(f.BeforeID), len(events))})
+	return h.o.Pages.AdminAudit(c.Response(), r, http.StatusOK, d)
+}
+
+// auditFilter reads the filter form; errKey names what is wrong with it.
+func (h *Admin) auditFilter(form AdminAuditFilter, before string) (f audit.Filter, errKey string) {
+	f = audit.Filter{UserID: form.User, Kind: form.Kind, Outcome: form.Outcome, Channel: form.Channel,
+		Service: form.Service, Actor: form.Actor, Limit: auditPage + 1}
+	if form.Phone != "" {
+		p, err := otp.ParsePhone(form.Phone, h.o.PhoneRegion)
+		if err != nil {
+			return f, "invalid_phone"
+		}
+		f.Phone = p.String()
+	}
+	switch {
+	case form.Kind != "" && !slices.Contains(auditKinds, form.Kind),
+		form.Channel != "" && !slices.Contains(auditChannels, form.Channel),
+		form.Outcome != "" && !outcomeToken.MatchString(form.Outcome):
+		return f, "error_bad_request"
+	}
+	var err error
+	if form.Since != "" {
+		if f.Since, err = time.ParseInLocation(timeInput, form.Since, h.o.Zone); err != nil {
+			return f, "admin_time_invalid"
+		}
+	}
+	if form.Until != "" {
+		// "To 10:30" includes the events of 10:30.
+		if f.Until, err = time.ParseInLocation(timeInput, form.Until, h.o.Zone); err != nil {
+			return f, "admin_time_invalid"
+		}
+		f.Until = f.Until.Add(time.Minute)
+	}
+	if before != "" {
+		if f.BeforeID, err = strconv.ParseInt(before, 10, 64); err != nil || f.BeforeID <= 0 {
+			return f, "error_bad_request"
+		}
+	}
+	return f, ""
+}
+
+// The pages.
+type (
+	// AdminSearchPage is admin_search.html: the search form, what it
+	// found, and what an unbind did.
+	AdminSearchPage struct {
+		Operator, CSRF string
+		By, Query      string // the form as posted
+		ErrorKey       string
+		Searched       bool
+		Persons        []AdminPerson
+		Unbound        *AdminUnbound
+	}
+	// AdminUnbound is an unbind done.
+	AdminUnbound struct {
+		UserID        string
+		EndedSessions int
+		// SessionsRemain: some of the person's sessions could not be ended.
+		SessionsRemain bool
+	}
+	// AdminPerson is a directory user, a WeChat person, or both bound.
+	AdminPerson struct {
+		UserID      string // "" for a WeChat person bound to nobody
+		InDirectory bool
+		Phone       string // masked unless searched by
+		IdentityKey string
+		Bound       bool
+		BoundAt     string
+		Accounts    []AdminAccount
+	}
+	// AdminAccount is one WeChat app account of a person.
+	AdminAccount struct{ AppID, OpenID, UnionID, Nickname, FirstSeen, LastSeen string }
+	// AdminConfirmPage is admin_confirm.html: the unbind's confirmation.
+	AdminConfirmPage struct {
+		Operator, CSRF string
+		Person         AdminPerson
+		Reason         string
+		ErrorKey       string
+		MaxReason      int
+	}
+	// AdminAuditPage is admin_audit.html: the audit log's filters and a
+	// page of events, newest first.
+	AdminAuditPage struct {
+		Operator, CSRF string
+		Filter         AdminAuditFilter
+		Kinds          []string
+		Channels       []string
+		// Zone names the time zone of the times shown and typed.
+		Zone     string
+		ErrorKey string
+		Searched bool
+		Events   []AdminEvent
+		// Older is the cursor of the next page (0: this is the last).
+		Older int64
+	}
+	// AdminAuditFilter is the filter form as typed.
+	AdminAuditFilter struct{ Since, Until, User, Phone, Kind, Outcome, Channel, Service, Actor string }
+	// AdminEvent is one audit event as the console shows it.
+	AdminEvent struct {
+		ID                                                           int64
+		At, Kind, Outcome, UserID, Phone, Channel, Service, ClientIP string
+		Actor, Detail, AppID, OpenID, UnionID                        string
+	}
+)
+
+func (p *AdminPerson) user(u binding.User, userID string, known, reveal bool) {
+	p.UserID, p.InDirectory = userID, known
+	p.Phone = logx.MaskPhone(u.Phone)
+	if reveal {
+		p.Phone = u.Phone
+	}
+}
+
+func (p *AdminPerson) binding(b binding.Binding, zone *time.Location) {
+	p.IdentityKey, p.Bound = b.IdentityKey, b.UserID != ""
+	if p.Bound {
+		p.BoundAt = adminTime(b.BoundAt, zone)
+	}
+	for _, a := range b.Accounts {
+		p.Accounts = append(p.Accounts, AdminAccount{AppID: a.AppID, OpenID: a.OpenID, UnionID: a.UnionID, Nickname: a.Nickname,
+			FirstSeen: adminTime(a.FirstSeen, zone), LastSeen: adminTime(a.LastSeen, zone)})
+	}
+}
+
+// Unbindable reports whether the account service can unbind the person:
+// bound, and known to the directory.
+func (p AdminPerson) Unbindable() bool { return p.Bound && p.InDirectory }
+
+func adminEvent(e audit.Event, zone *time.Location) AdminEvent {
+	return AdminEvent{ID: e.ID, At: adminTime(e.At, zone), Kind: e.Kind, Outcome: e.Outcome, UserID: e.UserID, Phone: e.Phone,
+		Channel: e.Channel, Service: e.Service, ClientIP: e.ClientIP, Actor: e.Actor, Detail: e.Detail,
+		AppID: e.AppID, OpenID: e.OpenID, UnionID: e.UnionID}
+}
+
+// adminTime shows a time to the second, with its zone: operators compare
+// it with logs.
+func adminTime(t time.Time, zone *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(zone).Format("2006-01-02 15:04:05 MST")
+}
+
+type formField struct {
+	name  string
+	value *string
+}
+
+// fields are the filter form's inputs, by name.
+func (f *AdminAuditFilter) fields() []formField {
+	return []formField{{"since", &f.Since}, {"until", &f.Until}, {"user", &f.User}, {"phone", &f.Phone}, {"kind", &f.Kind},
+		{"outcome", &f.Outcome}, {"channel", &f.Channel}, {"service", &f.Service}, {"actor", &f.Actor}}
+}
+
+// describe is the filter for the audit log's record of a view: phones
+// masked.
+func (f AdminAuditFilter) describe(before int64) string {
+	var parts []string
+	for _, ff := range f.fields() {
+		v := *ff.value
+		if ff.name == "phone" {
+			v = logx.MaskPhone(v)
+		}
+		if v != "" {
+			parts = append(parts, ff.name+"="+v)
+		}
+	}
+	if before > 0 {
+		parts = append(parts, "before=#"+strconv.FormatInt(before, 10))
+	}
+	if len(parts) == 0 {
+		return "(no filter)"
+	}
+	return strings.Join(parts, " ")
+}
+
+func init() {
+	person := AdminPerson{UserID: "u1", InDirectory: true, Phone: "+86138****8000", IdentityKey: "u:union", Bound: true,
+		BoundAt: "2026-01-01 08:00:00 CST", Accounts: []AdminAccount{{AppID: "wxapp", OpenID: "open", UnionID: "union",
+			Nickname: "nick", FirstSeen: "2026-01-01 08:00:00 CST", LastSeen: "2026-01-02 08:00:00 CST"}}}
+	pageSamples["admin_search"] = AdminSearchPage{Operator: "ops", CSRF: "csrf", By: byPhone, Query: "13800138000",
+		ErrorKey: "invalid_phone", Searched: true, Persons: []AdminPerson{person},
+		Unbound: &AdminUnbound{UserID: "u1", EndedSessions: 2, SessionsRemain: true}}
+	pageSamples["admin_confirm"] = AdminConfirmPage{Operator: "ops", CSRF: "csrf", Person: person, Reason: "why",
+		ErrorKey: "admin_reason_required", MaxReason: maxReason}
+	pageSamples["admin_audit"] = AdminAuditPage{Operator: "ops", CSRF: "csrf", Kinds: auditKinds, Channels: auditChannels,
+		Filter: AdminAuditFilter{Since: "2026-01-01T00:00", Until: "2026-01-02T00:00", User: "u1", Phone: "138", Kind: audit.KindLogin,
+			Outcome: audit.OK, Channel: audit.ChannelAPI, Service: "https://app.example/", Actor: "admin:ops"},
+		Zone: "CST +08:00", ErrorKey: "admin_time_invalid", Searched: true, Older: 7,
+		Events: []AdminEvent{{ID: 8, At: "2026-01-01 08:00:00 CST", Kind: audit.KindLogin, Outcome: audit.OK, UserID: "u1",
+			Phone: "+86138****8000", Channel: audit.ChannelAPI, Service: "https://app.example/", ClientIP: "192.0.2.1",
+			Actor: "admin:ops", Detail: "why", AppID: "wxapp", OpenID: "open", UnionID: "union"}}}
+}
+
+// AdminSearch renders admin_search.html.
+func (p *Pages) AdminSearch(w http.ResponseWriter, r *http.Request, status int, d AdminSearchPage) error {
+	return p.render(w, consoleRequest(r, "/admin/"), status, "admin_search", d)
+}
+
+// AdminConfirm renders admin_confirm.html.
+func (p *Pages) AdminConfirm(w http.ResponseWriter, r *http.Request, status int, d AdminConfirmPage) error {
+	d.MaxReason = maxReason
+	return p.render(w, consoleRequest(r, "/admin/"), status, "admin_confirm", d)
+}
+
+// AdminAudit renders admin_audit.html.
+func (p *Pages) AdminAudit(w http.ResponseWriter, r *http.Request, status int, d AdminAuditPage) error {
+	return p.render(w, consoleRequest(r, "/admin/audit"), status, "admin_audit", d)
+}
+
+// consoleRequest is r as the page's language links see it: a page that
+// answers a post switches language on a console page to GET (the post's
+// answer was an audited action, not a page to fetch again).
+func consoleRequest(r *http.Request, page string) *http.Request {
+	if r.Method == http.MethodGet {
+		return r
+	}
+	g := r.Clone(r.Context())
+	g.Method, g.URL = http.MethodGet, &url.URL{Path: page}
+	return g
+}

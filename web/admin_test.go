@@ -1,0 +1,530 @@
+package web
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"wxcas/account"
+	"wxcas/audit"
+	"wxcas/binding"
+	"wxcas/cas"
+	"wxcas/logx"
+	"wxcas/otp"
+	"wxcas/otp/otptest"
+	"wxcas/store"
+	"wxcas/store/storetest"
+	"wxcas/templates"
+)
+
+// adminEnv is the console on an Echo server with a real SQLite store, the
+// real account service and audit log, and a stand-in CAS server that
+// knows the tickets and sessions the test hands out.
+type adminEnv struct {
+	t        *testing.T
+	base     string
+	db       *store.DB
+	bindings *binding.SQLStore
+	events   *audit.SQL
+	sessions *gateSessions
+	ended    *endedSessions
+	clock    *storetest.Clock
+}
+
+// gateSessions stands in for the CAS server: a ticket names a session
+// once; a session lives until ended.
+type gateSessions struct {
+	mu      sync.Mutex
+	tickets map[string]cas.Session
+	alive   map[string]cas.Session
+}
+
+func (g *gateSessions) RedeemTicket(_ context.Context, _, ticket string) (cas.Session, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, ok := g.tickets[ticket]
+	if !ok {
+		return cas.Session{}, cas.ErrNoSession
+	}
+	delete(g.tickets, ticket)
+	return s, nil
+}
+
+func (g *gateSessions) SessionByKey(_ context.Context, key string) (cas.Session, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, ok := g.alive[key]
+	if !ok {
+		return cas.Session{}, cas.ErrNoSession
+	}
+	return s, nil
+}
+
+// endedSessions records the account service's EndSessionsOf.
+type endedSessions struct {
+	mu         sync.Mutex
+	principals []string
+}
+
+func (e *endedSessions) EndSessionsOf(_ context.Context, principal, _ string) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.principals = append(e.principals, principal)
+	return 1, nil
+}
+
+const (
+	adminAnn  = "ann" // listed in admin.principals
+	notAdmin  = "bob"
+	annUserID = "u-ann"
+)
+
+func startAdmin(t *testing.T) *adminEnv {
+	t.Helper()
+	db := storetest.SQLite(t)
+	clock := storetest.NewClock()
+	e := &adminEnv{t: t, db: db, bindings: binding.NewSQLStore(db), events: audit.NewSQL(db), clock: clock,
+		sessions: &gateSessions{tickets: map[string]cas.Session{}, alive: map[string]cas.Session{}}, ended: &endedSessions{}}
+	e.bindings.UseAsDirectory()
+	accounts, err := account.New(account.Deps{
+		Bindings: e.bindings, Directory: e.bindings, Phones: e.bindings, Sessions: e.ended,
+		Codes: otptest.NewEnvWithClock(t, otp.NewSQLStore(db), clock, nil).Svc, Tx: db,
+		Replacements: account.SQLReplacements{DB: db}, Audit: e.events, Now: clock.Now, Log: logx.Discard(),
+	})
+	require.NoError(t, err)
+	pages, err := NewPages(templates.FS, false)
+	require.NoError(t, err)
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	e.base = srv.URL
+	public, _ := url.Parse(srv.URL)
+	gate := &CASGate{Path: "/admin", Cookie: "wxcas_admin", Sessions: e.sessions, Pages: pages, PublicURL: public,
+		HashKey: []byte("admin-hash-key-0123456789abcdef01"), BlockKey: []byte("admin-block-key-0123456789abcdef")}
+	require.NoError(t, gate.Init())
+	console, err := NewAdmin(AdminOptions{Gate: gate, Principals: []string{"carol", adminAnn}, Bindings: e.bindings, Users: e.bindings,
+		Accounts: accounts, Events: e.events, Audit: e.events, Pages: pages, PhoneRegion: "CN", Zone: time.UTC, Log: logx.Discard()})
+	require.NoError(t, err)
+	s, err := New(Options{Logger: logx.Discard(), DB: db, Pages: pages})
+	require.NoError(t, err)
+	console.Register(s.Echo())
+	handler = s
+	return e
+}
+
+// adminBrowser is a cookie jar that does not follow redirects.
+type adminBrowser struct {
+	e    *adminEnv
+	c    *http.Client
+	lang string
+}
+
+func (e *adminEnv) browser() *adminBrowser {
+	jar, _ := cookiejar.New(nil)
+	return &adminBrowser{e: e, lang: "zh-CN", c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// signIn signs the browser in to the console as principal (user id
+// "u-"+principal), the way CAS sends it back with a ticket.
+func (b *adminBrowser) signIn(principal string) *adminBrowser {
+	b.e.t.Helper()
+	s := cas.Session{Key: "key-" + principal, Principal: cas.Principal{ID: principal, Attributes: map[string][]string{"userId": {"u-" + principal}}}}
+	b.e.sessions.mu.Lock()
+	b.e.sessions.tickets["ST-"+principal] = s
+	b.e.sessions.alive[s.Key] = s
+	b.e.sessions.mu.Unlock()
+	p := b.get("/admin/?ticket=ST-" + principal)
+	require.Equal(b.e.t, http.StatusSeeOther, p.status, p.body)
+	require.Equal(b.e.t, "/admin/", p.location, "the ticket leaves the address bar")
+	return b
+}
+
+type adminResp struct {
+	status   int
+	location string
+	body     string
+}
+
+func (b *adminBrowser) do(method, path string, form url.Values, header map[string]string) adminResp {
+	b.e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.e.base+path, body)
+	require.NoError(b.e.t, err)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept-Language", b.lang)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.c.Do(req)
+	require.NoError(b.e.t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return adminResp{status: resp.StatusCode, location: resp.Header.Get("Location"), body: html.UnescapeString(string(raw))}
+}
+
+func (b *adminBrowser) get(path string) adminResp { return b.do(http.MethodGet, path, nil, nil) }
+
+var adminCSRF = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// post sends a form of the console with the session's CSRF token (read
+// from the console's first page).
+func (b *adminBrowser) post(path string, form url.Values) adminResp {
+	b.e.t.Helper()
+	home := b.get("/admin/")
+	m := adminCSRF.FindStringSubmatch(home.body)
+	require.NotNil(b.e.t, m, "the console's page carries a CSRF token: %s", home.body)
+	form.Set("_csrf", m[1])
+	return b.do(http.MethodPost, path, form, map[string]string{"Sec-Fetch-Site": "same-origin"})
+}
+
+// bound makes a user with phone, bound to a WeChat person seen in two apps.
+func (e *adminEnv) bound(userID, phone, name string) {
+	e.t.Helper()
+	ctx := context.Background()
+	db := e.bindings
+	_, err := e.db.ExecContext(ctx, `INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?)`, userID, phone, store.Time(e.clock.Now()))
+	require.NoError(e.t, err)
+	for _, app := range []string{"wxweb", "wxoa"} {
+		_, err := db.Seen(ctx, binding.Account{AppID: app, OpenID: "o-" + app + "-" + name, UnionID: "un-" + name, Nickname: name}, e.clock.Now())
+		if err != nil {
+			require.ErrorIs(e.t, err, binding.ErrNotFound)
+		}
+	}
+	require.NoError(e.t, db.Bind(ctx, binding.Account{AppID: "wxweb", OpenID: "o-wxweb-" + name, UnionID: "un-" + name}, userID, false, e.clock.Now()))
+}
+
+// adminEvents lists the audit log's events of kind.
+func (e *adminEnv) eventsOf(kind string) []audit.Event {
+	e.t.Helper()
+	events, err := e.events.List(context.Background(), audit.Filter{Kind: kind})
+	require.NoError(e.t, err)
+	return events
+}
+
+func TestAdminWithoutSessionGoesThroughCASLogin(t *testing.T) {
+	e := startAdmin(t)
+	b := e.browser()
+	p := b.get("/admin")
+	require.Equal(t, http.StatusMovedPermanently, p.status)
+	require.Equal(t, "/admin/", p.location)
+
+	for _, path := range []string{"/admin/", "/admin/audit"} {
+		p = b.get(path)
+		require.Equal(t, http.StatusFound, p.status, path)
+		require.Equal(t, "/cas/login?service="+url.QueryEscape(e.base+"/admin/"), p.location, path)
+	}
+	p = b.do(http.MethodPost, "/admin/search", url.Values{"by": {"user"}, "q": {"u1"}}, nil)
+	require.Equal(t, http.StatusForbidden, p.status, "a post without a session does nothing")
+	require.Empty(t, e.eventsOf(audit.KindAdmin))
+}
+
+func TestAdminRefusesOtherPrincipals(t *testing.T) {
+	e := startAdmin(t)
+	e.bound(annUserID, "+8613800138000", "ann")
+	for _, tc := range []struct{ lang, title string }{{"zh-CN", "无权访问"}, {"en", "Not allowed"}} {
+		b := e.browser()
+		b.lang = tc.lang
+		b.signIn(notAdmin)
+		p := b.get("/admin/")
+		require.Equal(t, http.StatusForbidden, p.status)
+		require.Contains(t, p.body, "<h1>"+tc.title+"</h1>")
+		require.Contains(t, p.body, notAdmin, "the page names the account signed in")
+		require.NotContains(t, p.body, `name="q"`, "no search form")
+
+		// Even with the session's own token, a post does nothing.
+		p = b.do(http.MethodPost, "/admin/search", url.Values{"by": {"phone"}, "q": {"13800138000"}}, nil)
+		require.Equal(t, http.StatusForbidden, p.status)
+		require.NotContains(t, p.body, "13800138000")
+	}
+	refusals := e.eventsOf(audit.KindRefusal)
+	require.Len(t, refusals, 4)
+	for _, ev := range refusals {
+		require.Equal(t, "not_admin", ev.Outcome)
+		require.Equal(t, "u-"+notAdmin, ev.UserID)
+		require.Contains(t, ev.Detail, "principal "+notAdmin)
+		require.Equal(t, e.base+"/admin/", ev.Service)
+	}
+	require.Empty(t, e.eventsOf(audit.KindAdmin), "nothing was searched")
+}
+
+func TestAdminPostsNeedTheSessionsToken(t *testing.T) {
+	e := startAdmin(t)
+	e.bound(annUserID, "+8613800138000", "ann")
+	b := e.browser().signIn(adminAnn)
+	token := adminCSRF.FindStringSubmatch(b.get("/admin/").body)[1]
+	reason := url.Values{"user": {annUserID}, "reason": {"ticket 42"}}
+	for _, tc := range []struct {
+		name, token string
+		header      map[string]string
+	}{
+		{"no token", "", nil},
+		{"another token", "not-" + token, nil},
+		{"the token from another site", token, map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		{"the token from another origin (older browser)", token, map[string]string{"Origin": "https://evil.example"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			form := url.Values{"_csrf": {tc.token}}
+			for k, v := range reason {
+				form[k] = v
+			}
+			p := b.do(http.MethodPost, "/admin/unbind", form, tc.header)
+			require.Equal(t, http.StatusForbidden, p.status)
+			_, err := e.bindings.BindingOf(context.Background(), annUserID)
+			require.NoError(t, err, "still bound")
+		})
+	}
+	require.Empty(t, e.eventsOf(audit.KindUnbind))
+	require.Empty(t, e.ended.principals)
+}
+
+func TestAdminSearch(t *testing.T) {
+	e := startAdmin(t)
+	e.bound(annUserID, "+8613800138000", "ann")
+	b := e.browser().signIn(adminAnn)
+	for _, tc := range []struct {
+		name, by, q string
+		status      int
+		shows       []string // in the page
+		hides       []string
+		outcome     string // of the audit event; "" none
+		detail      string
+	}{
+		{"by phone shows the number searched", "phone", "138 0013 8000", http.StatusOK,
+			[]string{annUserID, "+8613800138000", "o-wxweb-ann", "o-wxoa-ann", "un-ann", "u:un-ann", "2026-11-21 08:00:00 UTC"}, nil,
+			audit.OK, "search by phone +86138****8000: 1 found"},
+		{"by user id masks the phone", "user", annUserID, http.StatusOK,
+			[]string{annUserID, "+86138****8000", "o-wxoa-ann"}, []string{"+8613800138000"}, audit.OK, "search by user u-ann: 1 found"},
+		{"by openid", "openid", "o-wxoa-ann", http.StatusOK, []string{annUserID, "+86138****8000", "o-wxweb-ann"}, []string{"+8613800138000"},
+			audit.OK, "search by openid o-wxoa-ann: 1 found"},
+		{"by unionid", "unionid", "un-ann", http.StatusOK, []string{annUserID, "o-wxweb-ann"}, nil, audit.OK, "search by unionid un-ann: 1 found"},
+		{"nothing found", "phone", "13900139000", http.StatusOK, []string{`id="nothing-found"`}, nil,
+			"not_found", "search by phone +86139****9000: 0 found"},
+		{"a phone that is not one", "phone", "12", http.StatusBadRequest, []string{"手机号格式不正确"}, []string{`id="results"`}, "", ""},
+		{"an empty query", "openid", " ", http.StatusBadRequest, []string{"请输入要查找的内容"}, nil, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(e.eventsOf(audit.KindAdmin))
+			p := b.post("/admin/search", url.Values{"by": {tc.by}, "q": {tc.q}})
+			require.Equal(t, tc.status, p.status, p.body)
+			for _, s := range tc.shows {
+				require.Contains(t, p.body, s)
+			}
+			for _, s := range tc.hides {
+				require.NotContains(t, p.body, s)
+			}
+			events := e.eventsOf(audit.KindAdmin)
+			if tc.outcome == "" {
+				require.Len(t, events, before, "a search not run is not audited")
+				return
+			}
+			require.Len(t, events, before+1)
+			ev := events[0]
+			require.Equal(t, tc.outcome, ev.Outcome)
+			require.Equal(t, "admin:"+adminAnn, ev.Actor)
+			require.Equal(t, tc.detail, ev.Detail)
+			require.NotContains(t, ev.Phone+ev.Detail, "13800138000", "the audit log keeps masked phones")
+			if tc.outcome == audit.OK {
+				require.Equal(t, annUserID, ev.UserID, "the person looked at")
+			}
+		})
+	}
+
+	t.Run("a WeChat person bound to nobody", func(t *testing.T) {
+		_, err := e.bindings.Seen(context.Background(), binding.Account{AppID: "wxweb", OpenID: "o-loner"}, e.clock.Now())
+		require.ErrorIs(t, err, binding.ErrNotFound)
+		p := b.post("/admin/search", url.Values{"by": {"openid"}, "q": {"o-loner"}})
+		require.Equal(t, http.StatusOK, p.status)
+		require.Contains(t, p.body, "未绑定任何用户")
+		require.NotContains(t, p.body, "/admin/unbind/confirm", "nothing to unbind")
+	})
+}
+
+func TestAdminUnbind(t *testing.T) {
+	e := startAdmin(t)
+	e.bound(annUserID, "+8613800138000", "ann")
+	e.bound("u-dan", "+8613700137000", "dan")
+	b := e.browser().signIn(adminAnn)
+	ctx := context.Background()
+
+	p := b.post("/admin/search", url.Values{"by": {"user"}, "q": {"u-dan"}})
+	require.Contains(t, p.body, `action="/admin/unbind/confirm"`)
+	p = b.post("/admin/unbind/confirm", url.Values{"user": {"u-dan"}})
+	require.Equal(t, http.StatusOK, p.status)
+	require.Contains(t, p.body, "解除微信绑定")
+	require.Contains(t, p.body, `name="reason"`)
+	require.Contains(t, p.body, "+86137****7000")
+	_, err := e.bindings.BindingOf(ctx, "u-dan")
+	require.NoError(t, err, "the confirmation unbinds nothing")
+
+	for _, reason := range []string{"", "   ", strings.Repeat("长", maxReason+1)} {
+		p = b.post("/admin/unbind", url.Values{"user": {"u-dan"}, "reason": {reason}})
+		require.Equal(t, http.StatusBadRequest, p.status)
+		require.Contains(t, p.body, `id="reason-error"`)
+		_, err = e.bindings.BindingOf(ctx, "u-dan")
+		require.NoError(t, err, "no reason, no unbind")
+	}
+	require.Empty(t, e.eventsOf(audit.KindUnbind))
+
+	p = b.post("/admin/unbind", url.Values{"user": {"u-dan"}, "reason": {"ticket #42: lost phone"}})
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Contains(t, p.body, "已解除用户 u-dan 的微信绑定，结束了 1 个登录会话。")
+	require.Contains(t, p.body, "未绑定微信", "the person as they are now")
+	_, err = e.bindings.BindingOf(ctx, "u-dan")
+	require.ErrorIs(t, err, binding.ErrNotFound)
+	_, err = e.bindings.BindingOf(ctx, annUserID)
+	require.NoError(t, err, "only that user")
+	require.Equal(t, []string{"u-dan"}, e.ended.principals, "the person's sessions ended")
+
+	unbinds := e.eventsOf(audit.KindUnbind)
+	require.Len(t, unbinds, 1)
+	require.Equal(t, "admin:"+adminAnn, unbinds[0].Actor)
+	require.Equal(t, "ticket #42: lost phone", unbinds[0].Detail)
+	require.Equal(t, "u-dan", unbinds[0].UserID)
+
+	p = b.post("/admin/unbind", url.Values{"user": {"u-dan"}, "reason": {"again"}})
+	require.Equal(t, http.StatusConflict, p.status, "a second unbind (a reload) finds nothing to do")
+	require.Contains(t, p.body, "该用户没有绑定微信")
+	require.Len(t, e.eventsOf(audit.KindUnbind), 1)
+
+	p = b.post("/admin/unbind/confirm", url.Values{"user": {"u-dan"}})
+	require.Equal(t, http.StatusConflict, p.status, "nothing to confirm")
+	require.NotContains(t, p.body, `name="reason"`)
+}
+
+func TestAdminAuditLog(t *testing.T) {
+	e := startAdmin(t)
+	b := e.browser().signIn(adminAnn)
+	ctx := context.Background()
+	start := e.clock.Now()
+	// 120 logins of u1 a minute apart, and refusals of u2 in between.
+	for i := range 120 {
+		require.NoError(t, e.events.Record(ctx, audit.Event{At: start.Add(time.Duration(i) * time.Minute), Kind: audit.KindLogin,
+			Outcome: audit.OK, UserID: "u1", Channel: audit.ChannelQRInline, Service: "https://app.example/", Phone: "+8613800138000"}))
+		if i%10 == 0 {
+			require.NoError(t, e.events.Record(ctx, audit.Event{At: start.Add(time.Duration(i) * time.Minute), Kind: audit.KindRefusal,
+				Outcome: audit.WrongCode, UserID: "u2", Channel: audit.ChannelOA, Phone: "+8613900139000"}))
+		}
+	}
+
+	p := b.get("/admin/audit")
+	require.Equal(t, http.StatusOK, p.status)
+	require.NotContains(t, p.body, `id="events"`, "the form alone: viewing is an action")
+	require.Empty(t, e.eventsOf(audit.KindAdmin))
+
+	row := regexp.MustCompile(`(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC <span class="muted">#(\d+)</span>`)
+	older := regexp.MustCompile(`name="before" value="(\d+)"`)
+	// pages follows the "older" button to the end and returns the times
+	// listed.
+	pages := func(filter url.Values) (times []string, n int) {
+		t.Helper()
+		before := ""
+		for {
+			f := url.Values{}
+			for k, v := range filter {
+				f[k] = v
+			}
+			if before != "" {
+				f.Set("before", before)
+			}
+			p := b.post("/admin/audit", f)
+			require.Equal(t, http.StatusOK, p.status, p.body)
+			n++
+			rows := row.FindAllStringSubmatch(p.body, -1)
+			require.LessOrEqual(t, len(rows), auditPage)
+			for _, r := range rows {
+				times = append(times, r[1])
+			}
+			m := older.FindStringSubmatch(p.body)
+			if m == nil {
+				return times, n
+			}
+			require.Equal(t, rows[len(rows)-1][2], m[1], "the cursor is the last event shown")
+			before = m[1]
+		}
+	}
+
+	for _, tc := range []struct {
+		name   string
+		filter url.Values
+		want   int // events
+		pages  int
+	}{
+		{"kind", url.Values{"kind": {audit.KindLogin}}, 120, 3},
+		{"user", url.Values{"user": {"u2"}}, 12, 1},
+		{"phone, typed as people do", url.Values{"phone": {"139 0013 9000"}}, 12, 1},
+		{"outcome and channel", url.Values{"outcome": {audit.WrongCode}, "channel": {audit.ChannelOA}}, 12, 1},
+		{"service", url.Values{"service": {"https://app.example/"}}, 120, 3},
+		{"time range, both ends included", url.Values{"kind": {audit.KindLogin}, "since": {"2026-11-21T08:10"}, "until": {"2026-11-21T08:19"}}, 10, 1},
+		{"nothing matches", url.Values{"user": {"nobody"}}, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			times, n := pages(tc.filter)
+			require.Len(t, times, tc.want)
+			require.Equal(t, tc.pages, n)
+			for i := 1; i < len(times); i++ {
+				require.GreaterOrEqual(t, times[i-1], times[i], "newest first")
+			}
+		})
+	}
+
+	t.Run("each view is audited, phones masked", func(t *testing.T) {
+		views := e.eventsOf(audit.KindAdmin)
+		require.NotEmpty(t, views)
+		var details []string
+		for _, v := range views {
+			require.Equal(t, "admin:"+adminAnn, v.Actor)
+			details = append(details, v.Detail)
+		}
+		all := strings.Join(details, "\n")
+		require.Contains(t, all, "audit log phone=+86139****9000: 12 events")
+		require.Contains(t, all, "audit log kind=login before=#")
+		require.NotContains(t, all, "13900139000")
+	})
+
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		key  string
+	}{
+		{"a time that is not one", url.Values{"since": {"yesterday"}}, "时间格式不正确"},
+		{"a phone that is not one", url.Values{"phone": {"12"}}, "手机号格式不正确"},
+		{"an unknown kind", url.Values{"kind": {"nonsense"}}, "请求无效"},
+		{"a cursor that is not one", url.Values{"before": {"-1"}}, "请求无效"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.post("/admin/audit", tc.form)
+			require.Equal(t, http.StatusBadRequest, p.status)
+			require.Contains(t, p.body, tc.key)
+			require.NotContains(t, p.body, `id="events"`)
+		})
+	}
+}
+
+// The language links of a page answering a post lead to a console page
+// to GET, never to the post's URL or to the site's root.
+func TestAdminLanguageLinksAfterAPost(t *testing.T) {
+	e := startAdmin(t)
+	b := e.browser().signIn(adminAnn)
+	p := b.post("/admin/audit", url.Values{})
+	require.Contains(t, p.body, `href="/admin/audit?lang=en"`)
+	p = b.post("/admin/search", url.Values{"by": {"user"}, "q": {"x"}})
+	require.Contains(t, p.body, `href="/admin/?lang=en"`)
+	require.Equal(t, http.StatusOK, b.get("/admin/?lang=en").status)
+}
