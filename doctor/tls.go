@@ -76,7 +76,7 @@ func (p PublicURL) Run(ctx context.Context) Result {
 	detail := fmt.Sprintf("%s: %s, certificate for %s issued by %s, valid until %s",
 		addr, tls.VersionName(state.Version), host, issuerName(leaf), leaf.NotAfter.UTC().Format(time.DateOnly))
 	if left < minValid {
-		return Fail(fmt.Sprintf("%s; it expires in %s (less than %s)", detail, left.Round(time.Hour), minValid),
+		return Fail(fmt.Sprintf("%s; it expires in %s (less than %s)", detail, approx(left), approx(minValid)),
 			"renew the certificate of "+host+" (and check that its automatic renewal runs)")
 	}
 	return Pass(detail)
@@ -139,4 +139,17 @@ func certNames(c *x509.Certificate) string {
 		names = append(names[:4], "…")
 	}
 	return fmt.Sprint(names)
+}
+
+// approx writes a duration as people read it: days, hours, or seconds.
+func approx(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d >= 2*time.Minute:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.Round(time.Second).String()
 }

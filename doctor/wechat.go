@@ -152,7 +152,7 @@ func (p PlatformTicket) Run(ctx context.Context) Result {
 	age := now().Sub(created)
 	if age > maxAge {
 		return Fail(fmt.Sprintf("%s: the newest component_verify_ticket is %s old (WeChat pushes every 10 minutes; at most %s accepted)",
-			what, age.Round(time.Minute), maxAge), pushFix)
+			what, approx(age), approx(maxAge)), pushFix)
 	}
 	status, err := p.Tickets.Authorization(ctx, p.ComponentAppID, p.AppID)
 	if err != nil {
@@ -162,5 +162,5 @@ func (p PlatformTicket) Run(ctx context.Context) Result {
 		return Fail(what+": the account withdrew its authorization of the platform (unauthorized event received)",
 			"have an administrator of "+p.AppID+" authorize the third-party platform "+p.ComponentAppID+" again")
 	}
-	return Pass(fmt.Sprintf("%s: component_verify_ticket pushed %s ago; authorization %s", what, age.Round(time.Second), status))
+	return Pass(fmt.Sprintf("%s: component_verify_ticket pushed %s ago; authorization %s", what, approx(age), status))
 }
