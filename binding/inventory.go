@@ -361,3 +361,36 @@ func (s *SQLStore) ChangePhone(ctx context.Context, userID, phone string) error 
 	}
 	return nil
 }
+
+// BatchDirectory is a directory that finds many users with one query: an
+// export of every binding asks for each binding's user.
+type BatchDirectory interface {
+	// FindByIDs returns the users of the ids it has, by id; ids it does
+	// not have are absent.
+	FindByIDs(ctx context.Context, ids []string) (map[string]User, error)
+}
+
+var _ BatchDirectory = (*SQLStore)(nil)
+
+// FindByIDs implements BatchDirectory on the built-in users table.
+func (s *SQLStore) FindByIDs(ctx context.Context, ids []string) (map[string]User, error) {
+	out := make(map[string]User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	query, args, err := sqlx.In(`SELECT id, phone FROM users WHERE id IN (?)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID    string `db:"id"`
+		Phone string `db:"phone"`
+	}
+	if err := sqlx.SelectContext(ctx, s.db.Q(ctx), &rows, query, args...); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.ID] = User{ID: r.ID, Phone: r.Phone}
+	}
+	return out, nil
+}

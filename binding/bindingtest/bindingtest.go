@@ -214,6 +214,16 @@ func RunDirectory(t *testing.T, newDirectory func(t *testing.T) binding.Director
 	require.Equal(t, u, got)
 	_, err = d.FindByID(ctx, "nobody")
 	require.ErrorIs(t, err, binding.ErrNotFound)
+	if batch, ok := d.(binding.BatchDirectory); ok {
+		other, err := d.Create(ctx, "+8613800138001", t0)
+		require.NoError(t, err)
+		got, err := batch.FindByIDs(ctx, []string{u.ID, "nobody", other.ID})
+		require.NoError(t, err)
+		require.Equal(t, map[string]binding.User{u.ID: u, other.ID: other}, got, "the users it has, by id")
+		got, err = batch.FindByIDs(ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	}
 
 	var wg sync.WaitGroup
 	ids := make([]string, 10)
