@@ -17,7 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"wxcas/account"
 	"wxcas/audit"
+	"wxcas/binding"
 	"wxcas/cas"
 	"wxcas/config"
 	"wxcas/journey"
@@ -48,6 +50,15 @@ type app struct {
 	cas       *cas.Server
 	pages     *web.Pages
 	audit     audit.Log
+	// The binding's life after the first login (wireLogin, wireAccount):
+	// the account page, the admin console and the CLI use them.
+	bindings      *binding.SQLStore
+	userDirectory binding.Directory
+	auditStore    audit.Store
+	accounts      *account.Service
+	// weChatIDs identifies WeChat people by their codes (the login's and
+	// the account page's).
+	weChatIDs journey.WeChatClient
 	emulator  *emulator.Emulator // sandbox only
 	metrics   *metrics.Metrics
 	// closers release what newApp opened besides the database.

@@ -21,6 +21,7 @@ import (
 
 	"wxcas/apereo"
 	"wxcas/apereo/apereotest"
+	"wxcas/store/storetest"
 )
 
 type flowEnv struct {
@@ -28,9 +29,15 @@ type flowEnv struct {
 	a       *app
 	base    string
 	service string
+	clock   *storetest.Clock // set by tests on a clock of their own
 }
 
 func startFlowEnv(t *testing.T, extra string, casExtra ...string) *flowEnv {
+	return startFlowEnvAt(t, nil, extra, casExtra...)
+}
+
+// startFlowEnvAt is startFlowEnv on the clock now (nil: the real one).
+func startFlowEnvAt(t *testing.T, now func() time.Time, extra string, casExtra ...string) *flowEnv {
 	t.Helper()
 	ln, base := listen(t)
 	service := "https://site.example.edu/app/"
@@ -41,7 +48,7 @@ func startFlowEnv(t *testing.T, extra string, casExtra ...string) *flowEnv {
 	if !strings.Contains(extra, "login:") {
 		body += "login: {website_appid: wxa1b2c3d4e5f60001}\n"
 	}
-	a := runApp(t, ln, body, nil)
+	a := runApp(t, ln, body, now)
 	return &flowEnv{t: t, a: a, base: base, service: service}
 }
 

@@ -21,7 +21,6 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
-
 )
 
 // Exit codes.

@@ -395,6 +395,7 @@ func (a *app) wireLogin() error {
 	}
 	logins := login.New(a.cfg.Login.Config, bindings, directory, a.otp, a.db, a.now, a.log.With("component", "login"))
 	auditSQL := audit.NewSQL(a.db)
+	a.bindings, a.userDirectory, a.auditStore = bindings, directory, auditSQL
 	a.audit = a.metrics.Audit(audit.Best(auditSQL, a.log.With("component", "audit")))
 	a.every("audit retention", func(ctx context.Context) (int64, error) {
 		return auditSQL.Cleanup(ctx, a.now().Add(-a.cfg.Audit.Retention))
@@ -408,11 +409,12 @@ func (a *app) wireLogin() error {
 		return err
 	}
 	journeys := journey.NewSQLStore(a.db)
+	a.weChatIDs = journey.WeChatClient{Client: a.wechat, Tokens: tokens, Components: components, Log: a.log.With("component", "journey")}
 	a.journeys, err = journey.New(journey.Config{
 		TTL: a.cfg.Login.FlowTTL, PhoneRegion: a.cfg.OTP.DefaultRegion, UnionIDApp: a.cfg.Login.UnionIDAccount(),
 	}, journey.Deps{
 		Store: journeys, Login: logins, Audit: a.audit, Funnel: a.metrics, Now: a.now, Log: a.log.With("component", "journey"),
-		WeChat: journey.WeChatClient{Client: a.wechat, Tokens: tokens, Components: components, Log: a.log.With("component", "journey")},
+		WeChat: a.weChatIDs,
 	})
 	if err != nil {
 		return err
@@ -421,6 +423,8 @@ func (a *app) wireLogin() error {
 	casCfg := a.cfg.CAS.Config
 	// The OpenID provider logs people in through internal CAS services.
 	casCfg.Services = append(slices.Clone(casCfg.Services), openid.Services(a.cfg.OIDC, a.cfg.Server.PublicURL)...)
+	// So do the account page and the admin console.
+	casCfg.Services = append(casCfg.Services, a.gatedServices()...)
 	a.metrics.KnownServices(serviceIDs(casCfg.Services))
 	casSrv, err := cas.NewServer(casCfg, cas.Deps{
 		DB: a.db, Now: a.now, Logger: a.log.With("component", "cas"), CookieKey: keys.Derive(a.masterKey, keys.TicketCookie),
@@ -461,6 +465,12 @@ func (a *app) wireLogin() error {
 	}
 	a.web.Mount("/cas", browser.ForgetOnLogout(casSrv.Handler(browser)))
 	if err := a.wireOIDC(casSrv, pub); err != nil {
+		return err
+	}
+	if err := a.wireAccount(casSrv, pub); err != nil {
+		return err
+	}
+	if err := a.wireAdmin(casSrv, pub); err != nil {
 		return err
 	}
 	browser.Register(a.web.Echo())

@@ -222,3 +222,8 @@ func wechatOutcome(err error) error {
 	}
 	return fail(CodeWeChatUnavailable, err)
 }
+
+// Outcome is outcomeOf for the other users of the login's phone codes (the
+// account page, the JSON API's account calls): the same refusal reads the
+// same everywhere. Nil when err is not an outcome (an internal error).
+func Outcome(err error) *Error { return AsError(outcomeOf(err)) }

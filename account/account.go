@@ -1,0 +1,439 @@
+// Package account is the binding's life after the first login: a person
+// seeing and changing their own binding (unbind, new phone, new WeChat
+// account), and an operator unbinding someone. Every change is confirmed as
+// the protocol of its caller requires (an SMS code for the person; the
+// caller's own sign-in for an operator), written to the audit log, and ends
+// the person's other SSO sessions: a session must not outlive the facts it
+// was opened with (its attributes carry the phone and the WeChat identity),
+// and whoever asked for the change may be locking someone else out.
+//
+// The HTTP layer (the /account page, the JSON API, the admin console) and
+// the command line all go through Service, so each decision is made here
+// once.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"wxcas/audit"
+	"wxcas/binding"
+	"wxcas/otp"
+)
+
+// Purposes of the codes Service sends: a code verifies only for its own.
+const (
+	PurposeUnbind  = "account_unbind"
+	PurposePhone   = "account_phone"
+	PurposeReplace = "account_replace"
+)
+
+// Channels the person changes their account through, as the audit log
+// records them.
+const (
+	ChannelPage = "account_page"
+	ChannelAPI  = audit.ChannelAPI
+)
+
+// Actor kinds.
+const (
+	ActorSelf  = "self"  // the person, signed in to their account page or app
+	ActorAdmin = "admin" // an operator in the admin console
+	ActorCLI   = "cli"   // an operator at the command line
+)
+
+// Actor is who asks for a change.
+type Actor struct {
+	Kind string // ActorSelf, ActorAdmin or ActorCLI
+	Name string // the admin's principal, the OS user; empty for the person
+	// KeepSession is the key of the SSO session that asked (the person's
+	// own): it is not ended with the others.
+	KeepSession string
+}
+
+// auditActor is the actor as the audit log records it: empty for the
+// person themself.
+func (a Actor) auditActor() string {
+	if a.Kind == ActorSelf || a.Kind == "" {
+		return ""
+	}
+	return a.Kind + ":" + a.Name
+}
+
+// Person is someone signed in, acting on their own account.
+type Person struct {
+	UserID     string
+	SessionKey string // the SSO session they are signed in with
+	ClientIP   string
+	Channel    string // audit.Channel* of the caller (web page or API)
+}
+
+func (p Person) actor() Actor { return Actor{Kind: ActorSelf, KeepSession: p.SessionKey} }
+
+// Errors.
+var (
+	// ErrNotBound: the user has no WeChat binding.
+	ErrNotBound = errors.New("account: no WeChat account is bound")
+	// ErrPhoneManaged: phone numbers belong to the organisation's directory
+	// and are changed there.
+	ErrPhoneManaged = errors.New("account: the phone number is managed by the organisation's directory")
+	// ErrPhoneTaken: the new number belongs to another user.
+	ErrPhoneTaken = binding.ErrPhoneTaken
+	// ErrSamePhone: the new number is the one the user has.
+	ErrSamePhone = errors.New("account: this is already the account's phone number")
+	// ErrPersonBound: the new WeChat account is bound to another user.
+	ErrPersonBound = binding.ErrPersonBound
+	// ErrSameWeChat: the new WeChat account is the one already bound.
+	ErrSameWeChat = errors.New("account: this WeChat account is already the bound one")
+	// ErrNoUser: the directory does not know the user.
+	ErrNoUser = errors.New("account: no such user")
+	// ErrSessionsRemain: the change was made but some other sessions could
+	// not be ended; the person should log out on their other devices.
+	ErrSessionsRemain = errors.New("account: the change was made, but other sessions could not all be ended")
+)
+
+// Bindings is what Service needs of the binding store.
+type Bindings interface {
+	BindingOf(ctx context.Context, userID string) (binding.Binding, error)
+	UnbindUser(ctx context.Context, userID string) (binding.Binding, error)
+	Bind(ctx context.Context, acct binding.Account, userID string, replace bool, now time.Time) error
+}
+
+// Phones changes a user's phone number (the built-in users table).
+type Phones interface {
+	ChangePhone(ctx context.Context, userID, phone string) error
+}
+
+// Sessions ends SSO sessions (cas.Server).
+type Sessions interface {
+	EndSessionsOf(ctx context.Context, principalID, keep string) (int, error)
+}
+
+// Codes sends and checks SMS codes (otp.Service).
+type Codes interface {
+	Send(ctx context.Context, req otp.SendRequest) (otp.SendResult, error)
+	Check(ctx context.Context, req otp.VerifyRequest) (otp.Proof, error)
+	Spend(ctx context.Context, p otp.Proof) error
+}
+
+// Transactor runs fn in one transaction (store.DB.Atomic).
+type Transactor interface {
+	Atomic(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// Deps are Service's parts.
+type Deps struct {
+	Bindings  Bindings
+	Directory binding.Directory
+	// Phones is nil when the organisation's directory holds the phone
+	// numbers: wxcas does not write to it.
+	Phones       Phones
+	Sessions     Sessions
+	Codes        Codes
+	Tx           Transactor
+	Replacements ReplacementStore
+	Audit        audit.Log
+	Now          func() time.Time
+	Log          *slog.Logger
+}
+
+// Service changes bindings. It holds no state of its own: every instance
+// behind a load balancer sees the same database.
+type Service struct{ d Deps }
+
+// New returns a Service.
+func New(d Deps) (*Service, error) {
+	if d.Bindings == nil || d.Directory == nil || d.Sessions == nil || d.Codes == nil || d.Tx == nil || d.Replacements == nil || d.Audit == nil {
+		return nil, errors.New("account: Bindings, Directory, Sessions, Codes, Tx, Replacements and Audit are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Service{d: d}, nil
+}
+
+// PhonesEditable reports whether wxcas may change phone numbers (the
+// built-in users table), not the organisation's directory.
+func (s *Service) PhonesEditable() bool { return s.d.Phones != nil }
+
+// Profile is what the account page shows.
+type Profile struct {
+	User    binding.User
+	Binding binding.Binding // IdentityKey empty when not bound
+	Logins  []audit.Event   // recent logins, newest first
+}
+
+// Bound reports whether a WeChat account is bound.
+func (p Profile) Bound() bool { return p.Binding.IdentityKey != "" }
+
+// recentLogins is how many logins the account page lists.
+const recentLogins = 10
+
+// Profile returns the user, their binding and recent logins (when the
+// audit log can be read).
+func (s *Service) Profile(ctx context.Context, userID string, logins audit.Store) (Profile, error) {
+	u, err := s.user(ctx, userID)
+	if err != nil {
+		return Profile{}, err
+	}
+	p := Profile{User: u}
+	switch b, err := s.d.Bindings.BindingOf(ctx, userID); {
+	case err == nil:
+		p.Binding = b
+	case !errors.Is(err, binding.ErrNotFound):
+		return Profile{}, err
+	}
+	if logins != nil {
+		events, err := logins.List(ctx, audit.Filter{UserID: userID, Kind: audit.KindLogin, Limit: recentLogins})
+		if err != nil {
+			return Profile{}, err
+		}
+		p.Logins = events
+	}
+	return p, nil
+}
+
+func (s *Service) user(ctx context.Context, userID string) (binding.User, error) {
+	u, err := s.d.Directory.FindByID(ctx, userID)
+	if errors.Is(err, binding.ErrNotFound) {
+		return binding.User{}, ErrNoUser
+	}
+	return u, err
+}
+
+// Result is what a change did.
+type Result struct {
+	Removed       binding.Binding // the binding an unbind or replacement removed
+	EndedSessions int
+}
+
+// Unbind removes the user's binding for an operator (by.Kind admin or cli),
+// with the reason in the audit log, and ends all the user's sessions.
+func (s *Service) Unbind(ctx context.Context, userID string, by Actor, reason string) (Result, error) {
+	u, err := s.user(ctx, userID)
+	if err != nil {
+		return Result{}, err
+	}
+	removed, err := s.d.Bindings.UnbindUser(ctx, userID)
+	if errors.Is(err, binding.ErrNotFound) {
+		return Result{}, ErrNotBound
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	s.record(ctx, audit.Event{Kind: audit.KindUnbind, Outcome: audit.OK, UserID: userID, Phone: u.Phone, Detail: reason}, removed, by, Person{})
+	return s.endOthers(ctx, u, by, Result{Removed: removed})
+}
+
+// SendCode sends the person a code for purpose: to the bound phone for an
+// unbind or a new WeChat account, to the new number (to) for a phone change.
+// The code belongs to the person's session: another session cannot use it.
+func (s *Service) SendCode(ctx context.Context, p Person, purpose string, to otp.Phone) (otp.SendResult, error) {
+	u, err := s.user(ctx, p.UserID)
+	if err != nil {
+		return otp.SendResult{}, err
+	}
+	req := otp.SendRequest{Phone: otp.Phone(u.Phone), IP: p.ClientIP, Identity: "user:" + u.ID, Purpose: purpose, Holder: holder(p)}
+	switch purpose {
+	case PurposeUnbind:
+		if _, err := s.d.Bindings.BindingOf(ctx, u.ID); errors.Is(err, binding.ErrNotFound) {
+			return otp.SendResult{}, ErrNotBound
+		} else if err != nil {
+			return otp.SendResult{}, err
+		}
+	case PurposeReplace:
+	case PurposePhone:
+		if err := s.phoneChangeable(u, to); err != nil {
+			return otp.SendResult{}, err
+		}
+		req.Phone = to
+		// Whether a number is someone else's is an answer worth a send:
+		// asked only once the send is counted (as login's refuse policy).
+		req.Eligible = func(ctx context.Context) error { return s.phoneFree(ctx, u, to) }
+	default:
+		return otp.SendResult{}, fmt.Errorf("account: unknown purpose %q", purpose)
+	}
+	return s.d.Codes.Send(ctx, req)
+}
+
+func (s *Service) phoneChangeable(u binding.User, to otp.Phone) error {
+	switch {
+	case s.d.Phones == nil:
+		return ErrPhoneManaged
+	case to == "":
+		return errors.New("account: the new phone number is required")
+	case string(to) == u.Phone:
+		return ErrSamePhone
+	}
+	return nil
+}
+
+func (s *Service) phoneFree(ctx context.Context, u binding.User, to otp.Phone) error {
+	other, err := s.d.Directory.FindByPhone(ctx, to.String())
+	switch {
+	case errors.Is(err, binding.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case other.ID != u.ID:
+		return ErrPhoneTaken
+	}
+	return nil
+}
+
+// holder binds a code to the session that asked for it.
+func holder(p Person) string { return "account:" + p.SessionKey }
+
+// check verifies code for purpose against phone without spending it.
+func (s *Service) check(ctx context.Context, p Person, purpose string, phone otp.Phone, code string) (otp.Proof, error) {
+	return s.d.Codes.Check(ctx, otp.VerifyRequest{Phone: phone, Purpose: purpose, Holder: holder(p), Code: code})
+}
+
+// UnbindSelf removes the person's own binding, confirmed by the code sent
+// to their phone, and ends their other sessions (this one stays: the person
+// is still signed in, now without WeChat until they log in and bind again).
+func (s *Service) UnbindSelf(ctx context.Context, p Person, code string) (Result, error) {
+	u, err := s.user(ctx, p.UserID)
+	if err != nil {
+		return Result{}, err
+	}
+	proof, err := s.check(ctx, p, PurposeUnbind, otp.Phone(u.Phone), code)
+	if err != nil {
+		return Result{}, err
+	}
+	var removed binding.Binding
+	err = s.d.Tx.Atomic(ctx, func(ctx context.Context) error {
+		if err := s.d.Codes.Spend(ctx, proof); err != nil {
+			return err
+		}
+		var err error
+		removed, err = s.d.Bindings.UnbindUser(ctx, u.ID)
+		if errors.Is(err, binding.ErrNotFound) {
+			return ErrNotBound
+		}
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	s.record(ctx, audit.Event{Kind: audit.KindUnbind, Outcome: audit.OK, UserID: u.ID, Phone: u.Phone}, removed, p.actor(), p)
+	return s.endOthers(ctx, u, p.actor(), Result{Removed: removed})
+}
+
+// ChangePhone gives the person the new number the code was sent to, and
+// ends their other sessions (which carry the old number).
+func (s *Service) ChangePhone(ctx context.Context, p Person, to otp.Phone, code string) (Result, error) {
+	u, err := s.user(ctx, p.UserID)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := s.phoneChangeable(u, to); err != nil {
+		return Result{}, err
+	}
+	proof, err := s.check(ctx, p, PurposePhone, to, code)
+	if err != nil {
+		return Result{}, err
+	}
+	err = s.d.Tx.Atomic(ctx, func(ctx context.Context) error {
+		if err := s.d.Codes.Spend(ctx, proof); err != nil {
+			return err
+		}
+		return s.d.Phones.ChangePhone(ctx, u.ID, to.String())
+	})
+	if errors.Is(err, binding.ErrPhoneTaken) {
+		s.record(ctx, audit.Event{Kind: audit.KindPhoneChange, Outcome: "phone_taken", UserID: u.ID, Phone: to.String()}, binding.Binding{}, p.actor(), p)
+		return Result{}, ErrPhoneTaken
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	s.record(ctx, audit.Event{Kind: audit.KindPhoneChange, Outcome: audit.OK, UserID: u.ID, Phone: to.String(),
+		Detail: "from " + otp.Phone(u.Phone).Masked()}, binding.Binding{}, p.actor(), p)
+	return s.endOthers(ctx, u, p.actor(), Result{})
+}
+
+// Replace binds the person to the WeChat account acct (logged in just now by
+// the caller) in place of the bound one, confirmed by the code sent to the
+// person's phone: the JSON API's replacement, in one request.
+func (s *Service) Replace(ctx context.Context, p Person, acct binding.Account, code string) (Result, error) {
+	u, err := s.user(ctx, p.UserID)
+	if err != nil {
+		return Result{}, err
+	}
+	proof, err := s.check(ctx, p, PurposeReplace, otp.Phone(u.Phone), code)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.replace(ctx, p, u, acct, func(ctx context.Context) error { return s.d.Codes.Spend(ctx, proof) })
+}
+
+// replace binds acct to u in place of the bound account, after spend (the
+// proof that the person asked) in the same transaction.
+func (s *Service) replace(ctx context.Context, p Person, u binding.User, acct binding.Account, spend func(ctx context.Context) error) (Result, error) {
+	var old binding.Binding
+	err := s.d.Tx.Atomic(ctx, func(ctx context.Context) error {
+		if err := spend(ctx); err != nil {
+			return err
+		}
+		var err error
+		old, err = s.d.Bindings.BindingOf(ctx, u.ID)
+		if err != nil && !errors.Is(err, binding.ErrNotFound) {
+			return err
+		}
+		if old.IdentityKey != "" && old.IdentityKey == acct.Key() {
+			return ErrSameWeChat
+		}
+		return s.d.Bindings.Bind(ctx, acct, u.ID, true, s.d.Now())
+	})
+	e := audit.Event{Kind: audit.KindBind, Outcome: audit.OK, UserID: u.ID, AppID: acct.AppID, OpenID: acct.OpenID, UnionID: acct.UnionID, Phone: u.Phone, Detail: "replaced the bound WeChat account"}
+	switch {
+	case errors.Is(err, ErrSameWeChat):
+		return Result{}, err
+	case errors.Is(err, binding.ErrPersonBound):
+		e.Outcome, e.Detail = "person_bound", "replacement refused: that WeChat account is bound to another user"
+		s.record(ctx, e, binding.Binding{}, p.actor(), p)
+		return Result{}, ErrPersonBound
+	case err != nil:
+		return Result{}, err
+	}
+	if old.IdentityKey != "" {
+		e.Detail += " (" + old.IdentityKey + ")"
+	}
+	s.record(ctx, e, binding.Binding{}, p.actor(), p)
+	return s.endOthers(ctx, u, p.actor(), Result{Removed: old})
+}
+
+// record writes e with the actor and the caller's request facts; the
+// removed binding's first account names the WeChat identity when e has none.
+func (s *Service) record(ctx context.Context, e audit.Event, removed binding.Binding, by Actor, p Person) {
+	e.Actor = by.auditActor()
+	e.ClientIP, e.Channel = p.ClientIP, p.Channel
+	if e.OpenID == "" && len(removed.Accounts) > 0 {
+		a := removed.Accounts[0]
+		e.AppID, e.OpenID, e.UnionID = a.AppID, a.OpenID, a.UnionID
+	}
+	if err := s.d.Audit.Record(ctx, e); err != nil {
+		s.d.Log.ErrorContext(ctx, "account: audit event not recorded", "kind", e.Kind, "err", err)
+	}
+}
+
+// endOthers ends the user's sessions but the one that asked.
+func (s *Service) endOthers(ctx context.Context, u binding.User, by Actor, r Result) (Result, error) {
+	principal := u.Principal
+	if principal == "" {
+		principal = u.ID
+	}
+	n, err := s.d.Sessions.EndSessionsOf(ctx, principal, by.KeepSession)
+	r.EndedSessions = n
+	if err != nil {
+		s.d.Log.ErrorContext(ctx, "account: other sessions not all ended", "user", u.ID, "ended", n, "err", err)
+		return r, fmt.Errorf("%w: %v", ErrSessionsRemain, err)
+	}
+	return r, nil
+}

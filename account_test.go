@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"wxcas/audit"
+	"wxcas/binding"
+	"wxcas/store/storetest"
+)
+
+// bindAs logs b in as the sandbox person, binding phone on the first login,
+// and returns the user id.
+func (b *browser) bindAs(person, phone string) {
+	b.env.t.Helper()
+	bind := b.get(b.scan(b.start(), person))
+	code := b.post(bind, "/login/phone", url.Values{"phone": {phone}})
+	require.Equal(b.env.t, http.StatusOK, code.status, code.body)
+	done := b.post(code, "/login/code", url.Values{"code": {b.env.smsCode("+86" + phone)}})
+	ticketOf(b.env.t, done)
+	if b.env.clock != nil {
+		b.env.clock.Advance(2 * time.Minute)
+	}
+}
+
+// account opens /account/, signing in through CAS single sign-on.
+func (b *browser) account() page {
+	b.env.t.Helper()
+	return b.get(b.env.base + "/account/")
+}
+
+// accountPost posts a form of the account page with its CSRF token.
+func (b *browser) accountPost(p page, action string, fields url.Values) page {
+	b.env.t.Helper()
+	csrf := csrfField.FindStringSubmatch(p.body)
+	require.NotNil(b.env.t, csrf, "account page expected: %s", p.body)
+	fields.Set("_csrf", csrf[1])
+	return b.do(http.MethodPost, b.env.base+action, fields)
+}
+
+func (e *flowEnv) userOf(phone string) binding.User {
+	e.t.Helper()
+	u, err := e.a.userDirectory.FindByPhone(context.Background(), phone)
+	require.NoError(e.t, err)
+	return u
+}
+
+func (e *flowEnv) auditOf(userID, kind string) []audit.Event {
+	e.t.Helper()
+	events, err := e.a.auditStore.List(context.Background(), audit.Filter{UserID: userID, Kind: kind})
+	require.NoError(e.t, err)
+	return events
+}
+
+func TestAccountPage(t *testing.T) {
+	// The clock moves past the resend cooldown between a login's code and
+	// the account page's to the same phone, and the IP allows a whole
+	// test's sends.
+	clock := storetest.NewClock()
+	env := startFlowEnvAt(t, clock.Now, "otp: {per_ip_hour: 100}\n")
+	env.clock = clock
+
+	t.Run("no session: the login comes first", func(t *testing.T) {
+		resp, err := noRedirect.Get(env.base + "/account/")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		require.Equal(t, "/cas/login?service="+url.QueryEscape(env.base+"/account/"), resp.Header.Get("Location"))
+	})
+
+	t.Run("shows the binding, the masked phone and recent logins", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("acc_view", "13711110001")
+		p := b.account()
+		require.Equal(t, http.StatusOK, p.status, p.body)
+		require.Equal(t, env.base+"/account/", p.url, "the ticket is not left in the address bar")
+		require.Contains(t, p.body, "我的账号")
+		require.Contains(t, p.body, "137****0001")
+		require.NotContains(t, p.body, "13711110001")
+		require.Contains(t, p.body, `id="nickname"`)
+		require.Contains(t, p.body, "网站扫码登录", "the app that saw the person")
+		require.Regexp(t, `<tbody id="logins"><tr>`, p.body, "the login is listed")
+	})
+
+	t.Run("posts need the page's CSRF token", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("acc_csrf", "13711110002")
+		b.account()
+		p := b.do(http.MethodPost, env.base+"/account/code", url.Values{"step": {"unbind"}, "_csrf": {"forged"}})
+		require.Equal(t, http.StatusForbidden, p.status)
+		require.Empty(t, sandboxInbox(t, env.base, "+8613711110002")[1:], "no code sent beyond the login's")
+	})
+
+	t.Run("unbind: code to the bound phone, other sessions ended, audited", func(t *testing.T) {
+		b, other := env.browser(""), env.browser("")
+		b.bindAs("acc_unbind", "13711110003")
+		other.get(other.scan(other.start(), "acc_unbind")) // a second session of the same person
+		require.Contains(t, other.account().body, "137****0003")
+		p := b.accountPost(b.account(), "/account/code", url.Values{"step": {"unbind"}})
+		require.Equal(t, http.StatusOK, p.status, p.body)
+		require.Contains(t, p.body, "验证码已发送至")
+		wrong := b.accountPost(p, "/account/unbind", url.Values{"code": {"000000"}})
+		require.Equal(t, http.StatusBadRequest, wrong.status)
+		require.Contains(t, wrong.body, "验证码不正确")
+		done := b.accountPost(p, "/account/unbind", url.Values{"code": {env.smsCode("+8613711110003")}})
+		require.Equal(t, http.StatusOK, done.status, done.body)
+		require.Contains(t, done.body, "已解除微信绑定")
+		require.Contains(t, done.body, "你在其他设备上的登录已退出")
+		require.Contains(t, done.body, `id="not-bound"`)
+
+		u := env.userOf("+8613711110003")
+		_, err := env.a.bindings.BindingOf(context.Background(), u.ID)
+		require.ErrorIs(t, err, binding.ErrNotFound)
+		events := env.auditOf(u.ID, audit.KindUnbind)
+		require.Len(t, events, 1)
+		require.Equal(t, "", events[0].Actor, "the person themself")
+		require.NotEmpty(t, events[0].OpenID)
+
+		require.Contains(t, b.account().body, "我的账号", "this session stays")
+		p = other.account()
+		require.Contains(t, p.url, "/login?flow=", "the other session is over: its page goes through the login anew")
+		require.NotContains(t, p.body, "我的账号")
+	})
+
+	t.Run("change phone: refused for another user's number, then changed", func(t *testing.T) {
+		b, owner := env.browser(""), env.browser("")
+		owner.bindAs("acc_owner", "13711110005")
+		b.bindAs("acc_phone", "13711110004")
+		b.account()
+		p := b.get(env.base + "/account/?step=phone")
+		require.Contains(t, p.body, `autocomplete="tel"`)
+		taken := b.accountPost(p, "/account/code", url.Values{"step": {"phone"}, "phone": {"13711110005"}})
+		require.Equal(t, http.StatusConflict, taken.status)
+		require.Contains(t, taken.body, "这个手机号已属于另一个账号")
+		require.Len(t, sandboxInbox(t, env.base, "+8613711110005"), 1, "no code to a number that cannot be taken")
+
+		code := b.accountPost(p, "/account/code", url.Values{"step": {"phone"}, "phone": {"13711110006"}})
+		require.Equal(t, http.StatusOK, code.status, code.body)
+		require.Contains(t, code.body, "137****0006")
+		done := b.accountPost(code, "/account/phone", url.Values{"phone": {"+8613711110006"}, "code": {env.smsCode("+8613711110006")}})
+		require.Equal(t, http.StatusOK, done.status, done.body)
+		require.Contains(t, done.body, "手机号已更换")
+		require.Contains(t, done.body, "137****0006")
+		u := env.userOf("+8613711110006")
+		require.Len(t, env.auditOf(u.ID, audit.KindPhoneChange), 1)
+	})
+
+	t.Run("replace WeChat: prove the phone, log in with the new account", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("acc_old", "13711110007")
+		u := env.userOf("+8613711110007")
+		before, err := env.a.bindings.BindingOf(context.Background(), u.ID)
+		require.NoError(t, err)
+		p := b.accountPost(b.account(), "/account/code", url.Values{"step": {"replace"}})
+		require.Contains(t, p.body, "验证并用新微信登录")
+		follow := b.c.CheckRedirect
+		b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		toWeChat := b.accountPost(p, "/account/replace", url.Values{"code": {env.smsCode("+8613711110007")}})
+		b.c.CheckRedirect = follow
+		require.Equal(t, http.StatusSeeOther, toWeChat.status, toWeChat.body)
+		require.Contains(t, toWeChat.location, "qrconnect")
+		resp, err := noRedirect.Get(toWeChat.location + "&sandbox_user=acc_new")
+		require.NoError(t, err)
+		resp.Body.Close()
+		callback := resp.Header.Get("Location")
+		require.Contains(t, callback, "/account/replace/callback")
+		done := b.get(callback)
+		require.Equal(t, http.StatusOK, done.status, done.body)
+		require.Contains(t, done.body, "已更换绑定的微信")
+		after, err := env.a.bindings.BindingOf(context.Background(), u.ID)
+		require.NoError(t, err)
+		require.NotEqual(t, before.IdentityKey, after.IdentityKey)
+		again := b.get(callback)
+		require.Equal(t, http.StatusBadRequest, again.status, "the state is used once")
+		require.Contains(t, again.body, "已过期或无效")
+
+		// The old WeChat account now starts a first login.
+		old := env.browser("")
+		require.True(t, strings.Contains(old.get(old.scan(old.start(), "acc_old")).body, "绑定手机号"))
+	})
+}

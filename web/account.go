@@ -1,0 +1,371 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"wxcas/account"
+	"wxcas/audit"
+	"wxcas/binding"
+	"wxcas/i18n"
+	"wxcas/otp"
+	"wxcas/wechat"
+)
+
+// AccountPages is the person's own account page at /account: their WeChat
+// binding, their phone, their recent logins, and the three changes
+// (unbind, new phone, new WeChat account), each confirmed by an SMS code.
+// It signs in through the CAS SSO session (CASGate): a browser with a
+// session gets straight in; one without goes through the login first.
+type AccountPages struct {
+	Gate     *CASGate
+	Accounts *account.Service
+	Logins   audit.Store
+	WeChat   AccountWeChat
+	Pages    *Pages
+	// WebsiteAppID logs in a new WeChat account on a desktop browser (QR
+	// code); OfficialAccountAppID inside WeChat's browser.
+	WebsiteAppID, OfficialAccountAppID string
+	// PhoneRegion parses numbers typed without a country code.
+	PhoneRegion string
+	// AppKind is the kind of a WeChat app (wechat.Kind), which the page
+	// names; "" for an app no longer configured.
+	AppKind func(appID string) string
+	RealIP  func(*http.Request) string
+	Log     *slog.Logger
+}
+
+// AccountWeChat is what the page needs of WeChat: where to send the person
+// to log in, and what their code says.
+type AccountWeChat interface {
+	QRConnectURL(appID, redirectURI, state, lang string) (string, error)
+	OAuthURL(appID, redirectURI, scope, state string, forcePopup bool) (string, error)
+	Identify(ctx context.Context, appID, code string) (binding.Account, error)
+}
+
+// The page's steps.
+const (
+	stepOverview    = ""
+	stepUnbind      = "unbind"     // code sent to the bound phone; confirm
+	stepReplace     = "replace"    // code sent to the bound phone; then WeChat
+	stepPhone       = "phone"      // type the new number
+	stepPhoneCode   = "phone_code" // code sent to the new number; confirm
+	stepDone        = "done"       // a change was made
+	accountCallback = "/replace/callback"
+)
+
+// AccountPage is what account.html shows.
+type AccountPage struct {
+	CSRF        string
+	Step        string
+	Bound       bool
+	Nickname    string
+	AvatarURL   string
+	BoundAt     string
+	Apps        []AccountApp
+	MaskedPhone string
+	// PhoneManaged: the organisation's directory owns the number.
+	PhoneManaged bool
+	Logins       []AccountLogin
+	NewPhone     string
+	// NoticeKey says what was done (stepDone).
+	NoticeKey              string
+	EndedSessions          int
+	ErrorKey, ErrorDetail  string
+	ResendAfter            int
+	MaskedTarget           string // where the code went
+	WeChatLink, WeChatHint string
+}
+
+// AccountApp is one WeChat app that has seen the person.
+type AccountApp struct{ Name, FirstSeen, LastSeen string }
+
+// AccountLogin is one recent login.
+type AccountLogin struct{ At, Channel, Service string }
+
+func init() {
+	pageSamples["account"] = AccountPage{
+		CSRF: "csrf", Step: stepPhoneCode, Bound: true, Nickname: "nick", AvatarURL: "https://wx.example/a.png", BoundAt: "2026-01-01 08:00",
+		Apps: []AccountApp{{Name: "app", FirstSeen: "2026-01-01", LastSeen: "2026-01-02"}}, MaskedPhone: "+86138****0000", PhoneManaged: true,
+		Logins: []AccountLogin{{At: "2026-01-02 08:00", Channel: "qr_inline", Service: "app"}}, NewPhone: "+8613900000000",
+		NoticeKey: "account_unbound", EndedSessions: 2, ErrorKey: "wrong_code", ErrorDetail: "detail", ResendAfter: 60,
+		MaskedTarget: "+86139****0000", WeChatLink: "https://wx.example/", WeChatHint: "account_replace_hint",
+	}
+}
+
+// Register adds the page's routes.
+func (h *AccountPages) Register(e *echo.Echo) {
+	g := e.Group(h.Gate.Path, sameOrigin(h.Gate.PublicURL, h.Pages))
+	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, h.Gate.cookiePath()) })
+	g.GET("/", h.overview)
+	g.POST("/code", h.sendCode)
+	g.POST("/unbind", h.unbind)
+	g.POST("/phone", h.changePhone)
+	g.POST("/replace", h.startReplace)
+	g.GET(accountCallback, h.replaceCallback)
+	g.POST("/signout", h.signOut)
+}
+
+// session signs the browser in; for a post it also checks the CSRF token.
+func (h *AccountPages) session(c echo.Context) (GateSession, account.Person, bool) {
+	s, ok := h.Gate.Session(c)
+	if !ok {
+		return s, account.Person{}, false
+	}
+	r := c.Request()
+	if r.Method == http.MethodPost && !s.CheckCSRF(r) {
+		_ = h.Pages.Error(c.Response(), r, http.StatusForbidden, "error_title", "error_forbidden", h.Gate.cookiePath())
+		return s, account.Person{}, false
+	}
+	return s, account.Person{UserID: s.UserID, SessionKey: s.Key, ClientIP: h.RealIP(r), Channel: account.ChannelPage}, true
+}
+
+func (h *AccountPages) overview(c echo.Context) error {
+	s, p, ok := h.session(c)
+	if !ok {
+		return nil
+	}
+	d := AccountPage{}
+	if c.QueryParam("step") == stepPhone && h.Accounts.PhonesEditable() {
+		d.Step = stepPhone
+	}
+	return h.show(c, s, p, d, http.StatusOK)
+}
+
+// show renders the page at a step, with the person's profile.
+func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d AccountPage, status int) error {
+	r := c.Request()
+	prof, err := h.Accounts.Profile(r.Context(), p.UserID, h.Logins)
+	if err != nil {
+		return h.failed(c, err)
+	}
+	lang := i18n.Pick(r)
+	d.CSRF = s.CSRF
+	d.Bound = prof.Bound()
+	d.MaskedPhone = otp.Phone(prof.User.Phone).Masked()
+	d.PhoneManaged = !h.Accounts.PhonesEditable()
+	if d.Bound {
+		d.BoundAt = localTime(prof.Binding.BoundAt, lang)
+		for _, a := range prof.Binding.Accounts {
+			if d.Nickname == "" || a.Nickname != "" {
+				d.Nickname, d.AvatarURL = nonEmpty(a.Nickname, d.Nickname), nonEmpty(safeAvatar(a.AvatarURL), d.AvatarURL)
+			}
+			d.Apps = append(d.Apps, AccountApp{Name: i18n.T(lang, "appkind_"+nonEmpty(h.AppKind(a.AppID), "unknown")), FirstSeen: localTime(a.FirstSeen, lang), LastSeen: localTime(a.LastSeen, lang)})
+		}
+	}
+	for _, e := range prof.Logins {
+		d.Logins = append(d.Logins, AccountLogin{At: localTime(e.At, lang), Channel: i18n.T(lang, "channel_"+nonEmpty(e.Channel, "unknown")), Service: e.Service})
+	}
+	return h.Pages.render(c.Response(), r, status, "account", d)
+}
+
+func nonEmpty(s, otherwise string) string {
+	if s != "" {
+		return s
+	}
+	return otherwise
+}
+
+// safeAvatar keeps only WeChat's https avatar URLs (the page's CSP and the
+// person's privacy: no other host learns who opened the page).
+func safeAvatar(u string) string {
+	if strings.HasPrefix(u, "https://") {
+		return u
+	}
+	return ""
+}
+
+// localTime shows a time in China's time zone, where wxcas's people are.
+func localTime(t time.Time, _ string) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(chinaTime).Format("2006-01-02 15:04")
+}
+
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+// sendCode sends a code for the step the person chose.
+func (h *AccountPages) sendCode(c echo.Context) error {
+	s, p, ok := h.session(c)
+	if !ok {
+		return nil
+	}
+	r := c.Request()
+	step := r.PostFormValue("step")
+	d := AccountPage{Step: step}
+	var purpose string
+	var to otp.Phone
+	switch step {
+	case stepUnbind:
+		purpose = account.PurposeUnbind
+	case stepReplace:
+		purpose = account.PurposeReplace
+	case stepPhone, stepPhoneCode:
+		purpose, d.Step = account.PurposePhone, stepPhone
+		d.NewPhone = strings.TrimSpace(r.PostFormValue("phone"))
+		var err error
+		if to, err = otp.ParsePhone(d.NewPhone, h.PhoneRegion); err != nil {
+			d.ErrorKey = "invalid_phone"
+			return h.show(c, s, p, d, http.StatusBadRequest)
+		}
+	default:
+		return h.show(c, s, p, AccountPage{}, http.StatusBadRequest)
+	}
+	res, err := h.Accounts.SendCode(r.Context(), p, purpose, to)
+	if err != nil {
+		return h.refused(c, s, p, d, err)
+	}
+	if step == stepPhone || step == stepPhoneCode {
+		d.Step, d.NewPhone, d.MaskedTarget = stepPhoneCode, to.String(), to.Masked()
+	}
+	d.ResendAfter = int(res.ResendAfter.Seconds())
+	return h.show(c, s, p, d, http.StatusOK)
+}
+
+// refused shows the step again with why the change was refused.
+func (h *AccountPages) refused(c echo.Context, s GateSession, p account.Person, d AccountPage, err error) error {
+	o, ok := account.OutcomeOf(err)
+	if !ok {
+		return h.failed(c, err)
+	}
+	lang := i18n.Pick(c.Request())
+	d.ErrorKey = o.Code
+	switch {
+	case o.RetryAfter > 0:
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(o.RetryAfter.Seconds())))
+		d.ErrorDetail = fmt.Sprintf(i18n.T(lang, "err_retry_in"), o.RetryAfter.Round(time.Second))
+	case o.AttemptsLeft != nil && o.Code == "wrong_code":
+		d.ErrorDetail = fmt.Sprintf(i18n.T(lang, "err_attempts_left"), *o.AttemptsLeft)
+	}
+	return h.show(c, s, p, d, o.Status)
+}
+
+// failed answers an internal error (logged, not shown).
+func (h *AccountPages) failed(c echo.Context, err error) error {
+	r := c.Request()
+	h.Log.ErrorContext(r.Context(), "account page failed", "err", err)
+	return h.Pages.Error(c.Response(), r, http.StatusServiceUnavailable, "error_title", "error_unavailable", h.Gate.cookiePath())
+}
+
+// done shows what a change did; ErrSessionsRemain is a change made whose
+// other sessions could not all be ended: said, not hidden.
+func (h *AccountPages) done(c echo.Context, s GateSession, p account.Person, notice string, res account.Result, err error) error {
+	d := AccountPage{Step: stepDone, NoticeKey: notice, EndedSessions: res.EndedSessions}
+	if errors.Is(err, account.ErrSessionsRemain) {
+		d.ErrorKey = "account_sessions_remain"
+	}
+	return h.show(c, s, p, d, http.StatusOK)
+}
+
+func (h *AccountPages) unbind(c echo.Context) error {
+	s, p, ok := h.session(c)
+	if !ok {
+		return nil
+	}
+	r := c.Request()
+	res, err := h.Accounts.UnbindSelf(r.Context(), p, r.PostFormValue("code"))
+	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
+		return h.refused(c, s, p, AccountPage{Step: stepUnbind}, err)
+	}
+	return h.done(c, s, p, "account_unbound", res, err)
+}
+
+func (h *AccountPages) changePhone(c echo.Context) error {
+	s, p, ok := h.session(c)
+	if !ok {
+		return nil
+	}
+	r := c.Request()
+	d := AccountPage{Step: stepPhoneCode, NewPhone: r.PostFormValue("phone")}
+	to, err := otp.ParsePhone(d.NewPhone, h.PhoneRegion)
+	if err != nil {
+		d.Step, d.ErrorKey = stepPhone, "invalid_phone"
+		return h.show(c, s, p, d, http.StatusBadRequest)
+	}
+	d.MaskedTarget = to.Masked()
+	res, err := h.Accounts.ChangePhone(r.Context(), p, to, r.PostFormValue("code"))
+	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
+		return h.refused(c, s, p, d, err)
+	}
+	return h.done(c, s, p, "account_phone_changed", res, err)
+}
+
+// startReplace checks the code sent to the bound phone and sends the
+// person to WeChat to log in with the new account: a QR code on a desktop,
+// the Official Account inside WeChat's browser.
+func (h *AccountPages) startReplace(c echo.Context) error {
+	s, p, ok := h.session(c)
+	if !ok {
+		return nil
+	}
+	r := c.Request()
+	inWeChat := strings.Contains(r.UserAgent(), "MicroMessenger")
+	appID := h.WebsiteAppID
+	if inWeChat || appID == "" {
+		appID = h.OfficialAccountAppID
+	}
+	if appID == "" {
+		return h.failed(c, errors.New("no WeChat app to log in a new account with"))
+	}
+	state, err := h.Accounts.StartReplace(r.Context(), p, r.PostFormValue("code"), appID)
+	if err != nil {
+		return h.refused(c, s, p, AccountPage{Step: stepReplace}, err)
+	}
+	callback := h.Gate.ServiceURL() + strings.TrimPrefix(accountCallback, "/")
+	var to string
+	if appID == h.WebsiteAppID && !inWeChat {
+		to, err = h.WeChat.QRConnectURL(appID, callback, state, i18n.Pick(r))
+	} else {
+		to, err = h.WeChat.OAuthURL(appID, callback, wechat.ScopeUserInfo, state, false)
+	}
+	if err != nil {
+		return h.failed(c, err)
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// replaceCallback is where WeChat sends the person back with the new
+// account's code.
+func (h *AccountPages) replaceCallback(c echo.Context) error {
+	s, p, ok := h.session(c)
+	if !ok {
+		return nil
+	}
+	r := c.Request()
+	code, state, err := wechat.ParseCallback(r.URL.Query())
+	ctx := r.Context()
+	rep, terr := h.Accounts.TakeReplacement(ctx, p, state)
+	if terr != nil {
+		return h.refused(c, s, p, AccountPage{}, terr)
+	}
+	if err != nil || code == "" {
+		// Declined in WeChat: the state is used up; start again.
+		return h.show(c, s, p, AccountPage{ErrorKey: "wechat_refused"}, http.StatusOK)
+	}
+	acct, err := h.WeChat.Identify(ctx, rep.AppID, code)
+	if err != nil {
+		return h.refused(c, s, p, AccountPage{}, err)
+	}
+	res, err := h.Accounts.FinishReplace(ctx, p, rep, acct)
+	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
+		return h.refused(c, s, p, AccountPage{}, err)
+	}
+	return h.done(c, s, p, "account_replaced", res, err)
+}
+
+// signOut leaves the page (the SSO session stays: /cas/logout ends it).
+func (h *AccountPages) signOut(c echo.Context) error {
+	if _, _, ok := h.session(c); !ok {
+		return nil
+	}
+	h.Gate.SignOut(c.Response())
+	return c.Redirect(http.StatusSeeOther, basePath(h.Gate.PublicURL)+"/cas/logout")
+}
