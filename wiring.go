@@ -579,9 +579,13 @@ func (a *app) wireAPI() error {
 		a.log.Info("JSON API for mini programs and apps is off: it needs cas.mode server")
 		return nil
 	}
+	var accounts api.AccountDeps
+	if a.cfg.Account.On() && a.accounts != nil { // built by wireLogin's wireAccount
+		accounts = api.AccountDeps{Service: a.accounts, Sessions: a.cas, Logins: a.auditStore, WeChat: a.weChatIDs, PhoneRegion: a.cfg.OTP.DefaultRegion}
+	}
 	h, err := api.New(a.cfg.API, api.Deps{
 		Engine: a.journeys, Finisher: a.counted(finish.Session{Sessions: a.cas}), WeChat: a.wechat, DB: a.db,
-		Now: a.now, Logger: a.log.With("component", "api"),
+		Now: a.now, Logger: a.log.With("component", "api"), Account: accounts,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)

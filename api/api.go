@@ -14,6 +14,7 @@
 //	/bind/sms/verify    {"bind_token","code"}        → logged_in
 //	/bind/wechat-phone  {"bind_token","phone_code"}  → logged_in (mini programs)
 //	/bind/cancel        {"bind_token"}               → cancelled
+//	/account/...        the person's own account, signed in with the TGT (account.go)
 //
 // A bind token is the journey's id and a secret for its current step (see
 // token.go): every successful step replaces the secret and hands out the
@@ -70,6 +71,9 @@ type Deps struct {
 	// ClientIP returns the client's address; default: the one set with
 	// WithClientIP, else the host of RemoteAddr.
 	ClientIP func(*http.Request) string
+	// Account serves the person's own account (/account/*, account.go);
+	// its zero value leaves those calls out.
+	Account AccountDeps
 }
 
 // Handler serves the API. It is safe for concurrent use.
@@ -82,6 +86,7 @@ type Handler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	clientIP func(*http.Request) string
+	account  AccountDeps
 	routes   map[string]func(http.ResponseWriter, *http.Request) error
 }
 
@@ -112,6 +117,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		"/bind/sms/verify":   h.handleSMSVerify,
 		"/bind/wechat-phone": h.handleWeChatPhone,
 		"/bind/cancel":       h.handleCancel,
+	}
+	if err := h.mountAccount(d.Account); err != nil {
+		return nil, err
 	}
 	return h, nil
 }

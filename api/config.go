@@ -26,6 +26,10 @@ type Config struct {
 	// journey, whichever of its tokens they carry (default 10 in 30
 	// minutes; /bind/cancel does not count).
 	BindPerToken Limit `yaml:"bind_per_token"`
+	// AccountPerIP limits the /account calls per client IP (default 60 a
+	// minute). The SMS limits bound codes and guesses; this bounds the
+	// session look-ups and WeChat exchanges one address can cause.
+	AccountPerIP Limit `yaml:"account_per_ip"`
 }
 
 // Limit is a fixed-window rate limit: at most Max calls per Window. Max 0
@@ -41,6 +45,7 @@ func DefaultConfig() Config {
 		LoginPerIP:      Limit{Max: 60, Window: time.Minute},
 		BindPerIP:       Limit{Max: 60, Window: time.Minute},
 		BindPerToken:    Limit{Max: 10, Window: 30 * time.Minute},
+		AccountPerIP:    Limit{Max: 60, Window: time.Minute},
 	}
 }
 
@@ -60,5 +65,6 @@ func (c Config) Validate() []string {
 	p = append(p, c.LoginPerIP.Problems("api.login_per_ip")...)
 	p = append(p, c.BindPerIP.Problems("api.bind_per_ip")...)
 	p = append(p, c.BindPerToken.Problems("api.bind_per_token")...)
+	p = append(p, c.AccountPerIP.Problems("api.account_per_ip")...)
 	return p
 }

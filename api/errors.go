@@ -25,6 +25,8 @@ const (
 	CodeNotFound             = "not_found"
 	CodeInvalidBindToken     = "invalid_bind_token"
 	CodeBindTokenExpired     = "bind_token_expired"
+	CodeSessionRequired      = "session_required" // /account calls without a Bearer TGT
+	CodeInvalidSession       = "invalid_session"  // a TGT that names no live CAS session
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal_error"
 
@@ -60,6 +62,8 @@ var ownStatus = map[string]int{
 	CodeNotFound:             http.StatusNotFound,
 	CodeInvalidBindToken:     http.StatusBadRequest,
 	CodeBindTokenExpired:     http.StatusBadRequest,
+	CodeSessionRequired:      http.StatusUnauthorized,
+	CodeInvalidSession:       http.StatusUnauthorized,
 	CodeUnavailable:          http.StatusServiceUnavailable,
 	CodeInternal:             http.StatusInternalServerError,
 }
@@ -92,6 +96,7 @@ func apiCode(c journey.Code) string {
 // goes to the log.
 type apiError struct {
 	code         string
+	status       int    // set when another package decides it (account.OutcomeOf); else statusOf(code)
 	detail       string // technical, English; only for invalid_request
 	retryAfter   time.Duration
 	attemptsLeft *int
@@ -152,7 +157,10 @@ type errorInfo struct {
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	ae := asAPIError(err)
-	status := statusOf(ae.code)
+	status := ae.status
+	if status == 0 {
+		status = statusOf(ae.code)
+	}
 	info := errorInfo{
 		Code: ae.code, Message: i18n.T(i18n.Pick(r), ae.code), Detail: ae.detail,
 		RequestID: logx.RequestID(ctx), AttemptsLeft: ae.attemptsLeft,

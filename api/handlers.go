@@ -73,13 +73,30 @@ type Response struct {
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// channels: the apps that can log in here, by kind, and how they bind.
-var channels = map[wechat.Kind]struct {
+type appChannel struct {
 	channel string
 	methods []string
-}{
+}
+
+// channels: the apps that can log in here, by kind, and how they bind.
+var channels = map[wechat.Kind]appChannel{
 	wechat.KindMiniProgram: {journey.ChannelMiniProgram, []string{MethodSMS, MethodWeChatPhone}},
 	wechat.KindMobileApp:   {journey.ChannelMobileApp, []string{MethodSMS}},
+}
+
+// appChannel is how an app logs in here: only mini programs and mobile
+// apps use the API (a website's or an Official Account's code comes from a
+// browser).
+func (h *Handler) appChannel(appID string) (appChannel, error) {
+	app, ok := h.apps.App(appID)
+	if !ok {
+		return appChannel{}, fail(CodeUnknownApp, fmt.Errorf("appid %q", appID))
+	}
+	ch, ok := channels[app.Kind]
+	if !ok {
+		return appChannel{}, fail(CodeUnsupportedAppKind, fmt.Errorf("app %s is a %s app", app.AppID, app.Kind))
+	}
+	return ch, nil
 }
 
 // handleLogin starts a journey with the app's WeChat code: a bound person
@@ -96,16 +113,12 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := required(field{"appid", req.AppID, 64}, field{"code", req.Code, 512}); err != nil {
 		return err
 	}
-	app, ok := h.apps.App(req.AppID)
-	if !ok {
-		return fail(CodeUnknownApp, fmt.Errorf("appid %q", req.AppID))
-	}
-	ch, ok := channels[app.Kind]
-	if !ok {
-		return fail(CodeUnsupportedAppKind, fmt.Errorf("app %s is a %s app", app.AppID, app.Kind))
+	ch, err := h.appChannel(req.AppID)
+	if err != nil {
+		return err
 	}
 	tok := newBindToken()
-	_, err := h.engine.Start(ctx, journey.Start{
+	_, err = h.engine.Start(ctx, journey.Start{
 		ID: tok.journeyID, Transport: journey.API, Channel: ch.channel, SecretHash: tok.secretHash(),
 		TTL: h.cfg.BindChainMaxAge, StepTTL: h.cfg.BindTokenTTL,
 	})
@@ -115,7 +128,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// The first token has not been shown to anyone yet: it needs no
 	// successor.
 	from := journey.From{SecretHash: tok.secretHash(), ClientIP: h.clientIP(r)}
-	a, err := h.engine.Handle(ctx, tok.journeyID, journey.WeChatCode{AppID: app.AppID, Code: req.Code}, from)
+	a, err := h.engine.Handle(ctx, tok.journeyID, journey.WeChatCode{AppID: req.AppID, Code: req.Code}, from)
 	if err != nil {
 		return err
 	}
@@ -123,7 +136,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	case journey.Identified:
 		return h.finish(w, r, a, tok)
 	case journey.PhoneRequested:
-		h.log.InfoContext(ctx, "api: WeChat login needs a phone binding", "appid", app.AppID, "journey", logJourney(tok.journeyID))
+		h.log.InfoContext(ctx, "api: WeChat login needs a phone binding", "appid", req.AppID, "journey", logJourney(tok.journeyID))
 		writeJSON(w, http.StatusOK, Response{
 			Status: StatusBindingRequired, BindToken: tok.String(),
 			BindTokenExpiresAt: rfc3339(a.Journey.StepExpiresAt), Methods: ch.methods,
@@ -184,15 +197,21 @@ func (h *Handler) handleSMSSend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resend := 0
-	if a.Sent.ResendAfter > 0 {
-		resend = seconds(a.Sent.ResendAfter)
-	}
 	writeJSON(w, http.StatusOK, Response{
 		Status: StatusCodeSent, BindToken: next.String(), BindTokenExpiresAt: rfc3339(a.Journey.StepExpiresAt),
-		CodeExpiresAt: rfc3339(a.Sent.ExpiresAt), ResendAfterSeconds: &resend,
+		CodeExpiresAt: rfc3339(a.Sent.ExpiresAt), ResendAfterSeconds: resendAfter(a.Sent.ResendAfter),
 	})
 	return nil
+}
+
+// resendAfter is a code_sent's wait before another code, in whole seconds
+// (0: at once).
+func resendAfter(d time.Duration) *int {
+	s := 0
+	if d > 0 {
+		s = seconds(d)
+	}
+	return &s
 }
 
 // handleSMSVerify checks the code, binds and logs in.

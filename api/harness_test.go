@@ -70,6 +70,8 @@ type env struct {
 type envOpts struct {
 	login func(*login.Config)
 	api   func(*api.Config)
+	// deps adds to the handler's collaborators (the account's).
+	deps func(*env, *api.Deps)
 }
 
 func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
@@ -136,10 +138,14 @@ func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
 		Audit: audit.Best(e.audit, logger), Now: e.clock.Now, Log: logger,
 	})
 	require.NoError(t, err)
-	e.h, err = api.New(acfg, api.Deps{
+	deps := api.Deps{
 		Engine: engine, Finisher: finish.Session{Sessions: e.casSrv}, WeChat: e.wx, DB: db,
 		Now: e.clock.Now, Logger: logger.With("component", "api"),
-	})
+	}
+	if o.deps != nil {
+		o.deps(e, &deps)
+	}
+	e.h, err = api.New(acfg, deps)
 	require.NoError(t, err)
 
 	// As wxcas mounts them; the front middleware sets the request id and
