@@ -63,3 +63,13 @@ func prodConfig(t *testing.T, publicURL, smsHost string, env map[string]string, 
 	require.NoError(t, err)
 	return cfg
 }
+
+// sandboxConfig is a sandbox with prodYAML's website app (and its secret).
+func sandboxConfig(t *testing.T) *config.Config {
+	t.Helper()
+	raw := "server: {listen: '127.0.0.1:8080'}\nsandbox: {enabled: true}\ndatabase: {sqlite_path: '" + filepath.ToSlash(t.TempDir()) + "/wxcas.db'}\n" +
+		"wechat: {apps: [{appid: " + webApp + ", kind: website, secret: " + prodEnv()["WEB"] + "}]}\nlogin: {website_appid: " + webApp + "}\n"
+	cfg, err := config.Parse([]byte(raw), func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	return cfg
+}
