@@ -165,7 +165,8 @@ func TestAccountPage(t *testing.T) {
 		b.c.CheckRedirect = follow
 		require.Equal(t, http.StatusSeeOther, toWeChat.status, toWeChat.body)
 		require.Contains(t, toWeChat.location, "qrconnect")
-		resp, err := noRedirect.Get(toWeChat.location + "&sandbox_user=acc_new")
+		authorize, _, _ := strings.Cut(toWeChat.location, "#")
+		resp, err := noRedirect.Get(authorize + "&sandbox_user=acc_new")
 		require.NoError(t, err)
 		resp.Body.Close()
 		callback := resp.Header.Get("Location")
@@ -183,5 +184,80 @@ func TestAccountPage(t *testing.T) {
 		// The old WeChat account now starts a first login.
 		old := env.browser("")
 		require.True(t, strings.Contains(old.get(old.scan(old.start(), "acc_old")).body, "绑定手机号"))
+	})
+}
+
+// replaceWith proves b's phone and comes back from WeChat as person; it
+// returns the page the callback answers with.
+func (b *browser) replaceWith(phone, person string) page {
+	b.env.t.Helper()
+	t := b.env.t
+	p := b.accountPost(b.account(), "/account/code", url.Values{"step": {"replace"}})
+	follow := b.c.CheckRedirect
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	toWeChat := b.accountPost(p, "/account/replace", url.Values{"code": {b.env.smsCode(phone)}})
+	b.c.CheckRedirect = follow
+	require.Equal(t, http.StatusSeeOther, toWeChat.status, toWeChat.body)
+	authorize, _, _ := strings.Cut(toWeChat.location, "#")
+	resp, err := noRedirect.Get(authorize + "&sandbox_user=" + person)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return b.get(resp.Header.Get("Location"))
+}
+
+func TestAccountPageRefusals(t *testing.T) {
+	clock := storetest.NewClock()
+	env := startFlowEnvAt(t, clock.Now, "otp: {per_ip_hour: 100}\n")
+	env.clock = clock
+
+	t.Run("a WeChat account bound to someone else cannot replace yours", func(t *testing.T) {
+		b, other := env.browser(""), env.browser("")
+		other.bindAs("acr_taken", "13722220001")
+		b.bindAs("acr_mine", "13722220002")
+		p := b.replaceWith("+8613722220002", "acr_taken")
+		require.Equal(t, http.StatusConflict, p.status)
+		require.Contains(t, p.body, "这个微信已绑定另一个账号")
+		u := env.userOf("+8613722220002")
+		events := env.auditOf(u.ID, audit.KindBind)
+		require.Equal(t, "person_bound", events[0].Outcome, "the refusal is audited")
+	})
+
+	t.Run("the same WeChat account is no replacement", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("acr_same", "13722220003")
+		clock.Advance(2 * time.Minute)
+		p := b.replaceWith("+8613722220003", "acr_same")
+		require.Equal(t, http.StatusConflict, p.status)
+		require.Contains(t, p.body, "这个微信已经绑定在你的账号上")
+	})
+
+	t.Run("logging out of CAS signs the account page out", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("acr_logout", "13722220004")
+		require.Contains(t, b.account().body, "137****0004")
+		b.get(env.base + "/cas/logout")
+		p := b.account()
+		require.NotContains(t, p.body, "137****0004")
+		require.Contains(t, p.url, "/login?flow=")
+	})
+
+	t.Run("a form posted after the session ended does nothing", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("acr_late", "13722220005")
+		p := b.account()
+		b.get(env.base + "/cas/logout")
+		late := b.accountPost(p, "/account/code", url.Values{"step": {"unbind"}})
+		require.Equal(t, http.StatusForbidden, late.status)
+		require.Contains(t, late.body, "你已退出登录，操作未执行")
+	})
+
+	t.Run("English", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("acr_en", "13722220006")
+		b.account()
+		p := b.get(env.base + "/account/?lang=en")
+		require.Contains(t, p.body, "My account")
+		require.Contains(t, p.body, "Unlink WeChat")
+		require.Contains(t, p.body, "Website login")
 	})
 }

@@ -322,7 +322,11 @@ func (h *AccountPages) startReplace(c echo.Context) error {
 	callback := h.Gate.ServiceURL() + strings.TrimPrefix(accountCallback, "/")
 	var to string
 	if appID == h.WebsiteAppID && !inWeChat {
-		to, err = h.WeChat.QRConnectURL(appID, callback, state, i18n.Pick(r))
+		lang := "" // WeChat's QR page is Chinese unless asked for English
+		if i18n.Pick(r) == i18n.EN {
+			lang = "en"
+		}
+		to, err = h.WeChat.QRConnectURL(appID, callback, state, lang)
 	} else {
 		to, err = h.WeChat.OAuthURL(appID, callback, wechat.ScopeUserInfo, state, false)
 	}
