@@ -214,6 +214,9 @@ func (c Clock) Run(ctx context.Context) Result {
 	skew := dbNow.Sub(before.Add(rtt / 2))
 	detail := fmt.Sprintf("the database's clock is %s %s this machine's (round trip %s; limit %s)",
 		skew.Abs().Round(time.Millisecond), aheadOrBehind(skew), rtt.Round(time.Millisecond), limit)
+	if skew.Abs() < time.Millisecond {
+		detail = fmt.Sprintf("the database's clock agrees with this machine's (round trip %s; limit %s)", rtt.Round(time.Millisecond), limit)
+	}
 	if skew.Abs() > limit {
 		return Fail(detail, "synchronise both clocks with NTP (timedatectl set-ntp true, or chrony) on this machine and on the database server")
 	}
