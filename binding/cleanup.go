@@ -100,7 +100,7 @@ func (s *SQLStore) CleanupOrphanUsers(ctx context.Context, before time.Time) (in
 			CreatedAt time.Time `db:"created_at"`
 		}
 		err := s.db.SelectContext(ctx, &rows, `SELECT id, created_at FROM users
-WHERE created_at < ? AND created_at >= ? AND NOT EXISTS (SELECT 1 FROM wechat_bindings b WHERE b.user_id = users.id)
+WHERE created_at < ? AND created_at >= ? AND was_bound = 0 AND NOT EXISTS (SELECT 1 FROM wechat_bindings b WHERE b.user_id = users.id)
 ORDER BY created_at LIMIT ?`, before, cursor, cleanupBatch)
 		if err != nil {
 			return total, fmt.Errorf("binding: find orphan users: %w", err)
@@ -144,7 +144,7 @@ func (s *SQLStore) deleteOrphans(ctx context.Context, ids []string, before time.
 	}
 	defer func() { _ = tx.Rollback() }()
 	var locked, bound []string
-	q, args, err := sqlx.In(`SELECT id FROM users WHERE id IN (?) AND created_at < ? ORDER BY id`+forUpdate, ids, before)
+	q, args, err := sqlx.In(`SELECT id FROM users WHERE id IN (?) AND created_at < ? AND was_bound = 0 ORDER BY id`+forUpdate, ids, before)
 	if err != nil {
 		return 0, err
 	}

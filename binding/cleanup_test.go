@@ -181,3 +181,30 @@ func TestConcurrentFirstLoginsLeaveNoOrphanUsers(t *testing.T) {
 			"every bound user is kept")
 	})
 }
+
+// TestUnboundPersonIsNoOrphan: a user whose binding was removed later (the
+// account page, an operator) is a person, not a failed first login's
+// leftover: the orphan clean-up keeps them.
+func TestUnboundPersonIsNoOrphan(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		dir := binding.NewSQLStore(db)
+		dir.UseAsDirectory()
+		person, err := dir.Create(ctx, "+8613733330001", day0)
+		require.NoError(t, err)
+		leftover, err := dir.Create(ctx, "+8613733330002", day0)
+		require.NoError(t, err)
+		acct := binding.Account{AppID: "wxapp", OpenID: "o-" + strings.ToLower(person.ID)}
+		require.NoError(t, dir.Bind(ctx, acct, person.ID, false, day0))
+		_, err = dir.UnbindUser(ctx, person.ID)
+		require.NoError(t, err)
+
+		n, err := dir.CleanupOrphanUsers(ctx, day0.Add(time.Hour))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "only the leftover")
+		_, err = dir.FindByID(ctx, person.ID)
+		require.NoError(t, err, "the unbound person is kept")
+		_, err = dir.FindByID(ctx, leftover.ID)
+		require.ErrorIs(t, err, binding.ErrNotFound)
+	})
+}

@@ -258,16 +258,24 @@ func (s *SQLStore) Bind(ctx context.Context, a Account, userID string, replace b
 		if s.usersDirectory {
 			// The shared lock waits for a clean-up deleting this user and
 			// keeps it from starting until the binding is committed.
-			var n int
+			var wasBound []bool
 			lock := ""
 			if s.db.Dialect == store.MySQL {
 				lock = " LOCK IN SHARE MODE"
 			}
-			if err := sqlx.GetContext(ctx, tx, &n, `SELECT COUNT(*) FROM users WHERE id = ?`+lock, userID); err != nil {
+			if err := sqlx.SelectContext(ctx, tx, &wasBound, `SELECT was_bound FROM users WHERE id = ?`+lock, userID); err != nil {
 				return err
 			}
-			if n == 0 {
+			if len(wasBound) == 0 {
 				return fmt.Errorf("user %s no longer exists: %w", userID, ErrNotFound)
+			}
+			if !wasBound[0] {
+				// A user once bound is a person, kept when unbound later
+				// (the account page, an operator): the orphan clean-up
+				// is only for users a failed first login left behind.
+				if _, err := tx.ExecContext(ctx, `UPDATE users SET was_bound = 1 WHERE id = ?`, userID); err != nil {
+					return err
+				}
 			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO wechat_bindings (identity_key, user_id, created_at) VALUES (?, ?, ?)`, key, userID, store.Time(now))
