@@ -40,7 +40,7 @@ func (a *app) wireAdmin(casSrv *cas.Server, pub *url.URL) error {
 		return err
 	}
 	console, err := web.NewAdmin(web.AdminOptions{
-		Gate: gate, Principals: a.cfg.Admin.Principals, Bindings: a.bindings, Users: a.userDirectory, Accounts: a.accounts,
+		Gate: gate, ServiceID: adminServiceID, Principals: a.cfg.Admin.Principals, Bindings: a.bindings, Users: a.userDirectory, Accounts: a.accounts,
 		Events: a.auditStore, Audit: a.audit, Pages: a.pages, PhoneRegion: a.cfg.OTP.DefaultRegion,
 		Log: a.log.With("component", "admin"),
 	})

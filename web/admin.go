@@ -44,6 +44,9 @@ type Admin struct {
 type AdminOptions struct {
 	// Gate signs operators in (Path "/admin").
 	Gate *CASGate
+	// ServiceID is the console's CAS service (web.GateService), the
+	// service of its audit events as logins record theirs.
+	ServiceID string
 	// Principals may use the console (config admin.principals).
 	Principals []string
 	Bindings   AdminBindings
@@ -86,8 +89,8 @@ type AuditReader interface {
 
 // NewAdmin checks the options.
 func NewAdmin(o AdminOptions) (*Admin, error) {
-	if o.Gate == nil || o.Bindings == nil || o.Users == nil || o.Accounts == nil || o.Events == nil || o.Audit == nil || o.Pages == nil {
-		return nil, errors.New("web: the admin console needs Gate, Bindings, Users, Accounts, Events, Audit and Pages")
+	if o.Gate == nil || o.ServiceID == "" || o.Bindings == nil || o.Users == nil || o.Accounts == nil || o.Events == nil || o.Audit == nil || o.Pages == nil {
+		return nil, errors.New("web: the admin console needs Gate, ServiceID, Bindings, Users, Accounts, Events, Audit and Pages")
 	}
 	if len(o.Principals) == 0 {
 		return nil, errors.New("web: the admin console needs at least one principal")
@@ -151,7 +154,7 @@ func (h *Admin) operator(next func(echo.Context, GateSession) error) echo.Handle
 // carry their principal as the actor.
 func (h *Admin) record(c echo.Context, e audit.Event) {
 	ctx := c.Request().Context()
-	e.ClientIP, e.Service = c.RealIP(), h.o.Gate.ServiceURL()
+	e.ClientIP, e.Service = c.RealIP(), h.o.ServiceID
 	if err := h.o.Audit.Record(ctx, e); err != nil {
 		h.o.Log.ErrorContext(ctx, "admin: audit event not recorded", "kind", e.Kind, "err", err)
 	}
@@ -301,7 +304,9 @@ func (h *Admin) confirm(c echo.Context, s GateSession) error {
 }
 
 // showConfirm renders the confirmation for the posted user; a user with
-// nothing to unbind goes back to the search page, saying so.
+// nothing to unbind goes back to the search page, saying so. The first
+// showing is audited (it shows who the person is); showing it again with
+// what is wrong with the reason is the same action.
 func (h *Admin) showConfirm(c echo.Context, s GateSession, d AdminConfirmPage, status int) error {
 	r := c.Request()
 	userID := r.PostFormValue("user")
@@ -314,7 +319,9 @@ func (h *Admin) showConfirm(c echo.Context, s GateSession, d AdminConfirmPage, s
 			Operator: s.Principal.ID, CSRF: s.CSRF, By: byUser, Query: userID, ErrorKey: "admin_not_bound"})
 	}
 	d.Operator, d.CSRF, d.Person = s.Principal.ID, s.CSRF, p
-	h.record(c, audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK, Actor: actorOf(s), UserID: userID, Detail: "unbind confirmation shown"})
+	if d.ErrorKey == "" {
+		h.record(c, audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK, Actor: actorOf(s), UserID: userID, Detail: "unbind confirmation shown"})
+	}
 	return h.o.Pages.AdminConfirm(c.Response(), r, status, d)
 }
 
@@ -406,7 +413,7 @@ func (h *Admin) auditList(c echo.Context, s GateSession) error {
 	}
 	d.Searched = true
 	h.record(c, audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK, Actor: actorOf(s), UserID: f.UserID, Phone: f.Phone,
-		Detail: fmt.Sprintf("audit log %s: %d events", form.describe(f.BeforeID), len(events))})
+		Detail: fmt.Sprintf("audit log %s: %d shown", form.describe(f.BeforeID), len(events))})
 	return h.o.Pages.AdminAudit(c.Response(), r, http.StatusOK, d)
 }
 

@@ -113,7 +113,7 @@ func startAdmin(t *testing.T) *adminEnv {
 	gate := &CASGate{Path: "/admin", Cookie: "wxcas_admin", Sessions: e.sessions, Pages: pages, PublicURL: public,
 		HashKey: []byte("admin-hash-key-0123456789abcdef01"), BlockKey: []byte("admin-block-key-0123456789abcdef")}
 	require.NoError(t, gate.Init())
-	console, err := NewAdmin(AdminOptions{Gate: gate, Principals: []string{"carol", adminAnn}, Bindings: e.bindings, Users: e.bindings,
+	console, err := NewAdmin(AdminOptions{Gate: gate, ServiceID: "wxcas.admin", Principals: []string{"carol", adminAnn}, Bindings: e.bindings, Users: e.bindings,
 		Accounts: accounts, Events: e.events, Audit: e.events, Pages: pages, PhoneRegion: "CN", Zone: time.UTC, Log: logx.Discard()})
 	require.NoError(t, err)
 	s, err := New(Options{Logger: logx.Discard(), DB: db, Pages: pages})
@@ -259,7 +259,7 @@ func TestAdminRefusesOtherPrincipals(t *testing.T) {
 		require.Equal(t, "not_admin", ev.Outcome)
 		require.Equal(t, "u-"+notAdmin, ev.UserID)
 		require.Contains(t, ev.Detail, "principal "+notAdmin)
-		require.Equal(t, e.base+"/admin/", ev.Service)
+		require.Equal(t, "wxcas.admin", ev.Service)
 	}
 	require.Empty(t, e.eventsOf(audit.KindAdmin), "nothing was searched")
 }
@@ -381,6 +381,14 @@ func TestAdminUnbind(t *testing.T) {
 		require.NoError(t, err, "no reason, no unbind")
 	}
 	require.Empty(t, e.eventsOf(audit.KindUnbind))
+	confirmations := 0
+	for _, ev := range e.eventsOf(audit.KindAdmin) {
+		if ev.Detail == "unbind confirmation shown" {
+			confirmations++
+			require.Equal(t, "u-dan", ev.UserID)
+		}
+	}
+	require.Equal(t, 1, confirmations, "showing it again with the reason's error is the same action")
 
 	p = b.post("/admin/unbind", url.Values{"user": {"u-dan"}, "reason": {"ticket #42: lost phone"}})
 	require.Equal(t, http.StatusOK, p.status, p.body)
@@ -493,7 +501,7 @@ func TestAdminAuditLog(t *testing.T) {
 			details = append(details, v.Detail)
 		}
 		all := strings.Join(details, "\n")
-		require.Contains(t, all, "audit log phone=+86139****9000: 12 events")
+		require.Contains(t, all, "audit log phone=+86139****9000: 12 shown")
 		require.Contains(t, all, "audit log kind=login before=#")
 		require.NotContains(t, all, "13900139000")
 	})
