@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,17 +79,11 @@ func (e *apiAccountEnv) refused(r apiAnswer, status int, code string) {
 	require.Equal(e.t, code, r.errorCode(), "%v", r.body)
 }
 
-// weChatCode is what wx.login (typ js) or the Open SDK (typ oauth) gives
-// the app for the sandbox person.
+// weChatCode is what wx.login (typ js) or the Open SDK (typ "") gives the
+// app for the sandbox person: the OpenID tests' helper, on this sandbox.
 func (e *apiAccountEnv) weChatCode(appID, person, typ string) string {
 	e.t.Helper()
-	resp, err := http.PostForm(e.base+"/sandbox/wechat/_sandbox/code", url.Values{"appid": {appID}, "sandbox_user": {person}, "type": {typ}})
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	var issued struct{ Code string }
-	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&issued))
-	require.NotEmpty(e.t, issued.Code)
-	return issued.Code
+	return (&oidcEnv{t: e.t, base: e.base}).wechatCode(appID, person, typ)
 }
 
 // logIn logs person in from the mini program, binding phone by SMS when it
@@ -109,7 +102,7 @@ func (e *apiAccountEnv) logIn(person, phone string) (tgt, userID string) {
 // inApp logs person in from the mobile app (bound already): a second session.
 func (e *apiAccountEnv) inApp(person string) string {
 	e.t.Helper()
-	r := e.call("/login/wechat", "", `{"appid":"`+apiMobile+`","code":"`+e.weChatCode(apiMobile, person, "oauth")+`"}`)
+	r := e.call("/login/wechat", "", `{"appid":"`+apiMobile+`","code":"`+e.weChatCode(apiMobile, person, "")+`"}`)
 	return e.ok(r, "logged_in")["tgt"].(string)
 }
 
@@ -190,7 +183,7 @@ func TestAPIAccount(t *testing.T) {
 	t.Run("replace WeChat with a mobile app account", func(t *testing.T) {
 		e.ok(e.call("/account/code", tgt, `{"purpose":"replace"}`), "code_sent")
 		sms := sandboxSMSCode(t, base, "+8613722220003")
-		r := e.call("/account/replace", tgt, `{"appid":"`+apiMobile+`","code":"`+e.weChatCode(apiMobile, "api_acc_new", "oauth")+`","sms_code":"`+sms+`"}`)
+		r := e.call("/account/replace", tgt, `{"appid":"`+apiMobile+`","code":"`+e.weChatCode(apiMobile, "api_acc_new", "")+`","sms_code":"`+sms+`"}`)
 		e.ok(r, "replaced")
 
 		// The new WeChat account is the person's now, in the mini program

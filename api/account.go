@@ -296,11 +296,8 @@ func (h *Handler) handleAccountCode(w http.ResponseWriter, r *http.Request) erro
 	}
 	var to otp.Phone
 	if req.Purpose == PurposePhone {
-		if err := required(field{"phone", req.Phone, 64}); err != nil {
+		if to, err = h.newPhone(req.Phone); err != nil {
 			return err
-		}
-		if to, err = otp.ParsePhone(req.Phone, h.account.PhoneRegion); err != nil {
-			return refusal(err)
 		}
 	} else if req.Phone != "" {
 		return invalid("phone is only for purpose %s: the code goes to the bound phone", PurposePhone)
@@ -315,6 +312,19 @@ func (h *Handler) handleAccountCode(w http.ResponseWriter, r *http.Request) erro
 		Status: StatusCodeSent, CodeExpiresAt: rfc3339(res.ExpiresAt), ResendAfterSeconds: resendAfter(res.ResendAfter),
 	})
 	return nil
+}
+
+// newPhone reads the new number of a phone change (invalid_phone when it
+// cannot be a mobile number).
+func (h *Handler) newPhone(raw string) (otp.Phone, error) {
+	if err := required(field{"phone", raw, 64}); err != nil {
+		return "", err
+	}
+	to, err := otp.ParsePhone(raw, h.account.PhoneRegion)
+	if err != nil {
+		return "", refusal(err)
+	}
+	return to, nil
 }
 
 func (h *Handler) handleUnbind(w http.ResponseWriter, r *http.Request) error {
@@ -336,15 +346,12 @@ func (h *Handler) handleChangePhone(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := required(field{"phone", req.Phone, 64}); err != nil {
-		return err
-	}
 	if err := smsCode("code", req.Code); err != nil {
 		return err
 	}
-	to, err := otp.ParsePhone(req.Phone, h.account.PhoneRegion)
+	to, err := h.newPhone(req.Phone)
 	if err != nil {
-		return refusal(err)
+		return err
 	}
 	res, err := h.account.Service.ChangePhone(r.Context(), p, to, req.Code)
 	return h.changed(w, r, StatusPhoneChanged, res, err)
