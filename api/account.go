@@ -150,7 +150,7 @@ type ProfileLogin struct {
 	Service string `json:"service,omitempty"`
 }
 
-// AccountChanged answers a change. SessionsRemain: the change is made but
+// AccountChanged answers a change. OtherSessionsRemain: the change is made but
 // some of the person's other sessions could not be ended; the app asks the
 // person to log out on their other devices.
 type AccountChanged struct {
