@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"wxcas/doctor"
-	"wxcas/store"
 	"wxcas/store/storetest"
 	"wxcas/wechat"
 	"wxcas/wechat/emulator"
@@ -173,51 +172,46 @@ func TestPlatformTicket(t *testing.T) {
 		ctx := context.Background()
 		now := storetest.T0
 		key := make([]byte, 32)
+		authorized, withdrawn := true, false
 		tests := []struct {
-			name   string
-			setup  func(t *testing.T, st *platform.SQLStore, db *store.DB)
-			status doctor.Status
-			detail string
-			fix    string
+			name      string
+			ticketAge time.Duration // 0: no ticket
+			otherKey  bool          // the ticket was sealed under another secrets.key
+			event     *bool         // the newest authorization event, if any
+			status    doctor.Status
+			detail    string
+			fix       string
 		}{
-			{"fresh ticket", func(t *testing.T, st *platform.SQLStore, _ *store.DB) {
-				_, err := st.SaveTicket(ctx, componentID, "ticket@@@x", now.Add(-5*time.Minute))
-				require.NoError(t, err)
-			}, doctor.StatusPass, "pushed 5 minutes ago; authorization unknown", ""},
-			{"authorized", func(t *testing.T, st *platform.SQLStore, _ *store.DB) {
-				_, err := st.SaveTicket(ctx, componentID, "ticket@@@x", now.Add(-time.Minute))
-				require.NoError(t, err)
-				_, err = st.SaveAuthorization(ctx, componentID, servedApp, true, platform.InfoAuthorized, now.Add(-time.Hour))
-				require.NoError(t, err)
-			}, doctor.StatusPass, "authorization authorized", ""},
-			{"no ticket", func(*testing.T, *platform.SQLStore, *store.DB) {}, doctor.StatusFail, "no component_verify_ticket stored",
-				"https://login.example.edu/wechat/platforms/campus/events"},
-			{"pushes stopped", func(t *testing.T, st *platform.SQLStore, _ *store.DB) {
-				_, err := st.SaveTicket(ctx, componentID, "ticket@@@x", now.Add(-2*time.Hour))
-				require.NoError(t, err)
-			}, doctor.StatusFail, "is 2 hours old", "授权事件接收URL"},
-			{"sealed under another key", func(t *testing.T, _ *platform.SQLStore, db *store.DB) {
-				other, err := platform.NewSQLStore(db, []byte("another-key-another-key-32-bytes"), func() time.Time { return now })
-				require.NoError(t, err)
-				_, err = other.SaveTicket(ctx, componentID, "ticket@@@x", now.Add(-time.Minute))
-				require.NoError(t, err)
-			}, doctor.StatusFail, "no component_verify_ticket stored", "a changed secrets.key"},
-			{"authorization withdrawn", func(t *testing.T, st *platform.SQLStore, _ *store.DB) {
-				_, err := st.SaveTicket(ctx, componentID, "ticket@@@x", now.Add(-time.Minute))
-				require.NoError(t, err)
-				_, err = st.SaveAuthorization(ctx, componentID, servedApp, false, platform.InfoUnauthorized, now.Add(-time.Hour))
-				require.NoError(t, err)
-			}, doctor.StatusFail, "withdrew its authorization", "authorize the third-party platform " + componentID},
+			{"fresh ticket", 5 * time.Minute, false, nil, doctor.StatusPass, "pushed 5 minutes ago; authorization unknown", ""},
+			{"authorized", time.Minute, false, &authorized, doctor.StatusPass, "authorization authorized", ""},
+			{"no ticket", 0, false, nil, doctor.StatusFail, "no component_verify_ticket stored", "https://login.example.edu/wechat/platforms/campus/events"},
+			{"pushes stopped", 2 * time.Hour, false, nil, doctor.StatusFail, "is 2 hours old", "授权事件接收URL"},
+			{"sealed under another key", time.Minute, true, nil, doctor.StatusFail, "no component_verify_ticket stored", "a changed secrets.key"},
+			{"authorization withdrawn", time.Minute, false, &withdrawn, doctor.StatusFail, "withdrew its authorization", "authorize the third-party platform " + componentID},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				db := migrated(t, backend)
-				st, err := platform.NewSQLStore(db, key, func() time.Time { return now })
+				clock := func() time.Time { return now }
+				st, err := platform.NewSQLStore(db, key, clock)
 				require.NoError(t, err)
 				st = st.WithLogger(quiet)
-				tt.setup(t, st, db)
+				if tt.ticketAge > 0 {
+					sealer := st
+					if tt.otherKey {
+						sealer, err = platform.NewSQLStore(db, []byte("another-key-another-key-32-bytes"), clock)
+						require.NoError(t, err)
+					}
+					_, err = sealer.SaveTicket(ctx, componentID, "ticket@@@x", now.Add(-tt.ticketAge))
+					require.NoError(t, err)
+				}
+				if tt.event != nil {
+					info := map[bool]string{true: platform.InfoAuthorized, false: platform.InfoUnauthorized}[*tt.event]
+					_, err = st.SaveAuthorization(ctx, componentID, servedApp, *tt.event, info, now.Add(-time.Hour))
+					require.NoError(t, err)
+				}
 				r := doctor.PlatformTicket{Tickets: st, AppID: servedApp, PlatformID: "campus", ComponentAppID: componentID,
-					EventURL: doctor.PlatformEventURL("https://login.example.edu/", "campus"), Now: func() time.Time { return now }}.Run(ctx)
+					EventURL: doctor.PlatformEventURL("https://login.example.edu/", "campus"), Now: clock}.Run(ctx)
 				require.Equal(t, tt.status, r.Status, r.Detail)
 				require.Contains(t, r.Detail, tt.detail)
 				require.Contains(t, r.Fix, tt.fix)

@@ -65,41 +65,35 @@ func (s *Server) reviewsLocked() *reviews {
 // Options.SignNames (reply is the reviewer's text, e.g. why it was
 // rejected). A signature that is not StatusApproved cannot send.
 func (s *Server) SetSignStatus(name string, status int64, reply string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.reviewsLocked().signs[name]
-	if r == nil {
-		return fmt.Errorf("tencentfake: no signature %q in Options.SignNames", name)
-	}
-	r.status, r.reply = status, reply
-	return nil
+	return s.setReview(signsOf, name, status, reply)
 }
 
 // SetTemplateStatus changes the review state of a template of
 // Options.Templates. A template that is not StatusApproved cannot send.
 func (s *Server) SetTemplateStatus(id string, status int64, reply string) error {
+	return s.setReview(templatesOf, id, status, reply)
+}
+
+// signsOf and templatesOf pick one kind of review.
+func signsOf(r *reviews) map[string]*review     { return r.signs }
+func templatesOf(r *reviews) map[string]*review { return r.templates }
+
+func (s *Server) setReview(kind func(*reviews) map[string]*review, key string, status int64, reply string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.reviewsLocked().templates[id]
+	r := kind(s.reviewsLocked())[key]
 	if r == nil {
-		return fmt.Errorf("tencentfake: no template %q in Options.Templates", id)
+		return fmt.Errorf("tencentfake: no signature or template %q in Options", key)
 	}
 	r.status, r.reply = status, reply
 	return nil
 }
 
-// signApproved and templateApproved are what SendSms checks.
-func (s *Server) signApproved(name string) bool {
+// approved is what SendSms checks of its signature and template.
+func (s *Server) approved(kind func(*reviews) map[string]*review, key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.reviewsLocked().signs[name]
-	return r != nil && r.status == StatusApproved
-}
-
-func (s *Server) templateApproved(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.reviewsLocked().templates[id]
+	r := kind(s.reviewsLocked())[key]
 	return r != nil && r.status == StatusApproved
 }
 

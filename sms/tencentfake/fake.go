@@ -389,10 +389,10 @@ func (s *Server) send(b sendSmsBody) ([]SendStatus, *apiError) {
 		return nil, &apiError{"InvalidParameterValue.SdkAppIdNotExist", "SmsSdkAppId does not exist."}
 	}
 	tpl, ok := s.opts.Templates[b.TemplateId]
-	if !ok || !s.templateApproved(b.TemplateId) {
+	if !ok || !s.approved(templatesOf, b.TemplateId) {
 		return nil, &apiError{"FailedOperation.TemplateIncorrectOrUnapproved", "The template is not approved or does not exist."}
 	}
-	if !s.signApproved(b.SignName) {
+	if !s.approved(signsOf, b.SignName) {
 		return nil, &apiError{"FailedOperation.SignatureIncorrectOrUnapproved", "The signature is not approved or is malformed."}
 	}
 	if n := paramCount(tpl.Text); len(b.TemplateParamSet) != n {
