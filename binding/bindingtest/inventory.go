@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"wxcas/binding"
+	"wxcas/store/storetest"
 )
 
 // accountIDs lists the accounts as "appid/openid", in their order.
@@ -180,21 +180,13 @@ func runInventory(t *testing.T, newImpl func(t *testing.T) Impl) {
 	t.Run("concurrent unbinds of one user: exactly one removes it", func(t *testing.T) {
 		impl := newImpl(t)
 		require.NoError(t, impl.Store.Bind(ctx, acct("wxweb", "o1", "u1"), "alice", false, t0))
-		const n = 8
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				b, err := impl.Inventory.UnbindUser(ctx, "alice")
-				if err == nil && b.IdentityKey != "u:u1" {
-					err = fmt.Errorf("removed %+v", b)
-				}
-				errs[i] = err
-			}()
-		}
-		wg.Wait()
+		errs := storetest.Race(8, func(int) error {
+			b, err := impl.Inventory.UnbindUser(ctx, "alice")
+			if err == nil && b.IdentityKey != "u:u1" {
+				err = fmt.Errorf("removed %+v", b)
+			}
+			return err
+		})
 		requireOneWinner(t, errs, binding.ErrNotFound)
 	})
 
@@ -296,16 +288,7 @@ func runPhoneChange(t *testing.T, newImpl func(t *testing.T) Impl) {
 			require.NoError(t, err)
 			ids[i] = u.ID
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = p.ChangePhone(ctx, ids[i], "+8613700000000")
-			}()
-		}
-		wg.Wait()
+		errs := storetest.Race(n, func(i int) error { return p.ChangePhone(ctx, ids[i], "+8613700000000") })
 		requireOneWinner(t, errs, binding.ErrPhoneTaken)
 	})
 }
