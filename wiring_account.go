@@ -58,6 +58,12 @@ func (a *app) wireAccount(casSrv *cas.Server, pub *url.URL) error {
 		Gate: gate, Accounts: a.accounts, Logins: a.auditStore, WeChat: accountWeChat{Client: a.wechat, ids: a.weChatIDs},
 		Pages: a.pages, WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID,
 		PhoneRegion: a.cfg.OTP.DefaultRegion, RealIP: a.web.Echo().IPExtractor, Log: a.log.With("component", "account"),
+		ServiceName: func(id string) string {
+			if svc, ok := casSrv.Service(id); ok && svc.Name != "" {
+				return svc.Name
+			}
+			return id
+		},
 		AppKind: func(appID string) string {
 			app, _ := a.wechat.App(appID)
 			return string(app.Kind)

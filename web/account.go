@@ -38,8 +38,10 @@ type AccountPages struct {
 	// AppKind is the kind of a WeChat app (wechat.Kind), which the page
 	// names; "" for an app no longer configured.
 	AppKind func(appID string) string
-	RealIP  func(*http.Request) string
-	Log     *slog.Logger
+	// ServiceName names a CAS service by its id (the audit log keeps ids).
+	ServiceName func(id string) string
+	RealIP      func(*http.Request) string
+	Log         *slog.Logger
 }
 
 // AccountWeChat is what the page needs of WeChat: where to send the person
@@ -161,7 +163,7 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 		}
 	}
 	for _, e := range prof.Logins {
-		d.Logins = append(d.Logins, AccountLogin{At: localTime(e.At, lang), Channel: i18n.T(lang, "channel_"+nonEmpty(e.Channel, "unknown")), Service: e.Service})
+		d.Logins = append(d.Logins, AccountLogin{At: localTime(e.At, lang), Channel: i18n.T(lang, "channel_"+nonEmpty(e.Channel, "unknown")), Service: h.ServiceName(e.Service)})
 	}
 	return h.Pages.render(c.Response(), r, status, "account", d)
 }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// submitted submits the form of sel and waits for the page answering it.
+func (e *e2e) submitted(ctx context.Context, sel string) {
+	e.t.Helper()
+	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+	require.NoError(e.t, err, "%s leads to a new page", sel)
+}
+
+// TestBrowserAccountPage walks the account page in Chromium: a person logs
+// in on a CAS site, opens /account in the same SSO session (no second
+// login), changes their phone, replaces their WeChat account through
+// WeChat's own QR page, and unlinks it.
+func TestBrowserAccountPage(t *testing.T) {
+	e := startE2E(t)
+	ctx := e.person("")
+	e.do(ctx, chromedp.Navigate(e.appURL))
+	e.scanInline(ctx, "acb_first", true)
+	e.bindPhone(ctx, "13744440001", "+8613744440001", "account-login")
+	e.onSite(ctx)
+
+	e.do(ctx, chromedp.Navigate(e.base+"/account/"), chromedp.WaitVisible(chromedp.CSS("#masked-phone")))
+	require.Equal(t, e.base+"/account/", e.location(ctx), "single sign-on: straight in, no ticket left in the address bar")
+	require.Equal(t, "+86137****0001", e.text(ctx, "#masked-phone"))
+	require.Contains(t, e.text(ctx, "#nickname"), "acb_first")
+	require.Contains(t, e.text(ctx, "#logins"), "微信扫码")
+	e.screenshots(ctx, "account-01-overview")
+
+	// A new phone number: a code to the new number.
+	e.submitted(ctx, "#change-phone")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")))
+	e.screenshots(ctx, "account-02-new-phone")
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#phone"), "13744440002"))
+	e.submitted(ctx, "#send-code")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+	e.screenshots(ctx, "account-03-phone-code")
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440002")))
+	e.submitted(ctx, "#confirm")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#notice")))
+	require.Contains(t, e.text(ctx, "#notice"), "手机号已更换")
+	require.Equal(t, "+86137****0002", e.text(ctx, "#masked-phone"))
+	e.screenshots(ctx, "account-04-phone-changed")
+
+	// Another WeChat account: prove the phone, then WeChat's QR page.
+	e.clock.Advance(2 * time.Minute) // past the new number's resend cooldown
+	e.submitted(ctx, "#replace")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+	e.screenshots(ctx, "account-05-replace-code")
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440002")))
+	e.submitted(ctx, "#confirm")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS(".approve")))
+	require.Contains(t, e.location(ctx), "/connect/qrconnect", "WeChat's own QR page")
+	e.pickUser(ctx, "acb_second")
+	e.do(ctx, chromedp.Click(chromedp.CSS(".approve")))
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#notice")))
+	require.Contains(t, e.text(ctx, "#notice"), "已更换绑定的微信")
+	require.Contains(t, e.text(ctx, "#nickname"), "acb_second")
+	e.screenshots(ctx, "account-06-replaced")
+
+	// Unlink.
+	e.clock.Advance(2 * time.Minute)
+	e.submitted(ctx, "#unbind")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), "000000"))
+	e.submitted(ctx, "#confirm")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#account-error")))
+	require.Contains(t, e.text(ctx, "#account-error"), "验证码不正确")
+	e.screenshots(ctx, "account-07-unbind-wrong-code")
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440002")))
+	e.submitted(ctx, "#confirm")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#not-bound")))
+	require.Contains(t, e.text(ctx, "#notice"), "已解除微信绑定")
+	e.screenshots(ctx, "account-08-unbound")
+
+	e.do(ctx, chromedp.Navigate(e.base+"/account/?lang=en"), chromedp.WaitVisible(chromedp.CSS("#masked-phone")))
+	require.Contains(t, e.text(ctx, "h1"), "My account")
+	e.screenshots(ctx, "account-09-english")
+}
