@@ -175,7 +175,7 @@ var catalogue = map[string]map[string]string{
 		"malformed_code":       "请完整输入短信中的数字验证码（只含数字）。本次输入不计入尝试次数。",
 		"code_expired":         "验证码已过期或已失效，请重新获取。",
 		"too_many_attempts":    "错误次数过多，该验证码已失效，请重新获取。",
-		"user_bound_elsewhere": "该手机号对应的账号已绑定其他微信。如需更换，请联系管理员。",
+		"user_bound_elsewhere": "该手机号对应的账号已绑定其他微信。请用原来的微信登录，在“我的账号”（/account）中更换微信；原来的微信无法使用时，请联系管理员解除绑定。",
 		"already_bound":        "该微信已绑定其他账号，请重新登录。",
 
 		// JSON API errors with no page counterpart.
@@ -292,7 +292,7 @@ var catalogue = map[string]map[string]string{
 		"malformed_code":       "Enter the whole code from the text message, digits only. This try was not counted.",
 		"code_expired":         "The code has expired or was replaced. Please request a new one.",
 		"too_many_attempts":    "Too many wrong codes: this code no longer works. Please request a new one.",
-		"user_bound_elsewhere": "The account for this phone number is already linked to another WeChat account. Please contact your administrator to change it.",
+		"user_bound_elsewhere": "The account for this phone number is already linked to another WeChat account. Log in with that WeChat account and replace it under My account (/account); if you no longer have it, ask your administrator to unlink it.",
 		"already_bound":        "This WeChat account is already linked to another account. Please log in again.",
 
 		// JSON API errors with no page counterpart.
