@@ -10,6 +10,7 @@ import (
 	"wxcas/audit"
 	"wxcas/binding"
 	"wxcas/cas"
+	"wxcas/finish"
 	"wxcas/otp"
 	"wxcas/ratelimit"
 )
@@ -205,16 +206,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, req any) (acc
 	if err := h.decode(w, r, req); err != nil {
 		return account.Person{}, err
 	}
-	return account.Person{UserID: userIDOf(sess), SessionKey: sess.Key, ClientIP: ip, Channel: account.ChannelAPI}, nil
-}
-
-// userIDOf is the directory user of a session: the login puts it in the
-// userId attribute; a principal without one is the user id itself.
-func userIDOf(s cas.Session) string {
-	if v := s.Principal.Attributes["userId"]; len(v) > 0 && v[0] != "" {
-		return v[0]
-	}
-	return s.Principal.ID
+	return account.Person{UserID: finish.UserID(sess.Principal), SessionKey: sess.Key, ClientIP: ip, Channel: account.ChannelAPI}, nil
 }
 
 // refusal is err as the client sees it: an account refusal with the

@@ -45,6 +45,16 @@ func Principal(p *journey.Person) cas.Principal {
 	return cas.Principal{ID: principal, Attributes: attrs, AuthenticatedAt: p.AuthenticatedAt}
 }
 
+// UserID is the directory user of a principal Principal made: the userId
+// attribute (the principal id may be the directory's own name for the
+// person instead). A principal without it is named by its id.
+func UserID(p cas.Principal) string {
+	if v := p.Attributes["userId"]; len(v) > 0 && v[0] != "" {
+		return v[0]
+	}
+	return p.ID
+}
+
 // CASReturn is what a browser journey started by /cas/login keeps in
 // Journey.Return: the CAS login request. It is written without HTML
 // escaping: json.Marshal would turn every & < > of the service URL into a

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"wxcas/cas"
+	"wxcas/finish"
 )
 
 // CASGate signs a browser in to one of wxcas's own pages (the account page,
@@ -108,7 +109,7 @@ func (g *CASGate) Session(c echo.Context) (s GateSession, ok bool) {
 		sess, err := g.Sessions.SessionByKey(ctx, gc.Key)
 		switch {
 		case err == nil:
-			return GateSession{Session: sess, UserID: userIDOf(sess), CSRF: gc.CSRF}, true
+			return GateSession{Session: sess, UserID: finish.UserID(sess.Principal), CSRF: gc.CSRF}, true
 		case !errors.Is(err, cas.ErrNoSession):
 			_ = g.Pages.Error(w, r, http.StatusServiceUnavailable, "error_title", "error_unavailable", "")
 			return GateSession{}, false
@@ -163,13 +164,4 @@ func (g *CASGate) SignOut(w http.ResponseWriter) { g.clear(w) }
 func (g *CASGate) clear(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: g.Cookie, Value: "", Path: g.cookiePath(), MaxAge: -1, Expires: time.Unix(1, 0),
 		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
-}
-
-// userIDOf is the directory user of a session: wxcas's login puts it in the
-// userId attribute (finish.Principal).
-func userIDOf(s cas.Session) string {
-	if v := s.Principal.Attributes["userId"]; len(v) > 0 {
-		return v[0]
-	}
-	return s.Principal.ID
 }
