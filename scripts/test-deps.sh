@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what wxcas's tests need on a Debian machine: MariaDB
 # (when nothing listens on 127.0.0.1:3306), Chromium, Apache with mod_auth_cas,
-# and xmllint. Idempotent and quick when everything is already there.
+# xmllint, promtool and systemd-analyze (the deploy/ tests). Idempotent and
+# quick when everything is already there.
 set -euo pipefail
 
 need=()
@@ -9,6 +10,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || need+=(apache2)
 [ -f /usr/lib/apache2/modules/mod_auth_cas.so ] || need+=(libapache2-mod-auth-cas)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+# promtool checks and unit-tests deploy/prometheus (Debian ships it with the
+# server, which the tests never start).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # CJK glyphs, so that screenshots of the Chinese pages are readable.
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 
