@@ -212,10 +212,14 @@ func (c Clock) Run(ctx context.Context) Result {
 	}
 	rtt := after.Sub(before)
 	skew := dbNow.Sub(before.Add(rtt / 2))
+	trip := "under 1ms"
+	if rtt >= time.Millisecond {
+		trip = rtt.Round(time.Millisecond).String()
+	}
 	detail := fmt.Sprintf("the database's clock is %s %s this machine's (round trip %s; limit %s)",
-		skew.Abs().Round(time.Millisecond), aheadOrBehind(skew), rtt.Round(time.Millisecond), limit)
+		skew.Abs().Round(time.Millisecond), aheadOrBehind(skew), trip, limit)
 	if skew.Abs() < time.Millisecond {
-		detail = fmt.Sprintf("the database's clock agrees with this machine's (round trip %s; limit %s)", rtt.Round(time.Millisecond), limit)
+		detail = fmt.Sprintf("the database's clock agrees with this machine's (round trip %s; limit %s)", trip, limit)
 	}
 	if skew.Abs() > limit {
 		return Fail(detail, "synchronise both clocks with NTP (timedatectl set-ntp true, or chrony) on this machine and on the database server")
