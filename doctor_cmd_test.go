@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"wxcas/doctor"
 )
 
 // TestDoctorCommand runs wxcas doctor on a sandbox whose WeChat is a
@@ -17,14 +21,14 @@ func TestDoctorCommand(t *testing.T) {
 	listen, dir := freePort(t), t.TempDir()
 	emBase, _ := startEmulatorCommand(t, emulatorPairConfig(listen, dir, "http://127.0.0.1:0"))
 	path := writeConfig(t, emulatorPairConfig(listen, dir, emBase))
-	doctor := func(args ...string) (int, string, string) {
+	check := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), append([]string{"doctor", "-config", path}, args...), &out, &errb)
 		return code, out.String(), errb.String()
 	}
 
 	// Before the first start: no database yet.
-	code, out, _ := doctor()
+	code, out, _ := check()
 	require.Equal(t, exitFailure, code, out)
 	require.Contains(t, out, "FAIL  database")
 	require.Contains(t, out, "fix: check database.sqlite_path, or create the database with wxcas migrate")
@@ -33,7 +37,7 @@ func TestDoctorCommand(t *testing.T) {
 	var migrated bytes.Buffer
 	require.Equal(t, exitOK, run(context.Background(), []string{"migrate", "-config", path}, &migrated, &migrated), migrated.String())
 
-	code, out, errs := doctor("--json")
+	code, out, errs := check("--json")
 	require.Equal(t, exitOK, code, "stdout=%s stderr=%s", out, errs)
 	got := map[string]string{}
 	for _, row := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -79,4 +83,19 @@ func TestDoctorCommandLine(t *testing.T) {
 			require.Empty(t, out.String(), "no check ran")
 		})
 	}
+}
+
+// TestDoctorChecksWhatWxcasSends: the redirect_uri doctor loads WeChat's
+// pages with is the one wxcas's login page sends, and the event URL it
+// names is where wxcas receives a platform's pushes.
+func TestDoctorChecksWhatWxcasSends(t *testing.T) {
+	_, base := startSandbox(t)
+	env := &flowEnv{t: t, base: base, service: base + "/sandbox/app/"}
+	qr := env.browser("").start()
+	m := iframeSrc.FindStringSubmatch(qr.body)
+	require.NotNil(t, m, qr.body)
+	src, err := url.Parse(html.UnescapeString(m[1]))
+	require.NoError(t, err)
+	require.Equal(t, doctor.CallbackURL(base), src.Query().Get("redirect_uri"))
+	require.Equal(t, base+platformEventsPath("campus"), doctor.PlatformEventURL(base+"/", "campus"))
 }
