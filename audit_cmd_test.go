@@ -18,7 +18,7 @@ import (
 func TestAuditCmd(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	forEachOperatorDB(t, func(t *testing.T, cfg string, db *store.DB) {
+	forEachOperatorDB(t, "", func(t *testing.T, cfg string, db *store.DB) {
 		ctx := context.Background()
 		log := audit.NewSQL(db)
 		// RequestID names each event.

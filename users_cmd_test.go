@@ -22,12 +22,12 @@ import (
 )
 
 // forEachOperatorDB runs fn once per backend with a sandbox configuration
-// on a fresh, migrated database, and a handle on that database to seed and
-// inspect it.
-func forEachOperatorDB(t *testing.T, fn func(t *testing.T, configPath string, db *store.DB)) {
+// (and the YAML extra) on a fresh, migrated database, and a handle on that
+// database to seed and inspect it.
+func forEachOperatorDB(t *testing.T, extra string, fn func(t *testing.T, configPath string, db *store.DB)) {
 	t.Helper()
 	const apps = "wechat:\n  apps:\n    - {appid: wxa1b2c3d4e5f60001, kind: website, secret: s1}\nlogin: {website_appid: wxa1b2c3d4e5f60001}\n"
-	const base = "server:\n  listen: 127.0.0.1:0\n  public_url: http://127.0.0.1:8080\nlog:\n  format: json\nsandbox:\n  enabled: true\n" + apps
+	base := "server:\n  listen: 127.0.0.1:0\n  public_url: http://127.0.0.1:8080\nlog:\n  format: json\nsandbox:\n  enabled: true\n" + apps + extra
 	t.Run("sqlite", func(t *testing.T) {
 		db := storetest.SQLite(t)
 		fn(t, writeConfig(t, base+"database:\n  sqlite_path: "+strings.TrimPrefix(db.Name, "sqlite:")+"\n"), db)
@@ -76,7 +76,7 @@ func seedPeople(t *testing.T, db *store.DB) (alice, bob binding.User) {
 }
 
 func TestUsersFind(t *testing.T) {
-	forEachOperatorDB(t, func(t *testing.T, cfg string, db *store.DB) {
+	forEachOperatorDB(t, "", func(t *testing.T, cfg string, db *store.DB) {
 		alice, bob := seedPeople(t, db)
 		_, err := db.Exec(`INSERT INTO wechat_bindings (identity_key, user_id, created_at) VALUES ('u:un-gone', 'u-gone', ?)`, store.Time(storetest.T0))
 		require.NoError(t, err)
@@ -165,7 +165,7 @@ func TestUsersUsageAndRefusals(t *testing.T) {
 
 // A database behind this binary's schema is refused, never migrated.
 func TestOperatorCommandsRefuseAnOldSchema(t *testing.T) {
-	forEachOperatorDB(t, func(t *testing.T, cfg string, db *store.DB) {
+	forEachOperatorDB(t, "", func(t *testing.T, cfg string, db *store.DB) {
 		_, err := db.Exec(`DELETE FROM goose_db_version WHERE version_id = 52`)
 		require.NoError(t, err)
 		for _, args := range [][]string{
@@ -186,7 +186,7 @@ func TestOperatorCommandsRefuseAnOldSchema(t *testing.T) {
 }
 
 func TestUsersExport(t *testing.T) {
-	forEachOperatorDB(t, func(t *testing.T, cfg string, db *store.DB) {
+	forEachOperatorDB(t, "", func(t *testing.T, cfg string, db *store.DB) {
 		alice, bob := seedPeople(t, db)
 
 		r := runCmd("users", "export", "-config", cfg)
@@ -233,7 +233,7 @@ func TestUsersExport(t *testing.T) {
 }
 
 func TestUsersUnbind(t *testing.T) {
-	forEachOperatorDB(t, func(t *testing.T, cfgPath string, db *store.DB) {
+	forEachOperatorDB(t, "", func(t *testing.T, cfgPath string, db *store.DB) {
 		ctx := context.Background()
 		alice, bob := seedPeople(t, db)
 		// alice has an SSO session the unbind must end.
@@ -276,5 +276,44 @@ func TestUsersUnbind(t *testing.T) {
 			require.Contains(t, r.stderr, c.err)
 			require.Empty(t, r.stdout)
 		}
+	})
+}
+
+// With the organisation's directory, users, phones and principals come
+// from it; bindings from wxcas's database.
+func TestUsersWithTheOrganisationsDirectory(t *testing.T) {
+	orgPath := t.TempDir() + "/org.db"
+	org, err := store.Open(context.Background(), store.Options{Driver: "sqlite", SQLitePath: orgPath}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer org.Close()
+	_, err = org.Exec(`CREATE TABLE people (uid INTEGER PRIMARY KEY, mobile TEXT UNIQUE, username TEXT NOT NULL);
+INSERT INTO people VALUES (1, '13800138000', 'alice'), (2, '13900139000', 'bob')`)
+	require.NoError(t, err)
+	const cols = `SELECT CAST(uid AS TEXT) AS id, mobile AS phone, username FROM people `
+	directory := "directory:\n  type: sql\n  sql:\n    driver: sqlite\n    dsn: " + orgPath +
+		"\n    find_by_phone: \"" + cols + "WHERE mobile = ?\"\n    find_by_id: \"" + cols + "WHERE uid = ?\"" +
+		"\n    create: \"INSERT INTO people (mobile, username) VALUES (?, 'new')\"\n    principal_column: username\n    phone_format: national\n"
+
+	forEachOperatorDB(t, directory, func(t *testing.T, cfg string, db *store.DB) {
+		ctx := context.Background()
+		s := binding.NewSQLStore(db)
+		require.NoError(t, s.Bind(ctx, binding.Account{AppID: "wxweb", OpenID: "o-a", UnionID: "un-a"}, "1", false, storetest.T0))
+		require.NoError(t, s.Bind(ctx, binding.Account{AppID: "wxweb", OpenID: "o-gone", UnionID: "un-gone"}, "99", false, storetest.T0))
+
+		r := runCmd("users", "find", "-config", cfg, "--phone", "13800138000")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		require.Contains(t, r.stdout, "user:     1  phone +86138****8000  principal alice\nbinding:  u:un-a")
+		r = runCmd("users", "find", "-config", cfg, "--unionid", "un-gone")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		require.Contains(t, r.stdout, "user:     99 (bound, but not in the directory)")
+		r = runCmd("users", "find", "-config", cfg, "--user", "2")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		require.Contains(t, r.stdout, "principal bob\nbinding:  (none)")
+
+		r = runCmd("users", "export", "-config", cfg, "--reveal-phones")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		require.Equal(t, "user_id,principal,phone,in_directory,identity_key,unionid,bound_at,accounts\n"+
+			"1,alice,+8613800138000,true,u:un-a,un-a,2026-11-21T08:00:00Z,wxweb:o-a\n"+
+			"99,,,false,u:un-gone,un-gone,2026-11-21T08:00:00Z,wxweb:o-gone\n", r.stdout)
 	})
 }

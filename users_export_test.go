@@ -111,7 +111,7 @@ func heapPeak() (stop func() (peak, allocated uint64)) {
 // bindings with their accounts and users loaded at once).
 func TestUsersExportBoundedMemory(t *testing.T) {
 	const n = 100_000
-	forEachOperatorDB(t, func(t *testing.T, cfg string, db *store.DB) {
+	forEachOperatorDB(t, "", func(t *testing.T, cfg string, db *store.DB) {
 		start := time.Now()
 		seedBindings(t, db, n)
 		seeded := time.Since(start)
