@@ -146,9 +146,24 @@ func decodeList(raw []byte, idField string) (listRequest, *apiError) {
 	return req, nil
 }
 
-// page applies Limit and Offset to n items (the id set, when given, is
-// used instead of paging).
-func page(n int, req listRequest, defaultLimit uint64) (int, int) {
+// pick chooses what a describe request asks for among keys (the
+// account's signatures or templates in order, id giving each one's id):
+// nothing for an international query (the fake has only mainland ones),
+// the ones in the id set when there is one, else a page by Limit (default
+// defaultLimit) and Offset.
+func pick(keys []string, id func(string) uint64, set []uint64, req listRequest, defaultLimit uint64) []string {
+	switch {
+	case *req.International != 0:
+		return nil
+	case set != nil:
+		var out []string
+		for _, k := range keys {
+			if slices.Contains(set, id(k)) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
 	limit, offset := defaultLimit, uint64(0)
 	if req.Limit != nil {
 		limit = *req.Limit
@@ -156,8 +171,8 @@ func page(n int, req listRequest, defaultLimit uint64) (int, int) {
 	if req.Offset != nil {
 		offset = *req.Offset
 	}
-	from := min(offset, uint64(n))
-	return int(from), int(min(from+limit, uint64(n)))
+	from := min(offset, uint64(len(keys)))
+	return keys[from:min(from+limit, uint64(len(keys)))]
 }
 
 // describeSigns answers DescribeSmsSignList. The fake's signatures are all
@@ -170,20 +185,8 @@ func (s *Server) describeSigns(raw []byte) (map[string]any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.reviewsLocked()
-	var names []string
-	switch {
-	case *req.International != 0:
-	case req.SignIdSet != nil:
-		for _, name := range r.signOrder {
-			if slices.Contains(req.SignIdSet, r.signs[name].signID) {
-				names = append(names, name)
-			}
-		}
-	default:
-		// Limit defaults to 10 when no ids are given.
-		from, to := page(len(r.signOrder), req, 10)
-		names = r.signOrder[from:to]
-	}
+	// Limit defaults to 10 when no ids are given.
+	names := pick(r.signOrder, func(name string) uint64 { return r.signs[name].signID }, req.SignIdSet, req, 10)
 	set := make([]map[string]any, 0, len(names))
 	for _, name := range names {
 		rv := r.signs[name]
@@ -212,34 +215,23 @@ func (s *Server) describeTemplates(raw []byte) (map[string]any, *apiError) {
 			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(ids, func(a, b string) int {
-		x, _ := strconv.ParseUint(a, 10, 64)
-		y, _ := strconv.ParseUint(b, 10, 64)
-		return cmp.Compare(x, y)
-	})
-	var chosen []string
-	switch {
-	case *req.International != 0:
-	case req.TemplateIdSet != nil:
-		for _, id := range ids {
-			n, _ := strconv.ParseUint(id, 10, 64)
-			if slices.Contains(req.TemplateIdSet, n) {
-				chosen = append(chosen, id)
-			}
-		}
-	default:
-		// Limit defaults to 0 when no ids are given.
-		from, to := page(len(ids), req, 0)
-		chosen = ids[from:to]
-	}
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(templateID(a), templateID(b)) })
+	// Limit defaults to 0 when no ids are given.
+	chosen := pick(ids, templateID, req.TemplateIdSet, req, 0)
 	set := make([]map[string]any, 0, len(chosen))
 	for _, id := range chosen {
 		rv := r.templates[id]
-		n, _ := strconv.ParseUint(id, 10, 64)
 		set = append(set, map[string]any{
-			"TemplateId": n, "International": 0, "StatusCode": rv.status, "ReviewReply": rv.reply,
+			"TemplateId": templateID(id), "International": 0, "StatusCode": rv.status, "ReviewReply": rv.reply,
 			"TemplateName": "template " + id, "CreateTime": rv.created.Unix(), "TemplateContent": s.opts.Templates[id].Text,
 		})
 	}
 	return map[string]any{"DescribeTemplateStatusSet": set}, nil
+}
+
+// templateID is a template's numeric id (the fake's keys are strings, as
+// SendSms sends them; only numeric ones can be listed).
+func templateID(id string) uint64 {
+	n, _ := strconv.ParseUint(id, 10, 64)
+	return n
 }
