@@ -72,7 +72,7 @@ func Build(ctx context.Context, cfg *config.Config, env Env) ([]Check, error) {
 	for i, app := range cfg.WeChat.Apps {
 		if p, ok := cfg.WeChat.Platform(app.ViaPlatform); ok {
 			checks = append(checks, PlatformTicket{Tickets: tickets, TicketsErr: ticketsErr, AppID: app.AppID, PlatformID: p.ID,
-				ComponentAppID: p.ComponentAppID, EventURL: PlatformEventURL(cfg.Server.PublicURL, p.ID), Now: env.Now})
+				ComponentAppID: p.ComponentAppID, EventURL: PlatformEventURL(cfg.Server.PublicURL, p.ID), Now: env.Now, UnreachableFix: unreachable})
 			continue
 		}
 		checks = append(checks, AppCredentials{Client: client, AppID: app.AppID, Index: i, UnreachableFix: unreachable})

@@ -123,6 +123,9 @@ type PlatformTicket struct {
 	Now      func() time.Time
 	// MaxAge: 0 means DefaultMaxTicketAge.
 	MaxAge time.Duration
+	// UnreachableFix replaces the fix when no recent push arrived (the
+	// sandbox's emulator pushes only while it runs).
+	UnreachableFix string
 }
 
 // Name implements Check.
@@ -142,6 +145,9 @@ func (p PlatformTicket) Run(ctx context.Context) Result {
 		maxAge = DefaultMaxTicketAge
 	}
 	pushFix := fmt.Sprintf("set the platform's 授权事件接收URL to %s, make it reachable from WeChat over https, and wait up to 10 minutes for a push (a changed secrets.key also makes stored tickets unreadable)", p.EventURL)
+	if p.UnreachableFix != "" {
+		pushFix = p.UnreachableFix
+	}
 	_, created, err := p.Tickets.Ticket(ctx, p.ComponentAppID)
 	switch {
 	case errors.Is(err, platform.ErrNoTicket):
