@@ -52,6 +52,9 @@ type Actor struct {
 	// KeepSession is the key of the SSO session that asked (the person's
 	// own): it is not ended with the others.
 	KeepSession string
+	// ClientIP is where an operator in the console asked from (the audit
+	// log's client_ip); empty at the command line.
+	ClientIP string
 }
 
 // auditActor is the actor as the audit log records it: empty for the
@@ -227,7 +230,7 @@ func (s *Service) Unbind(ctx context.Context, userID string, by Actor, reason st
 	if err != nil {
 		return Result{}, err
 	}
-	s.record(ctx, audit.Event{Kind: audit.KindUnbind, Outcome: audit.OK, UserID: userID, Phone: u.Phone, Detail: reason}, removed, by, Person{})
+	s.record(ctx, audit.Event{Kind: audit.KindUnbind, Outcome: audit.OK, UserID: userID, Phone: u.Phone, Detail: reason}, removed, by, Person{ClientIP: by.ClientIP})
 	return s.endOthers(ctx, u, by, Result{Removed: removed})
 }
 

@@ -192,6 +192,8 @@ func localTime(t time.Time, _ string) string {
 	return t.In(chinaTime).Format("2006-01-02 15:04")
 }
 
+// chinaTime is the zone the account page and the admin console show times
+// in: China's, where wxcas's people and operators are.
 var chinaTime = time.FixedZone("CST", 8*3600)
 
 // sendCode sends a code for the step the person chose.

@@ -96,7 +96,7 @@ func NewAdmin(o AdminOptions) (*Admin, error) {
 		return nil, errors.New("web: the admin console needs at least one principal")
 	}
 	if o.Zone == nil {
-		o.Zone = time.FixedZone("CST", 8*3600)
+		o.Zone = chinaTime
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -339,7 +339,7 @@ func (h *Admin) unbind(c echo.Context, s GateSession) error {
 	}
 	d := AdminSearchPage{Operator: s.Principal.ID, CSRF: s.CSRF, By: byUser, Query: userID}
 	status := http.StatusOK
-	res, err := h.o.Accounts.Unbind(r.Context(), userID, account.Actor{Kind: account.ActorAdmin, Name: s.Principal.ID}, reason)
+	res, err := h.o.Accounts.Unbind(r.Context(), userID, account.Actor{Kind: account.ActorAdmin, Name: s.Principal.ID, ClientIP: c.RealIP()}, reason)
 	switch {
 	case err == nil || errors.Is(err, account.ErrSessionsRemain):
 		d.Unbound = &AdminUnbound{UserID: userID, EndedSessions: res.EndedSessions, SessionsRemain: err != nil}
