@@ -44,3 +44,27 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.SetOutput(stderr)
 	return fs, fs.String("config", "./config.yaml", "path to config.yaml")
 }
+
+// parseFlags parses a command's flags. -h prints usage and the flags on
+// stdout; a mistake or a stray argument prints them on stderr. ok false:
+// return code.
+func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK, false
+	}
+	if err == nil && fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		err = errors.New("stray argument")
+	}
+	if err != nil {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+		return exitBadInput, false
+	}
+	return exitOK, true
+}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -31,19 +29,8 @@ failed, 2 bad configuration or command line. See docs/doctor.md.
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlagSet("doctor", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per check (name, status, detail, fix)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, doctorUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "wxcas doctor: unexpected argument %q\n", fs.Arg(0))
-		return exitBadInput
+	if code, ok := parseFlags(fs, doctorUsage, args, stdout, stderr); !ok {
+		return code
 	}
 	cfg, ok := loadConfigFlag(*path, stderr)
 	if !ok {
