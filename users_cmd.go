@@ -67,7 +67,6 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitBadInput
 }
 
-
 // operatorDB is what the operator's commands read: wxcas's database,
 // checked to be at this binary's schema, and the user directory in use.
 type operatorDB struct {
