@@ -19,6 +19,8 @@ import (
 	"wxcas/account"
 	"wxcas/audit"
 	"wxcas/binding"
+	"wxcas/cas"
+	"wxcas/finish"
 	"wxcas/logx"
 	"wxcas/otp"
 )
@@ -42,7 +44,8 @@ type Admin struct {
 
 // AdminOptions are the console's parts.
 type AdminOptions struct {
-	// Gate signs operators in (Path "/admin").
+	// Gate signs operators in (Path "/admin"). NewAdmin wraps its
+	// Sessions to learn whom a ticket it redeems signs in.
 	Gate *CASGate
 	// ServiceID is the console's CAS service (web.GateService), the
 	// service of its audit events as logins record theirs.
@@ -105,7 +108,26 @@ func NewAdmin(o AdminOptions) (*Admin, error) {
 	for _, p := range o.Principals {
 		h.principals[p] = true
 	}
+	// The console sees the sessions its gate signs in (see operator).
+	o.Gate.Sessions = noteRedeemed{o.Gate.Sessions}
 	return h, nil
+}
+
+// noteRedeemed is a gate's sessions that tell the request redeeming a
+// ticket which session it signed in (the gate itself answers that request
+// with a redirect and no session).
+type noteRedeemed struct{ GateSessions }
+
+// redeemedKey holds, in a request's context, the *cas.Session a ticket
+// redeemed by that request fills in.
+type redeemedKey struct{}
+
+func (n noteRedeemed) RedeemTicket(ctx context.Context, serviceURL, ticket string) (cas.Session, error) {
+	s, err := n.GateSessions.RedeemTicket(ctx, serviceURL, ticket)
+	if p, ok := ctx.Value(redeemedKey{}).(*cas.Session); ok && err == nil {
+		*p = s
+	}
+	return s, err
 }
 
 // Console paths, under the gate's path.
@@ -129,17 +151,27 @@ func (h *Admin) Register(e *echo.Echo) {
 }
 
 // operator runs next for a signed-in operator: anyone else signed in is
-// refused (and the refusal audited); a post must carry the CSRF token.
+// refused; a post must carry the CSRF token.
+//
+// A refusal is audited once per sign-in, on the request that redeemed the
+// CAS ticket, not on every page the refused person loads: one signed in
+// could otherwise fill the audit log at the rate they send requests. The
+// 403 page is shown every time.
 func (h *Admin) operator(next func(echo.Context, GateSession) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		var redeemed cas.Session
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), redeemedKey{}, &redeemed)))
 		s, ok := h.o.Gate.Session(c)
+		c.SetRequest(r)
 		if !ok {
+			if redeemed.Key != "" && !h.principals[redeemed.Principal.ID] {
+				h.record(c, audit.Event{Kind: audit.KindRefusal, Outcome: "not_admin", UserID: finish.UserID(redeemed.Principal),
+					Detail: "admin console: principal " + redeemed.Principal.ID + " is not in admin.principals"})
+			}
 			return nil
 		}
-		r := c.Request()
 		if !h.principals[s.Principal.ID] {
-			h.record(c, audit.Event{Kind: audit.KindRefusal, Outcome: "not_admin", UserID: s.UserID,
-				Detail: "admin console: principal " + s.Principal.ID + " is not in admin.principals"})
 			return h.o.Pages.Info(c.Response(), r, http.StatusForbidden,
 				InfoPage{TitleKey: "admin_forbidden_title", MessageKey: "admin_forbidden", Detail: s.Principal.ID})
 		}
