@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"wxcas/account"
 	"wxcas/audit"
 	"wxcas/binding"
 	"wxcas/store/storetest"
@@ -260,4 +261,98 @@ func TestAccountPageRefusals(t *testing.T) {
 		require.Contains(t, p.body, "Unlink WeChat")
 		require.Contains(t, p.body, "Website login")
 	})
+}
+
+// TestAccountPageProbeFindings are the outside probe's findings on the
+// account page, each kept fixed.
+func TestAccountPageProbeFindings(t *testing.T) {
+	clock := storetest.NewClock()
+	env := startFlowEnvAt(t, clock.Now, "otp: {per_ip_hour: 100}\n")
+	env.clock = clock
+
+	t.Run("a session alone cannot change the phone: it logs in with WeChat again first", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("apf_stale", "13755550001")
+		b.account()
+		clock.Advance(account.FreshLogin)
+		resp := b.noFollow(env.base + "/account/?step=phone")
+		require.Equal(t, http.StatusFound, resp.status)
+		require.Contains(t, resp.location, "/cas/login?renew=true&service="+url.QueryEscape(env.base+"/account/"))
+		p := b.accountPost(b.account(), "/account/code", url.Values{"step": {"phone"}, "phone": {"13755550002"}})
+		require.Contains(t, p.url, "/login?flow=", "a stale session's code request goes through the login again")
+		require.Len(t, sandboxInbox(t, env.base, "+8613755550002"), 0, "and no code is sent")
+
+		// Logging in again (renew) comes back to the phone form.
+		again := b.get(b.scan(p, "apf_stale"))
+		require.Equal(t, env.base+"/account/?step=phone", again.url, again.body[:min(len(again.body), 3000)])
+		require.Contains(t, again.body, `autocomplete="tel"`)
+	})
+
+	t.Run("asking for someone else's number costs the asker, not the number", func(t *testing.T) {
+		owner, asker := env.browser(""), env.browser("")
+		owner.bindAs("apf_owner", "13755550003")
+		asker.bindAs("apf_asker", "13755550004")
+		p := asker.account()
+		for range 4 {
+			taken := asker.accountPost(p, "/account/code", url.Values{"step": {"phone"}, "phone": {"13755550003"}})
+			require.Equal(t, http.StatusConflict, taken.status)
+			clock.Advance(61 * time.Second)
+		}
+		code := owner.accountPost(owner.account(), "/account/code", url.Values{"step": {"unbind"}})
+		require.Equal(t, http.StatusOK, code.status, "the owner still gets codes: %s", code.body)
+		limited := asker.accountPost(p, "/account/code", url.Values{"step": {"phone"}, "phone": {"13755550003"}})
+		require.Equal(t, http.StatusConflict, limited.status, "the fifth probe of the day")
+		limited = asker.accountPost(p, "/account/code", url.Values{"step": {"phone"}, "phone": {"13755550099"}})
+		require.Equal(t, http.StatusTooManyRequests, limited.status, "the sixth is refused, whatever the number")
+	})
+
+	t.Run("a ticket from someone else's sign-in does not sign this browser in", func(t *testing.T) {
+		victim, attacker := env.browser(""), env.browser("")
+		victim.bindAs("apf_victim", "13755550005")
+		attacker.bindAs("apf_attacker", "13755550006")
+		require.Contains(t, victim.account().body, "137****0005")
+		resp := attacker.noFollow(env.base + "/cas/login?service=" + url.QueryEscape(env.base+"/account/"))
+		require.Contains(t, resp.location, "/account/?ticket=ST-")
+		forced := victim.get(resp.location)
+		require.Equal(t, http.StatusBadRequest, forced.status)
+		require.Contains(t, victim.account().body, "137****0005", "the victim is still themself")
+	})
+
+	t.Run("the language chosen survives the sign-in", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("apf_lang", "13755550007")
+		p := b.get(env.base + "/account/?lang=en")
+		require.Equal(t, env.base+"/account/", p.url)
+		require.Contains(t, p.body, "My account")
+	})
+
+	t.Run("declining in WeChat says the account is unchanged", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("apf_decline", "13755550008")
+		clock.Advance(2 * time.Minute)
+		p := b.accountPost(b.account(), "/account/code", url.Values{"step": {"replace"}})
+		toWeChat := b.noFollowPost(p, "/account/replace", url.Values{"code": {env.smsCode("+8613755550008")}})
+		u, err := url.Parse(toWeChat.location)
+		require.NoError(t, err)
+		declined := b.get(env.base + "/account/replace/callback?state=" + u.Query().Get("state"))
+		require.Contains(t, declined.body, "绑定的微信没有更换")
+	})
+}
+
+// noFollow GETs target without following a redirect.
+func (b *browser) noFollow(target string) page {
+	b.env.t.Helper()
+	follow := b.c.CheckRedirect
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	defer func() { b.c.CheckRedirect = follow }()
+	return b.get(target)
+}
+
+// noFollowPost is accountPost without following a redirect.
+func (b *browser) noFollowPost(p page, action string, fields url.Values) page {
+	b.env.t.Helper()
+	follow := b.c.CheckRedirect
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	defer func() { b.c.CheckRedirect = follow }()
+	return b.accountPost(p, action, fields)
 }

@@ -22,6 +22,7 @@ import (
 	"wxcas/audit"
 	"wxcas/binding"
 	"wxcas/otp"
+	"wxcas/ratelimit"
 )
 
 // Purposes of the codes Service sends: a code verifies only for its own.
@@ -70,8 +71,11 @@ func (a Actor) auditActor() string {
 type Person struct {
 	UserID     string
 	SessionKey string // the SSO session they are signed in with
-	ClientIP   string
-	Channel    string // audit.Channel* of the caller (web page or API)
+	// AuthenticatedAt is when the session's person last logged in with
+	// WeChat (not when the session was last used).
+	AuthenticatedAt time.Time
+	ClientIP        string
+	Channel         string // audit.Channel* of the caller (web page or API)
 }
 
 func (p Person) actor() Actor { return Actor{Kind: ActorSelf, KeepSession: p.SessionKey} }
@@ -91,12 +95,38 @@ var (
 	ErrPersonBound = binding.ErrPersonBound
 	// ErrSameWeChat: the new WeChat account is the one already bound.
 	ErrSameWeChat = errors.New("account: this WeChat account is already the bound one")
+	// ErrLoginTooOld: a phone change needs a WeChat login within
+	// FreshLogin; the person logs in again first.
+	ErrLoginTooOld = errors.New("account: a phone change needs a fresh WeChat login")
 	// ErrNoUser: the directory does not know the user.
 	ErrNoUser = errors.New("account: no such user")
 	// ErrSessionsRemain: the change was made but some other sessions could
 	// not be ended; the person should log out on their other devices.
 	ErrSessionsRemain = errors.New("account: the change was made, but other sessions could not all be ended")
 )
+
+// FreshLogin is how recent the WeChat login of a session that changes the
+// phone number must be. The phone is one of the two facts that vouch for
+// the person (with the bound WeChat account): a session alone — a borrowed
+// browser, an app's stolen session token — must not replace it, or it
+// could then prove "the phone" to replace the WeChat account as well and
+// own the account for good. A code to the new number proves only that
+// number; the fresh login proves the WeChat account.
+const FreshLogin = 10 * time.Minute
+
+// Phone-change probes: asking whether a number is someone else's costs the
+// asker, not the number (a refused probe sends nothing, so charging the
+// number's SMS limits would let anyone lock another person's number out of
+// its codes).
+var (
+	probesPerUser = ratelimit.Limit{Max: 5, Window: 24 * time.Hour}
+	probesPerIP   = ratelimit.Limit{Max: 30, Window: time.Hour}
+)
+
+// Counters counts phone-change probes (ratelimit.Limiter).
+type Counters interface {
+	Hit(ctx context.Context, key string, lim ratelimit.Limit, now time.Time) (time.Duration, error)
+}
 
 // Bindings is what Service needs of the binding store.
 type Bindings interface {
@@ -138,6 +168,7 @@ type Deps struct {
 	Codes        Codes
 	Tx           Transactor
 	Replacements ReplacementStore
+	Probes       Counters
 	Audit        audit.Log
 	Now          func() time.Time
 	Log          *slog.Logger
@@ -149,8 +180,8 @@ type Service struct{ d Deps }
 
 // New returns a Service.
 func New(d Deps) (*Service, error) {
-	if d.Bindings == nil || d.Directory == nil || d.Sessions == nil || d.Codes == nil || d.Tx == nil || d.Replacements == nil || d.Audit == nil {
-		return nil, errors.New("account: Bindings, Directory, Sessions, Codes, Tx, Replacements and Audit are required")
+	if d.Bindings == nil || d.Directory == nil || d.Sessions == nil || d.Codes == nil || d.Tx == nil || d.Replacements == nil || d.Probes == nil || d.Audit == nil {
+		return nil, errors.New("account: Bindings, Directory, Sessions, Codes, Tx, Replacements, Probes and Audit are required")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -252,29 +283,58 @@ func (s *Service) SendCode(ctx context.Context, p Person, purpose string, to otp
 		}
 	case PurposeReplace:
 	case PurposePhone:
-		if err := s.phoneChangeable(u, to); err != nil {
+		if err := s.phoneChangeable(p, u, to); err != nil {
+			return otp.SendResult{}, err
+		}
+		if err := s.probe(ctx, p, u, to); err != nil {
 			return otp.SendResult{}, err
 		}
 		req.Phone = to
-		// Whether a number is someone else's is an answer worth a send:
-		// asked only once the send is counted (as login's refuse policy).
-		req.Eligible = func(ctx context.Context) error { return s.phoneFree(ctx, u, to) }
 	default:
 		return otp.SendResult{}, fmt.Errorf("account: unknown purpose %q", purpose)
 	}
 	return s.d.Codes.Send(ctx, req)
 }
 
-func (s *Service) phoneChangeable(u binding.User, to otp.Phone) error {
+func (s *Service) phoneChangeable(p Person, u binding.User, to otp.Phone) error {
 	switch {
 	case s.d.Phones == nil:
 		return ErrPhoneManaged
+	case !s.freshLogin(p):
+		return ErrLoginTooOld
 	case to == "":
 		return errors.New("account: the new phone number is required")
 	case string(to) == u.Phone:
 		return ErrSamePhone
 	}
 	return nil
+}
+
+// FreshLoginNeeded reports whether p must log in with WeChat again before
+// changing the phone number.
+func (s *Service) FreshLoginNeeded(p Person) bool { return !s.freshLogin(p) }
+
+func (s *Service) freshLogin(p Person) bool {
+	return !p.AuthenticatedAt.IsZero() && s.d.Now().Sub(p.AuthenticatedAt) <= FreshLogin
+}
+
+// probe counts the question whether to is free against the person and
+// their address, then asks it.
+func (s *Service) probe(ctx context.Context, p Person, u binding.User, to otp.Phone) error {
+	now := s.d.Now()
+	for _, c := range []struct {
+		key string
+		lim ratelimit.Limit
+	}{{ratelimit.Key("account_phone_probe", u.ID), probesPerUser}, {ratelimit.Key("account_phone_probe_ip", p.ClientIP), probesPerIP}} {
+		wait, err := s.d.Probes.Hit(ctx, c.key, c.lim, now)
+		if err != nil {
+			return err
+		}
+		if wait > 0 {
+			return &otp.LimitError{Limit: "account_phone_probe", RetryAfter: wait}
+		}
+	}
+	return s.phoneFree(ctx, u, to)
 }
 
 func (s *Service) phoneFree(ctx context.Context, u binding.User, to otp.Phone) error {
@@ -336,7 +396,7 @@ func (s *Service) ChangePhone(ctx context.Context, p Person, to otp.Phone, code 
 	if err != nil {
 		return Result{}, err
 	}
-	if err := s.phoneChangeable(u, to); err != nil {
+	if err := s.phoneChangeable(p, u, to); err != nil {
 		return Result{}, err
 	}
 	proof, err := s.check(ctx, p, PurposePhone, to, code)

@@ -32,6 +32,7 @@ var accountOutcomes = []struct {
 	{ErrSameWeChat, "same_wechat", http.StatusConflict},
 	{ErrPersonBound, "wechat_bound_elsewhere", http.StatusConflict},
 	{ErrNoUser, "no_user", http.StatusNotFound},
+	{ErrLoginTooOld, "fresh_login_required", http.StatusForbidden},
 	{ErrNoReplacement, "replacement_expired", http.StatusBadRequest},
 }
 

@@ -206,7 +206,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, req any) (acc
 	if err := h.decode(w, r, req); err != nil {
 		return account.Person{}, err
 	}
-	return account.Person{UserID: finish.UserID(sess.Principal), SessionKey: sess.Key, ClientIP: ip, Channel: account.ChannelAPI}, nil
+	return account.Person{UserID: finish.UserID(sess.Principal), SessionKey: sess.Key, AuthenticatedAt: sess.AuthenticatedAt, ClientIP: ip, Channel: account.ChannelAPI}, nil
 }
 
 // refusal is err as the client sees it: an account refusal with the

@@ -23,6 +23,7 @@ import (
 	"wxcas/logx"
 	"wxcas/otp"
 	"wxcas/otp/otptest"
+	"wxcas/ratelimit"
 	"wxcas/store"
 	"wxcas/store/storetest"
 )
@@ -49,7 +50,8 @@ func newAccountEnv(t *testing.T, db *store.DB, o accountOpts) *accountEnv {
 		require.NoError(t, err)
 		ae.svc, err = account.New(account.Deps{
 			Bindings: e.dir, Directory: e.dir, Phones: e.dir, Sessions: e.casSrv, Codes: e.codes.Svc, Tx: db,
-			Replacements: account.SQLReplacements{DB: db}, Audit: e.audit, Now: e.clock.Now, Log: logger,
+			Replacements: account.SQLReplacements{DB: db}, Probes: ratelimit.Limiter{DB: db, Table: "login_rate_counters"},
+			Audit: e.audit, Now: e.clock.Now, Log: logger,
 		})
 		require.NoError(t, err)
 		d.Account = api.AccountDeps{
@@ -293,12 +295,23 @@ func TestAccountChangePhone(t *testing.T) {
 		}
 		require.Equal(t, 1, e.codes.Outbox.Count("+8613900139000"), "no code to a number that cannot be taken")
 
+		t.Run("a session whose WeChat login is not fresh", func(t *testing.T) {
+			stale, _ := e.bound("carol", "13600136000")
+			e.clock.Advance(account.FreshLogin + time.Second)
+			requireError(t, e.call(stale, "/code", api.AccountCodeRequest{Purpose: api.PurposePhone, Phone: "13600136001"}),
+				http.StatusForbidden, "fresh_login_required")
+			require.Zero(t, e.codes.Outbox.Count("+8613600136001"), "no code sent")
+		})
+		// The clock moved on: Alice logs in again for a fresh session;
+		// her first one is now one of the other sessions the change ends.
+		tgt = e.login(mobile, e.appCode("alice"), api.StatusLoggedIn).TGT
+
 		code := e.sendAccountCode(tgt, api.AccountCodeRequest{Purpose: api.PurposePhone, Phone: "137 0013 7000"}, "+8613700137000")
 		r := e.call(tgt, "/phone", api.AccountPhoneRequest{Phone: "13700137001", Code: code})
 		requireError(t, r, http.StatusBadRequest, api.CodeNoCode) // the code is for the number it went to
 		var done api.AccountChanged
 		e.ok(e.call(tgt, "/phone", api.AccountPhoneRequest{Phone: "13700137000", Code: code}), &done)
-		require.Equal(t, api.AccountChanged{Status: api.StatusPhoneChanged, OtherSessionsEnded: 1}, done)
+		require.Equal(t, api.AccountChanged{Status: api.StatusPhoneChanged, OtherSessionsEnded: 2}, done)
 		require.Equal(t, "+86137****7000", e.profile(tgt).Phone)
 		u, err := e.dir.FindByPhone(t.Context(), "+8613700137000")
 		require.NoError(t, err)
@@ -307,6 +320,7 @@ func TestAccountChangePhone(t *testing.T) {
 		require.Len(t, e.auditOf(userID, audit.KindPhoneChange), 1)
 
 		// Two people after the same new number: the first to confirm has it.
+		bob = e.login(mobile, e.appCode("bob"), api.StatusLoggedIn).TGT // fresh too
 		aliceCode := e.sendAccountCode(tgt, api.AccountCodeRequest{Purpose: api.PurposePhone, Phone: "13700137002"}, "+8613700137002")
 		e.clock.Advance(time.Minute)
 		bobCode := e.sendAccountCode(bob, api.AccountCodeRequest{Purpose: api.PurposePhone, Phone: "13700137002"}, "+8613700137002")

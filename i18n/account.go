@@ -5,6 +5,10 @@ package i18n
 // JSON API's error code is the page's message key.
 func init() {
 	add(map[string]string{
+		"gate_not_asked":           "这个登录不是从这个浏览器发起的，已忽略。请重新打开页面。",
+		"fresh_login_required":     "更换手机号前，请先用微信重新登录确认身份。",
+		"account_replace_declined": "你在微信中取消了授权，绑定的微信没有更换。如需更换，请重新开始（需要新的验证码）。",
+		"account_code_to":          "验证码发送到",
 		"gate_signed_out":          "你已退出登录，操作未执行。请重新打开页面并登录。",
 		"gate_ticket_invalid":      "登录凭证无效或已过期，请重新打开页面。",
 		"account_title":            "我的账号",
@@ -62,6 +66,10 @@ func init() {
 		"appkind_mobile_app":       "手机应用",
 		"appkind_unknown":          "已停用的应用",
 	}, map[string]string{
+		"gate_not_asked":           "This sign-in was not started in this browser, so it was ignored. Open the page again.",
+		"fresh_login_required":     "To change your phone number, first log in with WeChat again to confirm it is you.",
+		"account_replace_declined": "You cancelled in WeChat, so your linked WeChat account is unchanged. To replace it, start again (with a new code).",
+		"account_code_to":          "The code goes to",
 		"gate_signed_out":          "You are signed out, so nothing was done. Open the page again and sign in.",
 		"gate_ticket_invalid":      "The sign-in ticket is not valid or has expired. Open the page again.",
 		"account_title":            "My account",

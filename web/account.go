@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -78,8 +79,10 @@ type AccountPage struct {
 	Logins       []AccountLogin
 	NewPhone     string
 	// NoticeKey says what was done (stepDone).
-	NoticeKey              string
-	EndedSessions          int
+	NoticeKey     string
+	SessionsEnded bool
+	// CodeSent: a code went out with this answer (not a form shown again).
+	CodeSent               bool
 	ErrorKey, ErrorDetail  string
 	ResendAfter            int
 	MaskedTarget           string // where the code went
@@ -97,7 +100,7 @@ func init() {
 		CSRF: "csrf", Step: stepPhoneCode, Bound: true, Nickname: "nick", AvatarURL: "https://wx.example/a.png", BoundAt: "2026-01-01 08:00",
 		Apps: []AccountApp{{Name: "app", FirstSeen: "2026-01-01", LastSeen: "2026-01-02"}}, MaskedPhone: "+86138****0000", PhoneManaged: true,
 		Logins: []AccountLogin{{At: "2026-01-02 08:00", Channel: "qr_inline", Service: "app"}}, NewPhone: "+8613900000000",
-		NoticeKey: "account_unbound", EndedSessions: 2, ErrorKey: "wrong_code", ErrorDetail: "detail", ResendAfter: 60,
+		NoticeKey: "account_unbound", SessionsEnded: true, CodeSent: true, ErrorKey: "wrong_code", ErrorDetail: "detail", ResendAfter: 60,
 		MaskedTarget: "+86139****0000", WeChatLink: "https://wx.example/", WeChatHint: "account_replace_hint",
 	}
 }
@@ -126,7 +129,7 @@ func (h *AccountPages) session(c echo.Context) (GateSession, account.Person, boo
 		_ = h.Pages.Error(c.Response(), r, http.StatusForbidden, "error_title", "error_forbidden", h.Gate.cookiePath())
 		return s, account.Person{}, false
 	}
-	return s, account.Person{UserID: s.UserID, SessionKey: s.Key, ClientIP: h.RealIP(r), Channel: account.ChannelPage}, true
+	return s, account.Person{UserID: s.UserID, SessionKey: s.Key, AuthenticatedAt: s.LoggedInAt, ClientIP: h.RealIP(r), Channel: account.ChannelPage}, true
 }
 
 func (h *AccountPages) overview(c echo.Context) error {
@@ -135,7 +138,20 @@ func (h *AccountPages) overview(c echo.Context) error {
 		return nil
 	}
 	d := AccountPage{}
+	if key, ok := doneNotices[c.QueryParam("done")]; ok {
+		d.Step, d.NoticeKey = stepDone, key
+		d.SessionsEnded = c.QueryParam("ended") == "1"
+		if c.QueryParam("remain") == "1" {
+			d.ErrorKey = "account_sessions_remain"
+		}
+	}
 	if c.QueryParam("step") == stepPhone && h.Accounts.PhonesEditable() {
+		if h.Accounts.FreshLoginNeeded(p) {
+			// The phone is changed only right after a WeChat login
+			// (account.FreshLogin): log in again, then back here.
+			h.Gate.SignIn(c, true)
+			return nil
+		}
 		d.Step = stepPhone
 	}
 	return h.show(c, s, p, d, http.StatusOK)
@@ -145,6 +161,11 @@ func (h *AccountPages) overview(c echo.Context) error {
 func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d AccountPage, status int) error {
 	r := c.Request()
 	prof, err := h.Accounts.Profile(r.Context(), p.UserID, h.Logins)
+	if errors.Is(err, account.ErrNoUser) {
+		// The directory no longer has the person (removed upstream).
+		h.Gate.SignOut(c.Response())
+		return h.Pages.Error(c.Response(), r, http.StatusNotFound, "account_title", "no_user", "")
+	}
 	if err != nil {
 		return h.failed(c, err)
 	}
@@ -230,12 +251,15 @@ func (h *AccountPages) sendCode(c echo.Context) error {
 	if step == stepPhone || step == stepPhoneCode {
 		d.Step, d.NewPhone, d.MaskedTarget = stepPhoneCode, to.String(), to.Masked()
 	}
-	d.ResendAfter = int(res.ResendAfter.Seconds())
+	d.ResendAfter, d.CodeSent = int(res.ResendAfter.Seconds()), true
 	return h.show(c, s, p, d, http.StatusOK)
 }
 
 // refused shows the step again with why the change was refused.
 func (h *AccountPages) refused(c echo.Context, s GateSession, p account.Person, d AccountPage, err error) error {
+	if errors.Is(err, account.ErrLoginTooOld) {
+		return c.Redirect(http.StatusSeeOther, h.Gate.cookiePath()+"?step="+stepPhone)
+	}
 	o, ok := account.OutcomeOf(err)
 	if !ok {
 		return h.failed(c, err)
@@ -261,12 +285,22 @@ func (h *AccountPages) failed(c echo.Context, err error) error {
 
 // done shows what a change did; ErrSessionsRemain is a change made whose
 // other sessions could not all be ended: said, not hidden.
-func (h *AccountPages) done(c echo.Context, s GateSession, p account.Person, notice string, res account.Result, err error) error {
-	d := AccountPage{Step: stepDone, NoticeKey: notice, EndedSessions: res.EndedSessions}
-	if errors.Is(err, account.ErrSessionsRemain) {
-		d.ErrorKey = "account_sessions_remain"
+func (h *AccountPages) done(c echo.Context, _ GateSession, _ account.Person, notice string, res account.Result, err error) error {
+	q := url.Values{"done": {notice}}
+	if res.EndedSessions > 0 {
+		q.Set("ended", "1")
 	}
-	return h.show(c, s, p, d, http.StatusOK)
+	if errors.Is(err, account.ErrSessionsRemain) {
+		q.Set("remain", "1")
+	}
+	// Post, redirect, get: reloading the page shows it again instead of
+	// posting the code (or WeChat's callback) once more.
+	return c.Redirect(http.StatusSeeOther, h.Gate.cookiePath()+"?"+q.Encode())
+}
+
+// doneNotices are the notices a page after a change may show (?done=).
+var doneNotices = map[string]string{
+	"unbound": "account_unbound", "phone_changed": "account_phone_changed", "replaced": "account_replaced",
 }
 
 func (h *AccountPages) unbind(c echo.Context) error {
@@ -279,7 +313,7 @@ func (h *AccountPages) unbind(c echo.Context) error {
 	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
 		return h.refused(c, s, p, AccountPage{Step: stepUnbind}, err)
 	}
-	return h.done(c, s, p, "account_unbound", res, err)
+	return h.done(c, s, p, "unbound", res, err)
 }
 
 func (h *AccountPages) changePhone(c echo.Context) error {
@@ -299,7 +333,7 @@ func (h *AccountPages) changePhone(c echo.Context) error {
 	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
 		return h.refused(c, s, p, d, err)
 	}
-	return h.done(c, s, p, "account_phone_changed", res, err)
+	return h.done(c, s, p, "phone_changed", res, err)
 }
 
 // startReplace checks the code sent to the bound phone and sends the
@@ -356,7 +390,7 @@ func (h *AccountPages) replaceCallback(c echo.Context) error {
 	}
 	if err != nil || code == "" {
 		// Declined in WeChat: the state is used up; start again.
-		return h.show(c, s, p, AccountPage{ErrorKey: "wechat_refused"}, http.StatusOK)
+		return h.show(c, s, p, AccountPage{ErrorKey: "account_replace_declined"}, http.StatusOK)
 	}
 	acct, err := h.WeChat.Identify(ctx, rep.AppID, code)
 	if err != nil {
@@ -366,7 +400,7 @@ func (h *AccountPages) replaceCallback(c echo.Context) error {
 	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
 		return h.refused(c, s, p, AccountPage{}, err)
 	}
-	return h.done(c, s, p, "account_replaced", res, err)
+	return h.done(c, s, p, "replaced", res, err)
 }
 
 // signOut leaves the page (the SSO session stays: /cas/logout ends it).

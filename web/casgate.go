@@ -42,7 +42,7 @@ type CASGate struct {
 	MaxAge time.Duration
 	Now    func() time.Time
 
-	codec *securecookie.SecureCookie
+	codec, pendingCodec *securecookie.SecureCookie
 }
 
 // GateSessions is what a gate needs of the CAS server.
@@ -58,12 +58,19 @@ type GateSession struct {
 	UserID string
 	// CSRF is the token the page's forms carry.
 	CSRF string
+	// LoggedInAt is when the person last logged in with WeChat: the
+	// session's authentication, or a later renew login that signed in here.
+	LoggedInAt time.Time
 }
 
 // gateCookie is what the page's cookie seals.
 type gateCookie struct {
 	Key  string `json:"k"`
 	CSRF string `json:"c"`
+	// Fresh is when this browser last logged in with WeChat to sign in
+	// here (a renew login keeps its SSO session, whose AuthenticatedAt
+	// stays that of the session's first login); Unix seconds, 0 if never.
+	Fresh int64 `json:"f,omitempty"`
 }
 
 // GateService is the CAS service entry of a gated page: internal, no
@@ -86,6 +93,8 @@ func (g *CASGate) Init() error {
 	}
 	g.codec = securecookie.New(g.HashKey, g.BlockKey).MaxAge(int(g.MaxAge.Seconds()))
 	g.codec.SetSerializer(securecookie.JSONEncoder{})
+	g.pendingCodec = securecookie.New(g.HashKey, g.BlockKey).MaxAge(int(pendingTTL.Seconds()))
+	g.pendingCodec.SetSerializer(securecookie.JSONEncoder{})
 	return nil
 }
 
@@ -109,7 +118,11 @@ func (g *CASGate) Session(c echo.Context) (s GateSession, ok bool) {
 		sess, err := g.Sessions.SessionByKey(ctx, gc.Key)
 		switch {
 		case err == nil:
-			return GateSession{Session: sess, UserID: finish.UserID(sess.Principal), CSRF: gc.CSRF}, true
+			at := sess.AuthenticatedAt
+			if fresh := time.Unix(gc.Fresh, 0); gc.Fresh != 0 && fresh.After(at) {
+				at = fresh
+			}
+			return GateSession{Session: sess, UserID: finish.UserID(sess.Principal), CSRF: gc.CSRF, LoggedInAt: at}, true
 		case !errors.Is(err, cas.ErrNoSession):
 			_ = g.Pages.Error(w, r, http.StatusServiceUnavailable, "error_title", "error_unavailable", "")
 			return GateSession{}, false
@@ -122,16 +135,69 @@ func (g *CASGate) Session(c echo.Context) (s GateSession, ok bool) {
 		_ = g.Pages.Error(w, r, http.StatusForbidden, "error_title", "gate_signed_out", g.cookiePath())
 		return GateSession{}, false
 	}
-	login := basePath(g.PublicURL) + "/cas/login?" + url.Values{"service": {g.ServiceURL()}}.Encode()
-	_ = c.Redirect(http.StatusFound, login)
+	g.SignIn(c, false)
 	return GateSession{}, false
 }
 
+// pendingTTL bounds a sign-in between the redirect to CAS and the ticket's
+// return (a login journey's own lifetime is of the same order).
+const pendingTTL = 15 * time.Minute
+
+// pendingSignIn is what the pending cookie seals: the browser asked for a
+// sign-in, and where it was going.
+type pendingSignIn struct {
+	Nonce  string `json:"n"`
+	Return string `json:"r"`
+}
+
+func (g *CASGate) pendingCookie() string { return g.Cookie + "_pending" }
+
+// SignIn sends the browser to CAS to sign in to the page (with renew, to
+// log in with WeChat again even within a session), remembering in a
+// cookie of its own that this browser asked and the page it was on. The
+// ticket CAS sends back is taken only by a browser holding that cookie: a
+// ticket someone else obtained cannot sign this browser in as them
+// (login CSRF).
+func (g *CASGate) SignIn(c echo.Context, renew bool) {
+	r, w := c.Request(), c.Response()
+	back := g.cookiePath()
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, g.Path+"/") {
+		q := r.URL.Query()
+		q.Del("ticket")
+		q.Del("lang")
+		back = basePath(g.PublicURL) + r.URL.Path
+		if len(q) > 0 {
+			back += "?" + q.Encode()
+		}
+	}
+	rememberLang(w, r, basePath(g.PublicURL))
+	v, err := g.pendingCodec.Encode(g.pendingCookie(), pendingSignIn{Nonce: rand.Text(), Return: back})
+	if err != nil {
+		_ = g.Pages.Error(w, r, http.StatusInternalServerError, "error_title", "error_internal", "")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: g.pendingCookie(), Value: v, Path: g.cookiePath(), MaxAge: int(pendingTTL.Seconds()),
+		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	q := url.Values{"service": {g.ServiceURL()}}
+	if renew {
+		q.Set("renew", "true")
+	}
+	_ = c.Redirect(http.StatusFound, basePath(g.PublicURL)+"/cas/login?"+q.Encode())
+}
+
 // redeem signs the browser in with the ticket CAS sent it back with, then
-// sends it to the page's clean URL (no ticket in the address bar or in a
-// later Referer).
+// sends it back where it was (never with the ticket in the address bar or
+// in a later Referer). A browser that did not ask for a sign-in keeps what
+// it has: the ticket is used up unseen.
 func (g *CASGate) redeem(c echo.Context, ticket string) (GateSession, bool) {
 	r, w := c.Request(), c.Response()
+	var pending pendingSignIn
+	ck, err := r.Cookie(g.pendingCookie())
+	if err != nil || g.pendingCodec.Decode(g.pendingCookie(), ck.Value, &pending) != nil || pending.Nonce == "" {
+		_, _ = g.Sessions.RedeemTicket(r.Context(), g.ServiceURL(), ticket)
+		_ = g.Pages.Error(w, r, http.StatusBadRequest, "error_title", "gate_not_asked", g.cookiePath())
+		return GateSession{}, false
+	}
 	sess, err := g.Sessions.RedeemTicket(r.Context(), g.ServiceURL(), ticket)
 	if errors.Is(err, cas.ErrNoSession) {
 		_ = g.Pages.Error(w, r, http.StatusBadRequest, "error_title", "gate_ticket_invalid", g.cookiePath())
@@ -141,14 +207,25 @@ func (g *CASGate) redeem(c echo.Context, ticket string) (GateSession, bool) {
 		_ = g.Pages.Error(w, r, http.StatusServiceUnavailable, "error_title", "error_unavailable", "")
 		return GateSession{}, false
 	}
-	v, err := g.codec.Encode(g.Cookie, gateCookie{Key: sess.Key, CSRF: rand.Text()})
+	gc := gateCookie{Key: sess.Key, CSRF: rand.Text()}
+	if sess.FromNewLogin {
+		// The ticket was issued right after the person logged in.
+		gc.Fresh = g.Now().Unix()
+	}
+	v, err := g.codec.Encode(g.Cookie, gc)
 	if err != nil {
 		_ = g.Pages.Error(w, r, http.StatusInternalServerError, "error_title", "error_internal", "")
 		return GateSession{}, false
 	}
 	http.SetCookie(w, &http.Cookie{Name: g.Cookie, Value: v, Path: g.cookiePath(), MaxAge: int(g.MaxAge.Seconds()),
 		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
-	_ = c.Redirect(http.StatusSeeOther, g.cookiePath())
+	http.SetCookie(w, &http.Cookie{Name: g.pendingCookie(), Value: "", Path: g.cookiePath(), MaxAge: -1, Expires: time.Unix(1, 0),
+		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	back := pending.Return
+	if !strings.HasPrefix(back, g.cookiePath()) {
+		back = g.cookiePath()
+	}
+	_ = c.Redirect(http.StatusSeeOther, back)
 	return GateSession{}, false
 }
 

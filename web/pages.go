@@ -176,9 +176,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page 
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return fmt.Errorf("templates: render %s: %w", page, err)
 	}
-	if l := i18n.Norm(r.URL.Query().Get("lang")); l != "" {
-		http.SetCookie(w, &http.Cookie{Name: i18n.CookieName, Value: l, Path: p.base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	}
+	rememberLang(w, r, p.base)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -186,6 +184,14 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page 
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// rememberLang keeps a language chosen with ?lang= in a cookie, for the
+// pages after this one (base: see Pages.base).
+func rememberLang(w http.ResponseWriter, r *http.Request, base string) {
+	if l := i18n.Norm(r.URL.Query().Get("lang")); l != "" {
+		http.SetCookie(w, &http.Cookie{Name: i18n.CookieName, Value: l, Path: base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
 }
 
 // Error renders the error page with catalogued text (see ErrorPage).
