@@ -27,7 +27,7 @@ func TestAuditCmd(t *testing.T) {
 			{At: now.Add(-20 * time.Hour), Kind: audit.KindRefusal, Outcome: audit.WrongCode, Channel: audit.ChannelOA, Phone: "+8613800138000"},
 			{At: now.Add(-10 * time.Hour), Kind: audit.KindBind, Outcome: audit.OK, UserID: "alice", Channel: audit.ChannelOA, Phone: "+8613800138000"},
 			{At: now.Add(-5 * time.Hour), Kind: audit.KindLogin, Outcome: audit.OK, UserID: "bob", Channel: audit.ChannelAPI, Service: "https://b.example.edu/"},
-			{At: now.Add(-time.Hour), Kind: audit.KindUnbind, Outcome: audit.OK, UserID: "alice", Actor: "admin:root", Detail: "lost\tphone \x1b[2J"},
+			{At: now.Add(-time.Hour), Kind: audit.KindUnbind, Outcome: audit.OK, UserID: "alice", Actor: "admin:root", Detail: "lost\tphone \x1b[2J \u202Eexe.txt"},
 			{At: now.Add(-30 * time.Minute), Kind: audit.KindAdmin, Outcome: audit.OK, Actor: "cli:ops", Detail: "export bindings"},
 		} {
 			e.RequestID = fmt.Sprintf("e%d", i)
@@ -100,7 +100,7 @@ func TestAuditCmd(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 		require.Len(t, lines, 4, r.stdout)
 		require.Regexp(t, `^ID +TIME +KIND +OUTCOME +USER +PHONE +CHANNEL +CLIENT IP +SERVICE +ACTOR +DETAIL$`, lines[0])
-		require.Regexp(t, `^\d+ +2026-11-21T11:00:00Z +unbind +ok +alice +- +- +- +- +admin:root +lost\x{FFFD}phone \x{FFFD}\[2J$`, lines[2])
+		require.Regexp(t, `^\d+ +2026-11-21T11:00:00Z +unbind +ok +alice +- +- +- +- +admin:root +lost\x{FFFD}phone \x{FFFD}\[2J \x{FFFD}exe\.txt$`, lines[2])
 		require.Regexp(t, `^more: add --before-id \d+$`, lines[3])
 		r = audit("--phone", "13800138000")
 		require.Contains(t, r.stdout, "+86138****8000")

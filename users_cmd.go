@@ -12,7 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"wxcas/account"
@@ -202,15 +201,9 @@ func accountViews(accts []binding.SeenAccount) []accountView {
 
 // printable replaces control characters (a terminal escape in a WeChat
 // nickname or a reason typed in the admin console, a tab that would break
-// the columns) before text reaches the operator's terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
-}
+// the columns) and the bidirectional controls that reorder what the
+// operator reads, before text reaches their terminal (logx.Printable).
+func printable(s string) string { return logx.Printable(s) }
 
 // orDash is s, or "-" for an empty column.
 func orDash(s string) string {
