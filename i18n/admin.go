@@ -2,7 +2,8 @@ package i18n
 
 // The admin console (/admin). Kinds, outcomes and channels of the audit log
 // are shown as the tokens they are stored as: operators read them in the
-// CLI and the logs too.
+// CLI and the logs too. The filter's choices of kind and channel name each
+// token as well (the channels by the account page's channel_* names).
 func init() {
 	add(map[string]string{
 		"admin_title":             "管理控制台",
@@ -61,7 +62,21 @@ func init() {
 		"admin_older":             "更早的记录",
 		"admin_no_events":         "没有符合条件的记录。",
 		"admin_audit_help":        "选择筛选条件后点击“查看”，最新的记录排在最前。每次查看都会记入审计日志。",
-		"admin_time_invalid":      "时间格式不正确。",
+		"admin_since_invalid":     "开始时间格式不正确。",
+		"admin_until_invalid":     "结束时间格式不正确。",
+		"admin_time_range":        "开始时间晚于结束时间，不会有任何记录。请检查这两个时间。",
+		"admin_kind_invalid":      "没有这种类型，请从列表中选择。",
+		"admin_channel_invalid":   "没有这种渠道，请从列表中选择。",
+		"admin_outcome_invalid":   "结果应为 ok、wrong_code 这样的代码（小写字母、数字和下划线）。",
+		"admin_before_invalid":    "“更早的记录”的位置无效，请重新点击“查看”。",
+		"admin_detail":            "详情",
+		"admin_kind_login":        "登录",
+		"admin_kind_bind":         "绑定",
+		"admin_kind_unbind":       "解除绑定",
+		"admin_kind_refusal":      "拒绝",
+		"admin_kind_link":         "关联微信应用账号",
+		"admin_kind_phone_change": "更换手机号",
+		"admin_kind_admin":        "管理操作",
 		"admin_phone_filter_note": "审计日志只保存打码后的手机号，按手机号筛选会同时列出前后几位相同的其他号码的记录。",
 	}, map[string]string{
 		"admin_title":             "Admin console",
@@ -120,7 +135,21 @@ func init() {
 		"admin_older":             "Older events",
 		"admin_no_events":         "No events match.",
 		"admin_audit_help":        "Choose filters and press Show; the newest events come first. Every view is written to the audit log.",
-		"admin_time_invalid":      "That time is not valid.",
+		"admin_since_invalid":     "The From time is not valid.",
+		"admin_until_invalid":     "The To time is not valid.",
+		"admin_time_range":        "The From time is after the To time, so no event can match. Check the two times.",
+		"admin_kind_invalid":      "There is no such kind: choose one from the list.",
+		"admin_channel_invalid":   "There is no such channel: choose one from the list.",
+		"admin_outcome_invalid":   "An outcome is a code such as ok or wrong_code (lower-case letters, digits and underscores).",
+		"admin_before_invalid":    "The position to continue from (Older events) is not valid: press Show again.",
+		"admin_detail":            "Detail",
+		"admin_kind_login":        "Login",
+		"admin_kind_bind":         "Bind",
+		"admin_kind_unbind":       "Unbind",
+		"admin_kind_refusal":      "Refusal",
+		"admin_kind_link":         "WeChat app account linked",
+		"admin_kind_phone_change": "Phone change",
+		"admin_kind_admin":        "Operator's action",
 		"admin_phone_filter_note": "The audit log keeps phone numbers masked: a phone filter also lists events of other numbers with the same first and last digits.",
 	})
 }

@@ -374,7 +374,7 @@ func (h *Admin) unbind(c echo.Context, s GateSession) error {
 	res, err := h.o.Accounts.Unbind(r.Context(), userID, account.Actor{Kind: account.ActorAdmin, Name: s.Principal.ID, ClientIP: c.RealIP()}, reason)
 	switch {
 	case err == nil || errors.Is(err, account.ErrSessionsRemain):
-		d.Unbound = &AdminUnbound{UserID: userID, EndedSessions: res.EndedSessions, SessionsRemain: err != nil}
+		d.Unbound = &AdminUnbound{UserID: logx.Printable(userID), EndedSessions: res.EndedSessions, SessionsRemain: err != nil}
 	case errors.Is(err, account.ErrNotBound):
 		d.ErrorKey, status = "admin_not_bound", http.StatusConflict
 	case errors.Is(err, account.ErrNoUser):
@@ -397,14 +397,23 @@ func (h *Admin) unbind(c echo.Context, s GateSession) error {
 // auditPage is how many events a page of the audit log lists.
 const auditPage = 50
 
-// The audit log's filter form.
+// The audit log's filter form: the kinds and channels offered, each with
+// its catalogued name (the code is shown beside it: it is what the CLI and
+// the table show).
 var (
-	auditKinds = []string{audit.KindLogin, audit.KindBind, audit.KindUnbind, audit.KindRefusal, audit.KindLink,
-		audit.KindPhoneChange, audit.KindAdmin}
-	auditChannels = []string{audit.ChannelQRInline, audit.ChannelQRRedirect, audit.ChannelOA, audit.ChannelMiniProgram,
-		audit.ChannelMobileApp, audit.ChannelAPI, account.ChannelPage}
+	auditKinds = []AdminOption{{audit.KindLogin, "admin_kind_login"}, {audit.KindBind, "admin_kind_bind"},
+		{audit.KindUnbind, "admin_kind_unbind"}, {audit.KindRefusal, "admin_kind_refusal"}, {audit.KindLink, "admin_kind_link"},
+		{audit.KindPhoneChange, "admin_kind_phone_change"}, {audit.KindAdmin, "admin_kind_admin"}}
+	auditChannels = []AdminOption{{audit.ChannelQRInline, "channel_qr_inline"}, {audit.ChannelQRRedirect, "channel_qr_redirect"},
+		{audit.ChannelOA, "channel_oa"}, {audit.ChannelMiniProgram, "channel_mini_program"}, {audit.ChannelMobileApp, "channel_mobile_app"},
+		{audit.ChannelAPI, "channel_api"}, {account.ChannelPage, "channel_account_page"}}
 	outcomeToken = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 )
+
+// offers reports whether value is one of options.
+func offers(options []AdminOption, value string) bool {
+	return slices.ContainsFunc(options, func(o AdminOption) bool { return o.Value == value })
+}
 
 // timeInput is the format of an <input type="datetime-local">.
 const timeInput = "2006-01-02T15:04"
@@ -425,9 +434,9 @@ func (h *Admin) auditList(c echo.Context, s GateSession) error {
 		*f.value = strings.TrimSpace(r.PostFormValue(f.name))
 	}
 	d := h.auditPage(s, form)
-	f, errKey := h.auditFilter(form, r.PostFormValue("before"))
-	if errKey != "" {
-		d.ErrorKey = errKey
+	f, bad := h.auditFilter(form, r.PostFormValue("before"))
+	if bad.key != "" {
+		d.ErrorKey, d.ErrorField = bad.key, bad.field
 		return h.o.Pages.AdminAudit(c.Response(), r, http.StatusBadRequest, d)
 	}
 	// The number as read (E.164), in the form and in the audit record.
@@ -449,42 +458,53 @@ func (h *Admin) auditList(c echo.Context, s GateSession) error {
 	return h.o.Pages.AdminAudit(c.Response(), r, http.StatusOK, d)
 }
 
-// auditFilter reads the filter form; errKey names what is wrong with it.
-func (h *Admin) auditFilter(form AdminAuditFilter, before string) (f audit.Filter, errKey string) {
+// badFilter is what is wrong with the filter form: the message's key and
+// the field it is about (the form's name of it).
+type badFilter struct{ key, field string }
+
+// auditFilter reads the filter form; bad names the field that is wrong
+// and why.
+func (h *Admin) auditFilter(form AdminAuditFilter, before string) (f audit.Filter, bad badFilter) {
 	f = audit.Filter{UserID: form.User, Kind: form.Kind, Outcome: form.Outcome, Channel: form.Channel,
 		Service: form.Service, Actor: form.Actor, Limit: auditPage + 1}
 	if form.Phone != "" {
 		p, err := otp.ParsePhone(form.Phone, h.o.PhoneRegion)
 		if err != nil {
-			return f, "invalid_phone"
+			return f, badFilter{"invalid_phone", "phone"}
 		}
 		f.Phone = p.String()
 	}
 	switch {
-	case form.Kind != "" && !slices.Contains(auditKinds, form.Kind),
-		form.Channel != "" && !slices.Contains(auditChannels, form.Channel),
-		form.Outcome != "" && !outcomeToken.MatchString(form.Outcome):
-		return f, "error_bad_request"
+	case form.Kind != "" && !offers(auditKinds, form.Kind):
+		return f, badFilter{"admin_kind_invalid", "kind"}
+	case form.Outcome != "" && !outcomeToken.MatchString(form.Outcome):
+		return f, badFilter{"admin_outcome_invalid", "outcome"}
+	case form.Channel != "" && !offers(auditChannels, form.Channel):
+		return f, badFilter{"admin_channel_invalid", "channel"}
 	}
 	var err error
 	if form.Since != "" {
 		if f.Since, err = time.ParseInLocation(timeInput, form.Since, h.o.Zone); err != nil {
-			return f, "admin_time_invalid"
+			return f, badFilter{"admin_since_invalid", "since"}
 		}
 	}
 	if form.Until != "" {
 		// "To 10:30" includes the events of 10:30.
 		if f.Until, err = time.ParseInLocation(timeInput, form.Until, h.o.Zone); err != nil {
-			return f, "admin_time_invalid"
+			return f, badFilter{"admin_until_invalid", "until"}
 		}
 		f.Until = f.Until.Add(time.Minute)
 	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		// Nothing could match: say so rather than list nothing.
+		return f, badFilter{"admin_time_range", "since"}
+	}
 	if before != "" {
 		if f.BeforeID, err = strconv.ParseInt(before, 10, 64); err != nil || f.BeforeID <= 0 {
-			return f, "error_bad_request"
+			return f, badFilter{"admin_before_invalid", "before"}
 		}
 	}
-	return f, ""
+	return f, badFilter{}
 }
 
 // The pages.
@@ -531,16 +551,21 @@ type (
 	AdminAuditPage struct {
 		Operator, CSRF string
 		Filter         AdminAuditFilter
-		Kinds          []string
-		Channels       []string
+		Kinds          []AdminOption
+		Channels       []AdminOption
 		// Zone names the time zone of the times shown and typed.
 		Zone     string
 		ErrorKey string
-		Searched bool
-		Events   []AdminEvent
+		// ErrorField is the filter ErrorKey is about (its form name).
+		ErrorField string
+		Searched   bool
+		Events     []AdminEvent
 		// Older is the cursor of the next page (0: this is the last).
 		Older int64
 	}
+	// AdminOption is a choice of a filter: its code and the catalogue
+	// key of its name.
+	AdminOption struct{ Value, LabelKey string }
 	// AdminAuditFilter is the filter form as typed.
 	AdminAuditFilter struct{ Since, Until, User, Phone, Kind, Outcome, Channel, Service, Actor string }
 	// AdminEvent is one audit event as the console shows it.
@@ -551,33 +576,44 @@ type (
 	}
 )
 
+// The person's texts are shown printable (see adminEvent); the user id
+// also goes back in forms, as it is (ShownUserID shows it).
 func (p *AdminPerson) user(u binding.User, userID string, known, reveal bool) {
 	p.UserID, p.InDirectory = userID, known
 	p.Phone = logx.MaskPhone(u.Phone)
 	if reveal {
-		p.Phone = u.Phone
+		p.Phone = logx.Printable(u.Phone)
 	}
 }
 
 func (p *AdminPerson) binding(b binding.Binding, zone *time.Location) {
-	p.IdentityKey, p.Bound = b.IdentityKey, b.UserID != ""
+	p.IdentityKey, p.Bound = logx.Printable(b.IdentityKey), b.UserID != ""
 	if p.Bound {
 		p.BoundAt = adminTime(b.BoundAt, zone)
 	}
 	for _, a := range b.Accounts {
-		p.Accounts = append(p.Accounts, AdminAccount{AppID: a.AppID, OpenID: a.OpenID, UnionID: a.UnionID, Nickname: a.Nickname,
+		p.Accounts = append(p.Accounts, AdminAccount{AppID: logx.Printable(a.AppID), OpenID: logx.Printable(a.OpenID),
+			UnionID: logx.Printable(a.UnionID), Nickname: logx.Printable(a.Nickname),
 			FirstSeen: adminTime(a.FirstSeen, zone), LastSeen: adminTime(a.LastSeen, zone)})
 	}
 }
+
+// ShownUserID is the user id as the page shows it (printable).
+func (p AdminPerson) ShownUserID() string { return logx.Printable(p.UserID) }
 
 // Unbindable reports whether the account service can unbind the person:
 // bound, and known to the directory.
 func (p AdminPerson) Unbindable() bool { return p.Bound && p.InDirectory }
 
+// adminEvent is e as the console shows it: every text printable
+// (logx.Printable), so that a right-to-left override in a reason or a
+// search cannot reorder what the operator reads. html/template escapes
+// markup, not these.
 func adminEvent(e audit.Event, zone *time.Location) AdminEvent {
-	return AdminEvent{ID: e.ID, At: adminTime(e.At, zone), Kind: e.Kind, Outcome: e.Outcome, UserID: e.UserID, Phone: e.Phone,
-		Channel: e.Channel, Service: e.Service, ClientIP: e.ClientIP, Actor: e.Actor, Detail: e.Detail,
-		AppID: e.AppID, OpenID: e.OpenID, UnionID: e.UnionID}
+	p := logx.Printable
+	return AdminEvent{ID: e.ID, At: adminTime(e.At, zone), Kind: p(e.Kind), Outcome: p(e.Outcome), UserID: p(e.UserID), Phone: p(e.Phone),
+		Channel: p(e.Channel), Service: p(e.Service), ClientIP: p(e.ClientIP), Actor: p(e.Actor), Detail: p(e.Detail),
+		AppID: p(e.AppID), OpenID: p(e.OpenID), UnionID: p(e.UnionID)}
 }
 
 // adminTime shows a time to the second, with its zone: operators compare
@@ -634,7 +670,7 @@ func init() {
 	pageSamples["admin_audit"] = AdminAuditPage{Operator: "ops", CSRF: "csrf", Kinds: auditKinds, Channels: auditChannels,
 		Filter: AdminAuditFilter{Since: "2026-01-01T00:00", Until: "2026-01-02T00:00", User: "u1", Phone: "138", Kind: audit.KindLogin,
 			Outcome: audit.OK, Channel: audit.ChannelAPI, Service: "https://app.example/", Actor: "admin:ops"},
-		Zone: "CST +08:00", ErrorKey: "admin_time_invalid", Searched: true, Older: 7,
+		Zone: "CST +08:00", ErrorKey: "admin_since_invalid", ErrorField: "since", Searched: true, Older: 7,
 		Events: []AdminEvent{{ID: 8, At: "2026-01-01 08:00:00 CST", Kind: audit.KindLogin, Outcome: audit.OK, UserID: "u1",
 			Phone: "+86138****8000", Channel: audit.ChannelAPI, Service: "https://app.example/", ClientIP: "192.0.2.1",
 			Actor: "admin:ops", Detail: "why", AppID: "wxapp", OpenID: "open", UnionID: "union"}}}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,9 +21,11 @@ import (
 	"wxcas/audit"
 	"wxcas/binding"
 	"wxcas/cas"
+	"wxcas/i18n"
 	"wxcas/logx"
 	"wxcas/otp"
 	"wxcas/otp/otptest"
+	"wxcas/ratelimit"
 	"wxcas/store"
 	"wxcas/store/storetest"
 	"wxcas/templates"
@@ -100,7 +103,7 @@ func startAdmin(t *testing.T) *adminEnv {
 	accounts, err := account.New(account.Deps{
 		Bindings: e.bindings, Directory: e.bindings, Phones: e.bindings, Sessions: e.ended,
 		Codes: otptest.NewEnvWithClock(t, otp.NewSQLStore(db), clock, nil).Svc, Tx: db,
-		Replacements: account.SQLReplacements{DB: db}, Audit: e.events, Now: clock.Now, Log: logx.Discard(),
+		Replacements: account.SQLReplacements{DB: db}, Probes: ratelimit.Limiter{DB: db, Table: "login_rate_counters"}, Audit: e.events, Now: clock.Now, Log: logx.Discard(),
 	})
 	require.NoError(t, err)
 	pages, err := NewPages(templates.FS, false)
@@ -516,23 +519,68 @@ func TestAdminAuditLog(t *testing.T) {
 		require.NotContains(t, all, "13900139000")
 	})
 
+	// Each mistake names its field, and the field is marked.
 	for _, tc := range []struct {
-		name string
-		form url.Values
-		key  string
+		name  string
+		form  url.Values
+		says  string
+		field string // the id of the input marked invalid; "" none
 	}{
-		{"a time that is not one", url.Values{"since": {"yesterday"}}, "时间格式不正确"},
-		{"a phone that is not one", url.Values{"phone": {"12"}}, "手机号格式不正确"},
-		{"an unknown kind", url.Values{"kind": {"nonsense"}}, "请求无效"},
-		{"a cursor that is not one", url.Values{"before": {"-1"}}, "请求无效"},
+		{"a from time that is not one", url.Values{"since": {"yesterday"}}, "开始时间格式不正确。", "since"},
+		{"a to time that is not one", url.Values{"until": {"2026-13-01T00:00"}}, "结束时间格式不正确。", "until"},
+		{"from after to", url.Values{"since": {"2026-11-21T09:00"}, "until": {"2026-11-21T08:59"}}, "开始时间晚于结束时间，不会有任何记录。", "since"},
+		{"a phone that is not one", url.Values{"phone": {"12"}}, "手机号格式不正确", "f-phone"},
+		{"an unknown kind", url.Values{"kind": {"nonsense"}}, "没有这种类型", "kind"},
+		{"an unknown channel", url.Values{"channel": {"fax"}}, "没有这种渠道", "channel"},
+		{"an outcome that is not a code", url.Values{"outcome": {"Wrong Code"}}, "结果应为 ok、wrong_code 这样的代码", "outcome"},
+		{"a cursor that is not one", url.Values{"before": {"-1"}}, "“更早的记录”的位置无效", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := b.post("/admin/audit", tc.form)
 			require.Equal(t, http.StatusBadRequest, p.status)
-			require.Contains(t, p.body, tc.key)
+			require.Contains(t, p.body, `<p id="audit-error" class="error" role="alert">`+tc.says)
+			require.NotContains(t, p.body, "请求无效", "not a generic error")
 			require.NotContains(t, p.body, `id="events"`)
+			invalid := regexp.MustCompile(`id="([\w-]+)"[^>]* aria-invalid="true"`).FindAllStringSubmatch(p.body, -1)
+			if tc.field == "" {
+				require.Empty(t, invalid)
+				return
+			}
+			require.Len(t, invalid, 1)
+			require.Equal(t, tc.field, invalid[0][1])
 		})
 	}
+
+	t.Run("from and to the same minute is that minute", func(t *testing.T) {
+		times, _ := pages(url.Values{"kind": {audit.KindLogin}, "since": {"2026-11-21T08:10"}, "until": {"2026-11-21T08:10"}})
+		require.Equal(t, []string{"2026-11-21 08:10:00"}, times)
+	})
+}
+
+// The kind and channel filters offer names, in the page's language, with
+// the codes the table and the CLI show.
+func TestAdminAuditFilterNames(t *testing.T) {
+	e := startAdmin(t)
+	b := e.browser().signIn(adminAnn)
+	for _, tc := range []struct {
+		lang  string
+		shows []string
+	}{
+		{"zh-CN", []string{`<option value="unbind">解除绑定 (unbind)</option>`, `<option value="phone_change">更换手机号 (phone_change)</option>`,
+			`<option value="oa">微信内登录 (oa)</option>`, `<option value="account_page">我的账号 (account_page)</option>`}},
+		{"en", []string{`<option value="unbind">Unbind (unbind)</option>`, `<option value="oa">Inside WeChat (oa)</option>`}},
+	} {
+		b.lang = tc.lang
+		p := b.get("/admin/audit")
+		for _, s := range tc.shows {
+			require.Contains(t, p.body, s)
+		}
+	}
+	for _, o := range append(slices.Clone(auditKinds), auditChannels...) {
+		require.True(t, i18n.Has(o.LabelKey), "%s is catalogued", o.LabelKey)
+	}
+	p := b.post("/admin/audit", url.Values{"kind": {audit.KindUnbind}})
+	require.Contains(t, p.body, `<option value="unbind" selected>`, "the choice stays")
 }
 
 // The language links of a page answering a post lead to a console page
@@ -545,4 +593,58 @@ func TestAdminLanguageLinksAfterAPost(t *testing.T) {
 	p = b.post("/admin/search", url.Values{"by": {"user"}, "q": {"x"}})
 	require.Contains(t, p.body, `href="/admin/?lang=en"`)
 	require.Equal(t, http.StatusOK, b.get("/admin/?lang=en").status)
+}
+
+// bidiControls are the characters that reorder what a reader sees.
+var bidiControls = regexp.MustCompile("[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]")
+
+// Stored text reaches the operator printable: a right-to-left override in
+// a nickname, a reason or a search cannot reorder what they read.
+func TestAdminShowsTextPrintable(t *testing.T) {
+	e := startAdmin(t)
+	ctx := context.Background()
+	e.bound(annUserID, "+8613800138000", "ann")
+	_, err := e.bindings.Seen(ctx, binding.Account{AppID: "wxweb", OpenID: "o-wxweb-ann", UnionID: "un-ann", Nickname: "ann\u202Egnp.exe"}, e.clock.Now())
+	require.NoError(t, err)
+	require.NoError(t, e.events.Record(ctx, audit.Event{Kind: audit.KindUnbind, Outcome: audit.OK, UserID: annUserID, Actor: "admin:\u2067ops\u2069",
+		Detail: "ticket \u202E24# tekcit", Service: "wxcas.admin\u200F"}))
+	b := e.browser().signIn(adminAnn)
+
+	p := b.post("/admin/search", url.Values{"by": {"user"}, "q": {annUserID}})
+	require.Equal(t, http.StatusOK, p.status)
+	require.Contains(t, p.body, "<bdi>ann\uFFFDgnp.exe</bdi>")
+	require.Empty(t, bidiControls.FindAllString(p.body, -1))
+	p = b.post("/admin/unbind/confirm", url.Values{"user": {annUserID}})
+	require.Equal(t, http.StatusOK, p.status)
+	require.Contains(t, p.body, "<bdi>ann\uFFFDgnp.exe</bdi>")
+	require.Empty(t, bidiControls.FindAllString(p.body, -1))
+
+	p = b.post("/admin/audit", url.Values{"kind": {audit.KindUnbind}})
+	require.Equal(t, http.StatusOK, p.status)
+	require.Empty(t, bidiControls.FindAllString(p.body, -1))
+	require.Contains(t, p.body, "<bdi>ticket \uFFFD24# tekcit</bdi>")
+	require.Contains(t, p.body, "admin:\uFFFDops\uFFFD")
+}
+
+// On a phone the table folds into cards, each cell labelled: a cell with
+// two facts labels each (the site is not "Channel", the detail not
+// "Actor").
+func TestAdminAuditCardLabels(t *testing.T) {
+	e := startAdmin(t)
+	require.NoError(t, e.events.Record(context.Background(), audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK,
+		Service: "wxcas.admin", Detail: "search: 0 found"}))
+	b := e.browser().signIn(adminAnn)
+	p := b.post("/admin/audit", url.Values{})
+	require.Equal(t, http.StatusOK, p.status)
+	row := regexp.MustCompile(`(?s)<tbody>(.*)</tbody>`).FindStringSubmatch(p.body)
+	require.NotNil(t, row)
+	labels := regexp.MustCompile(`data-label="([^"]*)"[^>]*>([^<]*)`).FindAllStringSubmatch(row[1], -1)
+	got := map[string]string{}
+	for _, l := range labels {
+		got[l[1]] = strings.TrimSpace(l[2])
+	}
+	require.Equal(t, "wxcas.admin", got["网站（服务 ID）"], "the site has its own label")
+	require.NotContains(t, got, "渠道", "no channel, no channel label")
+	require.NotContains(t, got, "操作者", "no actor, no actor label")
+	require.Contains(t, row[1], `data-label="详情"><bdi>search: 0 found</bdi>`)
 }
