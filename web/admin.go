@@ -172,8 +172,7 @@ func (h *Admin) operator(next func(echo.Context, GateSession) error) echo.Handle
 			return nil
 		}
 		if !h.principals[s.Principal.ID] {
-			return h.o.Pages.Info(c.Response(), r, http.StatusForbidden,
-				InfoPage{TitleKey: "admin_forbidden_title", MessageKey: "admin_forbidden", Detail: s.Principal.ID})
+			return h.o.Pages.AdminForbidden(c.Response(), r, AdminForbiddenPage{Principal: logx.Printable(s.Principal.ID)})
 		}
 		if r.Method == http.MethodPost && !s.CheckCSRF(r) {
 			return h.o.Pages.Error(c.Response(), r, http.StatusForbidden, "error_title", "error_forbidden", h.o.Gate.cookiePath())
@@ -241,7 +240,7 @@ func (h *Admin) search(c echo.Context, s GateSession) error {
 	}
 	d.Searched, d.Persons = true, persons
 	e := audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK, Actor: actorOf(s), Phone: phone.String(),
-		Detail: fmt.Sprintf("search by %s %s: %d found", d.By, searched(d.By, q), len(persons))}
+		Detail: fmt.Sprintf("search: %d found by %s %s", len(persons), d.By, searched(d.By, q))}
 	if len(persons) == 0 {
 		e.Outcome = "not_found"
 	}
@@ -336,7 +335,8 @@ func (h *Admin) confirm(c echo.Context, s GateSession) error {
 }
 
 // showConfirm renders the confirmation for the posted user; a user with
-// nothing to unbind goes back to the search page, saying so. The first
+// nothing to unbind goes back to the search page, saying why as the
+// unbind would (no such user, or no binding). The first
 // showing is audited (it shows who the person is); showing it again with
 // what is wrong with the reason is the same action.
 func (h *Admin) showConfirm(c echo.Context, s GateSession, d AdminConfirmPage, status int) error {
@@ -347,8 +347,12 @@ func (h *Admin) showConfirm(c echo.Context, s GateSession, d AdminConfirmPage, s
 		return h.failed(c, err)
 	}
 	if !p.Unbindable() {
-		return h.o.Pages.AdminSearch(c.Response(), r, http.StatusConflict, AdminSearchPage{
-			Operator: s.Principal.ID, CSRF: s.CSRF, By: byUser, Query: userID, ErrorKey: "admin_not_bound"})
+		errKey, status := "admin_not_bound", http.StatusConflict
+		if !p.InDirectory {
+			errKey, status = "admin_no_user", http.StatusNotFound
+		}
+		return h.o.Pages.AdminSearch(c.Response(), r, status, AdminSearchPage{
+			Operator: s.Principal.ID, CSRF: s.CSRF, By: byUser, Query: userID, ErrorKey: errKey})
 	}
 	d.Operator, d.CSRF, d.Person = s.Principal.ID, s.CSRF, p
 	if d.ErrorKey == "" {
@@ -454,7 +458,7 @@ func (h *Admin) auditList(c echo.Context, s GateSession) error {
 	}
 	d.Searched = true
 	h.record(c, audit.Event{Kind: audit.KindAdmin, Outcome: audit.OK, Actor: actorOf(s), UserID: f.UserID, Phone: f.Phone,
-		Detail: fmt.Sprintf("audit log %s: %d shown", form.describe(f.BeforeID), len(events))})
+		Detail: fmt.Sprintf("audit log: %d shown, %s", len(events), form.describe(f.BeforeID))})
 	return h.o.Pages.AdminAudit(c.Response(), r, http.StatusOK, d)
 }
 
@@ -563,6 +567,10 @@ type (
 		// Older is the cursor of the next page (0: this is the last).
 		Older int64
 	}
+	// AdminForbiddenPage is admin_forbidden.html: someone signed in who
+	// may not use the console, with the way to log out (and in as
+	// someone else).
+	AdminForbiddenPage struct{ Principal string }
 	// AdminOption is a choice of a filter: its code and the catalogue
 	// key of its name.
 	AdminOption struct{ Value, LabelKey string }
@@ -665,6 +673,7 @@ func init() {
 	pageSamples["admin_search"] = AdminSearchPage{Operator: "ops", CSRF: "csrf", By: byPhone, Query: "13800138000",
 		ErrorKey: "invalid_phone", Searched: true, Persons: []AdminPerson{person},
 		Unbound: &AdminUnbound{UserID: "u1", EndedSessions: 2, SessionsRemain: true}}
+	pageSamples["admin_forbidden"] = AdminForbiddenPage{Principal: "bob"}
 	pageSamples["admin_confirm"] = AdminConfirmPage{Operator: "ops", CSRF: "csrf", Person: person, Reason: "why",
 		ErrorKey: "admin_reason_required", MaxReason: maxReason}
 	pageSamples["admin_audit"] = AdminAuditPage{Operator: "ops", CSRF: "csrf", Kinds: auditKinds, Channels: auditChannels,
@@ -674,6 +683,11 @@ func init() {
 		Events: []AdminEvent{{ID: 8, At: "2026-01-01 08:00:00 CST", Kind: audit.KindLogin, Outcome: audit.OK, UserID: "u1",
 			Phone: "+86138****8000", Channel: audit.ChannelAPI, Service: "https://app.example/", ClientIP: "192.0.2.1",
 			Actor: "admin:ops", Detail: "why", AppID: "wxapp", OpenID: "open", UnionID: "union"}}}
+}
+
+// AdminForbidden renders admin_forbidden.html (403).
+func (p *Pages) AdminForbidden(w http.ResponseWriter, r *http.Request, d AdminForbiddenPage) error {
+	return p.render(w, r, http.StatusForbidden, "admin_forbidden", d)
 }
 
 // AdminSearch renders admin_search.html.

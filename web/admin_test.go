@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -258,6 +259,7 @@ func TestAdminRefusesOtherPrincipals(t *testing.T) {
 			require.Contains(t, p.body, "<h1>"+tc.title+"</h1>")
 			require.Contains(t, p.body, notAdmin, "the page names the account signed in")
 			require.NotContains(t, p.body, `name="q"`, "no search form")
+			require.Contains(t, p.body, `<a href="/cas/logout" class="button secondary" id="logout">`, "a way out, to sign in as someone else")
 		}
 
 		// Even with the session's own token, a post does nothing.
@@ -321,14 +323,14 @@ func TestAdminSearch(t *testing.T) {
 	}{
 		{"by phone shows the number searched", "phone", "138 0013 8000", http.StatusOK,
 			[]string{annUserID, "+8613800138000", "o-wxweb-ann", "o-wxoa-ann", "un-ann", "u:un-ann", "2026-11-21 08:00:00 UTC"}, nil,
-			audit.OK, "search by phone +86138****8000: 1 found"},
+			audit.OK, "search: 1 found by phone +86138****8000"},
 		{"by user id masks the phone", "user", annUserID, http.StatusOK,
-			[]string{annUserID, "+86138****8000", "o-wxoa-ann"}, []string{"+8613800138000"}, audit.OK, "search by user u-ann: 1 found"},
+			[]string{annUserID, "+86138****8000", "o-wxoa-ann"}, []string{"+8613800138000"}, audit.OK, "search: 1 found by user u-ann"},
 		{"by openid", "openid", "o-wxoa-ann", http.StatusOK, []string{annUserID, "+86138****8000", "o-wxweb-ann"}, []string{"+8613800138000"},
-			audit.OK, "search by openid o-wxoa-ann: 1 found"},
-		{"by unionid", "unionid", "un-ann", http.StatusOK, []string{annUserID, "o-wxweb-ann"}, nil, audit.OK, "search by unionid un-ann: 1 found"},
+			audit.OK, "search: 1 found by openid o-wxoa-ann"},
+		{"by unionid", "unionid", "un-ann", http.StatusOK, []string{annUserID, "o-wxweb-ann"}, nil, audit.OK, "search: 1 found by unionid un-ann"},
 		{"nothing found", "phone", "13900139000", http.StatusOK, []string{`id="nothing-found"`}, nil,
-			"not_found", "search by phone +86139****9000: 0 found"},
+			"not_found", "search: 0 found by phone +86139****9000"},
 		{"a phone that is not one", "phone", "12", http.StatusBadRequest, []string{"手机号格式不正确"}, []string{`id="results"`}, "", ""},
 		{"an empty query", "openid", " ", http.StatusBadRequest, []string{"请输入要查找的内容"}, nil, "", ""},
 	} {
@@ -358,6 +360,14 @@ func TestAdminSearch(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a long search keeps its count in the audit log", func(t *testing.T) {
+		p := b.post("/admin/search", url.Values{"by": {"openid"}, "q": {strings.Repeat("o", 400)}})
+		require.Equal(t, http.StatusOK, p.status)
+		ev := e.eventsOf(audit.KindAdmin)[0]
+		require.True(t, strings.HasPrefix(ev.Detail, "search: 0 found by openid ooo"), ev.Detail)
+		require.Equal(t, 256, utf8.RuneCountInString(ev.Detail), "the detail is cut, after the count")
+	})
 
 	t.Run("a WeChat person bound to nobody", func(t *testing.T) {
 		_, err := e.bindings.Seen(context.Background(), binding.Account{AppID: "wxweb", OpenID: "o-loner"}, e.clock.Now())
@@ -426,7 +436,18 @@ func TestAdminUnbind(t *testing.T) {
 
 	p = b.post("/admin/unbind/confirm", url.Values{"user": {"u-dan"}})
 	require.Equal(t, http.StatusConflict, p.status, "nothing to confirm")
+	require.Contains(t, p.body, "该用户没有绑定微信")
 	require.NotContains(t, p.body, `name="reason"`)
+
+	// A user the directory does not have is said to be that, as the
+	// unbind itself says it.
+	for _, path := range []string{"/admin/unbind/confirm", "/admin/unbind"} {
+		p = b.post(path, url.Values{"user": {"u-nobody"}, "reason": {"ticket 7"}})
+		require.Equal(t, http.StatusNotFound, p.status, path)
+		require.Contains(t, p.body, "用户目录中没有这个用户。", path)
+		require.NotContains(t, p.body, "没有绑定微信", path)
+		require.NotContains(t, p.body, `name="reason"`, path)
+	}
 }
 
 func TestAdminAuditLog(t *testing.T) {
@@ -514,8 +535,8 @@ func TestAdminAuditLog(t *testing.T) {
 			details = append(details, v.Detail)
 		}
 		all := strings.Join(details, "\n")
-		require.Contains(t, all, "audit log phone=+86139****9000: 12 shown")
-		require.Contains(t, all, "audit log kind=login before=#")
+		require.Contains(t, all, "audit log: 12 shown, phone=+86139****9000")
+		require.Regexp(t, `audit log: \d+ shown, kind=login before=#\d+`, all)
 		require.NotContains(t, all, "13900139000")
 	})
 
