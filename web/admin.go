@@ -138,16 +138,66 @@ const (
 	adminAuditPath   = "/audit"
 )
 
-// Register adds the console's routes.
+// Register adds the console's routes. Each path answers its methods, HEAD
+// as GET, and any other method 405 with an Allow header (the group's
+// middleware would otherwise make it a 404).
 func (h *Admin) Register(e *echo.Echo) {
 	g := e.Group(h.o.Gate.Path, sameOrigin(h.o.Gate.PublicURL, h.o.Pages))
-	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, h.o.Gate.cookiePath()) })
-	g.GET("/", h.operator(h.home))
-	g.POST(adminSearchPath, h.operator(h.search))
-	g.POST(adminConfirmPath, h.operator(h.confirm))
-	g.POST(adminUnbindPath, h.operator(h.unbind))
-	g.GET(adminAuditPath, h.operator(h.auditForm))
-	g.POST(adminAuditPath, h.operator(h.auditList))
+	for _, rt := range []struct {
+		path      string
+		get, post echo.HandlerFunc
+	}{
+		{"", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, h.o.Gate.cookiePath()) }, nil},
+		{"/", h.operator(h.home), nil},
+		{adminSearchPath, nil, h.operator(h.search)},
+		{adminConfirmPath, nil, h.operator(h.confirm)},
+		{adminUnbindPath, nil, h.operator(h.unbind)},
+		{adminAuditPath, h.operator(h.auditForm), h.operator(h.auditList)},
+	} {
+		g.Any(rt.path, byMethod(rt.get, rt.post))
+	}
+}
+
+// byMethod runs get for GET and HEAD, post for POST (either may be nil),
+// answers OPTIONS with the methods allowed and any other method 405.
+//
+// A HEAD is answered as the GET would be (the server sends no body), except
+// that it never redeems a CAS ticket: a link checker's HEAD must not spend
+// the ticket the browser's GET then brings.
+func byMethod(get, post echo.HandlerFunc) echo.HandlerFunc {
+	var allowed []string
+	if get != nil {
+		allowed = append(allowed, http.MethodGet, http.MethodHead)
+	}
+	if post != nil {
+		allowed = append(allowed, http.MethodPost)
+	}
+	allow := strings.Join(append(allowed, http.MethodOptions), ", ")
+	return func(c echo.Context) error {
+		r := c.Request()
+		switch {
+		case r.Method == http.MethodGet && get != nil:
+			return get(c)
+		case r.Method == http.MethodHead && get != nil:
+			g := r.Clone(r.Context())
+			g.Method = http.MethodGet
+			q := g.URL.Query()
+			if q.Has("ticket") {
+				q.Del("ticket")
+				g.URL.RawQuery = q.Encode()
+			}
+			c.SetRequest(g)
+			defer c.SetRequest(r)
+			return get(c)
+		case r.Method == http.MethodPost && post != nil:
+			return post(c)
+		}
+		c.Response().Header().Set("Allow", allow)
+		if r.Method == http.MethodOptions {
+			return c.NoContent(http.StatusNoContent)
+		}
+		return echo.ErrMethodNotAllowed
+	}
 }
 
 // operator runs next for a signed-in operator: anyone else signed in is

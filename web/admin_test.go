@@ -163,6 +163,7 @@ type adminResp struct {
 	status   int
 	location string
 	body     string
+	header   http.Header
 }
 
 func (b *adminBrowser) do(method, path string, form url.Values, header map[string]string) adminResp {
@@ -184,7 +185,7 @@ func (b *adminBrowser) do(method, path string, form url.Values, header map[strin
 	require.NoError(b.e.t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return adminResp{status: resp.StatusCode, location: resp.Header.Get("Location"), body: html.UnescapeString(string(raw))}
+	return adminResp{status: resp.StatusCode, location: resp.Header.Get("Location"), body: html.UnescapeString(string(raw)), header: resp.Header}
 }
 
 func (b *adminBrowser) get(path string) adminResp { return b.do(http.MethodGet, path, nil, nil) }
@@ -668,4 +669,56 @@ func TestAdminAuditCardLabels(t *testing.T) {
 	require.NotContains(t, got, "渠道", "no channel, no channel label")
 	require.NotContains(t, got, "操作者", "no actor, no actor label")
 	require.Contains(t, row[1], `data-label="详情"><bdi>search: 0 found</bdi>`)
+}
+
+// Each console path answers its own methods, HEAD as GET; any other method
+// is 405 with the methods it allows, not 404.
+func TestAdminMethods(t *testing.T) {
+	e := startAdmin(t)
+	b := e.browser().signIn(adminAnn)
+	const get, post, both = "GET, HEAD, OPTIONS", "POST, OPTIONS", "GET, HEAD, POST, OPTIONS"
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string // "": no Allow header
+	}{
+		{http.MethodHead, "/admin/", http.StatusOK, ""},
+		{http.MethodHead, "/admin/audit", http.StatusOK, ""},
+		{http.MethodHead, "/admin", http.StatusMovedPermanently, ""},
+		{http.MethodPut, "/admin/", http.StatusMethodNotAllowed, get},
+		{http.MethodDelete, "/admin/", http.StatusMethodNotAllowed, get},
+		{http.MethodPost, "/admin/", http.StatusMethodNotAllowed, get},
+		{http.MethodDelete, "/admin", http.StatusMethodNotAllowed, get},
+		{http.MethodPut, "/admin/audit", http.StatusMethodNotAllowed, both},
+		{http.MethodPatch, "/admin/unbind", http.StatusMethodNotAllowed, post},
+		{http.MethodGet, "/admin/search", http.StatusMethodNotAllowed, post},
+		{http.MethodHead, "/admin/unbind/confirm", http.StatusMethodNotAllowed, post},
+		{http.MethodOptions, "/admin/audit", http.StatusNoContent, both},
+		{http.MethodGet, "/admin/nothing", http.StatusNotFound, ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			p := b.do(tc.method, tc.path, nil, nil)
+			require.Equal(t, tc.status, p.status, p.body)
+			require.Equal(t, tc.allow, p.header.Get("Allow"))
+			if tc.method == http.MethodHead {
+				require.Empty(t, p.body)
+			}
+		})
+	}
+	require.Empty(t, e.eventsOf(audit.KindAdmin), "nothing was done")
+
+	t.Run("HEAD without a session is sent to sign in, as GET is, and spends no ticket", func(t *testing.T) {
+		anon := e.browser()
+		p := anon.do(http.MethodHead, "/admin/", nil, nil)
+		require.Equal(t, http.StatusFound, p.status)
+		require.Equal(t, "/cas/login?service="+url.QueryEscape(e.base+"/admin/"), p.location)
+		e.sessions.mu.Lock()
+		e.sessions.tickets["ST-head"] = cas.Session{Key: "key-head", Principal: cas.Principal{ID: adminAnn}}
+		e.sessions.mu.Unlock()
+		p = anon.do(http.MethodHead, "/admin/?ticket=ST-head", nil, nil)
+		require.Equal(t, http.StatusFound, p.status)
+		e.sessions.mu.Lock()
+		defer e.sessions.mu.Unlock()
+		require.Contains(t, e.sessions.tickets, "ST-head", "the ticket is still there for the browser's GET")
+	})
 }
