@@ -27,7 +27,8 @@ accounts. The bindings are streamed from the database a batch at a time,
 so memory stays bounded however many there are. The export is written to
 the audit log (kind admin, actor cli:<your OS user>), saying whether
 phones were revealed. --out creates FILE readable by you alone and removes
-it again if the export fails.
+it again if the export fails; it refuses a symbolic link and anything but
+a regular file.
 
 `
 
@@ -148,19 +149,56 @@ func usersExport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return exitOK
 }
 
-// createPrivate creates (or truncates) a file only its owner can read: an
-// export holds phone numbers.
+// createPrivate creates (or empties) the file an export is written to,
+// readable by its owner alone: an export holds phone numbers. It refuses a
+// symbolic link, never following it (run as root in a shared directory
+// such as /tmp, a link planted there would have the export truncate and
+// chmod whatever it points at), and anything but a regular file with no
+// other hard link: a device or a pipe, or another name of someone's file.
 func createPrivate(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// Not O_TRUNC: nothing is emptied before it is known to be the export's.
+	// O_NONBLOCK: a pipe nobody reads is refused, not waited on.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|openNoFollow|openNonBlock, 0o600)
 	if err != nil {
+		// Why, when it is what is there.
+		if fi, lerr := os.Lstat(path); lerr == nil {
+			err = notRegular(path, fi, err)
+		}
 		return nil, err
 	}
-	// An existing file keeps its mode through O_TRUNC.
-	if err := f.Chmod(0o600); err != nil {
+	fail := func(err error) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return fail(err)
+	case !fi.Mode().IsRegular():
+		return fail(notRegular(path, fi, nil))
+	case hardLinks(fi) > 1:
+		return fail(fmt.Errorf("--out %s has other hard links: give a new file's path", path))
+	}
+	// The mode is set on the file opened, never through a path.
+	if err := f.Truncate(0); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
 	return f, nil
+}
+
+// notRegular says why createPrivate refuses fi, found at path: a symbolic
+// link, or another kind of file; err otherwise.
+func notRegular(path string, fi os.FileInfo, err error) error {
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("--out %s is a symbolic link: give the path of the file itself", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("--out %s is not a regular file (mode %s)", path, fi.Mode().Type())
+	}
+	return err
 }
 
 // exportBatch is how many bindings export looks up users for at once.

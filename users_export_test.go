@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -149,4 +152,89 @@ FROM wechat_bindings b JOIN wechat_accounts a ON a.unionid = SUBSTR(b.identity_k
 		require.Less(t, peak, uint64(4<<20), "the export holds a batch or two, not the table")
 		require.Less(t, peak, whole/2, "the export needs less than half of a whole-table load")
 	})
+}
+
+// --out never writes through a symbolic link, nor to anything but a
+// regular file of its own: run as root in /tmp, a planted link or pipe
+// must not make the export truncate or chmod another file.
+func TestUsersExportOutIsAFileOfItsOwn(t *testing.T) {
+	forEachOperatorDB(t, "", func(t *testing.T, cfg string, db *store.DB) {
+		seedPeople(t, db)
+		const precious = "someone else's data\n"
+		for _, tc := range []struct {
+			name string
+			// make prepares dir and returns the --out path and the file
+			// that must stay as it was ("" none).
+			make   func(t *testing.T, dir string) (out, kept string)
+			refuse string // in stderr; "" the export is written
+		}{
+			{"a symbolic link to a file", func(t *testing.T, dir string) (string, string) {
+				target := writeFile(t, dir, "target", precious, 0o644)
+				require.NoError(t, os.Symlink(target, filepath.Join(dir, "out")))
+				return filepath.Join(dir, "out"), target
+			}, "is a symbolic link"},
+			{"a dangling symbolic link", func(t *testing.T, dir string) (string, string) {
+				require.NoError(t, os.Symlink(filepath.Join(dir, "made"), filepath.Join(dir, "out")))
+				return filepath.Join(dir, "out"), ""
+			}, "is a symbolic link"},
+			{"a named pipe", func(t *testing.T, dir string) (string, string) {
+				require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "out"), 0o666))
+				return filepath.Join(dir, "out"), ""
+			}, "is not a regular file (mode p"},
+			{"a directory", func(t *testing.T, dir string) (string, string) {
+				require.NoError(t, os.Mkdir(filepath.Join(dir, "out"), 0o755))
+				return filepath.Join(dir, "out"), ""
+			}, "is not a regular file (mode d"},
+			{"another name of a file", func(t *testing.T, dir string) (string, string) {
+				target := writeFile(t, dir, "target", precious, 0o644)
+				require.NoError(t, os.Link(target, filepath.Join(dir, "out")))
+				return filepath.Join(dir, "out"), target
+			}, "has other hard links"},
+			{"an old export is replaced, readable by its owner alone", func(t *testing.T, dir string) (string, string) {
+				return writeFile(t, dir, "out", strings.Repeat("old line\n", 100), 0o644), ""
+			}, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				out, kept := tc.make(t, dir)
+				before, _ := os.Lstat(out)
+				r := runCmd("users", "export", "-config", cfg, "--out", out)
+				if tc.refuse != "" {
+					require.Equal(t, exitFailure, r.code, r.stderr)
+					require.Contains(t, r.stderr, tc.refuse)
+					after, err := os.Lstat(out)
+					require.NoError(t, err, "left in place")
+					require.Equal(t, before.Mode(), after.Mode(), "not chmodded")
+					_, err = os.Stat(filepath.Join(dir, "made"))
+					require.ErrorIs(t, err, os.ErrNotExist, "nothing created through a link")
+					if kept != "" {
+						b, err := os.ReadFile(kept)
+						require.NoError(t, err)
+						require.Equal(t, precious, string(b), "not truncated, not written")
+						fi, err := os.Stat(kept)
+						require.NoError(t, err)
+						require.Equal(t, os.FileMode(0o644), fi.Mode().Perm(), "not chmodded")
+					}
+					return
+				}
+				require.Equal(t, exitOK, r.code, r.stderr)
+				b, err := os.ReadFile(out)
+				require.NoError(t, err)
+				require.True(t, strings.HasPrefix(string(b), "user_id,principal,"), string(b))
+				require.NotContains(t, string(b), "old line")
+				fi, err := os.Stat(out)
+				require.NoError(t, err)
+				require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+			})
+		}
+	})
+}
+
+// writeFile writes a file of dir with mode perm and returns its path.
+func writeFile(t *testing.T, dir, name, content string, perm os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(content), perm))
+	require.NoError(t, os.Chmod(p, perm))
+	return p
 }
