@@ -475,6 +475,12 @@ func usersUnbind(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	cfg, log := o.cfg, o.log
 	o.Close()
+	// The libraries that log through slog's default (the OpenID provider
+	// logs each route it registers at INFO) log as the command does:
+	// warnings and errors only.
+	prev := slog.Default()
+	slog.SetDefault(log.With("component", "library"))
+	defer slog.SetDefault(prev)
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "wxcas users unbind: %v\n", err)

@@ -233,7 +233,10 @@ func TestUsersExport(t *testing.T) {
 }
 
 func TestUsersUnbind(t *testing.T) {
-	forEachOperatorDB(t, "", func(t *testing.T, cfgPath string, db *store.DB) {
+	// The OpenID provider on, as in the sandbox's config.yaml: its library
+	// logs each route it registers at INFO.
+	const oidc = "oidc:\n  enabled: true\n  clients:\n    - {id: app, type: native, redirect_uris: ['com.example.app:/cb'], first_party: true, claims: [userId]}\n"
+	forEachOperatorDB(t, oidc, func(t *testing.T, cfgPath string, db *store.DB) {
 		ctx := context.Background()
 		alice, bob := seedPeople(t, db)
 		// alice has an SSO session the unbind must end.
@@ -245,9 +248,16 @@ func TestUsersUnbind(t *testing.T) {
 		require.NoError(t, err)
 		closeApp(a)
 
+		// What libraries log through slog's default, the command's too.
+		var libraries bytes.Buffer
+		prev := slog.Default()
+		slog.SetDefault(slog.New(slog.NewTextHandler(&libraries, &slog.HandlerOptions{Level: slog.LevelDebug})))
 		r := runCmd("users", "unbind", "-config", cfgPath, "--user", alice.ID, "--reason", "  lost her phone, ticket #42 ")
+		slog.SetDefault(prev)
 		require.Equal(t, exitOK, r.code, r.stderr)
 		require.Equal(t, "user "+alice.ID+": WeChat binding u:un-alice (bound 2026-11-21T08:00:00Z, 2 account(s)) removed; 1 SSO session(s) ended\n", r.stdout)
+		require.Empty(t, r.stderr, "warnings and errors only: no INFO of the service's start-up (registered route …)")
+		require.Empty(t, libraries.String(), "the libraries log through the command's logger")
 		_, err = binding.NewSQLStore(db).BindingOf(ctx, alice.ID)
 		require.ErrorIs(t, err, binding.ErrNotFound)
 		events, err := audit.NewSQL(db).List(ctx, audit.Filter{UserID: alice.ID, Kind: audit.KindUnbind})
