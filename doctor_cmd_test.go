@@ -104,3 +104,30 @@ func TestDoctorChecksWhatWxcasSends(t *testing.T) {
 	require.Equal(t, doctor.CallbackURL(base), src.Query().Get("redirect_uri"))
 	require.Equal(t, base+platformEventsPath("campus"), doctor.PlatformEventURL(base+"/", "campus"))
 }
+
+// TestDoctorWithoutTheServicesEnvironment: the README's sandbox started
+// with WXCAS_LISTEN on another port, doctor run without it, looks for the
+// emulator at the file's server.listen: each WeChat check fails with a fix
+// that says where it looked and to run doctor with the same environment.
+func TestDoctorWithoutTheServicesEnvironment(t *testing.T) {
+	listen := freePort(t) // nothing listens there
+	dir := t.TempDir()
+	path := writeConfig(t, strings.Replace(sandboxConfig(dir), "listen: 127.0.0.1:0", "listen: "+listen, 1))
+	var migrated bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"migrate", "-config", path}, &migrated, &migrated), migrated.String())
+	var out, errb bytes.Buffer
+	require.Equal(t, exitFailure, run(context.Background(), []string{"doctor", "-config", path, "-json"}, &out, &errb), errb.String())
+	failed := 0
+	for _, row := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var l struct{ Name, Status, Fix string }
+		require.NoError(t, json.Unmarshal([]byte(row), &l), row)
+		if l.Status != "FAIL" {
+			continue
+		}
+		failed++
+		require.True(t, strings.HasPrefix(l.Name, "wechat_"), row)
+		require.Contains(t, l.Fix, "at http://"+listen+"/sandbox/wechat (server.listen "+listen+")")
+		require.Contains(t, l.Fix, "run wxcas doctor with the same environment as the service (WXCAS_LISTEN=")
+	}
+	require.Equal(t, 2, failed, out.String())
+}

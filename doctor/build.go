@@ -66,7 +66,7 @@ func Build(ctx context.Context, cfg *config.Config, env Env) ([]Check, error) {
 	}
 	var unreachable string
 	if cfg.Sandbox.Enabled {
-		unreachable = "start wxcas serve with this configuration (the sandbox's WeChat emulator runs inside it, or in wxcas emulator with sandbox.emulator_url), then run wxcas doctor again"
+		unreachable = sandboxUnreachable(cfg, env)
 	}
 	tickets, ticketsErr := ticketStore(ctx, cfg, env)
 	for i, app := range cfg.WeChat.Apps {
@@ -94,6 +94,25 @@ func Build(ctx context.Context, cfg *config.Config, env Env) ([]Check, error) {
 	return append(checks,
 		SMSTemplate{API: sms, TemplateID: cfg.SMS.Tencent.TemplateID, Params: cfg.SMS.Tencent.TemplateParams},
 		SMSSign{API: sms, SignName: cfg.SMS.SignName}), nil
+}
+
+// sandboxUnreachable is the fix when the sandbox's WeChat emulator does
+// not answer where doctor looked for it: inside wxcas serve, at the
+// address this configuration gives it (which WXCAS_LISTEN moves: doctor
+// run without the service's environment looks elsewhere), or at
+// sandbox.emulator_url.
+func sandboxUnreachable(cfg *config.Config, env Env) string {
+	tried := env.WeChatAPIBaseURL
+	if tried == "" {
+		tried = cfg.WeChat.APIBaseURL
+	}
+	if cfg.Sandbox.EmulatorURL != "" {
+		return fmt.Sprintf("no WeChat emulator answers at %s (sandbox.emulator_url): start wxcas emulator there, "+
+			"and run wxcas doctor with the same environment as wxcas serve", tried)
+	}
+	return fmt.Sprintf("the sandbox's WeChat is the emulator inside wxcas serve, which doctor reaches at %s (server.listen %s): "+
+		"run wxcas doctor with the same environment as the service (WXCAS_LISTEN=<the address wxcas serve listens on>, "+
+		"if it was started with it), and start wxcas serve with this configuration first", tried, cfg.Server.Listen)
 }
 
 // PlatformEventURL is where WeChat pushes a platform's tickets and events

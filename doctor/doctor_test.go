@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -150,6 +152,44 @@ func TestBuildSandbox(t *testing.T) {
 		"database": doctor.StatusPass, "clock": doctor.StatusPass, "secrets": doctor.StatusSkip, "public_url": doctor.StatusSkip,
 		"wechat_credentials/" + webApp: doctor.StatusPass, "wechat_callback/" + webApp: doctor.StatusPass, "sms": doctor.StatusSkip,
 	}, got, "%v", lines)
+}
+
+// TestBuildSandboxNotFound: in the sandbox, a WeChat emulator that does
+// not answer is most often one doctor looked for at the wrong address
+// (wxcas serve started with WXCAS_LISTEN, doctor without): the fix says
+// where it looked and to run doctor with the service's environment.
+func TestBuildSandboxNotFound(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	dead := closed.URL + "/sandbox/wechat"
+	for _, tc := range []struct {
+		name, emulatorURL string
+		fix               []string
+	}{
+		{"the emulator inside wxcas serve", "", []string{"at " + dead + " (server.listen 127.0.0.1:8080)",
+			"run wxcas doctor with the same environment as the service (WXCAS_LISTEN=", "start wxcas serve with this configuration"}},
+		{"wxcas emulator apart", closed.URL, []string{"no WeChat emulator answers at " + dead + " (sandbox.emulator_url)",
+			"start wxcas emulator there", "run wxcas doctor with the same environment as wxcas serve"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := sandboxConfig(t)
+			cfg.Sandbox.EmulatorURL = tc.emulatorURL
+			checks, err := doctor.Build(context.Background(), cfg, doctor.Env{DB: migrated(t, "sqlite"), WeChatOpenBaseURL: dead, WeChatAPIBaseURL: dead})
+			require.NoError(t, err)
+			failed := 0
+			for _, l := range doctor.Run(context.Background(), checks, 0) {
+				if !strings.HasPrefix(l.Name, "wechat_") {
+					continue
+				}
+				failed++
+				require.Equal(t, doctor.StatusFail, l.Status, "%v", l)
+				for _, s := range tc.fix {
+					require.Contains(t, l.Fix, s, l.Name)
+				}
+			}
+			require.Equal(t, 2, failed, "the app's credentials and its callback")
+		})
+	}
 }
 
 func TestRunAndWrite(t *testing.T) {
