@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -40,6 +41,7 @@ import (
 type Admin struct {
 	o          AdminOptions
 	principals map[string]bool
+	refused    refusedSessions
 }
 
 // AdminOptions are the console's parts.
@@ -104,13 +106,46 @@ func NewAdmin(o AdminOptions) (*Admin, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	h := &Admin{o: o, principals: map[string]bool{}}
+	h := &Admin{o: o, principals: map[string]bool{}, refused: refusedSessions{keys: map[string]bool{}}}
 	for _, p := range o.Principals {
 		h.principals[p] = true
 	}
 	// The console sees the sessions its gate signs in (see operator).
 	o.Gate.Sessions = noteRedeemed{o.Gate.Sessions}
 	return h, nil
+}
+
+// refusedSessions remembers the SSO sessions whose refusal was audited, so
+// that one SSO session, which CAS gives a new ticket for the console at
+// every visit without a login, is refused in the audit log once (per
+// instance: the newest maxRefused sessions are kept).
+type refusedSessions struct {
+	mu   sync.Mutex
+	keys map[string]bool
+	// order is keys in the order added, a ring of maxRefused.
+	order []string
+	next  int
+}
+
+const maxRefused = 4096
+
+// first reports whether key is refused for the first time, and
+// remembers it.
+func (r *refusedSessions) first(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys[key] {
+		return false
+	}
+	if len(r.order) < maxRefused {
+		r.order = append(r.order, key)
+	} else {
+		delete(r.keys, r.order[r.next])
+		r.order[r.next] = key
+		r.next = (r.next + 1) % maxRefused
+	}
+	r.keys[key] = true
+	return true
 }
 
 // noteRedeemed is a gate's sessions that tell the request redeeming a
@@ -204,9 +239,10 @@ func byMethod(get, post echo.HandlerFunc) echo.HandlerFunc {
 // refused; a post must carry the CSRF token.
 //
 // A refusal is audited once per sign-in, on the request that redeemed the
-// CAS ticket, not on every page the refused person loads: one signed in
-// could otherwise fill the audit log at the rate they send requests. The
-// 403 page is shown every time.
+// CAS ticket, and once per SSO session (refusedSessions), not on every
+// page the refused person loads: one signed in could otherwise fill the
+// audit log at the rate they send requests. The 403 page is shown every
+// time.
 func (h *Admin) operator(next func(echo.Context, GateSession) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var redeemed cas.Session
@@ -215,7 +251,7 @@ func (h *Admin) operator(next func(echo.Context, GateSession) error) echo.Handle
 		s, ok := h.o.Gate.Session(c)
 		c.SetRequest(r)
 		if !ok {
-			if redeemed.Key != "" && !h.principals[redeemed.Principal.ID] {
+			if redeemed.Key != "" && !h.principals[redeemed.Principal.ID] && h.refused.first(redeemed.Key) {
 				h.record(c, audit.Event{Kind: audit.KindRefusal, Outcome: "not_admin", UserID: finish.UserID(redeemed.Principal),
 					Detail: "admin console: principal " + redeemed.Principal.ID + " is not in admin.principals"})
 			}

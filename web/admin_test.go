@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -144,7 +145,14 @@ func (e *adminEnv) browser() *adminBrowser {
 // "u-"+principal), the way CAS sends it back with a ticket.
 func (b *adminBrowser) signIn(principal string) *adminBrowser {
 	b.e.t.Helper()
-	s := cas.Session{Key: "key-" + principal, Principal: cas.Principal{ID: principal, Attributes: map[string][]string{"userId": {"u-" + principal}}}}
+	return b.signInSession(principal, "key-"+principal)
+}
+
+// signInSession signs the browser in as principal with the SSO session
+// key.
+func (b *adminBrowser) signInSession(principal, key string) *adminBrowser {
+	b.e.t.Helper()
+	s := cas.Session{Key: key, Principal: cas.Principal{ID: principal, Attributes: map[string][]string{"userId": {"u-" + principal}}}}
 	b.e.sessions.mu.Lock()
 	b.e.sessions.tickets["ST-"+principal] = s
 	b.e.sessions.alive[s.Key] = s
@@ -250,8 +258,15 @@ func TestAdminRefusesOtherPrincipals(t *testing.T) {
 	for i, tc := range []struct{ lang, title string }{{"zh-CN", "无权访问"}, {"en", "Not allowed"}} {
 		b := e.browser()
 		b.lang = tc.lang
-		b.signIn(notAdmin)
+		b.signInSession(notAdmin, "key-"+tc.lang) // another SSO session each
 		require.Len(t, e.eventsOf(audit.KindRefusal), i+1, "the sign-in is refused, and audited")
+		// CAS gives the same SSO session a new ticket at every visit,
+		// without a login: refused, once.
+		for range 5 {
+			b.c.Jar, _ = cookiejar.New(nil)
+			b.signInSession(notAdmin, "key-"+tc.lang)
+		}
+		require.Len(t, e.eventsOf(audit.KindRefusal), i+1, "once per SSO session")
 		// Every page is refused; none is audited again: one signed in
 		// must not be able to flood the audit log.
 		for range 30 {
@@ -721,4 +736,19 @@ func TestAdminMethods(t *testing.T) {
 		defer e.sessions.mu.Unlock()
 		require.Contains(t, e.sessions.tickets, "ST-head", "the ticket is still there for the browser's GET")
 	})
+}
+
+// refusedSessions keeps the newest maxRefused sessions.
+func TestAdminRefusedSessions(t *testing.T) {
+	r := refusedSessions{keys: map[string]bool{}}
+	require.True(t, r.first("a"))
+	require.False(t, r.first("a"))
+	for i := range maxRefused - 1 {
+		require.True(t, r.first(strconv.Itoa(i)))
+	}
+	require.False(t, r.first("a"), "still among the newest")
+	require.True(t, r.first("b"), "pushes the oldest out")
+	require.True(t, r.first("a"), "forgotten")
+	require.False(t, r.first("b"))
+	require.Len(t, r.keys, maxRefused)
 }
