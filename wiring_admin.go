@@ -6,6 +6,7 @@ import (
 	"wxcas/cas"
 	"wxcas/config"
 	"wxcas/keys"
+	"wxcas/ratelimit"
 	"wxcas/web"
 )
 
@@ -42,6 +43,8 @@ func (a *app) wireAdmin(casSrv *cas.Server, pub *url.URL) error {
 	console, err := web.NewAdmin(web.AdminOptions{
 		Gate: gate, ServiceID: adminServiceID, Principals: a.cfg.Admin.Principals, Bindings: a.bindings, Users: a.userDirectory, Accounts: a.accounts,
 		Events: a.auditStore, Audit: a.audit, Pages: a.pages, PhoneRegion: a.cfg.OTP.DefaultRegion,
+		// The login's counters table: its clean-up already runs.
+		Refusals: ratelimit.Limiter{DB: a.db, Table: "login_rate_counters"}, Now: a.now,
 		Log: a.log.With("component", "admin"),
 	})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +23,7 @@ import (
 	"wxcas/finish"
 	"wxcas/logx"
 	"wxcas/otp"
+	"wxcas/ratelimit"
 )
 
 // Admin is the operators' console at /admin: find a person by phone, user
@@ -41,7 +41,6 @@ import (
 type Admin struct {
 	o          AdminOptions
 	principals map[string]bool
-	refused    refusedSessions
 }
 
 // AdminOptions are the console's parts.
@@ -65,7 +64,11 @@ type AdminOptions struct {
 	PhoneRegion string
 	// Zone is the time zone times are shown and typed in (default China's).
 	Zone *time.Location
-	Log  *slog.Logger
+	// Refusals counts the audited refusals of a session (in the database,
+	// so one row per session whichever instance refuses it).
+	Refusals account.Counters
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // AdminBindings is what the console reads of the binding store.
@@ -94,8 +97,11 @@ type AuditReader interface {
 
 // NewAdmin checks the options.
 func NewAdmin(o AdminOptions) (*Admin, error) {
-	if o.Gate == nil || o.ServiceID == "" || o.Bindings == nil || o.Users == nil || o.Accounts == nil || o.Events == nil || o.Audit == nil || o.Pages == nil {
-		return nil, errors.New("web: the admin console needs Gate, ServiceID, Bindings, Users, Accounts, Events, Audit and Pages")
+	if o.Gate == nil || o.ServiceID == "" || o.Bindings == nil || o.Users == nil || o.Accounts == nil || o.Events == nil || o.Audit == nil || o.Pages == nil || o.Refusals == nil {
+		return nil, errors.New("web: the admin console needs Gate, ServiceID, Bindings, Users, Accounts, Events, Audit, Pages and Refusals")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if len(o.Principals) == 0 {
 		return nil, errors.New("web: the admin console needs at least one principal")
@@ -106,7 +112,7 @@ func NewAdmin(o AdminOptions) (*Admin, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	h := &Admin{o: o, principals: map[string]bool{}, refused: refusedSessions{keys: map[string]bool{}}}
+	h := &Admin{o: o, principals: map[string]bool{}}
 	for _, p := range o.Principals {
 		h.principals[p] = true
 	}
@@ -115,37 +121,17 @@ func NewAdmin(o AdminOptions) (*Admin, error) {
 	return h, nil
 }
 
-// refusedSessions remembers the SSO sessions whose refusal was audited, so
-// that one SSO session, which CAS gives a new ticket for the console at
-// every visit without a login, is refused in the audit log once (per
-// instance: the newest maxRefused sessions are kept).
-type refusedSessions struct {
-	mu   sync.Mutex
-	keys map[string]bool
-	// order is keys in the order added, a ring of maxRefused.
-	order []string
-	next  int
-}
+// refusalAudited bounds the audited refusals of one SSO session: CAS gives
+// a signed-in person a new console ticket at every visit without the
+// console's cookie, and each would otherwise be a row.
+var refusalAudited = ratelimit.Limit{Max: 1, Window: 24 * time.Hour}
 
-const maxRefused = 4096
-
-// first reports whether key is refused for the first time, and
-// remembers it.
-func (r *refusedSessions) first(key string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.keys[key] {
-		return false
-	}
-	if len(r.order) < maxRefused {
-		r.order = append(r.order, key)
-	} else {
-		delete(r.keys, r.order[r.next])
-		r.order[r.next] = key
-		r.next = (r.next + 1) % maxRefused
-	}
-	r.keys[key] = true
-	return true
+// firstRefusal reports whether the session's refusal is to be audited (the
+// first in the window, on any instance). When the count cannot be read the
+// refusal is audited: better a row too many than none.
+func (h *Admin) firstRefusal(ctx context.Context, sessionKey string) bool {
+	wait, err := h.o.Refusals.Hit(ctx, ratelimit.Key("admin_refusal", sessionKey), refusalAudited, h.o.Now())
+	return err != nil || wait == 0
 }
 
 // noteRedeemed is a gate's sessions that tell the request redeeming a
@@ -239,7 +225,7 @@ func byMethod(get, post echo.HandlerFunc) echo.HandlerFunc {
 // refused; a post must carry the CSRF token.
 //
 // A refusal is audited once per sign-in, on the request that redeemed the
-// CAS ticket, and once per SSO session (refusedSessions), not on every
+// CAS ticket, and once per SSO session (firstRefusal), not on every
 // page the refused person loads: one signed in could otherwise fill the
 // audit log at the rate they send requests. The 403 page is shown every
 // time.
@@ -251,7 +237,7 @@ func (h *Admin) operator(next func(echo.Context, GateSession) error) echo.Handle
 		s, ok := h.o.Gate.Session(c)
 		c.SetRequest(r)
 		if !ok {
-			if redeemed.Key != "" && !h.principals[redeemed.Principal.ID] && h.refused.first(redeemed.Key) {
+			if redeemed.Key != "" && !h.principals[redeemed.Principal.ID] && h.firstRefusal(r.Context(), redeemed.Key) {
 				h.record(c, audit.Event{Kind: audit.KindRefusal, Outcome: "not_admin", UserID: finish.UserID(redeemed.Principal),
 					Detail: "admin console: principal " + redeemed.Principal.ID + " is not in admin.principals"})
 			}

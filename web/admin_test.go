@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -118,7 +117,7 @@ func startAdmin(t *testing.T) *adminEnv {
 	gate := &CASGate{Path: "/admin", Cookie: "wxcas_admin", Sessions: e.sessions, Pages: pages, PublicURL: public,
 		HashKey: []byte("admin-hash-key-0123456789abcdef01"), BlockKey: []byte("admin-block-key-0123456789abcdef")}
 	require.NoError(t, gate.Init())
-	console, err := NewAdmin(AdminOptions{Gate: gate, ServiceID: "wxcas.admin", Principals: []string{"carol", adminAnn}, Bindings: e.bindings, Users: e.bindings,
+	console, err := NewAdmin(AdminOptions{Gate: gate, ServiceID: "wxcas.admin", Refusals: ratelimit.Limiter{DB: db, Table: "login_rate_counters"}, Now: clock.Now, Principals: []string{"carol", adminAnn}, Bindings: e.bindings, Users: e.bindings,
 		Accounts: accounts, Events: e.events, Audit: e.events, Pages: pages, PhoneRegion: "CN", Zone: time.UTC, Log: logx.Discard()})
 	require.NoError(t, err)
 	s, err := New(Options{Logger: logx.Discard(), DB: db, Pages: pages})
@@ -736,19 +735,4 @@ func TestAdminMethods(t *testing.T) {
 		defer e.sessions.mu.Unlock()
 		require.Contains(t, e.sessions.tickets, "ST-head", "the ticket is still there for the browser's GET")
 	})
-}
-
-// refusedSessions keeps the newest maxRefused sessions.
-func TestAdminRefusedSessions(t *testing.T) {
-	r := refusedSessions{keys: map[string]bool{}}
-	require.True(t, r.first("a"))
-	require.False(t, r.first("a"))
-	for i := range maxRefused - 1 {
-		require.True(t, r.first(strconv.Itoa(i)))
-	}
-	require.False(t, r.first("a"), "still among the newest")
-	require.True(t, r.first("b"), "pushes the oldest out")
-	require.True(t, r.first("a"), "forgotten")
-	require.False(t, r.first("b"))
-	require.Len(t, r.keys, maxRefused)
 }
