@@ -318,6 +318,25 @@ func TestAccountPageProbeFindings(t *testing.T) {
 		require.Contains(t, victim.account().body, "137****0005", "the victim is still themself")
 	})
 
+	t.Run("HEAD is answered and spends no ticket", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("apf_head", "13755550009")
+		toCAS := b.noFollow(env.base + "/account/")
+		require.Equal(t, http.StatusFound, toCAS.status)
+		back := b.noFollow(env.base + toCAS.location)
+		require.Contains(t, back.location, "/account/?ticket=ST-")
+		follow := b.c.CheckRedirect
+		b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		head := b.do(http.MethodHead, back.location, nil)
+		b.c.CheckRedirect = follow
+		require.NotEqual(t, http.StatusSeeOther, head.status, "HEAD does not redeem the ticket")
+		p := b.get(back.location)
+		require.Equal(t, env.base+"/account/", p.url, "the ticket is still there for the browser's GET")
+		require.Contains(t, p.body, "137****0009")
+		head = b.do(http.MethodHead, env.base+"/account/", nil)
+		require.Equal(t, http.StatusOK, head.status, "signed in, HEAD is GET without the body")
+	})
+
 	t.Run("the language chosen survives the sign-in", func(t *testing.T) {
 		b := env.browser("")
 		b.bindAs("apf_lang", "13755550007")

@@ -179,6 +179,8 @@ func testServices(slo, callback string) []cas.Service {
 		{ID: "backend", Match: cas.MatchExact, URL: "https://backend.example.edu/api", LogoutType: cas.LogoutNone,
 			Attributes: []string{"group"}, AllowProxy: true, ProxyCallbackPattern: regexp.QuoteMeta(callback) + `/.*`},
 		{ID: "local", Match: cas.MatchPrefix, URL: slo + "/svc/"},
+		// One of wxcas's own pages (the account page): in-process tickets only.
+		{ID: "own", Match: cas.MatchExact, URL: "https://sso.example.edu/account/", LogoutType: cas.LogoutNone, Internal: true},
 	}
 }
 

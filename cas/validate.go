@@ -326,7 +326,9 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	svc, norm, _ := s.reg.lookup(target)
-	if svc == nil {
+	if svc == nil || svc.Internal {
+		// wxcas's own pages take tickets only from their own sign-in
+		// (Server.RedeemTicket), never through a proxy: as unknown.
 		fail(CodeUnauthorizedService, "Target service %s is not registered", truncate(target, 200))
 		return
 	}

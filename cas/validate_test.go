@@ -284,6 +284,13 @@ func TestProxy(t *testing.T) {
 		return q.Get("pgtId"), body
 	}
 
+	t.Run("NoProxyTicketForWxcasOwnPages", func(t *testing.T) {
+		pgt, _ := getPGT("/cas/p3/serviceValidate")
+		r := h.get(http.DefaultClient, "/cas/proxy", url.Values{"pgt": {pgt}, "targetService": {"https://sso.example.edu/account/"}})
+		require.Contains(t, string(r.Body), `code="UNAUTHORIZED_SERVICE"`)
+		require.NotContains(t, string(r.Body), "PT-")
+	})
+
 	t.Run("FullChain", func(t *testing.T) {
 		pgt, _ := getPGT("/cas/p3/serviceValidate")
 		r := h.get(http.DefaultClient, "/cas/proxy", url.Values{"pgt": {pgt}, "targetService": {backend}})

@@ -110,6 +110,9 @@ func (h *AccountPages) Register(e *echo.Echo) {
 	g := e.Group(h.Gate.Path, sameOrigin(h.Gate.PublicURL, h.Pages))
 	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, h.Gate.cookiePath()) })
 	g.GET("/", h.overview)
+	// HEAD is GET without the body (a link checker, a monitor); it never
+	// redeems a ticket (CASGate.Session), so it cannot spend the browser's.
+	g.HEAD("/", h.overview)
 	g.POST("/code", h.sendCode)
 	g.POST("/unbind", h.unbind)
 	g.POST("/phone", h.changePhone)

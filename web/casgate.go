@@ -129,7 +129,7 @@ func (g *CASGate) Session(c echo.Context) (s GateSession, ok bool) {
 		}
 		g.clear(w)
 	}
-	if r.Method != http.MethodGet {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		// A form posted after the session ended: nothing is done; the
 		// page, loaded again, signs in anew.
 		_ = g.Pages.Error(w, r, http.StatusForbidden, "error_title", "gate_signed_out", g.cookiePath())
