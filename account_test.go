@@ -72,7 +72,8 @@ func TestAccountPage(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusFound, resp.StatusCode)
-		require.Equal(t, "/cas/login?service="+url.QueryEscape(env.base+"/account/"), resp.Header.Get("Location"))
+		require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/cas/login?service="+url.QueryEscape(env.base+"/account/?n=")),
+			"the sign-in's own service URL, with its nonce: %s", resp.Header.Get("Location"))
 	})
 
 	t.Run("shows the binding, the masked phone and recent logins", func(t *testing.T) {
@@ -324,7 +325,7 @@ func TestAccountPageProbeFindings(t *testing.T) {
 		toCAS := b.noFollow(env.base + "/account/")
 		require.Equal(t, http.StatusFound, toCAS.status)
 		back := b.noFollow(env.base + toCAS.location)
-		require.Contains(t, back.location, "/account/?ticket=ST-")
+		require.Regexp(t, `/account/\?n=[A-Z2-7]+&ticket=ST-`, back.location)
 		follow := b.c.CheckRedirect
 		b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 		head := b.do(http.MethodHead, back.location, nil)
@@ -335,6 +336,30 @@ func TestAccountPageProbeFindings(t *testing.T) {
 		require.Contains(t, p.body, "137****0009")
 		head = b.do(http.MethodHead, env.base+"/account/", nil)
 		require.Equal(t, http.StatusOK, head.status, "signed in, HEAD is GET without the body")
+	})
+
+	t.Run("a ticket of someone else's sign-in is refused even while this browser signs in", func(t *testing.T) {
+		victim, attacker := env.browser(""), env.browser("")
+		victim.bindAs("apf_v2", "13755550010")
+		attacker.bindAs("apf_a2", "13755550011")
+		toCAS := attacker.noFollow(env.base + "/account/")
+		forged := attacker.noFollow(env.base + toCAS.location).location // the attacker's own nonce and ticket
+		require.Contains(t, forged, "&ticket=ST-")
+		victim.noFollow(env.base + "/account/?step=phone") // the victim's sign-in is pending
+		p := victim.get(forged)
+		require.Equal(t, http.StatusBadRequest, p.status)
+		require.Contains(t, victim.account().body, "137****0010", "the victim signs in as themself")
+	})
+
+	t.Run("two tabs sign in at once", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("apf_tabs", "13755550012")
+		tab1 := b.noFollow(env.base + "/account/?x=1")
+		tab2 := b.noFollow(env.base + "/account/?x=2")
+		back1 := b.noFollow(env.base + tab1.location).location
+		back2 := b.noFollow(env.base + tab2.location).location
+		require.Equal(t, env.base+"/account/?x=2", b.get(back2).url)
+		require.Equal(t, env.base+"/account/?x=1", b.get(back1).url)
 	})
 
 	t.Run("the language chosen survives the sign-in", func(t *testing.T) {

@@ -160,7 +160,13 @@ func (b *adminBrowser) signInSession(principal, key string) *adminBrowser {
 	// console without a session: CAS's ticket is taken only then.
 	p := b.get("/admin/")
 	require.Equal(b.e.t, http.StatusFound, p.status, p.body)
-	p = b.get("/admin/?ticket=ST-" + principal)
+	login, err := url.Parse(p.location)
+	require.NoError(b.e.t, err)
+	service, err := url.Parse(login.Query().Get("service"))
+	require.NoError(b.e.t, err)
+	nonce := service.Query().Get("n")
+	require.NotEmpty(b.e.t, nonce, "the sign-in's service URL carries its nonce")
+	p = b.get("/admin/?n=" + nonce + "&ticket=ST-" + principal)
 	require.Equal(b.e.t, http.StatusSeeOther, p.status, p.body)
 	require.Equal(b.e.t, "/admin/", p.location, "the ticket leaves the address bar")
 	return b
@@ -244,7 +250,7 @@ func TestAdminWithoutSessionGoesThroughCASLogin(t *testing.T) {
 	for _, path := range []string{"/admin/", "/admin/audit"} {
 		p = b.get(path)
 		require.Equal(t, http.StatusFound, p.status, path)
-		require.Equal(t, "/cas/login?service="+url.QueryEscape(e.base+"/admin/"), p.location, path)
+		require.True(t, strings.HasPrefix(p.location, "/cas/login?service="+url.QueryEscape(e.base+"/admin/?n=")), "%s: %s", path, p.location)
 	}
 	p = b.do(http.MethodPost, "/admin/search", url.Values{"by": {"user"}, "q": {"u1"}}, nil)
 	require.Equal(t, http.StatusForbidden, p.status, "a post without a session does nothing")
@@ -725,7 +731,7 @@ func TestAdminMethods(t *testing.T) {
 		anon := e.browser()
 		p := anon.do(http.MethodHead, "/admin/", nil, nil)
 		require.Equal(t, http.StatusFound, p.status)
-		require.Equal(t, "/cas/login?service="+url.QueryEscape(e.base+"/admin/"), p.location)
+		require.True(t, strings.HasPrefix(p.location, "/cas/login?service="+url.QueryEscape(e.base+"/admin/?n=")), p.location)
 		e.sessions.mu.Lock()
 		e.sessions.tickets["ST-head"] = cas.Session{Key: "key-head", Principal: cas.Principal{ID: adminAnn}}
 		e.sessions.mu.Unlock()

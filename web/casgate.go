@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,7 +77,8 @@ type gateCookie struct {
 // GateService is the CAS service entry of a gated page: internal, no
 // single logout (the page checks the session on every request instead).
 func GateService(id, name, publicURL, path string) cas.Service {
-	return cas.Service{ID: id, Name: name, Match: "exact", URL: strings.TrimSuffix(publicURL, "/") + path + "/",
+	// Prefix: each sign-in's service URL carries its own nonce (SignIn).
+	return cas.Service{ID: id, Name: name, Match: "prefix", URL: strings.TrimSuffix(publicURL, "/") + path + "/",
 		LogoutType: "none", Internal: true}
 }
 
@@ -143,11 +145,49 @@ func (g *CASGate) Session(c echo.Context) (s GateSession, ok bool) {
 // return (a login journey's own lifetime is of the same order).
 const pendingTTL = 15 * time.Minute
 
-// pendingSignIn is what the pending cookie seals: the browser asked for a
-// sign-in, and where it was going.
+// pendingSignIn is one sign-in the browser asked for: the nonce its
+// service URL carries, and where the browser was going.
 type pendingSignIn struct {
 	Nonce  string `json:"n"`
 	Return string `json:"r"`
+}
+
+// pendingSignIns is what the pending cookie seals: the browser's sign-ins
+// in progress, newest last (several tabs may sign in at once).
+type pendingSignIns struct {
+	List []pendingSignIn `json:"l"`
+}
+
+// maxPending bounds the sign-ins one browser has in progress.
+const maxPending = 4
+
+// signInURL is the service URL of the sign-in with nonce: a ticket issued
+// for it is redeemed only with the same nonce, which only the browser that
+// asked holds (in its pending cookie).
+func (g *CASGate) signInURL(nonce string) string { return g.ServiceURL() + "?n=" + nonce }
+
+// pending reads the browser's sign-ins in progress (none when unreadable).
+func (g *CASGate) pending(r *http.Request) pendingSignIns {
+	var p pendingSignIns
+	if ck, err := r.Cookie(g.pendingCookie()); err == nil {
+		_ = g.pendingCodec.Decode(g.pendingCookie(), ck.Value, &p)
+	}
+	return p
+}
+
+func (g *CASGate) setPending(w http.ResponseWriter, p pendingSignIns) error {
+	if len(p.List) == 0 {
+		http.SetCookie(w, &http.Cookie{Name: g.pendingCookie(), Value: "", Path: g.cookiePath(), MaxAge: -1, Expires: time.Unix(1, 0),
+			HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+		return nil
+	}
+	v, err := g.pendingCodec.Encode(g.pendingCookie(), p)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: g.pendingCookie(), Value: v, Path: g.cookiePath(), MaxAge: int(pendingTTL.Seconds()),
+		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	return nil
 }
 
 func (g *CASGate) pendingCookie() string { return g.Cookie + "_pending" }
@@ -171,14 +211,17 @@ func (g *CASGate) SignIn(c echo.Context, renew bool) {
 		}
 	}
 	rememberLang(w, r, basePath(g.PublicURL))
-	v, err := g.pendingCodec.Encode(g.pendingCookie(), pendingSignIn{Nonce: rand.Text(), Return: back})
-	if err != nil {
+	p := g.pending(r)
+	nonce := rand.Text()
+	p.List = append(p.List, pendingSignIn{Nonce: nonce, Return: back})
+	if len(p.List) > maxPending {
+		p.List = p.List[len(p.List)-maxPending:]
+	}
+	if err := g.setPending(w, p); err != nil {
 		_ = g.Pages.Error(w, r, http.StatusInternalServerError, "error_title", "error_internal", "")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: g.pendingCookie(), Value: v, Path: g.cookiePath(), MaxAge: int(pendingTTL.Seconds()),
-		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
-	q := url.Values{"service": {g.ServiceURL()}}
+	q := url.Values{"service": {g.signInURL(nonce)}}
 	if renew {
 		q.Set("renew", "true")
 	}
@@ -191,14 +234,19 @@ func (g *CASGate) SignIn(c echo.Context, renew bool) {
 // it has: the ticket is used up unseen.
 func (g *CASGate) redeem(c echo.Context, ticket string) (GateSession, bool) {
 	r, w := c.Request(), c.Response()
-	var pending pendingSignIn
-	ck, err := r.Cookie(g.pendingCookie())
-	if err != nil || g.pendingCodec.Decode(g.pendingCookie(), ck.Value, &pending) != nil || pending.Nonce == "" {
-		_, _ = g.Sessions.RedeemTicket(r.Context(), g.ServiceURL(), ticket)
+	// The ticket must be for one of this browser's own sign-ins: its
+	// service URL carries the nonce only this browser's cookie holds.
+	nonce := r.URL.Query().Get("n")
+	p := g.pending(r)
+	i := slices.IndexFunc(p.List, func(s pendingSignIn) bool { return nonce != "" && s.Nonce == nonce })
+	if i < 0 {
+		_, _ = g.Sessions.RedeemTicket(r.Context(), g.signInURL(nonce), ticket)
 		_ = g.Pages.Error(w, r, http.StatusBadRequest, "error_title", "gate_not_asked", g.cookiePath())
 		return GateSession{}, false
 	}
-	sess, err := g.Sessions.RedeemTicket(r.Context(), g.ServiceURL(), ticket)
+	pending := p.List[i]
+	p.List = slices.Delete(p.List, i, i+1)
+	sess, err := g.Sessions.RedeemTicket(r.Context(), g.signInURL(pending.Nonce), ticket)
 	if errors.Is(err, cas.ErrNoSession) {
 		_ = g.Pages.Error(w, r, http.StatusBadRequest, "error_title", "gate_ticket_invalid", g.cookiePath())
 		return GateSession{}, false
@@ -219,8 +267,7 @@ func (g *CASGate) redeem(c echo.Context, ticket string) (GateSession, bool) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: g.Cookie, Value: v, Path: g.cookiePath(), MaxAge: int(g.MaxAge.Seconds()),
 		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
-	http.SetCookie(w, &http.Cookie{Name: g.pendingCookie(), Value: "", Path: g.cookiePath(), MaxAge: -1, Expires: time.Unix(1, 0),
-		HttpOnly: true, Secure: g.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	_ = g.setPending(w, p) // the others stay; a failure only leaves this one until it expires
 	back := pending.Return
 	if !strings.HasPrefix(back, g.cookiePath()) {
 		back = g.cookiePath()
