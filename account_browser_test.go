@@ -18,8 +18,9 @@ func (e *e2e) submitted(ctx context.Context, sel string) {
 
 // TestBrowserAccountPage walks the account page in Chromium: a person logs
 // in on a CAS site, opens /account in the same SSO session (no second
-// login), changes their phone, replaces their WeChat account through
-// WeChat's own QR page, and unlinks it.
+// login), replaces their WeChat account through WeChat's own QR page,
+// changes their phone (a phone change holds replacements for a day, so the
+// replacement comes first), and unlinks the WeChat account.
 func TestBrowserAccountPage(t *testing.T) {
 	e := startE2E(t)
 	ctx := e.person("")
@@ -35,27 +36,12 @@ func TestBrowserAccountPage(t *testing.T) {
 	require.Contains(t, e.text(ctx, "#logins"), "微信扫码")
 	e.screenshots(ctx, "account-01-overview")
 
-	// A new phone number: a code to the new number.
-	e.submitted(ctx, "#change-phone")
-	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")))
-	e.screenshots(ctx, "account-02-new-phone")
-	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#phone"), "13744440002"))
-	e.submitted(ctx, "#send-code")
-	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
-	e.screenshots(ctx, "account-03-phone-code")
-	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440002")))
-	e.submitted(ctx, "#confirm")
-	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#notice")))
-	require.Contains(t, e.text(ctx, "#notice"), "手机号已更换")
-	require.Equal(t, "+86137****0002", e.text(ctx, "#masked-phone"))
-	e.screenshots(ctx, "account-04-phone-changed")
-
 	// Another WeChat account: prove the phone, then WeChat's QR page.
-	e.clock.Advance(2 * time.Minute) // past the new number's resend cooldown
+	e.clock.Advance(2 * time.Minute) // past the login code's resend cooldown
 	e.submitted(ctx, "#replace")
 	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
-	e.screenshots(ctx, "account-05-replace-code")
-	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440002")))
+	e.screenshots(ctx, "account-02-replace-code")
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440001")))
 	e.submitted(ctx, "#confirm")
 	e.do(ctx, chromedp.WaitVisible(chromedp.CSS(".approve")))
 	require.Contains(t, e.location(ctx), "/connect/qrconnect", "WeChat's own QR page")
@@ -64,7 +50,23 @@ func TestBrowserAccountPage(t *testing.T) {
 	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#notice")))
 	require.Contains(t, e.text(ctx, "#notice"), "已更换绑定的微信")
 	require.Contains(t, e.text(ctx, "#nickname"), "acb_second")
-	e.screenshots(ctx, "account-06-replaced")
+	e.screenshots(ctx, "account-03-replaced")
+
+	// A new phone number: a code to the new number.
+	e.submitted(ctx, "#change-phone")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")))
+	e.screenshots(ctx, "account-04-new-phone")
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#phone"), "13744440002"))
+	e.submitted(ctx, "#send-code")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+	e.screenshots(ctx, "account-05-phone-code")
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440002")))
+	e.submitted(ctx, "#confirm")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#notice")))
+	require.Contains(t, e.text(ctx, "#notice"), "手机号已更换")
+	require.Equal(t, "+86137****0002", e.text(ctx, "#masked-phone"))
+	require.Contains(t, e.text(ctx, "#nickname"), "acb_second", "the replaced WeChat account stays")
+	e.screenshots(ctx, "account-06-phone-changed")
 
 	// Unlink.
 	e.clock.Advance(2 * time.Minute)

@@ -351,6 +351,26 @@ func TestAccountPageProbeFindings(t *testing.T) {
 		require.Contains(t, victim.account().body, "137****0010", "the victim signs in as themself")
 	})
 
+	t.Run("no WeChat replacement within a day of a phone change", func(t *testing.T) {
+		b := env.browser("")
+		b.bindAs("apf_hold", "13755550013")
+		b.account()
+		code := b.accountPost(b.get(env.base+"/account/?step=phone"), "/account/code", url.Values{"step": {"phone"}, "phone": {"13755550014"}})
+		require.Equal(t, http.StatusOK, code.status, code.body)
+		done := b.accountPost(code, "/account/phone", url.Values{"phone": {"+8613755550014"}, "code": {env.smsCode("+8613755550014")}})
+		require.Contains(t, done.body, "手机号已更换")
+		clock.Advance(2 * time.Minute)
+		p := b.accountPost(done, "/account/code", url.Values{"step": {"replace"}})
+		require.Equal(t, http.StatusConflict, p.status)
+		require.Contains(t, p.body, "手机号更换后 24 小时内不能更换微信")
+		require.Len(t, sandboxInbox(t, env.base, "+8613755550014"), 1, "no code for the replacement")
+		clock.Advance(account.PhoneChangeHold)
+		later := env.browser("") // the session is long over: a new login
+		later.get(later.scan(later.start(), "apf_hold"))
+		p = later.accountPost(later.account(), "/account/code", url.Values{"step": {"replace"}})
+		require.Equal(t, http.StatusOK, p.status, "a day later")
+	})
+
 	t.Run("two tabs sign in at once", func(t *testing.T) {
 		b := env.browser("")
 		b.bindAs("apf_tabs", "13755550012")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"wxcas/account"
 	"wxcas/audit"
 	"wxcas/store/storetest"
 )
@@ -181,6 +182,10 @@ func TestAPIAccount(t *testing.T) {
 	})
 
 	t.Run("replace WeChat with a mobile app account", func(t *testing.T) {
+		// Not within a day of the phone change (account.PhoneChangeHold):
+		e.refused(e.call("/account/code", tgt, `{"purpose":"replace"}`), http.StatusConflict, "recent_phone_change")
+		clock.Advance(account.PhoneChangeHold)
+		tgt, _ = e.logIn("api_acc", "") // the old session is over by now
 		e.ok(e.call("/account/code", tgt, `{"purpose":"replace"}`), "code_sent")
 		sms := sandboxSMSCode(t, base, "+8613722220003")
 		r := e.call("/account/replace", tgt, `{"appid":"`+apiMobile+`","code":"`+e.weChatCode(apiMobile, "api_acc_new", "")+`","sms_code":"`+sms+`"}`)

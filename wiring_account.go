@@ -40,7 +40,7 @@ func (a *app) wireAccount(casSrv *cas.Server, pub *url.URL) error {
 	var err error
 	a.accounts, err = account.New(account.Deps{
 		Bindings: a.bindings, Directory: a.userDirectory, Phones: phones, Sessions: casSrv, Codes: a.otp, Tx: a.db,
-		Replacements: account.SQLReplacements{DB: a.db}, Audit: a.audit,
+		Replacements: account.SQLReplacements{DB: a.db}, Audit: a.audit, Events: a.auditStore,
 		// The login's counters table: its clean-up already runs.
 		Probes: ratelimit.Limiter{DB: a.db, Table: "login_rate_counters"}, Now: a.now, Log: a.log.With("component", "account"),
 	})

@@ -98,6 +98,9 @@ var (
 	// ErrLoginTooOld: a phone change needs a WeChat login within
 	// FreshLogin; the person logs in again first.
 	ErrLoginTooOld = errors.New("account: a phone change needs a fresh WeChat login")
+	// ErrRecentPhoneChange: the WeChat account is not replaced within
+	// PhoneChangeHold of a phone change.
+	ErrRecentPhoneChange = errors.New("account: the phone number changed recently; the WeChat account cannot be replaced yet")
 	// ErrNoUser: the directory does not know the user.
 	ErrNoUser = errors.New("account: no such user")
 	// ErrSessionsRemain: the change was made but some other sessions could
@@ -113,6 +116,14 @@ var (
 // own the account for good. A code to the new number proves only that
 // number; the fresh login proves the WeChat account.
 const FreshLogin = 10 * time.Minute
+
+// PhoneChangeHold is how long after a phone change the WeChat account
+// cannot be replaced. Within FreshLogin of a WeChat login a session can
+// change the phone; the hold keeps it from then proving that new phone to
+// replace the WeChat account as well, which would hand the account to
+// whoever held the session (the rightful person has a day to notice and
+// ask an operator).
+const PhoneChangeHold = 24 * time.Hour
 
 // Phone-change probes: asking whether a number is someone else's costs the
 // asker, not the number (a refused probe sends nothing, so charging the
@@ -170,8 +181,11 @@ type Deps struct {
 	Replacements ReplacementStore
 	Probes       Counters
 	Audit        audit.Log
-	Now          func() time.Time
-	Log          *slog.Logger
+	// Events reads the audit log back (the last phone change, for
+	// PhoneChangeHold); nil: no hold.
+	Events audit.Store
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Service changes bindings. It holds no state of its own: every instance
@@ -282,6 +296,9 @@ func (s *Service) SendCode(ctx context.Context, p Person, purpose string, to otp
 			return otp.SendResult{}, err
 		}
 	case PurposeReplace:
+		if err := s.notJustChangedPhone(ctx, u.ID); err != nil {
+			return otp.SendResult{}, err
+		}
 	case PurposePhone:
 		if err := s.phoneChangeable(p, u, to); err != nil {
 			return otp.SendResult{}, err
@@ -325,7 +342,12 @@ func (s *Service) probe(ctx context.Context, p Person, u binding.User, to otp.Ph
 	for _, c := range []struct {
 		key string
 		lim ratelimit.Limit
-	}{{ratelimit.Key("account_phone_probe", u.ID), probesPerUser}, {ratelimit.Key("account_phone_probe_ip", p.ClientIP), probesPerIP}} {
+	}{
+		// The address first: a refusal there must not use up the person's
+		// own allowance (people behind one NAT share the address's).
+		{ratelimit.Key("account_phone_probe_ip", ratelimit.ClientSubject(p.ClientIP)), probesPerIP},
+		{ratelimit.Key("account_phone_probe", u.ID), probesPerUser},
+	} {
 		wait, err := s.d.Probes.Hit(ctx, c.key, c.lim, now)
 		if err != nil {
 			return err
@@ -346,6 +368,23 @@ func (s *Service) phoneFree(ctx context.Context, u binding.User, to otp.Phone) e
 		return err
 	case other.ID != u.ID:
 		return ErrPhoneTaken
+	}
+	return nil
+}
+
+// notJustChangedPhone refuses a replacement within PhoneChangeHold of the
+// user's last phone change (read from the audit log).
+func (s *Service) notJustChangedPhone(ctx context.Context, userID string) error {
+	if s.d.Events == nil {
+		return nil
+	}
+	events, err := s.d.Events.List(ctx, audit.Filter{UserID: userID, Kind: audit.KindPhoneChange, Outcome: audit.OK,
+		Since: s.d.Now().Add(-PhoneChangeHold), Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(events) > 0 {
+		return ErrRecentPhoneChange
 	}
 	return nil
 }
@@ -439,6 +478,9 @@ func (s *Service) Replace(ctx context.Context, p Person, acct binding.Account, c
 // replace binds acct to u in place of the bound account, after spend (the
 // proof that the person asked) in the same transaction.
 func (s *Service) replace(ctx context.Context, p Person, u binding.User, acct binding.Account, spend func(ctx context.Context) error) (Result, error) {
+	if err := s.notJustChangedPhone(ctx, u.ID); err != nil {
+		return Result{}, err
+	}
 	var old binding.Binding
 	err := s.d.Tx.Atomic(ctx, func(ctx context.Context) error {
 		if err := spend(ctx); err != nil {
@@ -476,6 +518,7 @@ func (s *Service) replace(ctx context.Context, p Person, u binding.User, acct bi
 // removed binding's first account names the WeChat identity when e has none.
 func (s *Service) record(ctx context.Context, e audit.Event, removed binding.Binding, by Actor, p Person) {
 	e.Actor = by.auditActor()
+	e.At = s.d.Now() // the service's clock, as the hold reads it back
 	e.ClientIP, e.Channel = p.ClientIP, p.Channel
 	if e.OpenID == "" && len(removed.Accounts) > 0 {
 		a := removed.Accounts[0]

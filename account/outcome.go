@@ -33,6 +33,7 @@ var accountOutcomes = []struct {
 	{ErrPersonBound, "wechat_bound_elsewhere", http.StatusConflict},
 	{ErrNoUser, "no_user", http.StatusNotFound},
 	{ErrLoginTooOld, "fresh_login_required", http.StatusForbidden},
+	{ErrRecentPhoneChange, "recent_phone_change", http.StatusConflict},
 	{ErrNoReplacement, "replacement_expired", http.StatusBadRequest},
 }
 

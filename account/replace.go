@@ -67,6 +67,9 @@ func (s *Service) StartReplace(ctx context.Context, p Person, code, appid string
 	if err != nil {
 		return "", err
 	}
+	if err := s.notJustChangedPhone(ctx, u.ID); err != nil {
+		return "", err
+	}
 	proof, err := s.check(ctx, p, PurposeReplace, otp.Phone(u.Phone), code)
 	if err != nil {
 		return "", err

@@ -5,6 +5,7 @@ package i18n
 // JSON API's error code is the page's message key.
 func init() {
 	add(map[string]string{
+		"recent_phone_change":      "手机号更换后 24 小时内不能更换微信。如果不是你本人更换的手机号，请立即联系管理员。",
 		"gate_not_asked":           "这个登录不是从这个浏览器发起的，已忽略。请重新打开页面。",
 		"fresh_login_required":     "更换手机号前，请先用微信重新登录确认身份。",
 		"account_replace_declined": "你在微信中取消了授权，绑定的微信没有更换。如需更换，请重新开始（需要新的验证码）。",
@@ -66,6 +67,7 @@ func init() {
 		"appkind_mobile_app":       "手机应用",
 		"appkind_unknown":          "已停用的应用",
 	}, map[string]string{
+		"recent_phone_change":      "The WeChat account cannot be replaced within 24 hours of a phone number change. If you did not change your number, contact your administrator now.",
 		"gate_not_asked":           "This sign-in was not started in this browser, so it was ignored. Open the page again.",
 		"fresh_login_required":     "To change your phone number, first log in with WeChat again to confirm it is you.",
 		"account_replace_declined": "You cancelled in WeChat, so your linked WeChat account is unchanged. To replace it, start again (with a new code).",
