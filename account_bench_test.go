@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"wxcas/store/storetest"
 )
 
 // BenchmarkAccountPage measures a signed-in person's /account page on MySQL:
@@ -17,17 +15,7 @@ import (
 //
 //	go test -run '^$' -bench AccountPage -benchtime 2000x .
 func BenchmarkAccountPage(b *testing.B) {
-	ln, base := listen(b)
-	service := "https://site.example.edu/app/"
-	b.Setenv("WXCAS_BENCH_DSN", storetest.NewMySQLDatabase(b))
-	a := runApp(b, ln, fmt.Sprintf(`server: {listen: %q, public_url: %q}
-database: {driver: mysql, dsn: '${WXCAS_BENCH_DSN}', max_open_conns: 32}
-sandbox: {enabled: true}
-log: {level: warn}
-wechat: {apps: [{appid: wxa1b2c3d4e5f60001, kind: website, secret: s}]}
-login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: 100000000, window: 1m}}
-cas: {services: [{id: site, name: Site, match: prefix, url: %q}]}
-`, ln.Addr().String(), base, service), nil)
+	a, base, service := startBenchApp(b)
 
 	const people = 16
 	browsers := make([]*http.Client, people)

@@ -29,17 +29,7 @@ var iframeSrc = regexp.MustCompile(`<iframe class="sandbox-qr" src="([^"]+)"`)
 //
 //	go test -run '^$' -bench BoundLogin -benchtime 400x .
 func BenchmarkBoundLogin(b *testing.B) {
-	ln, base := listen(b)
-	service := "https://site.example.edu/app/"
-	b.Setenv("WXCAS_BENCH_DSN", storetest.NewMySQLDatabase(b))
-	a := runApp(b, ln, fmt.Sprintf(`server: {listen: %q, public_url: %q}
-database: {driver: mysql, dsn: '${WXCAS_BENCH_DSN}', max_open_conns: 32}
-sandbox: {enabled: true}
-log: {level: warn}
-wechat: {apps: [{appid: wxa1b2c3d4e5f60001, kind: website, secret: s}]}
-login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: 100000000, window: 1m}}
-cas: {services: [{id: site, name: Site, match: prefix, url: %q}]}
-`, ln.Addr().String(), base, service), nil)
+	a, base, service := startBenchApp(b)
 	// Every benchmark browser is 127.0.0.1: login.per_ip stays on, so its
 	// counting is part of what is measured, but far above what one address
 	// may send in production.
@@ -64,6 +54,24 @@ cas: {services: [{id: site, name: Site, match: prefix, url: %q}]}
 		return err
 	})
 	counted(b.N, "login")
+}
+
+// startBenchApp runs wxcas for a benchmark: MySQL (a database of its own),
+// the sandbox's WeChat with one website app, one CAS service; it returns
+// the app, its base URL and the service's URL.
+func startBenchApp(b *testing.B) (*app, string, string) {
+	ln, base := listen(b)
+	service := "https://site.example.edu/app/"
+	b.Setenv("WXCAS_BENCH_DSN", storetest.NewMySQLDatabase(b))
+	a := runApp(b, ln, fmt.Sprintf(`server: {listen: %q, public_url: %q}
+database: {driver: mysql, dsn: '${WXCAS_BENCH_DSN}', max_open_conns: 32}
+sandbox: {enabled: true}
+log: {level: warn}
+wechat: {apps: [{appid: wxa1b2c3d4e5f60001, kind: website, secret: s}]}
+login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: 100000000, window: 1m}}
+cas: {services: [{id: site, name: Site, match: prefix, url: %q}]}
+`, ln.Addr().String(), base, service), nil)
+	return a, base, service
 }
 
 // serverCounters reads the MySQL server's statement counters, and the
