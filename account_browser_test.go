@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +90,72 @@ func TestBrowserAccountPage(t *testing.T) {
 	e.do(ctx, chromedp.Navigate(e.base+"/account/?lang=en"), chromedp.WaitVisible(chromedp.CSS("#masked-phone")))
 	require.Contains(t, e.text(ctx, "h1"), "My account")
 	e.screenshots(ctx, "account-09-english")
+}
+
+// TestBrowserProductionAccountPage drives the account page as production
+// serves it: the sandbox off, WeChat (the emulator) on a host of its own,
+// the QR code by redirect. The person logs in on a CAS site, opens
+// /account in the same SSO session, replaces their WeChat account through
+// WeChat's own QR page, and changes their phone.
+func TestBrowserProductionAccountPage(t *testing.T) {
+	requireChromium(t)
+	ln, base := listen(t)
+	_, emSrv := prodEmulator(t)
+	site := casSite(t, base)
+	// No resend cooldown: the login's code and the account page's go to
+	// one phone within seconds (the wall clock runs here).
+	body := fmt.Sprintf(`server: {listen: %s, public_url: '%s'}
+database: {sqlite_path: %s}
+sandbox: {enabled: true}
+otp: {resend_cooldown: 0s}
+wechat:
+  apps:
+    - {appid: %s, kind: website, secret: web-secret}
+    - {appid: %s, kind: official_account, secret: oa-secret}
+login: {website_appid: %s, official_account_appid: %s, official_account_unionid: true, qr_mode: redirect}
+cas:
+  services:
+    - {id: site, name: Test site, match: prefix, url: '%s/', attributes: [phone, nickname], attributes_on_service_validate: true}
+`, ln.Addr(), base, filepath.Join(t.TempDir(), "wxcas.db"), prodWebsiteAppID, prodOAAppID, prodWebsiteAppID, prodOAAppID, site.URL)
+	a := serveAsProduction(t, ln, body, emSrv.URL)
+	browser, shots := startChromium(t)
+	e := &e2e{t: t, app: a, base: base, appURL: site.URL + "/", browser: browser, shots: shots}
+
+	ctx := e.person("")
+	e.do(ctx, chromedp.Navigate(e.appURL), chromedp.WaitVisible(chromedp.CSS(".approve")))
+	e.pickUser(ctx, "prod_acc_first")
+	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(".approve")))
+	require.NoError(t, err)
+	e.bindPhone(ctx, "137 4444 0101", "+8613744440101", "prod-account")
+	e.onSite(ctx)
+
+	e.do(ctx, chromedp.Navigate(e.base+"/account/"), chromedp.WaitVisible(chromedp.CSS("#masked-phone")))
+	require.Equal(t, e.base+"/account/", e.location(ctx))
+	require.Equal(t, "+86137****0101", e.text(ctx, "#masked-phone"))
+	require.NotContains(t, e.text(ctx, "body"), "沙箱", "no sandbox banner in production")
+
+	e.submitted(ctx, "#replace")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440101")))
+	e.submitted(ctx, "#confirm")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS(".approve")))
+	loc, err := url.Parse(e.location(ctx))
+	require.NoError(t, err)
+	require.Equal(t, emSrv.URL+"/connect/qrconnect", loc.Scheme+"://"+loc.Host+loc.Path, "WeChat's own QR page, on WeChat's host")
+	require.Equal(t, e.base+"/account/replace/callback", loc.Query().Get("redirect_uri"))
+	e.pickUser(ctx, "prod_acc_second")
+	e.do(ctx, chromedp.Click(chromedp.CSS(".approve")))
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#notice")))
+	require.Contains(t, e.text(ctx, "#notice"), "已更换绑定的微信")
+	require.True(t, strings.HasPrefix(e.location(ctx), e.base+"/account/?done=replaced"), "post, redirect, get: %s", e.location(ctx))
+	e.screenshots(ctx, "account-prod-replaced")
+
+	e.do(ctx, chromedp.Navigate(e.base+"/account/?step=phone"), chromedp.WaitVisible(chromedp.CSS("#phone")))
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#phone"), "13744440102"))
+	e.submitted(ctx, "#send-code")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
+	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode("+8613744440102")))
+	e.submitted(ctx, "#confirm")
+	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#notice")))
+	require.Equal(t, "+86137****0102", e.text(ctx, "#masked-phone"))
 }
