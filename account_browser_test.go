@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,28 +96,10 @@ func TestBrowserAccountPage(t *testing.T) {
 // /account in the same SSO session, replaces their WeChat account through
 // WeChat's own QR page, and changes their phone.
 func TestBrowserProductionAccountPage(t *testing.T) {
-	requireChromium(t)
-	ln, base := listen(t)
-	_, emSrv := prodEmulator(t)
-	site := casSite(t, base)
 	// No resend cooldown: the login's code and the account page's go to
 	// one phone within seconds (the wall clock runs here).
-	body := fmt.Sprintf(`server: {listen: %s, public_url: '%s'}
-database: {sqlite_path: %s}
-sandbox: {enabled: true}
-otp: {resend_cooldown: 0s}
-wechat:
-  apps:
-    - {appid: %s, kind: website, secret: web-secret}
-    - {appid: %s, kind: official_account, secret: oa-secret}
-login: {website_appid: %s, official_account_appid: %s, official_account_unionid: true, qr_mode: redirect}
-cas:
-  services:
-    - {id: site, name: Test site, match: prefix, url: '%s/', attributes: [phone, nickname], attributes_on_service_validate: true}
-`, ln.Addr(), base, filepath.Join(t.TempDir(), "wxcas.db"), prodWebsiteAppID, prodOAAppID, prodWebsiteAppID, prodOAAppID, site.URL)
-	a := serveAsProduction(t, ln, body, emSrv.URL)
-	browser, shots := startChromium(t)
-	e := &e2e{t: t, app: a, base: base, appURL: site.URL + "/", browser: browser, shots: shots}
+	p := startProdWith(t, "redirect", "", "otp: {resend_cooldown: 0s}\n")
+	e := p.e2e
 
 	ctx := e.person("")
 	e.do(ctx, chromedp.Navigate(e.appURL), chromedp.WaitVisible(chromedp.CSS(".approve")))
@@ -141,7 +121,7 @@ cas:
 	e.do(ctx, chromedp.WaitVisible(chromedp.CSS(".approve")))
 	loc, err := url.Parse(e.location(ctx))
 	require.NoError(t, err)
-	require.Equal(t, emSrv.URL+"/connect/qrconnect", loc.Scheme+"://"+loc.Host+loc.Path, "WeChat's own QR page, on WeChat's host")
+	require.Equal(t, p.emURL+"/connect/qrconnect", loc.Scheme+"://"+loc.Host+loc.Path, "WeChat's own QR page, on WeChat's host")
 	require.Equal(t, e.base+"/account/replace/callback", loc.Query().Get("redirect_uri"))
 	e.pickUser(ctx, "prod_acc_second")
 	e.do(ctx, chromedp.Click(chromedp.CSS(".approve")))

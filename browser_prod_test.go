@@ -72,6 +72,12 @@ type prodEnv struct {
 // <loopback>+prefix; with a prefix, a proxy in front strips it.
 func startProd(t *testing.T, qrMode, prefix string) *prodEnv {
 	t.Helper()
+	return startProdWith(t, qrMode, prefix, "")
+}
+
+// startProdWith is startProd with extra top-level YAML in the config.
+func startProdWith(t *testing.T, qrMode, prefix, extra string) *prodEnv {
+	t.Helper()
 	requireChromium(t)
 	ln, direct := listen(t)
 	base := direct
@@ -105,7 +111,7 @@ login: {website_appid: %s, official_account_appid: %s, official_account_unionid:
 cas:
   services:
     - {id: site, name: Test site, match: prefix, url: '%s/', attributes: [phone, nickname], attributes_on_service_validate: true}
-`, ln.Addr(), base, filepath.Join(t.TempDir(), "wxcas.db"), prodWebsiteAppID, prodOAAppID, prodWebsiteAppID, prodOAAppID, qrMode, site.URL)
+`+extra, ln.Addr(), base, filepath.Join(t.TempDir(), "wxcas.db"), prodWebsiteAppID, prodOAAppID, prodWebsiteAppID, prodOAAppID, qrMode, site.URL)
 	a := serveAsProduction(t, ln, body, emSrv.URL)
 
 	browser, shots := startChromium(t)
