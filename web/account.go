@@ -178,16 +178,16 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 	d.MaskedPhone = otp.Phone(prof.User.Phone).Masked()
 	d.PhoneManaged = !h.Accounts.PhonesEditable()
 	if d.Bound {
-		d.BoundAt = localTime(prof.Binding.BoundAt, lang)
+		d.BoundAt = localTime(prof.Binding.BoundAt)
 		for _, a := range prof.Binding.Accounts {
 			if d.Nickname == "" || a.Nickname != "" {
 				d.Nickname, d.AvatarURL = nonEmpty(a.Nickname, d.Nickname), nonEmpty(safeAvatar(a.AvatarURL), d.AvatarURL)
 			}
-			d.Apps = append(d.Apps, AccountApp{Name: i18n.T(lang, "appkind_"+nonEmpty(h.AppKind(a.AppID), "unknown")), FirstSeen: localTime(a.FirstSeen, lang), LastSeen: localTime(a.LastSeen, lang)})
+			d.Apps = append(d.Apps, AccountApp{Name: i18n.T(lang, "appkind_"+nonEmpty(h.AppKind(a.AppID), "unknown")), FirstSeen: localTime(a.FirstSeen), LastSeen: localTime(a.LastSeen)})
 		}
 	}
 	for _, e := range prof.Logins {
-		d.Logins = append(d.Logins, AccountLogin{At: localTime(e.At, lang), Channel: i18n.T(lang, "channel_"+nonEmpty(e.Channel, "unknown")), Service: h.ServiceName(e.Service)})
+		d.Logins = append(d.Logins, AccountLogin{At: localTime(e.At), Channel: i18n.T(lang, "channel_"+nonEmpty(e.Channel, "unknown")), Service: h.ServiceName(e.Service)})
 	}
 	return h.Pages.render(c.Response(), r, status, "account", d)
 }
@@ -209,7 +209,7 @@ func safeAvatar(u string) string {
 }
 
 // localTime shows a time in China's time zone, where wxcas's people are.
-func localTime(t time.Time, _ string) string {
+func localTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
