@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -192,4 +193,28 @@ func TestBrowserAdmin(t *testing.T) {
 		require.Len(t, refusals, 1)
 		require.Equal(t, adminServiceID, refusals[0].Service)
 	})
+}
+
+// TestBrowserProductionAdmin signs an operator in to the console as
+// production serves it (sandbox off, WeChat's QR page on its own host) and
+// searches for them by phone.
+func TestBrowserProductionAdmin(t *testing.T) {
+	p := startProdWith(t, "redirect", "", "admin: {principals: ["+opsUser+"]}\n")
+	_, err := p.app.db.ExecContext(context.Background(), `INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?)`,
+		opsUser, opsPhone, store.Time(p.app.now()))
+	require.NoError(t, err)
+	ctx := p.person("")
+	p.do(ctx, chromedp.Navigate(p.base+"/admin/"), chromedp.WaitVisible(chromedp.CSS(".approve")))
+	require.True(t, strings.HasPrefix(p.location(ctx), p.emURL+"/connect/qrconnect"), "WeChat's own QR page: %s", p.location(ctx))
+	p.pickUser(ctx, "prod_ops")
+	_, err = chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(".approve")))
+	require.NoError(t, err)
+	p.bindPhone(ctx, "138 0013 8001", opsPhone, "prod-admin")
+	p.do(ctx, chromedp.WaitVisible(chromedp.CSS("#q")))
+	require.Equal(t, p.base+"/admin/", p.location(ctx), "back on the console, signed in")
+	require.NotContains(t, p.text(ctx, "body"), "沙箱", "no sandbox banner in production")
+	p.do(ctx, chromedp.SetValue(chromedp.CSS("#by"), "phone"), chromedp.SendKeys(chromedp.CSS("#q"), "138 0013 8001"))
+	p.submit(ctx, "#search")
+	p.do(ctx, chromedp.WaitVisible(chromedp.CSS("#results")))
+	require.Contains(t, p.text(ctx, "#results"), opsUser)
 }
