@@ -10,7 +10,7 @@ import (
 
 // released are the migration versions that shipped: a database in the field
 // may stand at the highest of them. Add a version here when it is released.
-var released = []int{1, 10, 11, 20, 21, 22, 23, 30, 31, 32, 33, 34, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51}
+var released = []int{1, 10, 11, 20, 21, 22, 23, 30, 31, 32, 33, 34, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54}
 
 // A migration added after a release must come after every released one, or
 // goose stops an existing database at start-up with "missing (out-of-order)
