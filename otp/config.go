@@ -13,12 +13,15 @@ type Config struct {
 	TTL         time.Duration // how long a code verifies
 	MaxAttempts int           // verification attempts per code; the code is burned at the limit
 
-	Cooldown       time.Duration // minimum time between sends to one phone
-	PerPhoneHour   int           // sends per phone per hour
-	PerPhoneDay    int           // sends per phone per day
-	PerIPHour      int           // sends per client IP (IPv6: per /64) per hour
-	PerIdentityDay int           // sends per WeChat identity per day
-	GlobalDay      int           // sends per day for the whole service: the SMS budget / circuit breaker
+	Cooldown     time.Duration // minimum time between sends to one phone
+	PerPhoneHour int           // sends per phone per hour
+	PerPhoneDay  int           // sends per phone per day
+	PerIPHour    int           // sends per client IP (IPv6: per /64) per hour
+	// PerIPUnconfirmedHour caps the codes from one client IP that nobody
+	// entered yet, per hour: the limit that stops an SMS pump.
+	PerIPUnconfirmedHour int
+	PerIdentityDay       int // sends per WeChat identity per day
+	GlobalDay            int // sends per day for the whole service: the SMS budget / circuit breaker
 
 	// Key is the HMAC key codes are stored under: keys.Derive(master, keys.OTP).
 	Key []byte
@@ -27,14 +30,17 @@ type Config struct {
 // DefaultConfig returns the limits of issue 4. Key is left empty.
 func DefaultConfig() Config {
 	return Config{
-		Digits:         6,
-		TTL:            5 * time.Minute,
-		MaxAttempts:    5,
-		Cooldown:       60 * time.Second,
-		PerPhoneHour:   5,
-		PerPhoneDay:    10,
-		PerIPHour:      20,
-		PerIdentityDay: 10,
+		Digits:       6,
+		TTL:          5 * time.Minute,
+		MaxAttempts:  5,
+		Cooldown:     60 * time.Second,
+		PerPhoneHour: 5,
+		PerPhoneDay:  10,
+		// High: a campus or company behind one NAT sends many codes an
+		// hour; the challenge and PerIPUnconfirmedHour stop abuse first.
+		PerIPHour:            300,
+		PerIPUnconfirmedHour: 20,
+		PerIdentityDay:       10,
 		// Size to the SMS package bought and the expected number of first-time
 		// logins per day (a rollout day needs more than a normal one).
 		GlobalDay: 5000,
@@ -53,7 +59,7 @@ type Problem struct {
 // fieldNames are the names Validate uses for the fields in its own messages.
 var fieldNames = map[string]string{
 	"Digits": "digits", "TTL": "ttl", "MaxAttempts": "max_attempts", "Cooldown": "cooldown",
-	"PerPhoneHour": "per_phone_hour", "PerPhoneDay": "per_phone_day", "PerIPHour": "per_ip_hour",
+	"PerPhoneHour": "per_phone_hour", "PerPhoneDay": "per_phone_day", "PerIPHour": "per_ip_hour", "PerIPUnconfirmedHour": "per_ip_unconfirmed_hour",
 	"PerIdentityDay": "per_identity_day", "GlobalDay": "global_day", "Key": "key",
 }
 
@@ -89,6 +95,7 @@ func (c Config) Problems() []Problem {
 		{"PerPhoneHour", c.PerPhoneHour},
 		{"PerPhoneDay", c.PerPhoneDay},
 		{"PerIPHour", c.PerIPHour},
+		{"PerIPUnconfirmedHour", c.PerIPUnconfirmedHour},
 		{"PerIdentityDay", c.PerIdentityDay},
 		{"GlobalDay", c.GlobalDay},
 	} {

@@ -18,7 +18,7 @@ func TestDefaultConfig(t *testing.T) {
 	require.Equal(t, 5*time.Minute, c.TTL)
 	require.Equal(t, 5, c.MaxAttempts)
 	require.Equal(t, time.Minute, c.Cooldown)
-	require.Equal(t, [4]int{5, 10, 20, 10}, [4]int{c.PerPhoneHour, c.PerPhoneDay, c.PerIPHour, c.PerIdentityDay})
+	require.Equal(t, [5]int{5, 10, 300, 20, 10}, [5]int{c.PerPhoneHour, c.PerPhoneDay, c.PerIPHour, c.PerIPUnconfirmedHour, c.PerIdentityDay})
 	require.Positive(t, c.GlobalDay)
 }
 

@@ -43,6 +43,13 @@ const (
 	LimitIPHour      = "ip_hour"
 	LimitIdentityDay = "identity_day"
 	LimitGlobalDay   = "global_day"
+	// LimitIPUnconfirmed counts the codes sent to one address whose
+	// person has not entered them yet (a right code gives its send back):
+	// people behind one NAT confirm theirs, an SMS pump never can.
+	LimitIPUnconfirmed = "ip_unconfirmed"
+	// LimitGlobalHour counts every send in the hour, for the challenge's
+	// "above normal" signal; it never refuses.
+	LimitGlobalHour = "global_hour"
 )
 
 // LimitError says which limit refused a send and when to try again.

@@ -67,6 +67,9 @@ type SendRequest struct {
 	// per-phone, per-IP and per-identity counts and gives the global budget
 	// back (no SMS went out). Its error is returned as it is.
 	Eligible func(ctx context.Context) error
+	// Solution is the person's answer to a challenge (the ALTCHA payload),
+	// when a send asked for one (see ChallengeError); empty otherwise.
+	Solution string
 }
 
 // SendResult describes a sent code.
@@ -93,6 +96,9 @@ type Service struct {
 	send  SendFunc
 	now   func() time.Time
 	log   *slog.Logger
+
+	chal    Challenger
+	chalCfg ChallengeConfig
 
 	mu sync.Mutex
 	// budgetLoggedUntil is the end of the budget window this instance last
@@ -140,6 +146,12 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		return SendResult{}, err
 	}
 	log := s.log.With("phone", req.Phone.Masked(), "purpose", req.Purpose, "ip", req.IP)
+	if err := s.gate(ctx, req, ip); err != nil {
+		if ce := (*ChallengeError)(nil); errors.As(err, &ce) {
+			log.Info("otp: send needs a challenge", "signals", ce.Signals, "solution_refused", ce.Failed)
+		}
+		return SendResult{}, err
+	}
 	now := s.now()
 
 	holds, err := s.store.Reserve(ctx, now, s.limits(req.Phone, ip, req.Identity))
@@ -174,6 +186,12 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		MaxAttempts: s.cfg.MaxAttempts,
 		CreatedAt:   now,
 		ExpiresAt:   store.Time(now.Add(s.cfg.TTL)),
+	}
+	for _, h := range holds {
+		if h.Name == LimitIPUnconfirmed {
+			// Entering the code gives this send back (MarkVerified).
+			c.ConfirmKey, c.ConfirmEnds = h.Key, h.WindowEndsAt
+		}
 	}
 
 	if err := s.send(ctx, req.Phone, code, s.cfg.TTL); err != nil {
@@ -333,6 +351,10 @@ func (s *Service) limits(phone Phone, ip, identity string) []Limit {
 		add(LimitIdentityDay, identity, s.cfg.PerIdentityDay, day, false)
 	}
 	add(LimitIPHour, ip, s.cfg.PerIPHour, time.Hour, false)
+	add(LimitIPUnconfirmed, ip, s.cfg.PerIPUnconfirmedHour, time.Hour, false)
+	if s.chal != nil && s.chalCfg.GlobalHour > 0 {
+		add(LimitGlobalHour, "", unlimited, time.Hour, true)
+	}
 	add(LimitGlobalDay, "", s.cfg.GlobalDay, day, true)
 	return ls
 }

@@ -81,3 +81,24 @@ func (p Phone) wellFormed() bool {
 	}
 	return true
 }
+
+// Display is the number as a person expects to see it masked on a page: a
+// mainland number without its country code ("138****8000"), any other with
+// it, apart ("+852 ****5678"). The last four digits stay, so a person can
+// tell their numbers apart; at least four in the middle are hidden.
+func (p Phone) Display() string {
+	num, err := phonenumbers.Parse(string(p), "")
+	if err != nil {
+		return p.Masked()
+	}
+	n := phonenumbers.GetNationalSignificantNumber(num)
+	if len(n) < 6 {
+		return p.Masked()
+	}
+	keep := min(max(len(n)-8, 0), 3)
+	masked := n[:keep] + strings.Repeat("*", len(n)-keep-4) + n[len(n)-4:]
+	if num.GetCountryCode() == 86 {
+		return masked
+	}
+	return fmt.Sprintf("+%d %s", num.GetCountryCode(), masked)
+}

@@ -87,3 +87,16 @@ func TestMasked(t *testing.T) {
 		require.Equal(t, want, phone.Masked(), "%q", phone)
 	}
 }
+
+func TestDisplay(t *testing.T) {
+	for phone, want := range map[Phone]string{
+		"+8613800138000": "138****8000",    // mainland: no country code
+		"+12015550123":   "+1 20****0123",  // ten digits: two kept in front
+		"+447400123456":  "+44 74****3456", // UK mobile
+		"+85251234567":   "+852 ****4567",  // eight digits: only the last four show
+		"+123":           "+****",          // not a number: the log mask
+		"":               "",
+	} {
+		require.Equal(t, want, phone.Display(), "%q", phone)
+	}
+}

@@ -25,18 +25,21 @@ var _ Store = (*SQLStore)(nil)
 // NewSQLStore returns a Store on db.
 func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
 
-const codeColumns = `holder, phone, purpose, issue_id, code_hash, attempts, max_attempts, created_at, expires_at, verified_at`
+const codeColumns = `holder, phone, purpose, issue_id, code_hash, attempts, max_attempts, created_at, expires_at, verified_at, confirm_key, confirm_ends`
 
 // PutCode replaces the row for (holder, phone, purpose) in one statement;
 // both dialects understand REPLACE on the primary key.
 func (s *SQLStore) PutCode(ctx context.Context, c Code) error {
-	var verified any
+	var verified, confirmKey, confirmEnds any
 	if !c.VerifiedAt.IsZero() {
 		verified = store.Time(c.VerifiedAt)
 	}
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`REPLACE INTO otp_codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	if c.ConfirmKey != "" {
+		confirmKey, confirmEnds = c.ConfirmKey, store.Time(c.ConfirmEnds)
+	}
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`REPLACE INTO otp_codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.Holder, string(c.Phone), c.Purpose, c.IssueID, c.Hash, c.Attempts, c.MaxAttempts,
-		store.Time(c.CreatedAt), store.Time(c.ExpiresAt), verified)
+		store.Time(c.CreatedAt), store.Time(c.ExpiresAt), verified, confirmKey, confirmEnds)
 	if err != nil {
 		return fmt.Errorf("otp: store code: %w", err)
 	}
@@ -49,8 +52,10 @@ func (s *SQLStore) GetCode(ctx context.Context, holder string, phone Phone, purp
 		c        Code
 		p        string
 		verified sql.NullTime
+		confirm  sql.NullString
+		ends     sql.NullTime
 	)
-	err := row.Scan(&c.Holder, &p, &c.Purpose, &c.IssueID, &c.Hash, &c.Attempts, &c.MaxAttempts, &c.CreatedAt, &c.ExpiresAt, &verified)
+	err := row.Scan(&c.Holder, &p, &c.Purpose, &c.IssueID, &c.Hash, &c.Attempts, &c.MaxAttempts, &c.CreatedAt, &c.ExpiresAt, &verified, &confirm, &ends)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Code{}, store.ErrNotFound
 	}
@@ -61,6 +66,9 @@ func (s *SQLStore) GetCode(ctx context.Context, holder string, phone Phone, purp
 	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
 	if verified.Valid {
 		c.VerifiedAt = verified.Time.UTC()
+	}
+	if confirm.Valid && ends.Valid {
+		c.ConfirmKey, c.ConfirmEnds = confirm.String, ends.Time.UTC()
 	}
 	return c, nil
 }
@@ -121,7 +129,19 @@ func (s *SQLStore) MarkVerified(ctx context.Context, ref CodeRef, now time.Time)
 		return false, fmt.Errorf("otp: mark verified: %w", err)
 	}
 	n, err := res.RowsAffected()
-	return n == 1, err
+	if err != nil || n != 1 {
+		return false, err
+	}
+	// The code's send is confirmed: give it back to its address's count
+	// of unconfirmed codes, in the same transaction.
+	_, err = s.db.Q(ctx).ExecContext(ctx, s.db.Rebind(`UPDATE otp_send_counters SET used = used - 1
+		WHERE used > 0 AND (counter_key, window_ends_at) IN
+		  (SELECT confirm_key, confirm_ends FROM otp_codes WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL)`),
+		ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID)
+	if err != nil {
+		return false, fmt.Errorf("otp: confirm send: %w", err)
+	}
+	return true, nil
 }
 
 // Reserve upserts each counter and reads it back inside one transaction. The
@@ -184,6 +204,35 @@ func (s *SQLStore) Release(ctx context.Context, holds []Hold) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (s *SQLStore) Counts(ctx context.Context, now time.Time, keys []string) (map[string]Count, error) {
+	out := make(map[string]Count, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	q, args, err := sqlx.In(`SELECT counter_key, used, window_ends_at FROM otp_send_counters WHERE counter_key IN (?) AND window_ends_at > ?`,
+		keys, store.Time(now))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("otp: read counters: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key string
+			c   Count
+		)
+		if err := rows.Scan(&key, &c.Used, &c.WindowEndsAt); err != nil {
+			return nil, fmt.Errorf("otp: read counters: %w", err)
+		}
+		c.WindowEndsAt = c.WindowEndsAt.UTC()
+		out[key] = c
+	}
+	return out, rows.Err()
 }
 
 func (s *SQLStore) Cleanup(ctx context.Context, before time.Time) (int64, error) {

@@ -28,7 +28,8 @@ type Store interface {
 	CountAttempt(ctx context.Context, ref CodeRef, now time.Time) (attempts int, counted bool, err error)
 	// MarkVerified consumes ref. Of several concurrent callers exactly one
 	// gets true; after that the code never verifies again. It also returns
-	// false for a replaced or expired code.
+	// false for a replaced or expired code. The winner also gives back the
+	// code's ConfirmKey counter in its window (as Release does).
 	MarkVerified(ctx context.Context, ref CodeRef, now time.Time) (bool, error)
 
 	// Reserve counts one send against every limit, all or nothing, in one
@@ -42,6 +43,9 @@ type Store interface {
 	// Release gives holds back (the send did not happen): each counter is
 	// decremented unless its window has ended since.
 	Release(ctx context.Context, holds []Hold) error
+	// Counts reads the counters named by keys whose window is still open
+	// at now, without changing them; a key with no open window is absent.
+	Counts(ctx context.Context, now time.Time, keys []string) (map[string]Count, error)
 
 	// Cleanup deletes codes that expired and counters whose window ended
 	// before the given time, and returns how many rows went.
@@ -69,6 +73,16 @@ type Code struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	VerifiedAt  time.Time // zero until verified
+	// ConfirmKey and ConfirmEnds name the counter window of the send that
+	// verifying gives back (LimitIPUnconfirmed); empty when none.
+	ConfirmKey  string
+	ConfirmEnds time.Time
+}
+
+// Count is one counter as Counts reads it.
+type Count struct {
+	Used         int
+	WindowEndsAt time.Time
 }
 
 // Limit is one send limit for Reserve: at most Max sends per Window for one

@@ -69,7 +69,7 @@ func runLimits(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	})
 
 	t.Run("per IP per hour", func(t *testing.T) {
-		e := NewEnv(t, newStore(t), nil)
+		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.PerIPHour, c.PerIPUnconfirmedHour = 20, 0 })
 		for i := range 20 {
 			require.NoError(t, send(e, otp.SendRequest{Phone: Phone(i), IP: "203.0.113.7", Purpose: Purpose, Holder: Holder}))
 		}
@@ -193,7 +193,7 @@ func runLimits(t *testing.T, newStore func(t *testing.T) otp.Store) {
 
 	t.Run("zero disables a limit", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), func(c *otp.Config) {
-			c.Cooldown, c.PerPhoneHour, c.PerPhoneDay, c.PerIPHour, c.GlobalDay = 0, 0, 0, 0, 0
+			c.Cooldown, c.PerPhoneHour, c.PerPhoneDay, c.PerIPHour, c.PerIPUnconfirmedHour, c.GlobalDay = 0, 0, 0, 0, 0, 0
 		})
 		for range 30 {
 			require.NoError(t, send(e, SendReq(Phone(1))))

@@ -162,6 +162,7 @@ func Run(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	t.Run("holders", func(t *testing.T) { runHolders(t, newStore) })
 	t.Run("limits", func(t *testing.T) { runLimits(t, newStore) })
 	t.Run("concurrency", func(t *testing.T) { runConcurrency(t, newStore) })
+	t.Run("unconfirmed", func(t *testing.T) { runUnconfirmed(t, newStore) })
 }
 
 // Wrong returns a code of the same length that differs from code.

@@ -1,0 +1,210 @@
+package otp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"wxcas/challenge"
+	"wxcas/ratelimit"
+)
+
+// The adaptive challenge. Below its thresholds a send is just a send. When
+// the address, the phone or the WeChat person comes near one of its limits,
+// or the whole service sends more than normal in the hour, a send first
+// needs a solved proof-of-work challenge (ALTCHA, see package challenge):
+// cheap for one person, costly for whoever sends hundreds. The hard limits
+// stay behind it as a last resort, the per-address one set high enough for a
+// campus behind one NAT; what stops an SMS pump from one address is the
+// count of its codes nobody entered (LimitIPUnconfirmed), which people who
+// receive their codes keep low.
+
+// ChallengeConfig sets when a send needs a challenge; a threshold of 0 never
+// asks. A count is the sends already made in the limit's current window.
+type ChallengeConfig struct {
+	IPHour        int // sends from the address this hour
+	IPUnconfirmed int // codes from the address not entered yet
+	PhoneHour     int // sends to the phone this hour
+	IdentityDay   int // sends for the WeChat person today
+	GlobalHour    int // sends by the whole service this hour ("normal" is below)
+	// Difficulty is the ALTCHA maxnumber when one signal is up; it doubles
+	// with each further signal, up to 8 times.
+	Difficulty int64
+	TTL        time.Duration // how long a challenge can be solved
+}
+
+// DefaultChallengeConfig: a challenge from the 11th code an hour from one
+// address, the 3rd unconfirmed one, the 3rd to one phone in an hour, the 4th
+// for one person in a day, or when the service sends over 200 an hour
+// (5000 a day is about 200 an hour). 50,000 hashes is a fraction of a second
+// on a phone's browser.
+func DefaultChallengeConfig() ChallengeConfig {
+	return ChallengeConfig{IPHour: 10, IPUnconfirmed: 2, PhoneHour: 2, IdentityDay: 3, GlobalHour: 200,
+		Difficulty: 50_000, TTL: 10 * time.Minute}
+}
+
+// Challenger issues and redeems challenges (challenge.Service).
+type Challenger interface {
+	Issue(ctx context.Context, holder string, difficulty int64, ttl time.Duration) (challenge.Challenge, error)
+	Redeem(ctx context.Context, holder, payload string) error
+}
+
+// ErrChallengeRequired: this send needs a solved challenge first. The error
+// is a *ChallengeError carrying a new one.
+var ErrChallengeRequired = errors.New("challenge required")
+
+// ChallengeError asks for the challenge to be solved and the send repeated
+// with the solution. Failed says a solution was given and refused (wrong,
+// expired or used); the challenge is a new one either way.
+type ChallengeError struct {
+	Challenge challenge.Challenge
+	Failed    bool
+	Signals   []string // the limits near their end, for the log
+}
+
+func (e *ChallengeError) Error() string {
+	if e.Failed {
+		return fmt.Sprintf("challenge solution refused; new challenge (signals %v)", e.Signals)
+	}
+	return fmt.Sprintf("challenge required (signals %v)", e.Signals)
+}
+
+func (e *ChallengeError) Unwrap() error { return ErrChallengeRequired }
+
+// UseChallenges turns the adaptive challenge on (before the Service is
+// used).
+func (s *Service) UseChallenges(c Challenger, cfg ChallengeConfig) { s.chal, s.chalCfg = c, cfg }
+
+// Waits says how long until a login can get a code: Phone for the number it
+// has (cooldown and every other limit), NewNumber for any other number (the
+// limits that do not depend on the number).
+type Waits struct{ Phone, NewNumber time.Duration }
+
+// WaitFor reads the counters a send would use, without counting anything.
+// The code page shows it, so its countdown is the server's real answer.
+func (s *Service) WaitFor(ctx context.Context, phone Phone, clientIP, identity string) (Waits, error) {
+	ip, err := ratelimit.IPSubject(clientIP)
+	if err != nil {
+		return Waits{}, err
+	}
+	now := s.now()
+	limits := s.limits(phone, ip, identity)
+	counts, err := s.store.Counts(ctx, now, keysOf(limits))
+	if err != nil {
+		return Waits{}, err
+	}
+	var w Waits
+	for _, l := range limits {
+		c, ok := counts[l.Key]
+		if !ok || c.Used < l.Max {
+			continue
+		}
+		wait := c.WindowEndsAt.Sub(now)
+		w.Phone = max(w.Phone, wait)
+		if !phoneLimit(l.Name) {
+			w.NewNumber = max(w.NewNumber, wait)
+		}
+	}
+	return w, nil
+}
+
+func phoneLimit(name string) bool {
+	return name == LimitCooldown || name == LimitPhoneHour || name == LimitPhoneDay
+}
+
+// ChallengeFor returns a challenge when a send for req would need one now,
+// so a page can offer it before the person presses "send"; nil when none is
+// needed or challenges are off. An empty req.Phone leaves out the phone's
+// counters (the number is not typed yet).
+func (s *Service) ChallengeFor(ctx context.Context, req SendRequest) (*challenge.Challenge, error) {
+	if s.chal == nil {
+		return nil, nil
+	}
+	ip, err := ratelimit.IPSubject(req.IP)
+	if err != nil {
+		return nil, err
+	}
+	signals, err := s.signals(ctx, req.Phone, ip, req.Identity)
+	if err != nil || len(signals) == 0 {
+		return nil, err
+	}
+	c, err := s.chal.Issue(ctx, s.HolderKey(req.Holder), s.difficulty(signals), s.chalCfg.TTL)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// gate is the challenge check of a send: nil when none is needed or the
+// solution is good (and now used up), else a *ChallengeError.
+func (s *Service) gate(ctx context.Context, req SendRequest, ip string) error {
+	if s.chal == nil {
+		return nil
+	}
+	signals, err := s.signals(ctx, req.Phone, ip, req.Identity)
+	if err != nil || len(signals) == 0 {
+		return err
+	}
+	holder := s.HolderKey(req.Holder)
+	failed := false
+	if req.Solution != "" {
+		err := s.chal.Redeem(ctx, holder, req.Solution)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, challenge.ErrInvalid) && !errors.Is(err, challenge.ErrExpired) && !errors.Is(err, challenge.ErrUsed) {
+			return err
+		}
+		failed = true
+	}
+	c, err := s.chal.Issue(ctx, holder, s.difficulty(signals), s.chalCfg.TTL)
+	if err != nil {
+		return err
+	}
+	return &ChallengeError{Challenge: c, Failed: failed, Signals: signals}
+}
+
+// signals names the thresholds a send would be at or over.
+func (s *Service) signals(ctx context.Context, phone Phone, ip, identity string) ([]string, error) {
+	cfg := s.chalCfg
+	thresholds := map[string]int{
+		LimitIPHour: cfg.IPHour, LimitIPUnconfirmed: cfg.IPUnconfirmed, LimitPhoneHour: cfg.PhoneHour,
+		LimitIdentityDay: cfg.IdentityDay, LimitGlobalHour: cfg.GlobalHour,
+	}
+	var watched []Limit
+	for _, l := range s.limits(phone, ip, identity) {
+		if thresholds[l.Name] > 0 && (phone != "" || !phoneLimit(l.Name)) {
+			watched = append(watched, l)
+		}
+	}
+	counts, err := s.store.Counts(ctx, s.now(), keysOf(watched))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range watched {
+		if counts[l.Key].Used >= thresholds[l.Name] {
+			out = append(out, l.Name)
+		}
+	}
+	return out, nil
+}
+
+// difficulty doubles with each signal past the first, up to 8 times.
+func (s *Service) difficulty(signals []string) int64 {
+	d := max(s.chalCfg.Difficulty, 1)
+	return d << min(len(signals)-1, 3)
+}
+
+func keysOf(limits []Limit) []string {
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = l.Key
+	}
+	return keys
+}
+
+// unlimited is the Max of a counter that only counts (LimitGlobalHour).
+const unlimited = math.MaxInt32
