@@ -23,6 +23,7 @@ const (
 	OIDCLogout    = "wxcas/oidc/logout/v1"
 	GateAuth      = "wxcas/gate/auth/v1" // the account page's and admin console's cookies (web.CASGate)
 	GateCrypt     = "wxcas/gate/crypt/v1"
+	Challenge     = "wxcas/challenge/hmac/v1"
 	SandboxSecret = "sandbox_secret_key" // wxcas_meta name of the generated sandbox master key
 )
 

@@ -5,5 +5,5 @@ import "embed"
 
 // FS holds the static assets.
 //
-//go:embed *.css *.js
+//go:embed *.css *.js altcha
 var FS embed.FS
