@@ -275,7 +275,8 @@ func newAppWithClock(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	if a.masterKey, err = masterKey(ctx, cfg, db, a.now); err != nil {
 		return fail(err)
 	}
-	pages, err := web.NewPages(web.Overlay(cfg.Login.TemplatesDir, templates.FS), cfg.Sandbox.Enabled, web.BasePath(cfg.Server.PublicURL))
+	pages, err := web.NewPages(web.Overlay(cfg.Login.TemplatesDir, templates.FS), cfg.Sandbox.Enabled, web.BasePath(cfg.Server.PublicURL),
+		web.Help(web.HelpLine{ZH: cfg.Help.Text, EN: cfg.Help.TextEN, URL: cfg.Help.URL}), web.PhoneRegion(cfg.OTP.DefaultRegion))
 	if err != nil {
 		return fail(err)
 	}

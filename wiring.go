@@ -18,6 +18,7 @@ import (
 	"wxcas/binding"
 	"wxcas/binding/sqldir"
 	"wxcas/cas"
+	"wxcas/challenge"
 	"wxcas/config"
 	"wxcas/finish"
 	"wxcas/journey"
@@ -350,6 +351,14 @@ func (a *app) wireOTP() error {
 	a.otp = svc
 	a.metrics.WatchSMSBudget(svc)
 	a.every("otp cleanup", func(ctx context.Context) (int64, error) { return svc.Cleanup(ctx) })
+	if a.cfg.OTP.Challenge.Enabled {
+		chal, err := challenge.New(keys.Derive(a.masterKey, keys.Challenge), challenge.SQLStore{DB: a.db}, a.now)
+		if err != nil {
+			return fmt.Errorf("otp challenge: %w", err)
+		}
+		svc.UseChallenges(chal, a.cfg.OTP.Challenge.ChallengeConfig())
+		a.every("challenge cleanup", chal.Cleanup)
+	}
 	return nil
 }
 

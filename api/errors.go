@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"wxcas/challenge"
 	"wxcas/i18n"
 	"wxcas/journey"
 	"wxcas/logx"
@@ -100,6 +101,7 @@ type apiError struct {
 	detail       string // technical, English; only for invalid_request
 	retryAfter   time.Duration
 	attemptsLeft *int
+	challenge    *challenge.Challenge // challenge_required, challenge_failed
 	cause        error
 }
 
@@ -130,7 +132,7 @@ func asAPIError(err error) *apiError {
 		return ae
 	}
 	if je := journey.AsError(err); je != nil {
-		return &apiError{code: apiCode(je.Code), retryAfter: je.RetryAfter, attemptsLeft: je.AttemptsLeft, cause: err}
+		return &apiError{code: apiCode(je.Code), retryAfter: je.RetryAfter, attemptsLeft: je.AttemptsLeft, challenge: je.Challenge, cause: err}
 	}
 	if store.IsUnavailable(err) {
 		// The database is unreachable for a moment: the app can tell this
@@ -152,6 +154,9 @@ type errorInfo struct {
 	RequestID         string `json:"request_id,omitempty"`
 	AttemptsLeft      *int   `json:"attempts_left,omitempty"`
 	RetryAfterSeconds int    `json:"retry_after_seconds,omitempty"`
+	// Challenge is the proof-of-work challenge to solve (ALTCHA, SHA-256)
+	// before sending again with its solution as "altcha".
+	Challenge *challenge.Challenge `json:"challenge,omitempty"`
 }
 
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -161,9 +166,13 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if status == 0 {
 		status = statusOf(ae.code)
 	}
+	left := ae.attemptsLeft
+	if ae.code != string(journey.CodeWrongCode) {
+		left = nil // "0 left" after "the code no longer works" only repeats it
+	}
 	info := errorInfo{
-		Code: ae.code, Message: i18n.T(i18n.Pick(r), ae.code), Detail: ae.detail,
-		RequestID: logx.RequestID(ctx), AttemptsLeft: ae.attemptsLeft,
+		Code: ae.code, Message: i18n.Refusal(i18n.Pick(r), ae.code, ae.retryAfter, left), Detail: ae.detail,
+		RequestID: logx.RequestID(ctx), AttemptsLeft: ae.attemptsLeft, Challenge: ae.challenge,
 	}
 	if ae.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(seconds(ae.retryAfter)))

@@ -35,6 +35,9 @@ type LoginRequest struct {
 type SMSSendRequest struct {
 	BindToken string `json:"bind_token"`
 	Phone     string `json:"phone"`
+	// Altcha is the solution of the challenge a challenge_required or
+	// challenge_failed answer carried (the ALTCHA payload, base64).
+	Altcha string `json:"altcha,omitempty"`
 }
 
 // SMSVerifyRequest is POST /bind/sms/verify.
@@ -193,7 +196,7 @@ func (h *Handler) handleSMSSend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := h.engine.Handle(ctx, next.journeyID, journey.PhoneEntered{Number: req.Phone}, from)
+	a, err := h.engine.Handle(ctx, next.journeyID, journey.PhoneEntered{Number: req.Phone, Solution: req.Altcha}, from)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type Config struct {
 	Cleanup   Cleanup       `yaml:"cleanup"`
 	Account   Account       `yaml:"account"`
 	Admin     Admin         `yaml:"admin"`
+	Help      Help          `yaml:"help"`
 
 	// fromEnv holds the key paths whose values came from ${VAR} expansion.
 	fromEnv map[string]bool

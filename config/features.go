@@ -103,15 +103,48 @@ type OTP struct {
 	PerPhoneHour   int           `yaml:"per_phone_hour"`
 	PerPhoneDay    int           `yaml:"per_phone_day"`
 	PerIPHour      int           `yaml:"per_ip_hour"`
-	PerIdentityDay int           `yaml:"per_identity_day"`
-	GlobalDay      int           `yaml:"global_day"`
+	// PerIPUnconfirmedHour: codes from one address not entered yet.
+	PerIPUnconfirmedHour int `yaml:"per_ip_unconfirmed_hour"`
+	PerIdentityDay       int `yaml:"per_identity_day"`
+	GlobalDay            int `yaml:"global_day"`
 	// DefaultRegion parses numbers written without a country code.
 	DefaultRegion string `yaml:"default_region"`
+	// Challenge: when a send first needs a proof-of-work challenge.
+	Challenge Challenge `yaml:"challenge"`
+}
+
+// Challenge is otp.challenge (see otp.ChallengeConfig and docs/challenge.md).
+type Challenge struct {
+	Enabled       bool          `yaml:"enabled"`
+	IPHour        int           `yaml:"ip_hour"`
+	IPUnconfirmed int           `yaml:"ip_unconfirmed"`
+	PhoneHour     int           `yaml:"phone_hour"`
+	IdentityDay   int           `yaml:"identity_day"`
+	GlobalHour    int           `yaml:"global_hour"`
+	Difficulty    int64         `yaml:"difficulty"`
+	TTL           time.Duration `yaml:"ttl"`
+}
+
+// ChallengeConfig converts the section for the otp package.
+func (c Challenge) ChallengeConfig() otp.ChallengeConfig {
+	return otp.ChallengeConfig{IPHour: c.IPHour, IPUnconfirmed: c.IPUnconfirmed, PhoneHour: c.PhoneHour,
+		IdentityDay: c.IdentityDay, GlobalHour: c.GlobalHour, Difficulty: c.Difficulty, TTL: c.TTL}
+}
+
+// Help is the organisation's help line at the foot of every page.
+type Help struct {
+	Text   string `yaml:"text"`    // Chinese (and the fallback)
+	TextEN string `yaml:"text_en"` // English
+	URL    string `yaml:"url"`     // a page with more help (https)
 }
 
 func defaultOTP() OTP {
 	d := otp.DefaultConfig()
+	ch := otp.DefaultChallengeConfig()
 	return OTP{
+		PerIPUnconfirmedHour: d.PerIPUnconfirmedHour,
+		Challenge: Challenge{Enabled: true, IPHour: ch.IPHour, IPUnconfirmed: ch.IPUnconfirmed, PhoneHour: ch.PhoneHour,
+			IdentityDay: ch.IdentityDay, GlobalHour: ch.GlobalHour, Difficulty: ch.Difficulty, TTL: ch.TTL},
 		Digits: d.Digits, TTL: d.TTL, MaxAttempts: d.MaxAttempts, ResendCooldown: d.Cooldown,
 		PerPhoneHour: d.PerPhoneHour, PerPhoneDay: d.PerPhoneDay, PerIPHour: d.PerIPHour,
 		PerIdentityDay: d.PerIdentityDay, GlobalDay: d.GlobalDay, DefaultRegion: "CN",
@@ -123,7 +156,8 @@ func (o OTP) OTPConfig(key []byte) otp.Config {
 	return otp.Config{
 		Digits: o.Digits, TTL: o.TTL, MaxAttempts: o.MaxAttempts, Cooldown: o.ResendCooldown,
 		PerPhoneHour: o.PerPhoneHour, PerPhoneDay: o.PerPhoneDay, PerIPHour: o.PerIPHour,
-		PerIdentityDay: o.PerIdentityDay, GlobalDay: o.GlobalDay, Key: key,
+		PerIPUnconfirmedHour: o.PerIPUnconfirmedHour,
+		PerIdentityDay:       o.PerIdentityDay, GlobalDay: o.GlobalDay, Key: key,
 	}
 }
 
@@ -134,7 +168,8 @@ func (o OTP) OTPConfig(key []byte) otp.Config {
 var otpKeys = map[string]string{
 	"Digits": "otp.digits", "TTL": "otp.ttl", "MaxAttempts": "otp.max_attempts", "Cooldown": "otp.resend_cooldown",
 	"PerPhoneHour": "otp.per_phone_hour", "PerPhoneDay": "otp.per_phone_day", "PerIPHour": "otp.per_ip_hour",
-	"PerIdentityDay": "otp.per_identity_day", "GlobalDay": "otp.global_day",
+	"PerIPUnconfirmedHour": "otp.per_ip_unconfirmed_hour",
+	"PerIdentityDay":       "otp.per_identity_day", "GlobalDay": "otp.global_day",
 }
 
 func otpKey(field string) string {
@@ -213,6 +248,17 @@ func (c *Config) validateFeatures() Problems {
 		p = append(p, otpKey(problem.Field)+": "+problem.Message)
 	}
 	add(len(c.OTP.DefaultRegion) != 2, "otp.default_region: %q must be a two-letter region code such as CN", c.OTP.DefaultRegion)
+	if ch := c.OTP.Challenge; ch.Enabled {
+		add(ch.IPHour < 0 || ch.IPUnconfirmed < 0 || ch.PhoneHour < 0 || ch.IdentityDay < 0 || ch.GlobalHour < 0,
+			"otp.challenge: thresholds must not be negative (0 never asks)")
+		add(ch.Difficulty < 1000 || ch.Difficulty > 1_000_000,
+			"otp.challenge.difficulty: %d must be between 1000 and 1000000 (it doubles up to 8 times under pressure)", ch.Difficulty)
+		add(ch.TTL < time.Minute || ch.TTL > time.Hour, "otp.challenge.ttl: %s must be between 1m and 1h", ch.TTL)
+	}
+	if h := c.Help; h.URL != "" {
+		u, err := url.Parse(h.URL)
+		add(err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "", "help.url: %q must be an absolute http(s) URL", h.URL)
+	}
 	return p
 }
 

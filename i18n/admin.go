@@ -8,7 +8,7 @@ func init() {
 	add(map[string]string{
 		"admin_title":             "管理控制台",
 		"admin_forbidden_title":   "无权访问",
-		"admin_forbidden":         "您登录的账号无权使用管理控制台。如需开通，请联系系统管理员。当前账号：",
+		"admin_forbidden":         "你登录的账号无权使用管理控制台。如需开通，请联系系统管理员。当前账号：",
 		"admin_forbidden_logout":  "如需换用其他账号，请先退出登录。",
 		"admin_signed_in_as":      "当前管理员",
 		"admin_logout":            "退出登录",

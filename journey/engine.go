@@ -159,8 +159,10 @@ type (
 		Finish                 bool
 	}
 	// PhoneEntered: the number as typed.
-	PhoneEntered struct{ Number string }
-	Resend       struct{}
+	// PhoneEntered and Resend carry the answer to a challenge the last send
+	// asked for (otp.SendRequest.Solution), if any.
+	PhoneEntered struct{ Number, Solution string }
+	Resend       struct{ Solution string }
 	ChangeNumber struct{}
 	// CodeEntered: the SMS code as typed.
 	CodeEntered struct{ Code string }
@@ -375,9 +377,9 @@ func (e *Engine) handle(ctx context.Context, j *Journey, ev Event, from From) (A
 		if err != nil {
 			return Answer{}, fail(CodeInvalidPhone, err)
 		}
-		return e.send(ctx, j, phone, from)
+		return e.send(ctx, j, phone, ev.Solution, from)
 	case Resend:
-		return e.send(ctx, j, otp.Phone(j.Phone), from)
+		return e.send(ctx, j, otp.Phone(j.Phone), ev.Solution, from)
 	case ChangeNumber:
 		j, err := e.update(ctx, j, from, ev.Kind(), func(j *Journey) { j.Phone = "" }, PhoneRequested)
 		if err == nil {
@@ -675,8 +677,19 @@ func (e *Engine) awaitFirstCallback(ctx context.Context, j *Journey, ev WeChatCo
 	return Answer{}, fail(CodeStateInvalid, errors.New("state replayed"))
 }
 
-func (e *Engine) send(ctx context.Context, j *Journey, phone otp.Phone, from From) (Answer, error) {
-	res, err := e.d.Login.SendCode(ctx, identity(j), phone, from.ClientIP)
+// SendState reads, without counting anything, how long until j can get a
+// code and whether its next send needs a challenge. Only a journey at the
+// phone or code step has an answer; any other gets the zero SendState.
+func (e *Engine) SendState(ctx context.Context, j *Journey, from From) (SendState, error) {
+	if j.State != PhoneRequested && j.State != CodeSent {
+		return SendState{}, nil
+	}
+	w, c, err := e.d.Login.SendState(ctx, identity(j), otp.Phone(j.Phone), from.ClientIP)
+	return SendState{Waits: w, Challenge: c}, err
+}
+
+func (e *Engine) send(ctx context.Context, j *Journey, phone otp.Phone, solution string, from From) (Answer, error) {
+	res, err := e.d.Login.SendCode(ctx, identity(j), phone, from.ClientIP, solution)
 	if err != nil {
 		return Answer{}, outcomeOf(err)
 	}

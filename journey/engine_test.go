@@ -333,7 +333,7 @@ func (e *env) bindNew(t testing.TB, acct binding.Account, p otp.Phone) binding.U
 // sendCode sends the journey's holder a code to j.Phone and returns it.
 func (e *env) sendCode(t testing.TB, j *Journey, from From) string {
 	t.Helper()
-	_, err := e.login.SendCode(context.Background(), identity(j), otp.Phone(j.Phone), from.ClientIP)
+	_, err := e.login.SendCode(context.Background(), identity(j), otp.Phone(j.Phone), from.ClientIP, "")
 	require.NoError(t, err)
 	code := e.codes.Outbox.Last(otp.Phone(j.Phone))
 	require.NotEmpty(t, code)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"wxcas/binding"
+	"wxcas/challenge"
+	"wxcas/otp"
 )
 
 // State is where a journey stands.
@@ -187,6 +189,18 @@ type Journeys interface {
 	// StateElsewhere ends a journey whose WeChat state another browser
 	// presented (see Engine.StateElsewhere).
 	StateElsewhere(ctx context.Context, id, stateHash string, from From) (bool, error)
+	// SendState says how long until j can get a code and whether the next
+	// send needs a challenge (see Engine.SendState).
+	SendState(ctx context.Context, j *Journey, from From) (SendState, error)
+}
+
+// SendState is what the phone and code pages show before a send.
+type SendState struct {
+	// Waits: until the journey's phone (none yet: zero) or another number
+	// can get a code; the code page counts them down.
+	Waits otp.Waits
+	// Challenge, when set, must be solved with the next send.
+	Challenge *challenge.Challenge
 }
 
 var _ Journeys = (*Engine)(nil)

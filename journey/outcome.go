@@ -8,6 +8,7 @@ import (
 
 	"wxcas/audit"
 	"wxcas/binding"
+	"wxcas/challenge"
 	"wxcas/login"
 	"wxcas/otp"
 	"wxcas/wechat"
@@ -50,6 +51,10 @@ const (
 	CodeWrongCode          Code = "wrong_code"
 	CodeCodeExpired        Code = "code_expired"
 	CodeTooManyAttempts    Code = "too_many_attempts"
+	// The adaptive challenge: solve it and send again (the error carries
+	// it); challenge_failed: the solution given was refused.
+	CodeChallengeRequired Code = "challenge_required"
+	CodeChallengeFailed   Code = "challenge_failed"
 	// The binding.
 	CodeUnknownPhone       Code = "unknown_phone"
 	CodeUserBoundElsewhere Code = "user_bound_elsewhere"
@@ -88,6 +93,8 @@ var outcomes = map[Code]outcome{
 	CodeWrongCode:           {http.StatusBadRequest, audit.WrongCode},
 	CodeCodeExpired:         {http.StatusBadRequest, "code_expired"},
 	CodeTooManyAttempts:     {http.StatusBadRequest, "too_many_attempts"},
+	CodeChallengeRequired:   {http.StatusForbidden, ""},
+	CodeChallengeFailed:     {http.StatusForbidden, "challenge_failed"},
 	CodeUnknownPhone:        {http.StatusForbidden, audit.UnknownPhone},
 	CodeUserBoundElsewhere:  {http.StatusConflict, audit.UserBound},
 	CodeAlreadyBound:        {http.StatusConflict, "already_bound"},
@@ -121,6 +128,9 @@ type Error struct {
 	AttemptsLeft *int
 	// RetryAfter is set for CodeRateLimited and CodeSMSBudgetExhausted.
 	RetryAfter time.Duration
+	// Challenge is set for CodeChallengeRequired and CodeChallengeFailed:
+	// the one to solve before sending again.
+	Challenge *challenge.Challenge
 	// Cause is for the log only.
 	Cause error
 }
@@ -154,7 +164,14 @@ func outcomeOf(err error) error {
 	}
 	var le *otp.LimitError
 	var me *otp.MismatchError
+	var ce *otp.ChallengeError
 	switch {
+	case errors.As(err, &ce):
+		code := CodeChallengeRequired
+		if ce.Failed {
+			code = CodeChallengeFailed
+		}
+		return &Error{Code: code, Challenge: &ce.Challenge, Cause: err}
 	case errors.As(err, &le):
 		code := CodeRateLimited
 		if errors.Is(err, otp.ErrBudgetExhausted) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"wxcas/binding"
+	"wxcas/challenge"
 	"wxcas/otp"
 )
 
@@ -143,8 +144,8 @@ type userSeer interface {
 // SendCode sends a binding code to phone for the login id.Holder, counted
 // against the phone, the client IP and the WeChat person. Under the refuse
 // policy an unknown number gets ErrUnknownPhone and no SMS.
-func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, clientIP string) (otp.SendResult, error) {
-	req := otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind, Holder: id.Holder}
+func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, clientIP, solution string) (otp.SendResult, error) {
+	req := otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind, Holder: id.Holder, Solution: solution}
 	if s.cfg.OnUnknownPhone == UnknownPhoneRefuse {
 		// Refuse before spending an SMS on a number that cannot bind, but
 		// only once the send is counted: the answer tells whether the
@@ -159,6 +160,22 @@ func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, cl
 		}
 	}
 	return s.otp.Send(ctx, req)
+}
+
+// SendState is what a page needs before a send: how long until a code can
+// go to phone (or to any other number), and a challenge when the next send
+// would need one (nil: none). An empty phone: the number is not typed yet.
+func (s *Service) SendState(ctx context.Context, id Identity, phone otp.Phone, clientIP string) (otp.Waits, *challenge.Challenge, error) {
+	req := otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind, Holder: id.Holder}
+	var w otp.Waits
+	if phone != "" {
+		var err error
+		if w, err = s.otp.WaitFor(ctx, phone, clientIP, id.Key()); err != nil {
+			return w, nil, err
+		}
+	}
+	c, err := s.otp.ChallengeFor(ctx, req)
+	return w, c, err
 }
 
 // Bind checks the code sent to phone in the login id.Holder and binds the

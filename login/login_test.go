@@ -41,7 +41,7 @@ func newEnvWith(t *testing.T, db *store.DB, cfg login.Config, tune func(*otp.Con
 
 func (e *env) sendAndBind(t *testing.T, id login.Identity, phone otp.Phone) (binding.User, error) {
 	t.Helper()
-	_, err := e.svc.SendCode(context.Background(), id, phone, "192.0.2.7")
+	_, err := e.svc.SendCode(context.Background(), id, phone, "192.0.2.7", "")
 	require.NoError(t, err)
 	return e.svc.Bind(context.Background(), id, phone, e.codes.Outbox.Last(phone))
 }
@@ -79,7 +79,7 @@ func TestLogin(t *testing.T) {
 
 		t.Run("unknown phone refused by policy, before any SMS", func(t *testing.T) {
 			e := newEnv(t, db, login.Config{OnUnknownPhone: login.UnknownPhoneRefuse, OnUserBound: login.UserBoundRefuse})
-			_, err := e.svc.SendCode(ctx, ident("wxweb", "o-carol", ""), otptest.Phone(3), "192.0.2.7")
+			_, err := e.svc.SendCode(ctx, ident("wxweb", "o-carol", ""), otptest.Phone(3), "192.0.2.7", "")
 			require.ErrorIs(t, err, login.ErrUnknownPhone)
 			require.Zero(t, e.codes.Outbox.Count(otptest.Phone(3)), "no SMS is spent")
 		})
@@ -97,12 +97,12 @@ func TestLogin(t *testing.T) {
 			for i := range 3 {
 				phone := otptest.Phone(101 + i)
 				asked = append(asked, phone)
-				_, err := e.svc.SendCode(ctx, ident("wxweb", fmt.Sprintf("o-probe%d", i), ""), phone, "198.51.100.1")
+				_, err := e.svc.SendCode(ctx, ident("wxweb", fmt.Sprintf("o-probe%d", i), ""), phone, "198.51.100.1", "")
 				require.ErrorIs(t, err, login.ErrUnknownPhone)
 			}
-			_, err = e.svc.SendCode(ctx, ident("wxweb", "o-probe3", ""), otptest.Phone(104), "198.51.100.1")
+			_, err = e.svc.SendCode(ctx, ident("wxweb", "o-probe3", ""), otptest.Phone(104), "198.51.100.1", "")
 			require.ErrorIs(t, err, otp.ErrRateLimited, "the address used up its allowance")
-			_, err = e.svc.SendCode(ctx, ident("wxweb", "o-probe4", ""), known, "198.51.100.1")
+			_, err = e.svc.SendCode(ctx, ident("wxweb", "o-probe4", ""), known, "198.51.100.1", "")
 			require.ErrorIs(t, err, otp.ErrRateLimited, "a known number gets the same answer: nothing to tell them apart")
 
 			// One WeChat person, a new address for each number.
@@ -110,10 +110,10 @@ func TestLogin(t *testing.T) {
 			for i := range 3 {
 				phone := otptest.Phone(110 + i)
 				asked = append(asked, phone)
-				_, err := e.svc.SendCode(ctx, prober, phone, fmt.Sprintf("198.51.100.%d", 10+i))
+				_, err := e.svc.SendCode(ctx, prober, phone, fmt.Sprintf("198.51.100.%d", 10+i), "")
 				require.ErrorIs(t, err, login.ErrUnknownPhone)
 			}
-			_, err = e.svc.SendCode(ctx, prober, otptest.Phone(113), "198.51.100.13")
+			_, err = e.svc.SendCode(ctx, prober, otptest.Phone(113), "198.51.100.13", "")
 			require.ErrorIs(t, err, otp.ErrRateLimited, "the person used up their allowance")
 
 			for _, phone := range asked {
@@ -122,7 +122,7 @@ func TestLogin(t *testing.T) {
 			// A known number, from an address and person with allowance left,
 			// gets its code and binds.
 			id := ident("wxweb", "o-owner", "u-owner")
-			_, err = e.svc.SendCode(ctx, id, known, "198.51.100.20")
+			_, err = e.svc.SendCode(ctx, id, known, "198.51.100.20", "")
 			require.NoError(t, err)
 			u, err := e.svc.Bind(ctx, id, known, e.codes.Outbox.Last(known))
 			require.NoError(t, err)
@@ -149,7 +149,7 @@ func TestLogin(t *testing.T) {
 		t.Run("wrong code binds nothing", func(t *testing.T) {
 			e := newEnv(t, db, login.DefaultConfig())
 			id := ident("wxweb", "o-erin", "u-erin")
-			_, err := e.svc.SendCode(ctx, id, otptest.Phone(5), "192.0.2.7")
+			_, err := e.svc.SendCode(ctx, id, otptest.Phone(5), "192.0.2.7", "")
 			require.NoError(t, err)
 			_, err = e.svc.Bind(ctx, id, otptest.Phone(5), otptest.Wrong(e.codes.Outbox.Last(otptest.Phone(5))))
 			require.ErrorIs(t, err, otp.ErrMismatch)
@@ -165,7 +165,7 @@ func TestLogin(t *testing.T) {
 			e := newEnv(t, db, login.DefaultConfig())
 			phone := otptest.Phone(8)
 			victim, attacker := ident("wxweb", "o-victim", "u-victim"), ident("wxweb", "o-attacker", "u-attacker")
-			_, err := e.svc.SendCode(ctx, victim, phone, "192.0.2.7")
+			_, err := e.svc.SendCode(ctx, victim, phone, "192.0.2.7", "")
 			require.NoError(t, err)
 			code := e.codes.Outbox.Last(phone)
 
@@ -193,7 +193,7 @@ func TestLogin(t *testing.T) {
 			e := newEnv(t, db, login.DefaultConfig())
 			id := ident("wxweb", "o-nobody", "")
 			id.Holder = ""
-			_, err := e.svc.SendCode(ctx, id, otptest.Phone(9), "192.0.2.7")
+			_, err := e.svc.SendCode(ctx, id, otptest.Phone(9), "192.0.2.7", "")
 			require.Error(t, err)
 			require.Zero(t, e.codes.Outbox.Count(otptest.Phone(9)))
 		})
@@ -212,7 +212,7 @@ func TestLogin(t *testing.T) {
 			ids := []login.Identity{ident("wxweb", "o-g1", "u-g1"), ident("wxweb", "o-g2", "u-g2")}
 			codes := make([]string, len(ids))
 			for i, id := range ids {
-				_, err := e.svc.SendCode(ctx, id, phone, "192.0.2.7")
+				_, err := e.svc.SendCode(ctx, id, phone, "192.0.2.7", "")
 				require.NoError(t, err)
 				codes[i] = e.codes.Outbox.Last(phone)
 			}

@@ -175,7 +175,7 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 	lang := i18n.Pick(r)
 	d.CSRF = s.CSRF
 	d.Bound = prof.Bound()
-	d.MaskedPhone = otp.Phone(prof.User.Phone).Masked()
+	d.MaskedPhone = otp.Phone(prof.User.Phone).Display()
 	d.PhoneManaged = !h.Accounts.PhonesEditable()
 	if d.Bound {
 		d.BoundAt = localTime(prof.Binding.BoundAt)
@@ -252,7 +252,7 @@ func (h *AccountPages) sendCode(c echo.Context) error {
 		return h.refused(c, s, p, d, err)
 	}
 	if step == stepPhone || step == stepPhoneCode {
-		d.Step, d.NewPhone, d.MaskedTarget = stepPhoneCode, to.String(), to.Masked()
+		d.Step, d.NewPhone, d.MaskedTarget = stepPhoneCode, to.String(), to.Display()
 	}
 	d.ResendAfter, d.CodeSent = int(res.ResendAfter.Seconds()), true
 	return h.show(c, s, p, d, http.StatusOK)
@@ -267,15 +267,15 @@ func (h *AccountPages) refused(c echo.Context, s GateSession, p account.Person, 
 	if !ok {
 		return h.failed(c, err)
 	}
-	lang := i18n.Pick(c.Request())
 	d.ErrorKey = o.Code
-	switch {
-	case o.RetryAfter > 0:
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(o.RetryAfter.Seconds())))
-		d.ErrorDetail = fmt.Sprintf(i18n.T(lang, "err_retry_in"), o.RetryAfter.Round(time.Second))
-	case o.AttemptsLeft != nil && o.Code == "wrong_code":
-		d.ErrorDetail = fmt.Sprintf(i18n.T(lang, "err_attempts_left"), *o.AttemptsLeft)
+	if o.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", fmt.Sprint(seconds(o.RetryAfter)))
 	}
+	left := o.AttemptsLeft
+	if o.Code != "wrong_code" {
+		left = nil
+	}
+	d.ErrorDetail = i18n.RefusalDetail(i18n.Pick(c.Request()), o.RetryAfter, left)
 	return h.show(c, s, p, d, o.Status)
 }
 
@@ -331,7 +331,7 @@ func (h *AccountPages) changePhone(c echo.Context) error {
 		d.Step, d.ErrorKey = stepPhone, "invalid_phone"
 		return h.show(c, s, p, d, http.StatusBadRequest)
 	}
-	d.MaskedTarget = to.Masked()
+	d.MaskedTarget = to.Display()
 	res, err := h.Accounts.ChangePhone(r.Context(), p, to, r.PostFormValue("code"))
 	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
 		return h.refused(c, s, p, d, err)

@@ -188,8 +188,11 @@ func (h *Login) Register(e *echo.Echo) {
 		ErrorHandler:   h.csrfRefused,
 	}))
 	g.GET("", h.page)
-	g.POST("/phone", h.form(formPhone, func(c echo.Context) journey.Event { return journey.PhoneEntered{Number: c.FormValue("phone")} }))
-	g.POST("/resend", h.form(formResend, func(echo.Context) journey.Event { return journey.Resend{} }))
+	// "altcha": the ALTCHA widget's solution, when the page had a challenge.
+	g.POST("/phone", h.form(formPhone, func(c echo.Context) journey.Event {
+		return journey.PhoneEntered{Number: c.FormValue("phone"), Solution: c.FormValue("altcha")}
+	}))
+	g.POST("/resend", h.form(formResend, func(c echo.Context) journey.Event { return journey.Resend{Solution: c.FormValue("altcha")} }))
 	g.POST("/code", h.form(formCode, func(c echo.Context) journey.Event { return journey.CodeEntered{Code: c.FormValue("code")} }))
 	g.POST("/change-phone", h.form("", func(echo.Context) journey.Event { return journey.ChangeNumber{} }))
 	g.POST("/cancel", h.form(formCancel, func(echo.Context) journey.Event { return journey.Cancel{} }))
@@ -793,7 +796,7 @@ func (h *Login) form(name string, event func(echo.Context) journey.Event) echo.H
 		n := notice{ID: id, Form: name}
 		// A stale form (wrong step) only shows where the journey stands.
 		if oe != nil && oe.Code != journey.CodeWrongStep {
-			n.Code, n.AttemptsLeft, n.RetryAfter = oe.Code, oe.AttemptsLeft, seconds(oe.RetryAfter)
+			n.Code, n.AttemptsLeft, n.RetryAfter, n.Challenge = oe.Code, oe.AttemptsLeft, seconds(oe.RetryAfter), oe.Challenge
 			if name == formPhone {
 				n.Phone = strings.TrimSpace(c.FormValue("phone"))
 			}
@@ -820,13 +823,44 @@ func (h *Login) bindPage(c echo.Context, j *journey.Journey, n notice) error {
 	if n.Form == formPhone {
 		d.Phone = n.Phone
 	}
+	// The number is not typed yet: a new number's send is what the
+	// challenge would be asked for (a journey back from a refused new
+	// number still holds its old one).
+	asked := *j
+	asked.State, asked.Phone = journey.PhoneRequested, ""
+	st := h.sendState(c, &asked, n)
+	d.Challenge = challengeView(i18n.Pick(c.Request()), st.Challenge)
 	return h.o.Pages.Bind(c.Response(), c.Request(), status, d)
 }
 
 func (h *Login) codePage(c echo.Context, j *journey.Journey, n notice) error {
-	d := CodePage{FlowID: j.ID, CSRF: csrfToken(c), MaskedPhone: otp.Phone(j.Phone).Masked(), ResendAfter: n.ResendAfter}
+	d := CodePage{FlowID: j.ID, CSRF: csrfToken(c), MaskedPhone: otp.Phone(j.Phone).Display(), ResendAfter: n.ResendAfter}
 	status := h.noticed(c, n, &d.ErrorKey, &d.ErrorDetail)
+	st := h.sendState(c, j, n)
+	if st.Waits != (otp.Waits{}) || n.ResendAfter == 0 {
+		// The counters' own answer: after a wrong code, a burned code or
+		// a reload the countdown goes on where the server stands.
+		d.ResendAfter = seconds(st.Waits.Phone)
+	}
+	d.NewPhoneAfter = seconds(st.Waits.NewNumber)
+	d.Challenge = challengeView(i18n.Pick(c.Request()), st.Challenge)
 	return h.o.Pages.Code(c.Response(), c.Request(), status, d)
+}
+
+// sendState is what the next send of j would meet: the waits, and the
+// challenge the last refusal handed out or, under pressure, a new one. A
+// failure to read it only loses the countdown or the early challenge (the
+// send itself still checks), so it is logged, not shown.
+func (h *Login) sendState(c echo.Context, j *journey.Journey, n notice) journey.SendState {
+	st, err := h.o.Engine.SendState(c.Request().Context(), j, h.from(c, j.ID))
+	if err != nil {
+		h.o.Logger.WarnContext(c.Request().Context(), "send state not read", "flow", short(j.ID), "err", err)
+		st = journey.SendState{}
+	}
+	if n.Challenge != nil {
+		st.Challenge = n.Challenge
+	}
+	return st
 }
 
 // noticed puts a notice's refusal into a page: the message, its detail, the
@@ -839,15 +873,14 @@ func (h *Login) noticed(c echo.Context, n notice, key, detail *string) int {
 	if !i18n.Has(*key) {
 		*key = "error_bad_request"
 	}
-	lang := i18n.Pick(c.Request())
-	switch {
-	case n.RetryAfter > 0:
+	if n.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(n.RetryAfter))
-		*detail = fmt.Sprintf(i18n.T(lang, "err_retry_in"), time.Duration(n.RetryAfter)*time.Second)
-	case n.AttemptsLeft != nil && n.Code == journey.CodeWrongCode:
-		// ("0 left" after "the code is burned" would only repeat it.)
-		*detail = fmt.Sprintf(i18n.T(lang, "err_attempts_left"), *n.AttemptsLeft)
 	}
+	left := n.AttemptsLeft
+	if n.Code != journey.CodeWrongCode {
+		left = nil
+	}
+	*detail = i18n.RefusalDetail(i18n.Pick(c.Request()), time.Duration(n.RetryAfter)*time.Second, left)
 	return n.Code.Status()
 }
 

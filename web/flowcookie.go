@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"wxcas/challenge"
 	"wxcas/journey"
 )
 
@@ -263,6 +264,8 @@ type notice struct {
 	Phone string `json:"p,omitempty"`
 	// ResendAfter, in seconds: a code was just sent.
 	ResendAfter int `json:"s,omitempty"`
+	// Challenge: challenge_required, challenge_failed — the one to solve.
+	Challenge *challenge.Challenge `json:"ch,omitempty"`
 }
 
 // notify leaves n for the next page of its journey.

@@ -21,7 +21,7 @@ func TestOverlayBrandsOnePage(t *testing.T) {
 	w := httptest.NewRecorder()
 	require.NoError(t, pages.Info(w, httptest.NewRequest("GET", "/", nil), http.StatusOK, InfoPage{MessageKey: "logged_out"}))
 	require.Contains(t, w.Body.String(), `<p id="brand">Example University</p>`, "the override is used")
-	require.Contains(t, w.Body.String(), "您已安全退出", "with the catalogue")
+	require.Contains(t, w.Body.String(), "你已安全退出", "with the catalogue")
 	w = httptest.NewRecorder()
 	require.NoError(t, pages.Error(w, httptest.NewRequest("GET", "/", nil), 404, "error_title", "error_not_found", ""))
 	require.Contains(t, w.Body.String(), "页面不存在", "other pages still come from the embedded set")

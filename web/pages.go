@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"time"
 
 	"wxcas/i18n"
 	"wxcas/logx"
@@ -29,7 +30,33 @@ type Pages struct {
 	// e.g. "/wxcas"): a proxy in front strips it, so the routes live at the
 	// root while every URL a page hands the browser must carry it.
 	base string
+	help HelpLine
+	// region is where numbers typed without a country code are read
+	// (otp.default_region): the phone fields' hints say so.
+	region string
 }
+
+// HelpLine is the organisation's contact, shown at the foot of every page
+// (help: in config.yaml). Empty, it is not shown.
+type HelpLine struct {
+	ZH, EN string // the text in each language; EN falls back to ZH
+	URL    string // a page with more help
+}
+
+// Text is the help line in lang.
+func (h HelpLine) Text(lang string) string {
+	if lang == i18n.EN && h.EN != "" {
+		return h.EN
+	}
+	return h.ZH
+}
+
+// Help puts the organisation's help line on every page.
+func Help(h HelpLine) PageOption { return func(p *Pages) { p.help = h } }
+
+// PhoneRegion tells the phone fields' hints how numbers without a country
+// code are read (otp.default_region; otp.DefaultRegion when empty).
+func PhoneRegion(region string) PageOption { return func(p *Pages) { p.region = region } }
 
 // basePath is the path of public_url without its trailing slash ("" or e.g.
 // "/wxcas"), which every URL handed to a browser starts with.
@@ -57,10 +84,39 @@ type pageData struct {
 	Base string
 	// LangURLs switch the language and stay on the same page.
 	LangZH, LangEN string
+	Help           HelpLine
+	Region         string
 	Data           any
 }
 
 func (d pageData) T(key string) string { return i18n.T(d.Lang, key) }
+
+// Tf is T with its %s/%d filled in.
+func (d pageData) Tf(key string, args ...any) string {
+	return fmt.Sprintf(i18n.T(d.Lang, key), args...)
+}
+
+// Msg is a refusal's text and its detail as one message, punctuated as the
+// language writes it (i18n.Join).
+func (d pageData) Msg(key, detail string) string {
+	return i18n.Join(d.Lang, i18n.T(d.Lang, key), detail)
+}
+
+// Duration is a wait of secs seconds as people say it (i18n.Duration).
+func (d pageData) Duration(secs int) string {
+	return i18n.Duration(d.Lang, time.Duration(secs)*time.Second)
+}
+
+// CountdownUnits are the words countdown.js needs to say a wait as
+// Duration does, in the page's language.
+func (d pageData) CountdownUnits() string { return countdownUnits(d.Lang) }
+
+// HelpText is the help line in the page's language.
+func (d pageData) HelpText() string { return d.Help.Text(d.Lang) }
+
+// PhonePlaceholder and PhoneHint say which numbers a phone field takes.
+func (d pageData) PhonePlaceholder() string { return phonePlaceholder(d.Region) }
+func (d pageData) PhoneHint() string        { return phoneHint(d.Lang, d.Region) }
 
 // The content of each page.
 type (
@@ -94,12 +150,20 @@ type (
 		// Phone is the number as typed, shown again with the error so it
 		// can be fixed.
 		Phone, ErrorKey, ErrorDetail string
+		// Challenge, when set, is solved in the browser before the send.
+		Challenge *ChallengeView
 	}
 	// CodePage asks for the code texted to MaskedPhone.
 	CodePage struct {
 		FlowID, CSRF, MaskedPhone, ErrorKey, ErrorDetail string
-		// ResendAfter is the countdown, in seconds, before "send again".
+		// ResendAfter is the countdown, in seconds, before "send again":
+		// the server's own wait, read from the send counters.
 		ResendAfter int
+		// NewPhoneAfter is how long until another number could get a code
+		// (limits that do not depend on the number), in seconds.
+		NewPhoneAfter int
+		// Challenge, when set, is solved in the browser before a resend.
+		Challenge *ChallengeView
 	}
 	// ExpiredPage ends a login that cannot go on (expired, unknown,
 	// cancelled) with one way forward: RestartURL starts it again for the
@@ -123,9 +187,11 @@ var pageSamples = map[string]any{
 	"login_mobile": MobilePage{MessageKey: "mobile_in_browser", Link: "https://login.example/cas/login", QRURL: "/login?flow=flow&qr=1"},
 	"login_bind": BindPage{
 		FlowID: "flow", CSRF: "csrf", Nickname: "nickname", Phone: "138", ErrorKey: "invalid_phone", ErrorDetail: "detail",
+		Challenge: &ChallengeView{JSON: "{}", Strings: "{}"},
 	},
 	"login_code": CodePage{
-		FlowID: "flow", CSRF: "csrf", MaskedPhone: "+86138****0000", ErrorKey: "wrong_code", ErrorDetail: "detail", ResendAfter: 60,
+		FlowID: "flow", CSRF: "csrf", MaskedPhone: "138****0000", ErrorKey: "wrong_code", ErrorDetail: "detail", ResendAfter: 60,
+		NewPhoneAfter: 120, Challenge: &ChallengeView{JSON: "{}", Strings: "{}"},
 	},
 	"login_expired": ExpiredPage{TitleKey: "journey_expired_title", MessageKey: "journey_expired", RestartURL: "/cas/login"},
 }
@@ -152,7 +218,8 @@ func NewPages(fsys fs.FS, sandbox bool, opts ...PageOption) (*Pages, error) {
 		}
 		for _, data := range []any{sample, reflect.Zero(reflect.TypeOf(sample)).Interface()} {
 			for _, lang := range []string{i18n.ZH, i18n.EN} {
-				d := pageData{Lang: lang, Sandbox: true, RequestID: "request", Base: p.base, LangZH: "/?lang=zh-CN", LangEN: "/?lang=en", Data: data}
+				d := pageData{Lang: lang, Sandbox: true, RequestID: "request", Base: p.base, LangZH: "/?lang=zh-CN", LangEN: "/?lang=en",
+					Help: HelpLine{ZH: "help", EN: "help", URL: "https://help.example/"}, Region: p.region, Data: data}
 				if err := t.ExecuteTemplate(io.Discard, "layout", d); err != nil {
 					return nil, fmt.Errorf("templates: %s does not render: %w", file, err)
 				}
@@ -172,7 +239,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page 
 	lang := i18n.Pick(r)
 	var buf bytes.Buffer
 	d := pageData{Lang: lang, Sandbox: p.sandbox, RequestID: logx.RequestID(r.Context()), Data: data, Base: p.base,
-		LangZH: p.base + langURL(r, i18n.ZH), LangEN: p.base + langURL(r, i18n.EN)}
+		LangZH: p.base + langURL(r, i18n.ZH), LangEN: p.base + langURL(r, i18n.EN), Help: p.help, Region: p.region}
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return fmt.Errorf("templates: render %s: %w", page, err)
 	}
