@@ -166,7 +166,10 @@ func (s *Service) gate(ctx context.Context, req SendRequest, ip string) error {
 	return &ChallengeError{Challenge: c, Failed: failed, Signals: signals}
 }
 
-// signals names the thresholds a send would be at or over.
+// signals names the thresholds a send would be at or over. None when a
+// hard limit would refuse the send anyway: solving a challenge only to be
+// told to wait would waste the person's time (and the refusal costs an
+// abuser nothing to learn).
 func (s *Service) signals(ctx context.Context, phone Phone, ip, identity string) ([]string, error) {
 	cfg := s.chalCfg
 	thresholds := map[string]int{
@@ -175,7 +178,7 @@ func (s *Service) signals(ctx context.Context, phone Phone, ip, identity string)
 	}
 	var watched []Limit
 	for _, l := range s.limits(phone, ip, identity) {
-		if thresholds[l.Name] > 0 && (phone != "" || !phoneLimit(l.Name)) {
+		if phone != "" || !phoneLimit(l.Name) {
 			watched = append(watched, l)
 		}
 	}
@@ -185,7 +188,11 @@ func (s *Service) signals(ctx context.Context, phone Phone, ip, identity string)
 	}
 	var out []string
 	for _, l := range watched {
-		if counts[l.Key].Used >= thresholds[l.Name] {
+		used := counts[l.Key].Used
+		if used >= l.Max {
+			return nil, nil
+		}
+		if t := thresholds[l.Name]; t > 0 && used >= t {
 			out = append(out, l.Name)
 		}
 	}

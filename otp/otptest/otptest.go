@@ -178,3 +178,14 @@ func parallel(n int, fn func(i int)) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// Total is how many codes went out, to every phone.
+func (o *Outbox) Total() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, codes := range o.codes {
+		n += len(codes)
+	}
+	return n
+}

@@ -1,0 +1,246 @@
+package otp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"wxcas/challenge"
+	"wxcas/challenge/challengetest"
+	"wxcas/otp"
+	"wxcas/otp/otptest"
+	"wxcas/store"
+	"wxcas/store/storetest"
+)
+
+// backends runs fn on SQLite and on MySQL; fresh gives each subtest an
+// empty database of that backend.
+func backends(t *testing.T, fn func(t *testing.T, fresh func(t testing.TB) *store.DB)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.SQLite) })
+	t.Run("mysql", func(t *testing.T) { fn(t, storetest.MySQL) })
+}
+
+// challengeEnv is an otp.Service with the adaptive challenge on, over the
+// real stores of db (codes, counters and challenges in one database).
+func challengeEnv(t *testing.T, db *store.DB, tune func(*otp.Config, *otp.ChallengeConfig)) *otptest.Env {
+	t.Helper()
+	cc := otp.DefaultChallengeConfig()
+	e := otptest.NewEnv(t, otp.NewSQLStore(db), func(c *otp.Config) {
+		if tune != nil {
+			tune(c, &cc)
+		}
+	})
+	chal, err := challenge.New([]byte("challenge-test-key-0123456789abcdef"), challenge.SQLStore{DB: db}, e.Clock.Now)
+	require.NoError(t, err)
+	e.Svc.UseChallenges(chal, cc)
+	return e
+}
+
+// person is one person's send: their own phone, WeChat identity and login.
+func person(i int, ip string) otp.SendRequest {
+	return otp.SendRequest{Phone: otptest.Phone(i), IP: ip, Identity: fmt.Sprintf("wx:o-%d", i),
+		Purpose: otptest.Purpose, Holder: fmt.Sprintf("flow:%d", i)}
+}
+
+// sendSolving sends, and when a challenge is asked for solves it as the
+// browser would and sends again; it reports whether one was asked.
+func sendSolving(ctx context.Context, svc *otp.Service, req otp.SendRequest) (challenged bool, err error) {
+	_, err = svc.Send(ctx, req)
+	var ce *otp.ChallengeError
+	if !errors.As(err, &ce) {
+		return false, err
+	}
+	req.Solution = challengetest.Solve(ce.Challenge)
+	_, err = svc.Send(ctx, req)
+	return true, err
+}
+
+// TestCampusNATAndSMSPump: 200 people behind one campus address in an hour
+// all get their codes (with a challenge once the address is busy, and no
+// lock-out), while one address sending to random numbers that never come
+// back is stopped after a handful, challenge solved or not.
+func TestCampusNATAndSMSPump(t *testing.T) {
+	ctx := context.Background()
+	backends(t, func(t *testing.T, fresh func(t testing.TB) *store.DB) {
+		t.Run("campus NAT: 200 phones from one address in an hour", func(t *testing.T) {
+			e := challengeEnv(t, fresh(t), nil)
+			const people = 200
+			challenged := 0
+			for i := range people {
+				asked, err := sendSolving(ctx, e.Svc, person(i, "203.0.113.50"))
+				require.NoError(t, err, "person %d", i)
+				if asked {
+					challenged++
+				}
+				// Almost everyone types their code; one in twenty walks away.
+				if i%20 != 7 {
+					require.NoError(t, e.VerifyAs(fmt.Sprintf("flow:%d", i), otptest.Phone(i), e.Outbox.Last(otptest.Phone(i))))
+				}
+				e.Clock.Advance(time.Hour / people)
+			}
+			require.Equal(t, people, e.Outbox.Total(), "every person got a code")
+			require.GreaterOrEqual(t, challenged, people-otp.DefaultChallengeConfig().IPHour, "a busy address is challenged")
+			t.Logf("%d of %d sends needed a challenge", challenged, people)
+		})
+
+		t.Run("SMS pump: one address, random numbers, never confirmed", func(t *testing.T) {
+			e := challengeEnv(t, fresh(t), nil)
+			sent, challenged := 0, 0
+			var last error
+			for i := range 100 {
+				req := person(10_000+i*7919%90_000, "198.51.100.66") // numbers all over the range
+				asked, err := sendSolving(ctx, e.Svc, req)
+				if asked {
+					challenged++
+				}
+				if err == nil {
+					sent++
+				}
+				last = err
+				e.Clock.Advance(time.Second)
+			}
+			require.Equal(t, e.Config.PerIPUnconfirmedHour, sent, "stopped at the unconfirmed-codes limit")
+			require.ErrorIs(t, last, otp.ErrRateLimited)
+			var le *otp.LimitError
+			require.ErrorAs(t, last, &le)
+			require.Equal(t, otp.LimitIPUnconfirmed, le.Limit)
+			require.Equal(t, e.Config.PerIPUnconfirmedHour-otp.DefaultChallengeConfig().IPUnconfirmed, challenged,
+				"every send after the first two needed a challenge; once refused, none is offered")
+			require.Equal(t, sent, e.Outbox.Total())
+
+			_, err := sendSolving(ctx, e.Svc, person(1, "198.51.100.67"))
+			require.NoError(t, err, "another address is not affected")
+		})
+	})
+}
+
+// TestChallengeGate: when a send needs a challenge, and what a solution
+// must be.
+func TestChallengeGate(t *testing.T) {
+	ctx := context.Background()
+	backends(t, func(t *testing.T, fresh func(t testing.TB) *store.DB) {
+		t.Run("below every threshold nothing is asked", func(t *testing.T) {
+			e := challengeEnv(t, fresh(t), nil)
+			for i := range 2 {
+				_, err := e.Svc.Send(ctx, person(i, "192.0.2.10"))
+				require.NoError(t, err)
+				require.NoError(t, e.VerifyAs(fmt.Sprintf("flow:%d", i), otptest.Phone(i), e.Outbox.Last(otptest.Phone(i))))
+			}
+			c, err := e.Svc.ChallengeFor(ctx, person(3, "192.0.2.10"))
+			require.NoError(t, err)
+			require.Nil(t, c)
+		})
+
+		cases := []struct {
+			name   string
+			before func(e *otptest.Env) // sends that bring one counter to its threshold
+			next   otp.SendRequest
+		}{
+			{"the address's unconfirmed codes", func(e *otptest.Env) {
+				for i := range 2 {
+					_, err := e.Svc.Send(ctx, person(i, "192.0.2.20"))
+					require.NoError(t, err)
+				}
+			}, person(5, "192.0.2.20")},
+			{"the phone's sends this hour", func(e *otptest.Env) {
+				for i := range 2 {
+					req := person(1, fmt.Sprintf("192.0.2.%d", 30+i))
+					req.Holder = fmt.Sprintf("flow:p%d", i)
+					_, err := e.Svc.Send(ctx, req)
+					require.NoError(t, err)
+					e.Clock.Advance(time.Minute)
+				}
+			}, person(1, "192.0.2.39")},
+			{"the person's sends today", func(e *otptest.Env) {
+				for i := range 3 {
+					req := person(10+i, fmt.Sprintf("192.0.2.%d", 40+i))
+					req.Identity = "wx:o-same"
+					_, err := e.Svc.Send(ctx, req)
+					require.NoError(t, err)
+				}
+			}, func() otp.SendRequest { r := person(20, "192.0.2.49"); r.Identity = "wx:o-same"; return r }()},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := challengeEnv(t, fresh(t), func(c *otp.Config, cc *otp.ChallengeConfig) { cc.GlobalHour = 0 })
+				tc.before(e)
+				_, err := e.Svc.Send(ctx, tc.next)
+				var ce *otp.ChallengeError
+				require.ErrorAs(t, err, &ce)
+				require.ErrorIs(t, err, otp.ErrChallengeRequired)
+				require.False(t, ce.Failed)
+				require.Equal(t, int64(50_000), ce.Challenge.MaxNumber, "one signal: the base difficulty")
+
+				wrong := tc.next
+				wrong.Solution = challengetest.Payload(ce.Challenge, ce.Challenge.MaxNumber+1)
+				_, err = e.Svc.Send(ctx, wrong)
+				var again *otp.ChallengeError
+				require.ErrorAs(t, err, &again, "a wrong answer sends nothing")
+				require.True(t, again.Failed)
+				require.NotEqual(t, ce.Challenge.Challenge, again.Challenge.Challenge, "and hands out a new one")
+
+				mine := again.Challenge
+				other := tc.next
+				other.Holder = "flow:someone-else"
+				other.Solution = challengetest.Solve(mine)
+				_, err = e.Svc.Send(ctx, other)
+				require.ErrorAs(t, err, &again, "a challenge solved for another login does not count")
+				require.True(t, again.Failed)
+
+				sent := e.Outbox.Total()
+				ok := tc.next
+				ok.Solution = challengetest.Solve(mine)
+				_, err = e.Svc.Send(ctx, ok)
+				require.NoError(t, err)
+				require.Equal(t, sent+1, e.Outbox.Total())
+
+				e.Clock.Advance(time.Minute)
+				_, err = e.Svc.Send(ctx, ok)
+				require.ErrorAs(t, err, &again, "a solution is used once")
+				require.True(t, again.Failed)
+			})
+		}
+
+		t.Run("the whole service above normal asks everyone, harder with more signals", func(t *testing.T) {
+			e := challengeEnv(t, fresh(t), func(c *otp.Config, cc *otp.ChallengeConfig) { cc.GlobalHour = 5 })
+			for i := range 5 {
+				_, err := sendSolving(ctx, e.Svc, person(i, fmt.Sprintf("198.51.100.%d", i+1)))
+				require.NoError(t, err)
+			}
+			c, err := e.Svc.ChallengeFor(ctx, person(9, "198.51.100.99"))
+			require.NoError(t, err)
+			require.NotNil(t, c, "a fresh address and person are asked too")
+			require.Equal(t, int64(50_000), c.MaxNumber)
+
+			req := person(9, "198.51.100.1") // that address also has an unconfirmed code
+			for range 2 {
+				_, err := sendSolving(ctx, e.Svc, func() otp.SendRequest { r := req; r.Phone = otptest.Phone(50 + e.Outbox.Total()); return r }())
+				require.NoError(t, err)
+			}
+			c, err = e.Svc.ChallengeFor(ctx, req)
+			require.NoError(t, err)
+			require.Equal(t, int64(100_000), c.MaxNumber, "two signals: twice the work")
+		})
+
+		t.Run("waits are read, not counted", func(t *testing.T) {
+			e := challengeEnv(t, fresh(t), nil)
+			req := person(1, "192.0.2.60")
+			_, err := e.Svc.Send(ctx, req)
+			require.NoError(t, err)
+			e.Clock.Advance(20 * time.Second)
+			for range 3 {
+				w, err := e.Svc.WaitFor(ctx, req.Phone, req.IP, req.Identity)
+				require.NoError(t, err)
+				require.Equal(t, otp.Waits{Phone: 40 * time.Second}, w, "the cooldown's rest; another number need not wait")
+			}
+			e.Clock.Advance(40 * time.Second)
+			w, err := e.Svc.WaitFor(ctx, req.Phone, req.IP, req.Identity)
+			require.NoError(t, err)
+			require.Zero(t, w)
+		})
+	})
+}
