@@ -27,6 +27,11 @@ type Config struct {
 	SLOConcurrency int `yaml:"slo_concurrency"`
 	// ProxyCallbackTimeout bounds the GET to a pgtUrl.
 	ProxyCallbackTimeout time.Duration `yaml:"proxy_callback_timeout"`
+	// LogoutRedirect: a logout with a registered service= goes straight
+	// back to it (CAS 3.0 "may redirect"). Off, the person lands on the
+	// logged-out page, which links back to the service: they see that the
+	// logout happened before the site shows its own login again.
+	LogoutRedirect bool `yaml:"logout_redirect"`
 	// CleanupInterval is how often RunJanitor deletes expired tickets.
 	CleanupInterval time.Duration `yaml:"cleanup_interval"`
 	// Services is the registry: only these may receive tickets.

@@ -418,15 +418,20 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	// CAS 3.0: follow service only when registered; the 2.0 url parameter
 	// is ignored.
+	var back *ServiceLink
 	if service := r.Form.Get("service"); service != "" {
 		if svc, norm, _ := s.checkService(service); svc != nil {
-			w.Header().Set("Location", norm)
-			w.WriteHeader(http.StatusSeeOther)
-			return
+			if s.cfg.LogoutRedirect {
+				w.Header().Set("Location", norm)
+				w.WriteHeader(http.StatusSeeOther)
+				return
+			}
+			back = &ServiceLink{URL: norm, Name: svc.Name}
+		} else {
+			s.log.InfoContext(r.Context(), "cas: logout redirect to an unregistered service ignored", "service", truncate(service, 200))
 		}
-		s.log.InfoContext(r.Context(), "cas: logout redirect to an unregistered service ignored", "service", truncate(service, 200))
 	}
-	s.pages.LoggedOut(w, r)
+	s.pages.LoggedOut(w, r, back)
 }
 
 // The ticket-granting cookie is the TGT id, "-", and the hex HMAC-SHA256 of

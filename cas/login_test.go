@@ -356,8 +356,33 @@ func TestCookieSecureWithHTTPS(t *testing.T) {
 func TestLogout(t *testing.T) {
 	db := storetest.SQLite(t)
 
-	t.Run("RedirectsOnlyToRegisteredServices", func(t *testing.T) {
+	t.Run("LinksBackOnlyToRegisteredServices", func(t *testing.T) {
 		h := newHarness(t, db)
+		for _, tc := range []struct {
+			query, back string
+		}{
+			{"service=" + url.QueryEscape("https://app.example.edu/login"), `href="https://app.example.edu/login"`},
+			{"service=" + url.QueryEscape("https://evil.example.com/"), ""},
+			{"service=" + url.QueryEscape("javascript:alert(1)"), ""},
+			{"", ""},
+		} {
+			b := h.browser()
+			h.login(b, "https://app.example.edu/login")
+			r := do(t, b, http.MethodGet, h.ts.URL+"/cas/logout?"+tc.query, nil)
+			require.Equal(t, http.StatusOK, r.StatusCode, "the logged-out page, not a redirect: %s", tc.query)
+			require.Empty(t, r.Header.Get("Location"))
+			require.Contains(t, string(r.Body), "logged out")
+			if tc.back != "" {
+				require.Contains(t, string(r.Body), tc.back, "a link back to the service")
+			} else {
+				require.NotContains(t, string(r.Body), `id="back"`, tc.query)
+			}
+			require.Less(t, tgc(t, r.Response).MaxAge, 0, "cookie cleared")
+		}
+	})
+
+	t.Run("RedirectsOnlyToRegisteredServices", func(t *testing.T) {
+		h := newHarness(t, db, func(c *cas.Config, _ *cas.Deps) { c.LogoutRedirect = true })
 		for _, tc := range []struct {
 			query    string
 			location string

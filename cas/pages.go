@@ -17,7 +17,7 @@ var plainTemplates = template.Must(template.New("").Parse(`
 {{end}}
 {{define "loggedout"}}<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Logged out</title></head>
-<body><h1>You have been logged out</h1></body></html>
+<body><h1>You have been logged out</h1>{{with .}}<p><a id="back" href="{{.URL}}">Back to {{.Name}}</a></p>{{end}}</body></html>
 {{end}}
 {{define "loggedin"}}<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Logged in</title></head>
@@ -56,8 +56,8 @@ func (PlainPages) Error(w http.ResponseWriter, r *http.Request, status int, reas
 	plainRender(w, status, "error", msg+" ("+reason+")")
 }
 
-func (PlainPages) LoggedOut(w http.ResponseWriter, r *http.Request) {
-	plainRender(w, http.StatusOK, "loggedout", nil)
+func (PlainPages) LoggedOut(w http.ResponseWriter, r *http.Request, back *ServiceLink) {
+	plainRender(w, http.StatusOK, "loggedout", back)
 }
 
 func (PlainPages) LoggedIn(w http.ResponseWriter, r *http.Request, principalID string) {

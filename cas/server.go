@@ -91,12 +91,18 @@ type Principal struct {
 	AuthenticatedAt time.Time
 }
 
+// ServiceLink is a registered service a page links to: its normalised URL
+// and the name people know it by.
+type ServiceLink struct{ URL, Name string }
+
 // Pages renders what browsers see. Reasons passed to Error are stable ids:
 // service_missing, service_invalid, service_unknown, method_unsupported,
 // login_unavailable, principal_invalid, internal_error.
 type Pages interface {
 	Error(w http.ResponseWriter, r *http.Request, status int, reason string)
-	LoggedOut(w http.ResponseWriter, r *http.Request)
+	// LoggedOut says the SSO session ended; back, when set, is the
+	// registered service the logout asked to return to.
+	LoggedOut(w http.ResponseWriter, r *http.Request, back *ServiceLink)
 	LoggedIn(w http.ResponseWriter, r *http.Request, principalID string)
 	// PostRedirect answers with a page that makes the browser POST fields
 	// to action (CAS method=POST).

@@ -388,7 +388,7 @@ func (p *Provider) handleLoggedOut(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
-	p.d.Pages.LoggedOut(w, r)
+	p.d.Pages.LoggedOut(w, r, nil)
 }
 
 // guardEndSession checks an RP-initiated logout before the op package

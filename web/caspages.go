@@ -43,8 +43,12 @@ func (p CASPages) Error(w http.ResponseWriter, r *http.Request, status int, reas
 }
 
 // LoggedOut implements cas.Pages.
-func (p CASPages) LoggedOut(w http.ResponseWriter, r *http.Request) {
-	_ = p.Pages.Info(w, r, http.StatusOK, InfoPage{TitleKey: "logged_out_title", MessageKey: "logged_out"})
+func (p CASPages) LoggedOut(w http.ResponseWriter, r *http.Request, back *cas.ServiceLink) {
+	d := InfoPage{TitleKey: "logged_out_title", MessageKey: "logged_out"}
+	if back != nil {
+		d.BackURL, d.BackName = back.URL, back.Name
+	}
+	_ = p.Pages.Info(w, r, http.StatusOK, d)
 }
 
 // LoggedIn implements cas.Pages.

@@ -122,8 +122,9 @@ func (d pageData) PhoneHint() string        { return phoneHint(d.Lang, d.Region)
 type (
 	// ErrorPage: something went wrong; RetryURL, when set, offers to try again.
 	ErrorPage struct{ TitleKey, MessageKey, RetryURL string }
-	// InfoPage: a plain message (logged in, logged out).
-	InfoPage struct{ TitleKey, MessageKey, Detail string }
+	// InfoPage: a plain message (logged in, logged out). BackURL, when
+	// set, links back to the site the person came from (BackName).
+	InfoPage struct{ TitleKey, MessageKey, Detail, BackURL, BackName string }
 	// PostRedirectPage sends the browser on with a form post (CAS method=POST).
 	PostRedirectPage struct {
 		Action string
@@ -176,7 +177,8 @@ type (
 // full value reaches the fields inside {{if}} and {{with}}.
 var pageSamples = map[string]any{
 	"error": ErrorPage{TitleKey: "error_title", MessageKey: "error_internal", RetryURL: "/retry"},
-	"info":  InfoPage{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: "someone"},
+	"info": InfoPage{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: "someone",
+		BackURL: "https://app.example/", BackName: "App"},
 	"post_redirect": PostRedirectPage{
 		Action: "https://app.example/", Fields: map[string]string{"ticket": "ST-sample"},
 	},
