@@ -52,4 +52,24 @@ if [ -z "${WXCAS_TEST_MYSQL_DSN:-}" ] && command -v mariadb >/dev/null 2>&1 && [
     mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" || true
   fi
 fi
+# axe-core, for the browser tests' accessibility checks (axe_browser_test.go
+# reads $WXCAS_AXE_JS, by default axe.min.js under the directory below). An
+# exact version, from the registry npm is configured to use; kept out of the
+# repository, and left alone when that version is already there.
+axe_version=4.14.1
+axe_dir=/opt/wxcas-test/axe
+axe_pkg="$axe_dir/node_modules/axe-core/package.json"
+if ! grep -qs "\"version\": \"$axe_version\"" "$axe_pkg"; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "test-deps: npm is needed to install axe-core@$axe_version into $axe_dir" >&2
+    exit 1
+  fi
+  if ! mkdir -p "$axe_dir" 2>/dev/null || [ ! -w "$axe_dir" ]; then
+    echo "test-deps: cannot write $axe_dir for axe-core@$axe_version; run as root" >&2
+    exit 1
+  fi
+  echo "test-deps: installing axe-core@$axe_version into $axe_dir"
+  npm install --prefix "$axe_dir" --no-save --no-package-lock --no-audit --no-fund --ignore-scripts --loglevel=error "axe-core@$axe_version" >/dev/null
+  [ -f "$axe_dir/node_modules/axe-core/axe.min.js" ] || { echo "test-deps: axe-core did not install" >&2; exit 1; }
+fi
 echo "test-deps: ready"
