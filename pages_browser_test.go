@@ -80,20 +80,17 @@ var pagesLangs = []pagesLang{
 	{"en", "en-US,en", i18n.EN, "u-ops-ben", "138 0013 8002", "+8613800138002", "+8613900139002"},
 }
 
-// pagesWalk is one language's walk: its people and what the pages learnt
-// on the way.
+// pagesWalk is one language's walk: its people.
 type pagesWalk struct {
-	e      *e2e // the language's: its people live as long as its subtest
 	lang   pagesLang
 	people map[string]context.Context // by User-Agent ("": a desktop browser)
-	flow   string                     // a login page's address, for "expired"
 }
 
 // newPagesWalk starts lang's walk with a person (a browser context) for
 // each User-Agent of pageVisits, asking for lang. They live as long as e's
 // test; each page sets its own time limit.
 func newPagesWalk(e *e2e, lang pagesLang) *pagesWalk {
-	w := &pagesWalk{e: e, lang: lang, people: map[string]context.Context{}}
+	w := &pagesWalk{lang: lang, people: map[string]context.Context{}}
 	for _, page := range pageVisits {
 		if _, ok := w.people[page.userAgent]; ok {
 			continue
@@ -239,15 +236,15 @@ var pageVisits = []struct {
 		e.do(ctx, chromedp.Navigate(e.base+"/cas/logout"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	}},
 	{"logout-service", "", func(e *e2e, ctx context.Context, w *pagesWalk) {
-		// Back to the site, which sends the person to log in again.
-		e.do(ctx, chromedp.Navigate(e.base+"/cas/logout?service="+url.QueryEscape(e.appURL)), chromedp.WaitVisible(chromedp.CSS("#wx-qr iframe")))
-		w.flow = e.location(ctx)
-		require.Contains(e.t, w.flow, "/login?flow=")
+		// The logged-out page with a link back to the site that asked.
+		e.do(ctx, chromedp.Navigate(e.base+"/cas/logout?service="+url.QueryEscape(e.appURL)), chromedp.WaitVisible(chromedp.CSS("#back")))
 	}},
 	{"expired", "", func(e *e2e, ctx context.Context, w *pagesWalk) {
-		require.NotEmpty(e.t, w.flow, "needs logout-service's login page")
+		e.do(ctx, chromedp.Navigate(e.appURL), chromedp.WaitVisible(chromedp.CSS("#wx-qr iframe")))
+		flow := e.location(ctx)
+		require.Contains(e.t, flow, "/login?flow=")
 		e.clock.Advance(11 * time.Minute)
-		e.do(ctx, chromedp.Navigate(w.flow), chromedp.WaitVisible(chromedp.CSS("#restart")))
+		e.do(ctx, chromedp.Navigate(flow), chromedp.WaitVisible(chromedp.CSS("#restart")))
 	}},
 }
 
