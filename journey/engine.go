@@ -530,6 +530,15 @@ func (e *Engine) wechatCode(ctx context.Context, j *Journey, ev WeChatCode, from
 	user, err := e.d.Login.Identify(ctx, id)
 	switch {
 	case err == nil:
+		if acct.Nickname == "" {
+			// snsapi_base names nobody: keep the name the person had, for
+			// the sites' nickname attribute. Not worth failing a login.
+			if n, err := e.d.Login.LastNickname(ctx, acct); err == nil {
+				acct.Nickname = n
+			} else {
+				e.d.Log.WarnContext(ctx, "journey: last nickname not read", "err", err)
+			}
+		}
 		next := *j
 		if err := e.step(&next, from, EvWeChatCode, func(j *Journey) { j.setAccount(acct); j.UserID = user.ID }, Identified); err != nil {
 			return Answer{}, err

@@ -474,6 +474,29 @@ func TestEngine(t *testing.T) {
 		require.Empty(t, e.audit.find(audit.KindRefusal, audit.WrongCode))
 	})
 
+	t.Run("a returning snsapi_base login keeps the last known nickname", func(t *testing.T) {
+		e := newEnv(t, db)
+		n := e.next()
+		acct := person(appOA, n)
+		e.bindNew(t, acct, phone(n))
+		e.clock.Advance(time.Hour)
+		renamed := person(appApp, n)
+		renamed.Nickname = "小明明"
+		_, err := e.bindings.Seen(context.Background(), renamed, e.clock.Now())
+		require.NoError(t, err)
+		base := acct
+		base.Nickname = "" // snsapi_base says no name
+		e.wx.issue("base", base)
+		j, from := e.start(t, Browser, ChannelOABase)
+		_, err = e.handle(j, WeChatStart{Channel: ChannelOABase, StateHash: "h", AppID: appOA}, from)
+		require.NoError(t, err)
+		a, err := e.handle(j, WeChatCode{AppID: appOA, Code: "base", StateHash: "h"}, from)
+		require.NoError(t, err)
+		require.NotNil(t, a.Person)
+		require.Equal(t, "小明明", a.Person.Account.Nickname, "the name last seen, from any app")
+		require.Equal(t, "小明明", e.get(t, j.ID).Nickname)
+	})
+
 	t.Run("returning user: identified, finished", func(t *testing.T) {
 		e := newEnv(t, db)
 		n := e.next()

@@ -141,6 +141,23 @@ type userSeer interface {
 	SeenUser(ctx context.Context, a binding.Account, now time.Time) (binding.User, bool, error)
 }
 
+// LastNickname is the nickname the person behind acct was last seen with
+// in any app ("" when none): an Official Account's silent snsapi_base
+// login tells us nobody's nickname, but the person has one.
+func (s *Service) LastNickname(ctx context.Context, acct binding.Account) (string, error) {
+	seen, err := s.bindings.Accounts(ctx, acct)
+	if err != nil {
+		return "", err
+	}
+	var last binding.SeenAccount
+	for _, a := range seen {
+		if a.Nickname != "" && !a.LastSeen.Before(last.LastSeen) {
+			last = a
+		}
+	}
+	return last.Nickname, nil
+}
+
 // SendCode sends a binding code to phone for the login id.Holder, counted
 // against the phone, the client IP and the WeChat person. Under the refuse
 // policy an unknown number gets ErrUnknownPhone and no SMS.

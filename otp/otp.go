@@ -291,6 +291,13 @@ func (s *Service) Check(ctx context.Context, req VerifyRequest) (Proof, error) {
 		return Proof{}, &MismatchError{AttemptsLeft: left}
 	}
 	c.Attempts = attempts
+	// The code reached its person: its send no longer counts as one
+	// nobody entered (LimitIPUnconfirmed). Failing that only over-counts.
+	if c.ConfirmKey != "" {
+		if err := s.store.Confirm(context.WithoutCancel(ctx), c.CodeRef); err != nil {
+			log.Error("otp: entered code not confirmed; its address may be limited early", "err", err)
+		}
+	}
 	return Proof{ref: c.CodeRef, code: c}, nil
 }
 

@@ -129,19 +129,36 @@ func (s *SQLStore) MarkVerified(ctx context.Context, ref CodeRef, now time.Time)
 		return false, fmt.Errorf("otp: mark verified: %w", err)
 	}
 	n, err := res.RowsAffected()
-	if err != nil || n != 1 {
-		return false, err
+	return n == 1, err
+}
+
+// Confirm takes the code's confirm window off the row first, so that only
+// one caller gives the send back; then decrements that window's counter.
+// Neither joins the caller's transaction: a binding that rolls back still
+// had its code entered, and the shared counter row must not be held locked
+// until a binding commits.
+func (s *SQLStore) Confirm(ctx context.Context, ref CodeRef) error {
+	var key string
+	var ends time.Time
+	err := s.db.QueryRowxContext(ctx, s.db.Rebind(`SELECT confirm_key, confirm_ends FROM otp_codes
+		WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL`),
+		ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID).Scan(&key, &ends)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // confirmed before, replaced, or sent without the limit
 	}
-	// The code's send is confirmed: give it back to its address's count
-	// of unconfirmed codes, in the same transaction.
-	_, err = s.db.Q(ctx).ExecContext(ctx, s.db.Rebind(`UPDATE otp_send_counters SET used = used - 1
-		WHERE used > 0 AND (counter_key, window_ends_at) IN
-		  (SELECT confirm_key, confirm_ends FROM otp_codes WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL)`),
+	if err != nil {
+		return fmt.Errorf("otp: confirm send: %w", err)
+	}
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_codes SET confirm_key = NULL, confirm_ends = NULL
+		WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL`),
 		ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID)
 	if err != nil {
-		return false, fmt.Errorf("otp: confirm send: %w", err)
+		return fmt.Errorf("otp: confirm send: %w", err)
 	}
-	return true, nil
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return err // another caller took it
+	}
+	return s.Release(ctx, []Hold{{Limit: Limit{Name: LimitIPUnconfirmed, Key: key}, WindowEndsAt: ends}})
 }
 
 // Reserve upserts each counter and reads it back inside one transaction. The

@@ -28,8 +28,7 @@ type Store interface {
 	CountAttempt(ctx context.Context, ref CodeRef, now time.Time) (attempts int, counted bool, err error)
 	// MarkVerified consumes ref. Of several concurrent callers exactly one
 	// gets true; after that the code never verifies again. It also returns
-	// false for a replaced or expired code. The winner also gives back the
-	// code's ConfirmKey counter in its window (as Release does).
+	// false for a replaced or expired code.
 	MarkVerified(ctx context.Context, ref CodeRef, now time.Time) (bool, error)
 
 	// Reserve counts one send against every limit, all or nothing, in one
@@ -46,6 +45,10 @@ type Store interface {
 	// Counts reads the counters named by keys whose window is still open
 	// at now, without changing them; a key with no open window is absent.
 	Counts(ctx context.Context, now time.Time, keys []string) (map[string]Count, error)
+	// Confirm gives back the send of the code issued as ref to its
+	// ConfirmKey counter (in its window, as Release does), once however
+	// often it is called; a code without one is left alone.
+	Confirm(ctx context.Context, ref CodeRef) error
 
 	// Cleanup deletes codes that expired and counters whose window ended
 	// before the given time, and returns how many rows went.

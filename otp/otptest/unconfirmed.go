@@ -65,6 +65,19 @@ func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.Equal(t, 1, counts[ipKey].Used, "the next window keeps its send")
 	})
 
+	t.Run("a right code entered twice gives back once", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), nil)
+		e.Send(t, SendReq(Phone(1)))
+		code := e.Send(t, SendReq(Phone(2)))
+		for range 2 {
+			_, err := e.Svc.Check(ctx, otp.VerifyRequest{Phone: Phone(2), Purpose: Purpose, Holder: Holder, Code: code})
+			require.NoError(t, err)
+		}
+		counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
+		require.NoError(t, err)
+		require.Equal(t, 1, counts[ipKey].Used)
+	})
+
 	t.Run("stored code keeps its confirm window", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), nil)
 		e.Send(t, SendReq(Phone(1)))
