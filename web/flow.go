@@ -69,6 +69,10 @@ type LoginOptions struct {
 	IframeQR bool
 	// FlowTTL bounds a browser journey, its cookie and its CSRF cookie.
 	FlowTTL time.Duration
+	// QRLifetime is how long one QR code is shown before the page swaps it
+	// for a new one by itself (default 5 minutes): no dead code is left on
+	// a screen someone walked away from.
+	QRLifetime time.Duration
 	// ResendCooldown is the countdown shown after a send when the engine
 	// did not say how long it is.
 	ResendCooldown time.Duration
@@ -482,7 +486,9 @@ func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 		return err
 	}
 	opts.Lang, opts.SelfRedirect, opts.StyleLite = lang, false, true
-	d := QRPage{FlowID: j.ID, CSRF: csrfToken(c), ServiceName: request(j).ServiceName, RefreshURL: h.flowURL(j.ID)}
+	d := QRPage{FlowID: j.ID, CSRF: csrfToken(c), ServiceName: request(j).ServiceName, RefreshURL: h.flowURL(j.ID),
+		Refreshed: c.QueryParam("refreshed") == "1"}
+	d.ExpiresIn, d.AutoRefreshURL = h.qrLifetime(j)
 	if h.o.IframeQR {
 		d.IframeURL = h.o.WeChat.WxLoginIframeURL(opts)
 	} else {
@@ -491,6 +497,19 @@ func (h *Login) toWeChat(c echo.Context, j *journey.Journey) error {
 	h.shown(j, channel)
 	return h.o.Pages.QR(c.Response(), r, http.StatusOK, d)
 }
+
+// qrLifetime is how long the QR code just made is shown (in seconds) and
+// where the page goes then: a new code for the same login, or, when the
+// login itself ends first, a new login for the same site.
+func (h *Login) qrLifetime(j *journey.Journey) (int, string) {
+	life := cmp.Or(h.o.QRLifetime, defaultQRLifetime)
+	if left := j.ExpiresAt.Sub(h.o.Now()); left <= life {
+		return max(seconds(left), 1), h.loginURL(request(j).ServiceURL)
+	}
+	return seconds(life), h.flowURL(j.ID) + "&refreshed=1"
+}
+
+const defaultQRLifetime = 5 * time.Minute
 
 // channelFor is how the browser of r goes to WeChat, and with which app:
 // the Official Account (entry, else the default) inside WeChat, the QR

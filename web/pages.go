@@ -142,6 +142,12 @@ type (
 		// literal and wxLogin.js would draw nothing.
 		WxLogin    *wechat.WxLoginOptions
 		RefreshURL string
+		// ExpiresIn (seconds) is how long this code is shown; then the page
+		// goes to AutoRefreshURL by itself (static/qrrefresh.js).
+		ExpiresIn      int
+		AutoRefreshURL string
+		// Refreshed: the last code expired and this page is its successor.
+		Refreshed bool
 	}
 	// MobilePage tells a phone how to log in where no QR code can be scanned.
 	MobilePage struct{ MessageKey, Link, QRURL string }
@@ -185,6 +191,7 @@ var pageSamples = map[string]any{
 	"login_qr": QRPage{
 		FlowID: "flow", CSRF: "csrf", ServiceName: "Service", IframeURL: "https://open.example/qr",
 		WxLogin: &wechat.WxLoginOptions{ID: "wx-qr", AppID: "wxapp", State: "state"}, RefreshURL: "/login?flow=flow",
+		ExpiresIn: 300, AutoRefreshURL: "/login?flow=flow&refreshed=1", Refreshed: true,
 	},
 	"login_mobile": MobilePage{MessageKey: "mobile_in_browser", Link: "https://login.example/cas/login", QRURL: "/login?flow=flow&qr=1"},
 	"login_bind": BindPage{
