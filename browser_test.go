@@ -27,6 +27,7 @@ import (
 	"wxcas/apereo"
 	"wxcas/apereo/apereotest"
 	"wxcas/audit"
+	"wxcas/otp"
 	"wxcas/store/storetest"
 )
 
@@ -273,7 +274,7 @@ func (e *e2e) bindPhone(ctx context.Context, phone, e164, shotPrefix string) {
 	_, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS("#phone")))
 	require.NoError(e.t, err)
 	e.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
-	require.Contains(e.t, e.text(ctx, "main"), e164[:6], "the code page names the (masked) phone")
+	require.Contains(e.t, e.text(ctx, "main"), otp.Phone(e164).Display(), "the code page names the (masked) phone")
 	require.NotContains(e.t, e.text(ctx, "main"), e164, "but never the full number")
 	e.screenshot(ctx, shotPrefix+"-code")
 	e.do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), e.smsCode(e164)), chromedp.Submit(chromedp.CSS("#code")))

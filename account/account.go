@@ -287,7 +287,9 @@ func (s *Service) SendCode(ctx context.Context, p Person, purpose string, to otp
 	if err != nil {
 		return otp.SendResult{}, err
 	}
-	req := otp.SendRequest{Phone: otp.Phone(u.Phone), IP: p.ClientIP, Identity: "user:" + u.ID, Purpose: purpose, Holder: holder(p)}
+	// SignedIn: the person is behind an SSO session, and their sends count
+	// per user; the challenge guards the anonymous first login.
+	req := otp.SendRequest{Phone: otp.Phone(u.Phone), IP: p.ClientIP, Identity: "user:" + u.ID, Purpose: purpose, Holder: holder(p), SignedIn: true}
 	switch purpose {
 	case PurposeUnbind:
 		if _, err := s.d.Bindings.BindingOf(ctx, u.ID); errors.Is(err, binding.ErrNotFound) {

@@ -70,6 +70,9 @@ type SendRequest struct {
 	// Solution is the person's answer to a challenge (the ALTCHA payload),
 	// when a send asked for one (see ChallengeError); empty otherwise.
 	Solution string
+	// SignedIn: the asker is a person signed in to wxcas (the account
+	// page): no challenge is asked. Every hard limit still counts the send.
+	SignedIn bool
 }
 
 // SendResult describes a sent code.

@@ -53,7 +53,8 @@ func (p CASPages) LoggedOut(w http.ResponseWriter, r *http.Request, back *cas.Se
 
 // LoggedIn implements cas.Pages.
 func (p CASPages) LoggedIn(w http.ResponseWriter, r *http.Request, principalID string) {
-	_ = p.Pages.Info(w, r, http.StatusOK, InfoPage{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: principalID})
+	_ = p.Pages.Info(w, r, http.StatusOK, InfoPage{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: principalID,
+		LogoutURL: p.Pages.base + "/cas/logout"})
 }
 
 // PostRedirect implements cas.Pages (CAS method=POST).

@@ -762,7 +762,11 @@ func (h *Login) wechatRefused(c echo.Context, j *journey.Journey, err error) err
 		title, msg, retry = "account_unauthorized_title", string(oe.Code), ""
 	}
 	h.o.Logger.InfoContext(c.Request().Context(), "wechat login refused", "flow", short(j.ID), "outcome", oe.Code, "err", err)
-	return h.o.Pages.Error(c.Response(), c.Request(), oe.Code.Status(), title, msg, retry)
+	d := ErrorPage{TitleKey: title, MessageKey: msg, RetryURL: retry}
+	if retry == h.flowURL(j.ID) && (j.Channel == journey.ChannelQRInline || j.Channel == journey.ChannelQRRedirect) {
+		d.RetryKey = "qr_new" // the way on is a new QR code to scan
+	}
+	return h.o.Pages.ErrorPage(c.Response(), c.Request(), oe.Code.Status(), d)
 }
 
 // onward goes on from an answer: a person is finished (again, for a

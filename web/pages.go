@@ -120,11 +120,13 @@ func (d pageData) PhoneHint() string        { return phoneHint(d.Lang, d.Region)
 
 // The content of each page.
 type (
-	// ErrorPage: something went wrong; RetryURL, when set, offers to try again.
-	ErrorPage struct{ TitleKey, MessageKey, RetryURL string }
+	// ErrorPage: something went wrong; RetryURL, when set, offers to try
+	// again, with RetryKey's text ("try_again" when empty).
+	ErrorPage struct{ TitleKey, MessageKey, RetryURL, RetryKey string }
 	// InfoPage: a plain message (logged in, logged out). BackURL, when
 	// set, links back to the site the person came from (BackName).
-	InfoPage struct{ TitleKey, MessageKey, Detail, BackURL, BackName string }
+	// LogoutURL, when set, offers to log out (the logged-in page).
+	InfoPage struct{ TitleKey, MessageKey, Detail, BackURL, BackName, LogoutURL string }
 	// PostRedirectPage sends the browser on with a form post (CAS method=POST).
 	PostRedirectPage struct {
 		Action string
@@ -182,9 +184,9 @@ type (
 // NewPages executes each template with it and with the zero value. Only a
 // full value reaches the fields inside {{if}} and {{with}}.
 var pageSamples = map[string]any{
-	"error": ErrorPage{TitleKey: "error_title", MessageKey: "error_internal", RetryURL: "/retry"},
+	"error": ErrorPage{TitleKey: "error_title", MessageKey: "error_internal", RetryURL: "/retry", RetryKey: "qr_new"},
 	"info": InfoPage{TitleKey: "logged_in_title", MessageKey: "logged_in", Detail: "someone",
-		BackURL: "https://app.example/", BackName: "App"},
+		BackURL: "https://app.example/", BackName: "App", LogoutURL: "/cas/logout"},
 	"post_redirect": PostRedirectPage{
 		Action: "https://app.example/", Fields: map[string]string{"ticket": "ST-sample"},
 	},
@@ -272,7 +274,12 @@ func rememberLang(w http.ResponseWriter, r *http.Request, base string) {
 
 // Error renders the error page with catalogued text (see ErrorPage).
 func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, titleKey, messageKey, retryURL string) error {
-	return p.render(w, r, status, "error", ErrorPage{TitleKey: titleKey, MessageKey: messageKey, RetryURL: retryURL})
+	return p.ErrorPage(w, r, status, ErrorPage{TitleKey: titleKey, MessageKey: messageKey, RetryURL: retryURL})
+}
+
+// ErrorPage renders the error page as d says.
+func (p *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, status int, d ErrorPage) error {
+	return p.render(w, r, status, "error", d)
 }
 
 // Info renders info.html.
