@@ -78,6 +78,13 @@ func startProd(t *testing.T, qrMode, prefix string) *prodEnv {
 // startProdWith is startProd with extra top-level YAML in the config.
 func startProdWith(t *testing.T, qrMode, prefix, extra string) *prodEnv {
 	t.Helper()
+	return startProdLogin(t, qrMode, prefix, "", extra)
+}
+
+// startProdLogin is startProdWith with more keys of the login section
+// (loginExtra, e.g. ", qr_lifetime: 5s").
+func startProdLogin(t *testing.T, qrMode, prefix, loginExtra, extra string) *prodEnv {
+	t.Helper()
 	requireChromium(t)
 	ln, direct := listen(t)
 	base := direct
@@ -107,11 +114,11 @@ wechat:
   apps:
     - {appid: %s, kind: website, secret: web-secret}
     - {appid: %s, kind: official_account, secret: oa-secret}
-login: {website_appid: %s, official_account_appid: %s, official_account_unionid: true, qr_mode: %s}
+login: {website_appid: %s, official_account_appid: %s, official_account_unionid: true, qr_mode: %s%s}
 cas:
   services:
     - {id: site, name: Test site, match: prefix, url: '%s/', attributes: [phone, nickname], attributes_on_service_validate: true}
-`+extra, ln.Addr(), base, filepath.Join(t.TempDir(), "wxcas.db"), prodWebsiteAppID, prodOAAppID, prodWebsiteAppID, prodOAAppID, qrMode, site.URL)
+`+extra, ln.Addr(), base, filepath.Join(t.TempDir(), "wxcas.db"), prodWebsiteAppID, prodOAAppID, prodWebsiteAppID, prodOAAppID, qrMode, loginExtra, site.URL)
 	a := serveAsProduction(t, ln, body, emSrv.URL)
 
 	browser, shots := startChromium(t)

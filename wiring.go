@@ -464,7 +464,7 @@ func (a *app) wireLogin() error {
 		WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID, QRMode: a.cfg.Login.QRMode,
 		EntryAccounts: a.cfg.Login.EntryAccounts, AccountState: accountState,
 		IframeQR: a.cfg.Sandbox.Enabled && a.cfg.WeChat.OpenBaseURL == "",
-		FlowTTL:  a.cfg.Login.FlowTTL, ResendCooldown: a.cfg.OTP.ResendCooldown,
+		FlowTTL:  a.cfg.Login.FlowTTL, QRLifetime: a.cfg.Login.QRLifetime, ResendCooldown: a.cfg.OTP.ResendCooldown,
 		SessionAuthKey: keys.Derive(a.masterKey, keys.SessionAuth), SessionCryptKey: keys.Derive(a.masterKey, keys.SessionCrypt),
 		StateKey: keys.Derive(a.masterKey, keys.FlowState),
 		Limiter:  loginLimits, PerIP: a.cfg.Login.PerIP, Funnel: a.metrics,

@@ -51,6 +51,9 @@ type Login struct {
 	QRMode string `yaml:"qr_mode"`
 	// FlowTTL bounds one login from start to finish.
 	FlowTTL time.Duration `yaml:"flow_ttl"`
+	// QRLifetime is how long one QR code stays on the page before the page
+	// swaps it for a new one by itself.
+	QRLifetime time.Duration `yaml:"qr_lifetime"`
 	// PerIP limits, per client address, the logins started at /cas/login
 	// (2 each: the start and the callback it leads to), the further WeChat
 	// states a login issues, the callbacks with a state no login of the
@@ -66,7 +69,7 @@ type Login struct {
 
 func defaultLogin() Login {
 	return Login{
-		Config: login.DefaultConfig(), QRMode: "inline", FlowTTL: 10 * time.Minute,
+		Config: login.DefaultConfig(), QRMode: "inline", FlowTTL: 10 * time.Minute, QRLifetime: 5 * time.Minute,
 		PerIP: ratelimit.Limit{Max: 300, Window: time.Minute},
 	}
 }
@@ -114,6 +117,7 @@ func (c *Config) validateLogin() Problems {
 	}
 	add(c.Login.QRMode != "inline" && c.Login.QRMode != "redirect", "login.qr_mode: %q must be inline or redirect", c.Login.QRMode)
 	add(c.Login.FlowTTL < time.Minute || c.Login.FlowTTL > 10*time.Minute, "login.flow_ttl: %v must be between 1m and 10m", c.Login.FlowTTL)
+	add(c.Login.QRLifetime < 5*time.Second || c.Login.QRLifetime > c.Login.FlowTTL, "login.qr_lifetime: %v must be between 5s and login.flow_ttl", c.Login.QRLifetime)
 	p = append(p, c.Login.PerIP.Problems("login.per_ip")...)
 	if c.Login.TemplatesDir != "" {
 		p = append(p, dirProblems("login.templates_dir", c.Login.TemplatesDir)...)

@@ -4,4 +4,8 @@
   var el = document.getElementById("wx-login-options");
   if (!el || typeof WxLogin !== "function") { return; }
   new WxLogin(JSON.parse(el.textContent));
+  // wxLogin.js adds an iframe without a title: name it after the box, so a
+  // screen reader says what the frame is.
+  var box = document.getElementById("wx-qr"), frame = box && box.querySelector("iframe");
+  if (frame && !frame.title) { frame.title = box.getAttribute("aria-label") || ""; }
 })();
