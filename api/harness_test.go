@@ -20,6 +20,7 @@ import (
 	"wxcas/audit"
 	"wxcas/binding"
 	"wxcas/cas"
+	"wxcas/challenge"
 	"wxcas/finish"
 	"wxcas/journey"
 	"wxcas/login"
@@ -72,6 +73,8 @@ type envOpts struct {
 	api   func(*api.Config)
 	// deps adds to the handler's collaborators (the account's).
 	deps func(*env, *api.Deps)
+	// challenge turns the adaptive challenge on with these thresholds.
+	challenge *otp.ChallengeConfig
 }
 
 func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
@@ -102,6 +105,11 @@ func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
 	require.NoError(t, err)
 
 	e.codes = otptest.NewEnvWithClock(t, otp.NewSQLStore(db), e.clock, nil)
+	if o.challenge != nil {
+		chal, err := challenge.New([]byte("api-test-challenge-key-0123456789ab"), challenge.SQLStore{DB: db}, e.clock.Now)
+		require.NoError(t, err)
+		e.codes.Svc.UseChallenges(chal, *o.challenge)
+	}
 	e.dir = binding.NewSQLStore(db)
 	lcfg := login.DefaultConfig()
 	if o.login != nil {
@@ -174,12 +182,13 @@ type result struct {
 	Raw    []byte
 	OK     api.Response
 	Err    struct {
-		Code              string `json:"code"`
-		Message           string `json:"message"`
-		Detail            string `json:"detail"`
-		RequestID         string `json:"request_id"`
-		AttemptsLeft      *int   `json:"attempts_left"`
-		RetryAfterSeconds int    `json:"retry_after_seconds"`
+		Code              string               `json:"code"`
+		Message           string               `json:"message"`
+		Detail            string               `json:"detail"`
+		RequestID         string               `json:"request_id"`
+		AttemptsLeft      *int                 `json:"attempts_left"`
+		Challenge         *challenge.Challenge `json:"challenge"`
+		RetryAfterSeconds int                  `json:"retry_after_seconds"`
 	}
 }
 
