@@ -28,6 +28,7 @@ import (
 	"wxcas/logx"
 	"wxcas/otp"
 	"wxcas/otp/otptest"
+	"wxcas/store"
 	"wxcas/store/storetest"
 	"wxcas/templates"
 	"wxcas/wechat"
@@ -120,6 +121,7 @@ type env struct {
 	srv    *httptest.Server
 	clock  *storetest.Clock
 	codes  *otptest.Env
+	db     *store.DB
 	wx     *fakeWeChat
 	store  *journey.MemStore
 	dir    *binding.SQLStore
@@ -139,6 +141,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	clock := storetest.NewClock()
 	e := &env{t: t, clock: clock, wx: newFakeWeChat(), store: journey.NewMemStore(), ttl: 10 * time.Minute, logs: &logx.Buffer{}}
 	e.codes = otptest.NewEnvWithClock(t, otp.NewSQLStore(db), clock, nil)
+	e.db = db
 	e.dir = binding.NewSQLStore(db)
 	e.dir.UseAsDirectory()
 	log, err := logx.New(e.logs, "json", "debug")
