@@ -404,7 +404,7 @@ func TestBrowserLogin(t *testing.T) {
 		for i := range 5 {
 			e.submitCode(ctx, wrong)
 			if i < 4 {
-				require.Contains(t, e.text(ctx, "#code-error"), fmt.Sprintf("验证码不正确。 还可尝试 %d 次", 4-i))
+				require.Contains(t, e.text(ctx, "#code-error"), fmt.Sprintf("验证码不正确。还可尝试 %d 次", 4-i))
 			}
 		}
 		require.Contains(t, e.text(ctx, "#code-error"), "错误次数过多")
