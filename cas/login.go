@@ -421,7 +421,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	var back *ServiceLink
 	if service := r.Form.Get("service"); service != "" {
 		if svc, norm, _ := s.checkService(service); svc != nil {
-			if s.cfg.LogoutRedirect {
+			if s.cfg.LogoutRedirect || svc.Internal {
+				// wxcas's own pages (the OpenID logout's end) go on at once:
+				// they say "logged out" themselves.
 				w.Header().Set("Location", norm)
 				w.WriteHeader(http.StatusSeeOther)
 				return
