@@ -110,6 +110,7 @@ func TestAccountPage(t *testing.T) {
 		wrong := b.accountPost(p, "/account/unbind", url.Values{"code": {"000000"}})
 		require.Equal(t, http.StatusBadRequest, wrong.status)
 		require.Contains(t, wrong.body, "验证码不正确")
+		require.Regexp(t, `id="resend" data-wait="[1-9][0-9]*"[^>]* disabled`, wrong.body, "after a wrong code the resend button still counts down the server's wait")
 		done := b.accountPost(p, "/account/unbind", url.Values{"code": {env.smsCode("+8613711110003")}})
 		require.Equal(t, http.StatusOK, done.status, done.body)
 		require.Contains(t, done.body, "已解除微信绑定")

@@ -161,6 +161,7 @@ type Codes interface {
 	Send(ctx context.Context, req otp.SendRequest) (otp.SendResult, error)
 	Check(ctx context.Context, req otp.VerifyRequest) (otp.Proof, error)
 	Spend(ctx context.Context, p otp.Proof) error
+	WaitFor(ctx context.Context, phone otp.Phone, clientIP, identity string) (otp.Waits, error)
 }
 
 // Transactor runs fn in one transaction (store.DB.Atomic).
@@ -277,6 +278,18 @@ func (s *Service) Unbind(ctx context.Context, userID string, by Actor, reason st
 	}
 	s.record(ctx, audit.Event{Kind: audit.KindUnbind, Outcome: audit.OK, UserID: userID, Phone: u.Phone, Detail: reason}, removed, by, Person{ClientIP: by.ClientIP})
 	return s.endOthers(ctx, u, by, Result{Removed: removed})
+}
+
+// ResendWait is how long until the person's phone could get another code
+// (read from the send counters, nothing counted): the page's countdown
+// after a wrong code or a reload is the server's own answer.
+func (s *Service) ResendWait(ctx context.Context, p Person) (time.Duration, error) {
+	u, err := s.user(ctx, p.UserID)
+	if err != nil {
+		return 0, err
+	}
+	w, err := s.d.Codes.WaitFor(ctx, otp.Phone(u.Phone), p.ClientIP, "user:"+u.ID)
+	return w.Phone, err
 }
 
 // SendCode sends the person a code for purpose: to the bound phone for an

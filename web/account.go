@@ -174,6 +174,13 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 	}
 	lang := i18n.Pick(r)
 	d.CSRF = s.CSRF
+	if d.ResendAfter == 0 && (d.Step == stepUnbind || d.Step == stepReplace) {
+		// The resend button counts down what the server would answer now
+		// (after a wrong code, a reload); losing it only loses the hint.
+		if w, err := h.Accounts.ResendWait(r.Context(), p); err == nil {
+			d.ResendAfter = seconds(w)
+		}
+	}
 	d.Bound = prof.Bound()
 	d.MaskedPhone = otp.Phone(prof.User.Phone).Display()
 	d.PhoneManaged = !h.Accounts.PhonesEditable()
