@@ -49,6 +49,7 @@ wechat:
     - {appid: wxa1b2c3d4e5f60002, kind: official_account, secret: oa-secret}
 login: {website_appid: wxa1b2c3d4e5f60001, official_account_appid: wxa1b2c3d4e5f60002, official_account_unionid: true}
 admin: {principals: [%s]}
+help: {text: "遇到问题？请联系信息中心：010-6275 0000", text_en: "Need help? Contact the IT service desk: 010-6275 0000", url: "https://it.example.edu/help"}
 cas:
   services:
     - {id: site, name: Test site, match: prefix, url: '%s/', attributes: [phone, nickname, userId], attributes_on_service_validate: true}
