@@ -297,7 +297,7 @@ func (s *Service) Check(ctx context.Context, req VerifyRequest) (Proof, error) {
 	// The code reached its person: its send no longer counts as one
 	// nobody entered (LimitIPUnconfirmed). Failing that only over-counts.
 	if c.ConfirmKey != "" {
-		if err := s.store.Confirm(context.WithoutCancel(ctx), c.CodeRef); err != nil {
+		if err := s.store.Confirm(context.WithoutCancel(ctx), c); err != nil {
 			log.Error("otp: entered code not confirmed; its address may be limited early", "err", err)
 		}
 	}

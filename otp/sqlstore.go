@@ -137,18 +137,11 @@ func (s *SQLStore) MarkVerified(ctx context.Context, ref CodeRef, now time.Time)
 // Neither joins the caller's transaction: a binding that rolls back still
 // had its code entered, and the shared counter row must not be held locked
 // until a binding commits.
-func (s *SQLStore) Confirm(ctx context.Context, ref CodeRef) error {
-	var key string
-	var ends time.Time
-	err := s.db.QueryRowxContext(ctx, s.db.Rebind(`SELECT confirm_key, confirm_ends FROM otp_codes
-		WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL`),
-		ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID).Scan(&key, &ends)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // confirmed before, replaced, or sent without the limit
+func (s *SQLStore) Confirm(ctx context.Context, c Code) error {
+	if c.ConfirmKey == "" {
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("otp: confirm send: %w", err)
-	}
+	ref := c.CodeRef
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_codes SET confirm_key = NULL, confirm_ends = NULL
 		WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL`),
 		ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID)
@@ -158,7 +151,7 @@ func (s *SQLStore) Confirm(ctx context.Context, ref CodeRef) error {
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return err // another caller took it
 	}
-	return s.Release(ctx, []Hold{{Limit: Limit{Name: LimitIPUnconfirmed, Key: key}, WindowEndsAt: ends}})
+	return s.Release(ctx, []Hold{{Limit: Limit{Name: LimitIPUnconfirmed, Key: c.ConfirmKey}, WindowEndsAt: c.ConfirmEnds}})
 }
 
 // Reserve upserts each counter and reads it back inside one transaction. The

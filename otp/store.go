@@ -45,10 +45,11 @@ type Store interface {
 	// Counts reads the counters named by keys whose window is still open
 	// at now, without changing them; a key with no open window is absent.
 	Counts(ctx context.Context, now time.Time, keys []string) (map[string]Count, error)
-	// Confirm gives back the send of the code issued as ref to its
-	// ConfirmKey counter (in its window, as Release does), once however
-	// often it is called; a code without one is left alone.
-	Confirm(ctx context.Context, ref CodeRef) error
+	// Confirm gives back the send of c (as GetCode read it) to its
+	// ConfirmKey counter in its ConfirmEnds window (as Release does), once
+	// however often it is called for that issue; a code without one is
+	// left alone.
+	Confirm(ctx context.Context, c Code) error
 
 	// Cleanup deletes codes that expired and counters whose window ended
 	// before the given time, and returns how many rows went.
