@@ -356,7 +356,7 @@ func (a *app) wireOTP() error {
 		if err != nil {
 			return fmt.Errorf("otp challenge: %w", err)
 		}
-		svc.UseChallenges(chal, a.cfg.OTP.Challenge.ChallengeConfig())
+		svc.UseChallenges(a.metrics.Challenges(chal), a.cfg.OTP.Challenge.ChallengeConfig())
 		a.every("challenge cleanup", chal.Cleanup)
 	}
 	return nil

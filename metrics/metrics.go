@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"wxcas/audit"
+	"wxcas/challenge"
+	"wxcas/otp"
 	"wxcas/sms"
 	"wxcas/wechat"
 )
@@ -31,6 +33,7 @@ type Metrics struct {
 	sms      *prometheus.CounterVec
 	funnel   *prometheus.CounterVec
 	wechat   *prometheus.CounterVec
+	chal     *prometheus.CounterVec
 	services atomic.Pointer[map[string]bool]
 }
 
@@ -59,8 +62,11 @@ func New() *Metrics {
 		wechat: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wxcas_wechat_calls_total", Help: "Requests to WeChat's API (each attempt) by operation and result (ok, or the error kind).",
 		}, []string{"op", "result"}),
+		chal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxcas_sms_challenges_total", Help: "Proof-of-work challenges before an SMS code: issued, and solutions by result (solved, invalid, expired, used).",
+		}, []string{"result"}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency, m.events, m.sms, m.funnel, m.wechat,
+	m.Registry.MustRegister(m.requests, m.latency, m.events, m.sms, m.funnel, m.wechat, m.chal,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -118,6 +124,42 @@ func smsResult(err error) string {
 		return "transport"
 	}
 	return "provider"
+}
+
+// Challenges counts the challenges next issues and the solutions it
+// redeems, by result, then passes each call on.
+func (m *Metrics) Challenges(next otp.Challenger) otp.Challenger { return countingChallenger{m: m, next: next} }
+
+type countingChallenger struct {
+	m    *Metrics
+	next otp.Challenger
+}
+
+func (c countingChallenger) Issue(ctx context.Context, holder string, difficulty int64, ttl time.Duration) (challenge.Challenge, error) {
+	ch, err := c.next.Issue(ctx, holder, difficulty, ttl)
+	if err == nil {
+		c.m.chal.WithLabelValues("issued").Inc()
+	}
+	return ch, err
+}
+
+func (c countingChallenger) Redeem(ctx context.Context, holder, payload string) error {
+	err := c.next.Redeem(ctx, holder, payload)
+	result := ""
+	switch {
+	case err == nil:
+		result = "solved"
+	case errors.Is(err, challenge.ErrInvalid):
+		result = "invalid"
+	case errors.Is(err, challenge.ErrExpired):
+		result = "expired"
+	case errors.Is(err, challenge.ErrUsed):
+		result = "used"
+	}
+	if result != "" {
+		c.m.chal.WithLabelValues(result).Inc()
+	}
+	return err
 }
 
 // WeChatCall counts one request to WeChat (wechat.Config.Observe): op is
