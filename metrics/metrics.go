@@ -128,7 +128,9 @@ func smsResult(err error) string {
 
 // Challenges counts the challenges next issues and the solutions it
 // redeems, by result, then passes each call on.
-func (m *Metrics) Challenges(next otp.Challenger) otp.Challenger { return countingChallenger{m: m, next: next} }
+func (m *Metrics) Challenges(next otp.Challenger) otp.Challenger {
+	return countingChallenger{m: m, next: next}
+}
 
 type countingChallenger struct {
 	m    *Metrics
