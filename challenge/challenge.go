@@ -48,12 +48,14 @@
 // challenge presented for the wrong holder (or with an altered expiry) is
 // refused as ErrInvalid before the database is asked.
 //
-// Each challenge issued is stored (Store) as a record holding the SHA-256 of
-// the challenge string (never the number, which only the solver should
-// find), a keyed hash of the holder and the expiry. Redeem takes the record
-// away in one DELETE whose affected-row count decides, so of concurrent
-// redeemers of one solution exactly one succeeds, and a solution is good
-// once. Cleanup removes the records that expired unused.
+// Issuing stores nothing: the signature and the salt's tag make a
+// challenge self-verifying, so handing challenges out (on every page view)
+// cannot fill a table. Redeem records the redemption (Store.Spend): the
+// SHA-256 of the challenge string (never the number, which only the solver
+// should find), a keyed hash of the holder and the expiry, in one INSERT the
+// primary key decides, so of concurrent redeemers of one solution exactly
+// one succeeds and a solution is good once. Cleanup removes the records of
+// challenges that have expired (a replay of those is refused as expired).
 //
 // Payloads are answers: they are never logged, and no error carries one.
 package challenge
@@ -100,8 +102,8 @@ var (
 	ErrInvalid = errors.New("challenge: invalid solution")
 	// ErrExpired: a genuine challenge whose expiry has passed.
 	ErrExpired = errors.New("challenge: expired")
-	// ErrUsed: a genuine, solved, unexpired challenge with no stored record:
-	// it was redeemed already.
+	// ErrUsed: a genuine, solved, unexpired challenge whose redemption is
+	// recorded already.
 	ErrUsed = errors.New("challenge: already used")
 )
 
@@ -116,7 +118,11 @@ type Challenge struct {
 	Signature string `json:"signature"`
 }
 
-// Record is what is stored of an issued challenge.
+// Record is what is stored of a redeemed challenge, until it expires: a
+// challenge is single-use because its redemption is recorded. Issuing
+// stores nothing (the signature and the salt's tag make a challenge
+// self-verifying), so page views that hand out challenges cannot fill the
+// table; only solved ones, each of which cost its solver the work, can.
 type Record struct {
 	// ID is the SHA-256 (hex) of the challenge string.
 	ID string
@@ -126,14 +132,12 @@ type Record struct {
 	ExpiresAt time.Time
 }
 
-// Store keeps the issued, unredeemed challenges.
+// Store keeps the redeemed challenges.
 type Store interface {
-	// Put stores a new record.
-	Put(ctx context.Context, r Record) error
-	// Take deletes the record id if it is holder's and expires after now,
-	// and reports whether it did. Of concurrent callers at most one gets
-	// true.
-	Take(ctx context.Context, id, holder string, now time.Time) (bool, error)
+	// Spend records r unless a record with its ID is there, and reports
+	// whether it did: of concurrent callers with one ID exactly one gets
+	// true, and nobody after it.
+	Spend(ctx context.Context, r Record) (bool, error)
 	// DeleteExpired deletes the records expiring at or before before, at
 	// most batch per statement, and returns how many it deleted.
 	DeleteExpired(ctx context.Context, before time.Time, batch int) (int64, error)
@@ -196,10 +200,6 @@ func (s *Service) Issue(ctx context.Context, holder string, difficulty int64, tt
 		Salt:      salt,
 	}
 	c.Signature = s.sign(c.Challenge)
-	err = s.st.Put(ctx, Record{ID: hashHex(c.Challenge), Holder: holderHash, CreatedAt: now, ExpiresAt: time.Unix(expires, 0).UTC()})
-	if err != nil {
-		return Challenge{}, err
-	}
 	return c, nil
 }
 
@@ -250,7 +250,7 @@ func (s *Service) Redeem(ctx context.Context, holder, payload string) error {
 	if subtle.ConstantTimeCompare([]byte(answer), []byte(p.Challenge)) != 1 {
 		return ErrInvalid
 	}
-	ok, err := s.st.Take(ctx, hashHex(p.Challenge), holderHash, now)
+	ok, err := s.st.Spend(ctx, Record{ID: hashHex(p.Challenge), Holder: holderHash, CreatedAt: now, ExpiresAt: time.Unix(expires, 0).UTC()})
 	if err != nil {
 		return err
 	}

@@ -242,8 +242,9 @@ func TestRedeemRace(t *testing.T) {
 	})
 }
 
-// What Issue hands out is what the widget 2.3.0 accepts, and what it stores
-// reveals neither the number nor the holder.
+// What Issue hands out is what the widget 2.3.0 accepts; Issue stores
+// nothing, and what a redemption stores reveals neither the number nor the
+// holder.
 func TestIssue(t *testing.T) {
 	db := storetest.SQLite(t)
 	ctx := context.Background()
@@ -279,14 +280,18 @@ func TestIssue(t *testing.T) {
 		CreatedAt time.Time `db:"created_at"`
 	}
 	require.NoError(t, db.Select(&rows, `SELECT id, holder, expires_at, created_at FROM pow_challenges`))
+	require.Empty(t, rows, "issuing stores nothing: page views cannot fill the table")
+	clock.Advance(time.Second)
+	require.NoError(t, s.Redeem(ctx, "+8613800000000", challengetest.Solve(c)))
+	require.NoError(t, db.Select(&rows, `SELECT id, holder, expires_at, created_at FROM pow_challenges`))
 	require.Len(t, rows, 1)
 	sum := sha256.Sum256([]byte(c.Challenge))
 	require.Equal(t, hex.EncodeToString(sum[:]), rows[0].ID)
 	plain := sha256.Sum256([]byte("+8613800000000"))
 	require.Len(t, rows[0].Holder, 64)
 	require.NotEqual(t, hex.EncodeToString(plain[:]), rows[0].Holder, "the holder is stored keyed")
-	require.True(t, rows[0].ExpiresAt.Equal(clock.Now().Add(ttl)), "expires %v", rows[0].ExpiresAt)
-	require.True(t, rows[0].CreatedAt.Equal(clock.Now()))
+	require.True(t, rows[0].ExpiresAt.Equal(clock.Now().Add(ttl-time.Second)), "kept until the challenge expires: %v", rows[0].ExpiresAt)
+	require.True(t, rows[0].CreatedAt.Equal(clock.Now()), "when it was redeemed")
 
 	// A fractional expiry is rounded up to the second the salt carries.
 	clock.Advance(300 * time.Millisecond)
@@ -333,17 +338,21 @@ func TestIssueNumberRange(t *testing.T) {
 	require.Len(t, seen, d+1)
 }
 
-// Cleanup deletes what expired, by the service's clock, and keeps the rest.
+// Cleanup deletes the redemptions whose challenges expired, by the
+// service's clock, and keeps the rest: a live one still cannot be replayed.
 func TestCleanup(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		s, clock := newService(t, db)
 		for range 3 {
-			_, err := s.Issue(ctx, "alice", difficulty, time.Minute)
+			c, err := s.Issue(ctx, "alice", difficulty, time.Minute)
 			require.NoError(t, err)
+			require.NoError(t, s.Redeem(ctx, "alice", challengetest.Solve(c)))
 		}
 		live, err := s.Issue(ctx, "alice", difficulty, time.Hour)
 		require.NoError(t, err)
+		solved := challengetest.Solve(live)
+		require.NoError(t, s.Redeem(ctx, "alice", solved))
 		n, err := s.Cleanup(ctx)
 		require.NoError(t, err)
 		require.Zero(t, n)
@@ -351,7 +360,7 @@ func TestCleanup(t *testing.T) {
 		n, err = s.Cleanup(ctx)
 		require.NoError(t, err)
 		require.EqualValues(t, 3, n)
-		require.NoError(t, s.Redeem(ctx, "alice", challengetest.Solve(live)))
+		require.ErrorIs(t, s.Redeem(ctx, "alice", solved), challenge.ErrUsed, "the live redemption was kept")
 	})
 }
 
@@ -368,21 +377,20 @@ func TestStatementsUseIndexes(t *testing.T) {
 			expires = now.Add(-time.Minute)
 		}
 		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
-		require.NoError(t, st.Put(ctx, challenge.Record{ID: hex.EncodeToString(sum[:]), Holder: strings.Repeat("a", 64),
-			CreatedAt: now, ExpiresAt: expires}))
+		ok, err := st.Spend(ctx, challenge.Record{ID: hex.EncodeToString(sum[:]), Holder: strings.Repeat("a", 64),
+			CreatedAt: now, ExpiresAt: expires})
+		require.NoError(t, err)
+		require.True(t, ok)
 	}
 	_, err := db.Exec(`ANALYZE TABLE pow_challenges`)
 	require.NoError(t, err)
 	storetest.RequireIndexed(t, db, `DELETE FROM pow_challenges WHERE expires_at <= ? LIMIT 500`, "pow_challenges_expires", now)
-	storetest.RequireIndexed(t, db, `DELETE FROM pow_challenges WHERE id = ? AND holder = ? AND expires_at > ?`, "PRIMARY",
-		strings.Repeat("0", 64), strings.Repeat("a", 64), now)
 }
 
 // memStore is a Store in memory, for the tests that only need Issue.
-type memStore struct{ n int }
+type memStore struct{}
 
-func (m *memStore) Put(context.Context, challenge.Record) error { m.n++; return nil }
-func (m *memStore) Take(context.Context, string, string, time.Time) (bool, error) {
+func (m *memStore) Spend(context.Context, challenge.Record) (bool, error) {
 	return false, errors.New("memStore: not implemented")
 }
 func (m *memStore) DeleteExpired(context.Context, time.Time, int) (int64, error) { return 0, nil }

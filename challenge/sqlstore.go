@@ -11,27 +11,24 @@ import (
 // SQLStore is the Store on the pow_challenges table (migration 00055).
 type SQLStore struct{ DB *store.DB }
 
-// Put implements Store.
-func (s SQLStore) Put(ctx context.Context, r Record) error {
-	_, err := s.DB.Q(ctx).ExecContext(ctx, s.DB.Rebind(`INSERT INTO pow_challenges (id, holder, expires_at, created_at) VALUES (?, ?, ?, ?)`),
-		r.ID, r.Holder, store.Time(r.ExpiresAt), store.Time(r.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("challenge: store challenge: %w", err)
+// Spend implements Store: one INSERT that does nothing when the id is
+// there (the primary key decides between concurrent callers); its
+// affected-row count says which happened.
+func (s SQLStore) Spend(ctx context.Context, r Record) (bool, error) {
+	q := `INSERT INTO pow_challenges (id, holder, expires_at, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	if s.DB.Dialect == store.MySQL {
+		// Without CLIENT_FOUND_ROWS (the driver's default) an unchanged
+		// row counts 0: the duplicate is told apart without IGNORE, which
+		// would hide other errors too.
+		q = `INSERT INTO pow_challenges (id, holder, expires_at, created_at) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id`
 	}
-	return nil
-}
-
-// Take implements Store: one DELETE, whose affected-row count decides
-// which of concurrent callers wins.
-func (s SQLStore) Take(ctx context.Context, id, holder string, now time.Time) (bool, error) {
-	res, err := s.DB.Q(ctx).ExecContext(ctx, s.DB.Rebind(`DELETE FROM pow_challenges WHERE id = ? AND holder = ? AND expires_at > ?`),
-		id, holder, store.Time(now))
+	res, err := s.DB.Q(ctx).ExecContext(ctx, q, r.ID, r.Holder, store.Time(r.ExpiresAt), store.Time(r.CreatedAt))
 	if err != nil {
-		return false, fmt.Errorf("challenge: take challenge: %w", err)
+		return false, fmt.Errorf("challenge: record redemption: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("challenge: take challenge: %w", err)
+		return false, fmt.Errorf("challenge: record redemption: %w", err)
 	}
 	return n == 1, nil
 }
