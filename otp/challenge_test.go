@@ -61,7 +61,7 @@ func sendSolving(ctx context.Context, svc *otp.Service, req otp.SendRequest) (ch
 
 // TestCampusNATAndSMSPump: 200 people behind one campus address in an hour
 // all get their codes (with a challenge once the address is busy, and no
-// lock-out), while one address sending to random numbers that never come
+// lock-out, one in five mistyping their number first), while one address sending to random numbers that never come
 // back is stopped after a handful, challenge solved or not.
 func TestCampusNATAndSMSPump(t *testing.T) {
 	ctx := context.Background()
@@ -71,6 +71,14 @@ func TestCampusNATAndSMSPump(t *testing.T) {
 			const people = 200
 			challenged := 0
 			for i := range people {
+				if i%5 == 3 {
+					// A mistyped number first, then "change number": the
+					// right code gives both sends back.
+					typo := person(i, "203.0.113.50")
+					typo.Phone = otptest.Phone(100_000 + i)
+					_, err := sendSolving(ctx, e.Svc, typo)
+					require.NoError(t, err, "person %d's typo", i)
+				}
 				asked, err := sendSolving(ctx, e.Svc, person(i, "203.0.113.50"))
 				require.NoError(t, err, "person %d", i)
 				if asked {
@@ -82,7 +90,7 @@ func TestCampusNATAndSMSPump(t *testing.T) {
 				}
 				e.Clock.Advance(time.Hour / people)
 			}
-			require.Equal(t, people, e.Outbox.Total(), "every person got a code")
+			require.Equal(t, people+people/5, e.Outbox.Total(), "every person got a code (and one in five a code to a mistyped number)")
 			require.GreaterOrEqual(t, challenged, people-otp.DefaultChallengeConfig().IPHour, "a busy address is challenged")
 			t.Logf("%d of %d sends needed a challenge", challenged, people)
 		})

@@ -192,8 +192,12 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	}
 	for _, h := range holds {
 		if h.Name == LimitIPUnconfirmed {
-			// Entering the code gives this send back (MarkVerified).
-			c.ConfirmKey, c.ConfirmEnds = h.Key, h.WindowEndsAt
+			// Entering a code of this login gives this send back (Check).
+			c.ConfirmKey, c.ConfirmEnds, c.ConfirmSends = h.Key, h.WindowEndsAt, 1
+			if old, err := s.store.GetCode(ctx, holder, req.Phone, req.Purpose); err == nil &&
+				old.ConfirmKey == h.Key && old.ConfirmEnds.Equal(h.WindowEndsAt) {
+				c.ConfirmSends += old.ConfirmSends // a resend replaces the code, not the count
+			}
 		}
 	}
 
@@ -294,12 +298,12 @@ func (s *Service) Check(ctx context.Context, req VerifyRequest) (Proof, error) {
 		return Proof{}, &MismatchError{AttemptsLeft: left}
 	}
 	c.Attempts = attempts
-	// The code reached its person: its send no longer counts as one
-	// nobody entered (LimitIPUnconfirmed). Failing that only over-counts.
-	if c.ConfirmKey != "" {
-		if err := s.store.Confirm(context.WithoutCancel(ctx), c); err != nil {
-			log.Error("otp: entered code not confirmed; its address may be limited early", "err", err)
-		}
+	// The code reached its person: the login's sends — a resend, a
+	// mistyped number first — no longer count as codes nobody entered
+	// (LimitIPUnconfirmed), up to confirmPerLogin of them. Failing that
+	// only over-counts.
+	if _, err := s.store.Confirm(context.WithoutCancel(ctx), holder, req.Purpose, confirmPerLogin); err != nil {
+		log.Error("otp: entered code not confirmed; its address may be limited early", "err", err)
 	}
 	return Proof{ref: c.CodeRef, code: c}, nil
 }
@@ -328,6 +332,11 @@ func (s *Service) Spend(ctx context.Context, p Proof) error {
 	log.Info("otp: code verified", "attempts", p.code.Attempts)
 	return nil
 }
+
+// confirmPerLogin caps the sends one entered code gives back: a typo and a
+// resend are what people need; more would let one login with one phone of
+// its own send codes to strangers without them counting.
+const confirmPerLogin = 3
 
 // cleanupGrace keeps expired codes a while, so a user who comes back late is
 // told "expired" rather than "no code".

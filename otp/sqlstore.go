@@ -25,7 +25,7 @@ var _ Store = (*SQLStore)(nil)
 // NewSQLStore returns a Store on db.
 func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db} }
 
-const codeColumns = `holder, phone, purpose, issue_id, code_hash, attempts, max_attempts, created_at, expires_at, verified_at, confirm_key, confirm_ends`
+const codeColumns = `holder, phone, purpose, issue_id, code_hash, attempts, max_attempts, created_at, expires_at, verified_at, confirm_key, confirm_ends, confirm_sends`
 
 // PutCode replaces the row for (holder, phone, purpose) in one statement;
 // both dialects understand REPLACE on the primary key.
@@ -37,9 +37,9 @@ func (s *SQLStore) PutCode(ctx context.Context, c Code) error {
 	if c.ConfirmKey != "" {
 		confirmKey, confirmEnds = c.ConfirmKey, store.Time(c.ConfirmEnds)
 	}
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`REPLACE INTO otp_codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`REPLACE INTO otp_codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.Holder, string(c.Phone), c.Purpose, c.IssueID, c.Hash, c.Attempts, c.MaxAttempts,
-		store.Time(c.CreatedAt), store.Time(c.ExpiresAt), verified, confirmKey, confirmEnds)
+		store.Time(c.CreatedAt), store.Time(c.ExpiresAt), verified, confirmKey, confirmEnds, c.ConfirmSends)
 	if err != nil {
 		return fmt.Errorf("otp: store code: %w", err)
 	}
@@ -55,7 +55,7 @@ func (s *SQLStore) GetCode(ctx context.Context, holder string, phone Phone, purp
 		confirm  sql.NullString
 		ends     sql.NullTime
 	)
-	err := row.Scan(&c.Holder, &p, &c.Purpose, &c.IssueID, &c.Hash, &c.Attempts, &c.MaxAttempts, &c.CreatedAt, &c.ExpiresAt, &verified, &confirm, &ends)
+	err := row.Scan(&c.Holder, &p, &c.Purpose, &c.IssueID, &c.Hash, &c.Attempts, &c.MaxAttempts, &c.CreatedAt, &c.ExpiresAt, &verified, &confirm, &ends, &c.ConfirmSends)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Code{}, store.ErrNotFound
 	}
@@ -132,26 +132,48 @@ func (s *SQLStore) MarkVerified(ctx context.Context, ref CodeRef, now time.Time)
 	return n == 1, err
 }
 
-// Confirm takes the code's confirm window off the row first, so that only
-// one caller gives the send back; then decrements that window's counter.
-// Neither joins the caller's transaction: a binding that rolls back still
-// had its code entered, and the shared counter row must not be held locked
-// until a binding commits.
-func (s *SQLStore) Confirm(ctx context.Context, c Code) error {
-	if c.ConfirmKey == "" {
-		return nil
+// Confirm reads the login's codes that still hold sends, then for each
+// takes its confirm window off the row first, so that only one caller gives
+// those sends back, and decrements that window's counter. None of it joins
+// the caller's transaction: a binding that rolls back still had its code
+// entered, and the shared counter row must not stay locked until a binding
+// commits.
+func (s *SQLStore) Confirm(ctx context.Context, holder, purpose string, max int) (int, error) {
+	var rows []struct {
+		Phone   string    `db:"phone"`
+		IssueID int64     `db:"issue_id"`
+		Key     string    `db:"confirm_key"`
+		Ends    time.Time `db:"confirm_ends"`
+		Sends   int       `db:"confirm_sends"`
 	}
-	ref := c.CodeRef
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_codes SET confirm_key = NULL, confirm_ends = NULL
-		WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL`),
-		ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID)
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT phone, issue_id, confirm_key, confirm_ends, confirm_sends FROM otp_codes
+		WHERE holder = ? AND purpose = ? AND confirm_key IS NOT NULL`), holder, purpose)
 	if err != nil {
-		return fmt.Errorf("otp: confirm send: %w", err)
+		return 0, fmt.Errorf("otp: confirm sends: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return err // another caller took it
+	given := 0
+	for _, r := range rows {
+		n := min(r.Sends, max-given)
+		if n <= 0 {
+			break
+		}
+		res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_codes SET confirm_key = NULL, confirm_ends = NULL, confirm_sends = 0
+			WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL`),
+			holder, r.Phone, purpose, r.IssueID)
+		if err != nil {
+			return given, fmt.Errorf("otp: confirm sends: %w", err)
+		}
+		if taken, err := res.RowsAffected(); err != nil || taken != 1 {
+			continue // another caller took it
+		}
+		_, err = s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_send_counters SET used = CASE WHEN used > ? THEN used - ? ELSE 0 END
+			WHERE counter_key = ? AND window_ends_at = ?`), n, n, r.Key, store.Time(r.Ends))
+		if err != nil {
+			return given, fmt.Errorf("otp: confirm sends: %w", err)
+		}
+		given += n
 	}
-	return s.Release(ctx, []Hold{{Limit: Limit{Name: LimitIPUnconfirmed, Key: c.ConfirmKey}, WindowEndsAt: c.ConfirmEnds}})
+	return given, nil
 }
 
 // Reserve upserts each counter and reads it back inside one transaction. The

@@ -45,11 +45,11 @@ type Store interface {
 	// Counts reads the counters named by keys whose window is still open
 	// at now, without changing them; a key with no open window is absent.
 	Counts(ctx context.Context, now time.Time, keys []string) (map[string]Count, error)
-	// Confirm gives back the send of c (as GetCode read it) to its
-	// ConfirmKey counter in its ConfirmEnds window (as Release does), once
-	// however often it is called for that issue; a code without one is
-	// left alone.
-	Confirm(ctx context.Context, c Code) error
+	// Confirm gives back the unconfirmed sends of every code of holder
+	// and purpose (any number: a mistyped one too) to their ConfirmKey
+	// counters in their windows, at most max of them, each code once
+	// however often it is called; it returns how many it gave back.
+	Confirm(ctx context.Context, holder, purpose string, max int) (int, error)
 
 	// Cleanup deletes codes that expired and counters whose window ended
 	// before the given time, and returns how many rows went.
@@ -77,10 +77,13 @@ type Code struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	VerifiedAt  time.Time // zero until verified
-	// ConfirmKey and ConfirmEnds name the counter window of the send that
-	// verifying gives back (LimitIPUnconfirmed); empty when none.
-	ConfirmKey  string
-	ConfirmEnds time.Time
+	// ConfirmKey and ConfirmEnds name the counter window of the sends that
+	// entering a code of the login gives back (LimitIPUnconfirmed), and
+	// ConfirmSends how many of the login's sends to this number it holds
+	// (a resend replaces the code, not the count); empty when none.
+	ConfirmKey   string
+	ConfirmEnds  time.Time
+	ConfirmSends int
 }
 
 // Count is one counter as Counts reads it.

@@ -10,6 +10,13 @@ import (
 	"wxcas/otp"
 )
 
+// otherLogin is SendReq for another login (Other) at the same address.
+func otherLogin(p otp.Phone) otp.SendRequest {
+	r := SendReq(p)
+	r.Holder = Other
+	return r
+}
+
 // runUnconfirmed checks Store.Counts and the unconfirmed-codes count: a code
 // entered gives its send back to its address, one never entered does not.
 func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
@@ -36,16 +43,16 @@ func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	t.Run("a right code gives its send back", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.PerIPUnconfirmedHour = 2 })
 		code := e.Send(t, SendReq(Phone(1)))
-		e.Send(t, SendReq(Phone(2)))
-		_, err := e.Svc.Send(ctx, SendReq(Phone(3)))
+		e.Send(t, otherLogin(Phone(2)))
+		_, err := e.Svc.Send(ctx, otherLogin(Phone(3)))
 		requireLimit(t, err, otp.LimitIPUnconfirmed, time.Hour)
 
 		require.Error(t, e.Verify(Phone(1), Wrong(code)), "a wrong code confirms nothing")
-		_, err = e.Svc.Send(ctx, SendReq(Phone(3)))
+		_, err = e.Svc.Send(ctx, otherLogin(Phone(3)))
 		requireLimit(t, err, otp.LimitIPUnconfirmed, time.Hour)
 
 		require.NoError(t, e.Verify(Phone(1), code))
-		e.Send(t, SendReq(Phone(3)))
+		e.Send(t, otherLogin(Phone(3)))
 		counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey, "ip_hour:192.0.2.1"})
 		require.NoError(t, err)
 		require.Equal(t, 2, counts[ipKey].Used)
@@ -54,11 +61,11 @@ func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
 
 	t.Run("a code confirmed after its window does not touch the next one", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.TTL = time.Hour })
-		e.Send(t, SendReq(Phone(2)))
+		e.Send(t, otherLogin(Phone(2)))
 		e.Clock.Advance(30 * time.Minute)
 		code := e.Send(t, SendReq(Phone(1))) // counted in the first window
 		e.Clock.Advance(30*time.Minute + time.Second)
-		e.Send(t, SendReq(Phone(3))) // opens the next window
+		e.Send(t, otherLogin(Phone(3))) // opens the next window
 		require.NoError(t, e.Verify(Phone(1), code), "still inside its TTL")
 		counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
 		require.NoError(t, err)
@@ -67,7 +74,7 @@ func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
 
 	t.Run("a right code entered twice gives back once", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), nil)
-		e.Send(t, SendReq(Phone(1)))
+		e.Send(t, otherLogin(Phone(1)))
 		code := e.Send(t, SendReq(Phone(2)))
 		for range 2 {
 			_, err := e.Svc.Check(ctx, otp.VerifyRequest{Phone: Phone(2), Purpose: Purpose, Holder: Holder, Code: code})
@@ -78,12 +85,33 @@ func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.Equal(t, 1, counts[ipKey].Used)
 	})
 
+	t.Run("the right code gives back the login's resend and its mistyped number, at most three", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.Cooldown = 0 })
+		e.Send(t, SendReq(Phone(9))) // a mistyped number: never entered
+		e.Send(t, SendReq(Phone(1)))
+		e.Send(t, SendReq(Phone(1)))
+		code := e.Send(t, SendReq(Phone(1))) // resent twice
+		e.Send(t, otherLogin(Phone(5))) // someone else's login at the same address
+		counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
+		require.NoError(t, err)
+		require.Equal(t, 5, counts[ipKey].Used)
+		c, err := e.StoredCode(Phone(1))
+		require.NoError(t, err)
+		require.Equal(t, 3, c.ConfirmSends, "a resend replaces the code, not the count")
+
+		require.NoError(t, e.Verify(Phone(1), code))
+		counts, err = e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
+		require.NoError(t, err)
+		require.Equal(t, 2, counts[ipKey].Used, "three of the login's four sends given back; the other login's stays")
+	})
+
 	t.Run("stored code keeps its confirm window", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), nil)
 		e.Send(t, SendReq(Phone(1)))
 		c, err := e.StoredCode(Phone(1))
 		require.NoError(t, err)
 		require.Equal(t, ipKey, c.ConfirmKey)
+		require.Equal(t, 1, c.ConfirmSends)
 		require.True(t, c.ConfirmEnds.Equal(e.Clock.Now().Add(time.Hour)), "%v", c.ConfirmEnds)
 	})
 }
