@@ -87,7 +87,7 @@ func TestEmulatorCommandServesASandbox(t *testing.T) {
 	// own inbox address leads to it.
 	sms := sandboxSMSCode(t, emBase, "+8613600136000")
 	require.Equal(t, []string{sms}, sandboxInbox(t, base, "+8613600136000"), "wxcas's /sandbox/sms redirects to the emulator's")
-	require.Contains(t, emLog.String(), "【模拟】您的验证码是 "+sms, "the emulator's process writes the text with sign_name")
+	require.Contains(t, emLog.String(), "【模拟】你的验证码是 "+sms, "the emulator's process writes the text with sign_name")
 	require.NotContains(t, wxLog.String(), sms, "wxcas neither keeps nor logs the code")
 
 	done := b.post(code, "/login/code", url.Values{"code": {sms}})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Duration says how long a wait is the way a person would: "45 秒" / "45
@@ -94,3 +95,57 @@ func RefusalDetail(lang string, retryAfter time.Duration, attemptsLeft *int) str
 	}
 	return ""
 }
+
+// Validity says how long something stays valid, rounded down (a QR code
+// said to work "2 minutes" must not be swapped at 90 seconds): whole
+// seconds under a minute, whole minutes under an hour, then hours and
+// minutes. Waits round up instead (Duration).
+func Validity(lang string, d time.Duration) string {
+	secs := max(int(d/time.Second), 1)
+	if secs < 60 {
+		return count(lang, secs, "s")
+	}
+	if mins := secs / 60; mins < 60 {
+		return count(lang, mins, "m")
+	}
+	h, m := secs/3600, secs%3600/60
+	s := count(lang, h, "h")
+	if m > 0 {
+		s += " " + count(lang, m, "m")
+	}
+	return s
+}
+
+// Gap is what goes between two texts that a page sets side by side (a
+// label and its value, a sentence and a link): a space in English; in
+// Chinese one only between a Han character and a Latin letter or digit,
+// none after full-width punctuation.
+func Gap(lang, before, after string) string {
+	if lang == EN {
+		return " "
+	}
+	b, a := lastRune(before), firstRune(after)
+	if isHan(b) && isLatin(a) || isLatin(b) && isHan(a) {
+		return " "
+	}
+	return ""
+}
+
+func lastRune(s string) rune {
+	r := []rune(strings.TrimSpace(s))
+	if len(r) == 0 {
+		return 0
+	}
+	return r[len(r)-1]
+}
+
+func firstRune(s string) rune {
+	for _, r := range strings.TrimSpace(s) {
+		return r
+	}
+	return 0
+}
+
+func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
+
+func isLatin(r rune) bool { return r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r)) || r == '+' }

@@ -37,8 +37,8 @@ func TestRefusal(t *testing.T) {
 		left      *int
 		want      string
 	}{
-		{ZH, "rate_limited", time.Minute, nil, "操作过于频繁，请稍后再试。请在 1 分钟后重试。"},
-		{EN, "rate_limited", time.Minute, nil, "Too many requests. Please try again later. Try again in 1 minute."},
+		{ZH, "rate_limited", time.Minute, nil, "操作过于频繁。请在 1 分钟后重试。"},
+		{EN, "rate_limited", time.Minute, nil, "Too many requests. Try again in 1 minute."},
 		{ZH, "wrong_code", 0, &four, "验证码不正确。还可尝试 4 次。"},
 		{EN, "wrong_code", 0, &four, "That code is not right. 4 attempts left."},
 		{EN, "wrong_code", 0, &one, "That code is not right. 1 attempt left."},
@@ -60,5 +60,25 @@ func TestCatalogueVoice(t *testing.T) {
 	}
 	for key, s := range catalogue[EN] {
 		require.False(t, strings.Contains(s, "(s)"), "%s: a real plural, not (s)", key)
+	}
+}
+
+func TestValidityRoundsDown(t *testing.T) {
+	require.Equal(t, "1 分钟", Validity(ZH, 90*time.Second), "a 90 s code is not said to work 2 minutes")
+	require.Equal(t, "5 minutes", Validity(EN, 5*time.Minute))
+	require.Equal(t, "45 seconds", Validity(EN, 45*time.Second))
+	require.Equal(t, "1 hour 30 minutes", Validity(EN, 90*time.Minute+59*time.Second))
+}
+
+func TestGap(t *testing.T) {
+	for _, tc := range []struct{ lang, before, after, want string }{
+		{ZH, "返回", "Test site", " "},
+		{ZH, "返回", "沙箱示例网站", ""},
+		{ZH, "绑定时间：", "2026-01-02", ""},
+		{ZH, "二维码过期或无法显示？", "刷新二维码", ""},
+		{ZH, "验证码已发送至", "138****8000", " "},
+		{EN, "Back to", "the site", " "},
+	} {
+		require.Equal(t, tc.want, Gap(tc.lang, tc.before, tc.after), "%q %q", tc.before, tc.after)
 	}
 }

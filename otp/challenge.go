@@ -126,7 +126,9 @@ func (s *Service) ChallengeFor(ctx context.Context, req SendRequest) (*challenge
 	if err != nil {
 		return nil, err
 	}
-	signals, err := s.signals(ctx, req.Phone, ip, req.Identity)
+	// The cooldown ends within the minute, before the page's challenge
+	// does: the widget can solve while the resend button counts down.
+	signals, err := s.signals(ctx, req.Phone, ip, req.Identity, true)
 	if err != nil || len(signals) == 0 {
 		return nil, err
 	}
@@ -143,7 +145,7 @@ func (s *Service) gate(ctx context.Context, req SendRequest, ip string) error {
 	if s.chal == nil || req.SignedIn {
 		return nil
 	}
-	signals, err := s.signals(ctx, req.Phone, ip, req.Identity)
+	signals, err := s.signals(ctx, req.Phone, ip, req.Identity, false)
 	if err != nil || len(signals) == 0 {
 		return err
 	}
@@ -170,7 +172,10 @@ func (s *Service) gate(ctx context.Context, req SendRequest, ip string) error {
 // hard limit would refuse the send anyway: solving a challenge only to be
 // told to wait would waste the person's time (and the refusal costs an
 // abuser nothing to learn).
-func (s *Service) signals(ctx context.Context, phone Phone, ip, identity string) ([]string, error) {
+//
+// pastCooldown reads the send as if the phone's cooldown were over: what a
+// page shows during the cooldown is for the resend after it.
+func (s *Service) signals(ctx context.Context, phone Phone, ip, identity string, pastCooldown bool) ([]string, error) {
 	cfg := s.chalCfg
 	thresholds := map[string]int{
 		LimitIPHour: cfg.IPHour, LimitIPUnconfirmed: cfg.IPUnconfirmed, LimitPhoneHour: cfg.PhoneHour,
@@ -189,7 +194,7 @@ func (s *Service) signals(ctx context.Context, phone Phone, ip, identity string)
 	var out []string
 	for _, l := range watched {
 		used := counts[l.Key].Used
-		if used >= l.Max {
+		if used >= l.Max && !(pastCooldown && l.Name == LimitCooldown) {
 			return nil, nil
 		}
 		if t := thresholds[l.Name]; t > 0 && used >= t {

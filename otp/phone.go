@@ -85,7 +85,7 @@ func (p Phone) wellFormed() bool {
 // Display is the number as a person expects to see it masked on a page: a
 // mainland number without its country code ("138****8000"), any other with
 // it, apart ("+852 ****5678"). The last four digits stay, so a person can
-// tell their numbers apart; at least four in the middle are hidden.
+// tell their numbers apart; the middle is hidden (at least three digits; four for mainland numbers).
 func (p Phone) Display() string {
 	num, err := phonenumbers.Parse(string(p), "")
 	if err != nil {

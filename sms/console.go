@@ -15,7 +15,7 @@ import (
 )
 
 // MessageText is the SMS text for m, Chinese first:
-// "【wxcas】您的验证码是 123456，5 分钟内有效。Your code is 123456, valid for 5 minutes."
+// "【wxcas】你的验证码是 123456，5 分钟内有效。Your code is 123456, valid for 5 minutes."
 // Tencent renders its own approved template; the console sender uses this.
 func MessageText(signName string, m Message) string {
 	mins := m.TTLMinutes()
@@ -23,7 +23,7 @@ func MessageText(signName string, m Message) string {
 	if mins == 1 {
 		unit = "minute"
 	}
-	return fmt.Sprintf("【%s】您的验证码是 %s，%d 分钟内有效。Your code is %s, valid for %d %s.",
+	return fmt.Sprintf("【%s】你的验证码是 %s，%d 分钟内有效。Your code is %s, valid for %d %s.",
 		signName, m.Code, mins, m.Code, mins, unit)
 }
 

@@ -35,9 +35,9 @@ func clock(start time.Time) func() time.Time {
 var t0 = time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
 
 func TestMessageText(t *testing.T) {
-	require.Equal(t, "【wxcas】您的验证码是 123456，5 分钟内有效。Your code is 123456, valid for 5 minutes.",
+	require.Equal(t, "【wxcas】你的验证码是 123456，5 分钟内有效。Your code is 123456, valid for 5 minutes.",
 		sms.MessageText("wxcas", sms.Message{Code: "123456", TTL: 5 * time.Minute}))
-	require.Equal(t, "【某大学】您的验证码是 0042，1 分钟内有效。Your code is 0042, valid for 1 minute.",
+	require.Equal(t, "【某大学】你的验证码是 0042，1 分钟内有效。Your code is 0042, valid for 1 minute.",
 		sms.MessageText("某大学", sms.Message{Code: "0042", TTL: 30 * time.Second}))
 }
 
@@ -54,7 +54,7 @@ func TestConsoleSendLogsMaskedPhone(t *testing.T) {
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
 	require.Equal(t, "sandbox sms", line["msg"])
 	require.Equal(t, "+86138****0000", line["phone"])
-	require.Equal(t, "【某大学】您的验证码是 493817，5 分钟内有效。Your code is 493817, valid for 5 minutes.", line["text"])
+	require.Equal(t, "【某大学】你的验证码是 493817，5 分钟内有效。Your code is 493817, valid for 5 minutes.", line["text"])
 	require.NotContains(t, buf.String(), "13800000000", "the log line masks the phone")
 }
 
@@ -143,8 +143,8 @@ func TestInboxHandler(t *testing.T) {
 	}
 
 	want := `{"phone":"+8613800000000","messages":[` +
-		`{"text":"【wxcas】您的验证码是 222222，5 分钟内有效。Your code is 222222, valid for 5 minutes.","code":"222222","sent_at":"2026-01-02T03:04:02Z"},` +
-		`{"text":"【wxcas】您的验证码是 111111，5 分钟内有效。Your code is 111111, valid for 5 minutes.","code":"111111","sent_at":"2026-01-02T03:04:01Z"}]}`
+		`{"text":"【wxcas】你的验证码是 222222，5 分钟内有效。Your code is 222222, valid for 5 minutes.","code":"222222","sent_at":"2026-01-02T03:04:02Z"},` +
+		`{"text":"【wxcas】你的验证码是 111111，5 分钟内有效。Your code is 111111, valid for 5 minutes.","code":"111111","sent_at":"2026-01-02T03:04:01Z"}]}`
 	for name, q := range map[string]string{
 		"encoded plus":   "phone=" + url.QueryEscape(testPhone),
 		"unencoded plus": "phone=+8613800000000",

@@ -1,7 +1,9 @@
 // Counts down the wait before "send again", in the words the server used
 // (data-units: i18n.Units; data-fmt: the sentence with %s). The wait comes
 // from the server's own counters, so the button turns on when a send would
-// be accepted; the server enforces the limits anyway.
+// be accepted; the server enforces the limits anyway. The visible text
+// changes every second, so it is no live region (a screen reader would read
+// out every second); its end is announced once, in #resend-ready.
 (function () {
   var b = document.getElementById("resend"), s = document.getElementById("resend-wait");
   if (!b || !s) { return; }
@@ -18,8 +20,12 @@
   }
   var t = setInterval(function () {
     left--;
-    if (left <= 0) { clearInterval(t); b.disabled = false; s.textContent = ""; return; }
-    // Only the minute changes are worth announcing to a screen reader.
+    if (left <= 0) {
+      clearInterval(t); b.disabled = false; s.textContent = "";
+      var ready = document.getElementById("resend-ready");
+      if (ready) { ready.textContent = b.getAttribute("data-ready") || ""; }
+      return;
+    }
     var text = fmt.replace("%s", say(left));
     if (s.textContent !== text) { s.textContent = text; }
   }, 1000);

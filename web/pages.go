@@ -107,6 +107,15 @@ func (d pageData) Duration(secs int) string {
 	return i18n.Duration(d.Lang, time.Duration(secs)*time.Second)
 }
 
+// Validity is how long something shown stays valid, rounded down
+// (i18n.Validity).
+func (d pageData) Validity(secs int) string {
+	return i18n.Validity(d.Lang, time.Duration(secs)*time.Second)
+}
+
+// Gap is what goes between two texts set side by side (i18n.Gap).
+func (d pageData) Gap(before, after string) string { return i18n.Gap(d.Lang, before, after) }
+
 // CountdownUnits are the words countdown.js needs to say a wait as
 // Duration does, in the page's language.
 func (d pageData) CountdownUnits() string { return countdownUnits(d.Lang) }

@@ -91,7 +91,7 @@ func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		e.Send(t, SendReq(Phone(1)))
 		e.Send(t, SendReq(Phone(1)))
 		code := e.Send(t, SendReq(Phone(1))) // resent twice
-		e.Send(t, otherLogin(Phone(5))) // someone else's login at the same address
+		e.Send(t, otherLogin(Phone(5)))      // someone else's login at the same address
 		counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
 		require.NoError(t, err)
 		require.Equal(t, 5, counts[ipKey].Used)
