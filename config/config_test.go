@@ -236,6 +236,8 @@ func TestFeatureProblems(t *testing.T) {
 				"sms.tencent.secret_key: must come from the environment", "sms.tencent.endpoint: host[:port] only", "sms.tencent.template_params[1]: \"name\""}},
 		{"otp limits", sandbox + appsYAML + "otp: {digits: 2, per_phone_hour: 50, per_phone_day: 10, default_region: China}\n",
 			[]string{"otp.digits: must be between 4 and 10", "otp.per_phone_hour: 50 is larger than per_phone_day (10)", "otp.default_region: \"China\""}},
+		{"otp challenge and regions", sandbox + appsYAML + "otp: {allowed_regions: [CN, XX], challenge: {enabled: true, difficulty: 10, ttl: 1s, ip_hour: -1}}\n",
+			[]string{"otp.allowed_regions: \"XX\"", "otp.challenge: thresholds must not be negative", "otp.challenge.difficulty: 10 must be between 1000 and 1000000", "otp.challenge.ttl: 1s must be between 1m and 1h"}},
 		{"unknown sms provider", sandbox + appsYAML + "sms: {provider: carrier-pigeon}\n", []string{"sms.provider: \"carrier-pigeon\""}},
 		{"login per ip negative", sandbox + loginApps + "login: {website_appid: wxa1b2c3d4e5f60001, per_ip: {max: -1, window: 1m}}\n",
 			[]string{"login.per_ip.max: -1 must not be negative (0 turns the limit off)"}},

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nyaruka/phonenumbers/v2"
+
 	"wxcas/otp"
 	"wxcas/wechat"
 )
@@ -109,6 +111,8 @@ type OTP struct {
 	GlobalDay            int `yaml:"global_day"`
 	// DefaultRegion parses numbers written without a country code.
 	DefaultRegion string `yaml:"default_region"`
+	// AllowedRegions: the only regions whose numbers get codes (empty: any).
+	AllowedRegions []string `yaml:"allowed_regions"`
 	// Challenge: when a send first needs a proof-of-work challenge.
 	Challenge Challenge `yaml:"challenge"`
 }
@@ -156,8 +160,8 @@ func (o OTP) OTPConfig(key []byte) otp.Config {
 	return otp.Config{
 		Digits: o.Digits, TTL: o.TTL, MaxAttempts: o.MaxAttempts, Cooldown: o.ResendCooldown,
 		PerPhoneHour: o.PerPhoneHour, PerPhoneDay: o.PerPhoneDay, PerIPHour: o.PerIPHour,
-		PerIPUnconfirmedHour: o.PerIPUnconfirmedHour,
-		PerIdentityDay:       o.PerIdentityDay, GlobalDay: o.GlobalDay, Key: key,
+		PerIPUnconfirmedHour: o.PerIPUnconfirmedHour, Regions: o.AllowedRegions,
+		PerIdentityDay: o.PerIdentityDay, GlobalDay: o.GlobalDay, Key: key,
 	}
 }
 
@@ -168,8 +172,8 @@ func (o OTP) OTPConfig(key []byte) otp.Config {
 var otpKeys = map[string]string{
 	"Digits": "otp.digits", "TTL": "otp.ttl", "MaxAttempts": "otp.max_attempts", "Cooldown": "otp.resend_cooldown",
 	"PerPhoneHour": "otp.per_phone_hour", "PerPhoneDay": "otp.per_phone_day", "PerIPHour": "otp.per_ip_hour",
-	"PerIPUnconfirmedHour": "otp.per_ip_unconfirmed_hour",
-	"PerIdentityDay":       "otp.per_identity_day", "GlobalDay": "otp.global_day",
+	"PerIPUnconfirmedHour": "otp.per_ip_unconfirmed_hour", "Regions": "otp.allowed_regions",
+	"PerIdentityDay": "otp.per_identity_day", "GlobalDay": "otp.global_day",
 }
 
 func otpKey(field string) string {
@@ -248,6 +252,9 @@ func (c *Config) validateFeatures() Problems {
 		p = append(p, otpKey(problem.Field)+": "+problem.Message)
 	}
 	add(len(c.OTP.DefaultRegion) != 2, "otp.default_region: %q must be a two-letter region code such as CN", c.OTP.DefaultRegion)
+	for _, r := range c.OTP.AllowedRegions {
+		add(phonenumbers.GetCountryCodeForRegion(strings.ToUpper(r)) == 0, "otp.allowed_regions: %q is not a region with phone numbers (two letters, such as CN or HK)", r)
+	}
 	if ch := c.OTP.Challenge; ch.Enabled {
 		add(ch.IPHour < 0 || ch.IPUnconfirmed < 0 || ch.PhoneHour < 0 || ch.IdentityDay < 0 || ch.GlobalHour < 0,
 			"otp.challenge: thresholds must not be negative (0 never asks)")

@@ -43,6 +43,7 @@ const (
 	CodeAccountUnauthorized Code = "account_unauthorized"
 	// The phone and its code.
 	CodeInvalidPhone       Code = "invalid_phone"
+	CodePhoneRegion        Code = "phone_region_unsupported"
 	CodeRateLimited        Code = "rate_limited"
 	CodeSMSBudgetExhausted Code = "sms_budget_exhausted"
 	CodeSMSFailed          Code = "sms_failed"
@@ -85,6 +86,7 @@ var outcomes = map[Code]outcome{
 	CodeUnsupportedAppKind:  {http.StatusBadRequest, ""},
 	CodeAccountUnauthorized: {http.StatusForbidden, audit.WeChatError},
 	CodeInvalidPhone:        {http.StatusBadRequest, "invalid_phone"},
+	CodePhoneRegion:         {http.StatusBadRequest, "phone_region_unsupported"},
 	CodeRateLimited:         {http.StatusTooManyRequests, audit.RateLimited},
 	CodeSMSBudgetExhausted:  {http.StatusServiceUnavailable, "sms_budget_exhausted"},
 	CodeSMSFailed:           {http.StatusBadGateway, "sms_failed"},
@@ -197,6 +199,8 @@ func outcomeOf(err error) error {
 		return fail(CodeCodeExpired, err)
 	case errors.Is(err, otp.ErrNoCode):
 		return fail(CodeNoCode, err)
+	case errors.Is(err, otp.ErrRegionNotAllowed):
+		return fail(CodePhoneRegion, err)
 	case errors.Is(err, otp.ErrInvalidPhone):
 		return fail(CodeInvalidPhone, err)
 	case errors.Is(err, otp.ErrSendFailed):

@@ -252,3 +252,23 @@ func TestChallengeGate(t *testing.T) {
 		})
 	})
 }
+
+// TestAllowedRegions: with otp.allowed_regions set, a number of another
+// region gets no code and costs no counter.
+func TestAllowedRegions(t *testing.T) {
+	ctx := context.Background()
+	e := otptest.NewEnv(t, otp.NewSQLStore(storetest.SQLite(t)), func(c *otp.Config) { c.Regions = []string{"CN", "hk"} })
+	for phone, allowed := range map[otp.Phone]bool{"+8613800138000": true, "+85251234567": true, "+447400123456": false, "+12015550123": false} {
+		req := otptest.SendReq(phone)
+		_, err := e.Svc.Send(ctx, req)
+		if allowed {
+			require.NoError(t, err, phone)
+			continue
+		}
+		require.ErrorIs(t, err, otp.ErrRegionNotAllowed, phone)
+		require.Zero(t, e.Outbox.Count(phone))
+	}
+	counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{"ip_hour:192.0.2.1"})
+	require.NoError(t, err)
+	require.Equal(t, 2, counts["ip_hour:192.0.2.1"].Used, "refused regions cost nothing")
+}

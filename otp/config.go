@@ -23,6 +23,11 @@ type Config struct {
 	PerIdentityDay       int // sends per WeChat identity per day
 	GlobalDay            int // sends per day for the whole service: the SMS budget / circuit breaker
 
+	// Regions, when set, are the only regions (ISO 3166 codes such as CN,
+	// HK) whose numbers get codes: an SMS pump prefers the expensive
+	// destinations, and a domestic SMS contract reaches only its own.
+	Regions []string
+
 	// Key is the HMAC key codes are stored under: keys.Derive(master, keys.OTP).
 	Key []byte
 }

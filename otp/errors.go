@@ -15,6 +15,9 @@ var (
 	// ErrBudgetExhausted: the global daily SMS budget is used up; nobody gets
 	// a code until the window ends. The error is a *LimitError.
 	ErrBudgetExhausted = errors.New("SMS budget exhausted")
+	// ErrRegionNotAllowed: the number's country or region is not one the
+	// service sends codes to (Config.Regions).
+	ErrRegionNotAllowed = errors.New("phone region not allowed")
 	// ErrSendFailed: the provider did not accept the message. No code is left
 	// behind and the user's limits are not charged.
 	ErrSendFailed = errors.New("sending the code failed")

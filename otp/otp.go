@@ -149,6 +149,10 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		return SendResult{}, err
 	}
 	log := s.log.With("phone", req.Phone.Masked(), "purpose", req.Purpose, "ip", req.IP)
+	if !s.regionAllowed(req.Phone) {
+		log.Info("otp: send refused: the number's region is not served")
+		return SendResult{}, ErrRegionNotAllowed
+	}
 	if err := s.gate(ctx, req, ip); err != nil {
 		if ce := (*ChallengeError)(nil); errors.As(err, &ce) {
 			log.Info("otp: send needs a challenge", "signals", ce.Signals, "solution_refused", ce.Failed)
@@ -331,6 +335,20 @@ func (s *Service) Spend(ctx context.Context, p Proof) error {
 	}
 	log.Info("otp: code verified", "attempts", p.code.Attempts)
 	return nil
+}
+
+// regionAllowed says whether phone's region may get codes (Config.Regions).
+func (s *Service) regionAllowed(phone Phone) bool {
+	if len(s.cfg.Regions) == 0 {
+		return true
+	}
+	region := phone.Region()
+	for _, r := range s.cfg.Regions {
+		if strings.EqualFold(r, region) {
+			return true
+		}
+	}
+	return false
 }
 
 // confirmPerLogin caps the sends one entered code gives back: a typo and a

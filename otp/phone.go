@@ -102,3 +102,12 @@ func (p Phone) Display() string {
 	}
 	return fmt.Sprintf("+%d %s", num.GetCountryCode(), masked)
 }
+
+// Region is the number's region (ISO 3166, e.g. "CN"), "" when unknown.
+func (p Phone) Region() string {
+	num, err := phonenumbers.Parse(string(p), "")
+	if err != nil {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(num)
+}
