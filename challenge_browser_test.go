@@ -5,11 +5,23 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 )
+
+// focusOn waits for the keyboard focus to land on the element with id (a
+// page's autofocus happens a moment after it shows), and fails if it
+// never does.
+func (e *e2e) focusOn(ctx context.Context, id string) {
+	e.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && e.activeID(ctx) != id; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Equal(e.t, id, e.activeID(ctx), "the focus is on #%s", id)
+}
 
 // activeID is the id of the element that has the keyboard focus.
 func (e *e2e) activeID(ctx context.Context) string {
@@ -62,7 +74,7 @@ func TestBrowserProductionChallengeKeyboard(t *testing.T) {
 	p.do(ctx, chromedp.Navigate(p.appURL))
 	p.scanWxLogin(ctx, seen)
 	p.do(ctx, chromedp.WaitVisible(chromedp.CSS("#phone")))
-	require.Equal(t, "phone", p.activeID(ctx), "the phone field has the focus")
+	p.focusOn(ctx, "phone")
 	require.Equal(t, 1, count(p.e2e, ctx, "altcha-widget#challenge"), "the address is busy: the page brings a challenge")
 	require.Contains(t, p.text(ctx, "#challenge-hint"), "安全验证")
 	// The widget solves on load, in workers, under script-src 'self'.
@@ -76,12 +88,12 @@ func TestBrowserProductionChallengeKeyboard(t *testing.T) {
 	shootBoth(p.e2e, ctx, "page-bind-challenge")
 	// The reloads issued a new challenge: it is solved again.
 	p.do(ctx, chromedp.WaitReady(chromedp.CSS(`input[name="altcha"]`)))
-	require.Equal(t, "phone", p.activeID(ctx))
+	p.focusOn(ctx, "phone")
 
 	p.keys(ctx, "13700137102")
 	p.enter(ctx)
 	p.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code")))
-	require.Equal(t, "code", p.activeID(ctx), "the code field has the focus")
+	p.focusOn(ctx, "code")
 	require.Contains(t, p.text(ctx, "#masked-phone"), "137****7102")
 
 	wrong := "000000"
@@ -91,7 +103,7 @@ func TestBrowserProductionChallengeKeyboard(t *testing.T) {
 	p.keys(ctx, wrong)
 	p.enter(ctx)
 	p.do(ctx, chromedp.WaitVisible(chromedp.CSS("#code-error")))
-	require.Equal(t, "code-error", p.activeID(ctx), "the focus moves to the error message")
+	p.focusOn(ctx, "code-error") // the focus moves to the error message
 	require.Contains(t, p.text(ctx, "#code-error"), "还可尝试 4 次")
 	disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("resend").disabled`))
 	require.NoError(t, err)
@@ -101,7 +113,7 @@ func TestBrowserProductionChallengeKeyboard(t *testing.T) {
 	require.Equal(t, "code", p.activeID(ctx), "Tab leads from the error to the code field")
 	p.screenshot(ctx, "page-code-wrong-keyboard")
 	shootBoth(p.e2e, ctx, "page-code-wait")
-	require.Equal(t, "code", p.activeID(ctx), "the reloaded page starts in the code field")
+	p.focusOn(ctx, "code") // the reloaded page starts in the code field
 	p.keys(ctx, p.smsCode("+8613700137102"))
 	p.enter(ctx)
 	_, phone := p.onSite(ctx)
