@@ -148,30 +148,39 @@ func (s *SQLStore) Confirm(ctx context.Context, holder, purpose string, max int)
 	}
 	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT phone, issue_id, confirm_key, confirm_ends, confirm_sends FROM otp_codes
 		WHERE holder = ? AND purpose = ? AND confirm_key IS NOT NULL`), holder, purpose)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	// One short transaction for the updates (on SQLite one commit, not
+	// one per statement); it holds the counter row only for themselves.
+	given := 0
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		given = 0
+		for _, r := range rows {
+			n := min(r.Sends, max-given)
+			if n <= 0 {
+				break
+			}
+			res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE otp_codes SET confirm_key = NULL, confirm_ends = NULL, confirm_sends = 0
+				WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL`),
+				holder, r.Phone, purpose, r.IssueID)
+			if err != nil {
+				return err
+			}
+			if taken, err := res.RowsAffected(); err != nil || taken != 1 {
+				continue // another caller took it
+			}
+			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE otp_send_counters SET used = CASE WHEN used > ? THEN used - ? ELSE 0 END
+				WHERE counter_key = ? AND window_ends_at = ?`), n, n, r.Key, store.Time(r.Ends))
+			if err != nil {
+				return err
+			}
+			given += n
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("otp: confirm sends: %w", err)
-	}
-	given := 0
-	for _, r := range rows {
-		n := min(r.Sends, max-given)
-		if n <= 0 {
-			break
-		}
-		res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_codes SET confirm_key = NULL, confirm_ends = NULL, confirm_sends = 0
-			WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ? AND confirm_key IS NOT NULL`),
-			holder, r.Phone, purpose, r.IssueID)
-		if err != nil {
-			return given, fmt.Errorf("otp: confirm sends: %w", err)
-		}
-		if taken, err := res.RowsAffected(); err != nil || taken != 1 {
-			continue // another caller took it
-		}
-		_, err = s.db.ExecContext(ctx, s.db.Rebind(`UPDATE otp_send_counters SET used = CASE WHEN used > ? THEN used - ? ELSE 0 END
-			WHERE counter_key = ? AND window_ends_at = ?`), n, n, r.Key, store.Time(r.Ends))
-		if err != nil {
-			return given, fmt.Errorf("otp: confirm sends: %w", err)
-		}
-		given += n
 	}
 	return given, nil
 }
