@@ -32,8 +32,9 @@ type Pages struct {
 	base string
 	help HelpLine
 	// region is where numbers typed without a country code are read
-	// (otp.default_region): the phone fields' hints say so.
-	region string
+	// (otp.default_region): the phone fields' hints say so, and
+	// placeholder is its example number.
+	region, placeholder string
 }
 
 // HelpLine is the organisation's contact, shown at the foot of every page
@@ -83,10 +84,10 @@ type pageData struct {
 	// Base prefixes every root-relative URL in a template (see Pages.base).
 	Base string
 	// LangURLs switch the language and stay on the same page.
-	LangZH, LangEN string
-	Help           HelpLine
-	Region         string
-	Data           any
+	LangZH, LangEN      string
+	Help                HelpLine
+	Region, Placeholder string
+	Data                any
 }
 
 func (d pageData) T(key string) string { return i18n.T(d.Lang, key) }
@@ -124,7 +125,7 @@ func (d pageData) CountdownUnits() string { return countdownUnits(d.Lang) }
 func (d pageData) HelpText() string { return d.Help.Text(d.Lang) }
 
 // PhonePlaceholder and PhoneHint say which numbers a phone field takes.
-func (d pageData) PhonePlaceholder() string { return phonePlaceholder(d.Region) }
+func (d pageData) PhonePlaceholder() string { return d.Placeholder }
 func (d pageData) PhoneHint() string        { return phoneHint(d.Lang, d.Region) }
 
 // The content of each page.
@@ -227,6 +228,7 @@ func NewPages(fsys fs.FS, sandbox bool, opts ...PageOption) (*Pages, error) {
 	for _, o := range opts {
 		o(p)
 	}
+	p.placeholder = phonePlaceholder(p.region)
 	for name, sample := range pageSamples {
 		file := name + ".html"
 		if _, err := fs.Stat(fsys, file); err != nil {
@@ -239,7 +241,7 @@ func NewPages(fsys fs.FS, sandbox bool, opts ...PageOption) (*Pages, error) {
 		for _, data := range []any{sample, reflect.Zero(reflect.TypeOf(sample)).Interface()} {
 			for _, lang := range []string{i18n.ZH, i18n.EN} {
 				d := pageData{Lang: lang, Sandbox: true, RequestID: "request", Base: p.base, LangZH: "/?lang=zh-CN", LangEN: "/?lang=en",
-					Help: HelpLine{ZH: "help", EN: "help", URL: "https://help.example/"}, Region: p.region, Data: data}
+					Help: HelpLine{ZH: "help", EN: "help", URL: "https://help.example/"}, Region: p.region, Placeholder: p.placeholder, Data: data}
 				if err := t.ExecuteTemplate(io.Discard, "layout", d); err != nil {
 					return nil, fmt.Errorf("templates: %s does not render: %w", file, err)
 				}
@@ -259,7 +261,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page 
 	lang := i18n.Pick(r)
 	var buf bytes.Buffer
 	d := pageData{Lang: lang, Sandbox: p.sandbox, RequestID: logx.RequestID(r.Context()), Data: data, Base: p.base,
-		LangZH: p.base + langURL(r, i18n.ZH), LangEN: p.base + langURL(r, i18n.EN), Help: p.help, Region: p.region}
+		LangZH: p.base + langURL(r, i18n.ZH), LangEN: p.base + langURL(r, i18n.EN), Help: p.help, Region: p.region, Placeholder: p.placeholder}
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return fmt.Errorf("templates: render %s: %w", page, err)
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/nyaruka/phonenumbers/v2"
 	"golang.org/x/text/language"
@@ -13,28 +12,14 @@ import (
 )
 
 // phonePlaceholder is an example mobile number of region as people there
-// write it ("138 0013 8000" for CN): what typing without a country code
-// looks like.
+// write it ("131 2345 6789" for CN): what typing without a country code
+// looks like. NewPages works it out once.
 func phonePlaceholder(region string) string {
-	region = regionOr(region)
-	examples.Lock()
-	defer examples.Unlock()
-	if s, ok := examples.m[region]; ok {
-		return s
+	if n := phonenumbers.GetExampleNumberForTypeInRegion(regionOr(region), phonenumbers.MOBILE); n != nil {
+		return phonenumbers.Format(n, phonenumbers.NATIONAL)
 	}
-	s := "+86 138 0013 8000"
-	if n := phonenumbers.GetExampleNumberForTypeInRegion(region, phonenumbers.MOBILE); n != nil {
-		s = phonenumbers.Format(n, phonenumbers.NATIONAL)
-	}
-	examples.m[region] = s
-	return s
+	return "+86 131 2345 6789"
 }
-
-// examples caches phonePlaceholder: the library formats on every call.
-var examples = struct {
-	sync.Mutex
-	m map[string]string
-}{m: map[string]string{}}
 
 // phoneHint says which numbers a phone field takes: those of the default
 // region as they are, any other with its country code. Mainland China is
