@@ -183,16 +183,7 @@ func (s *Service) SendCode(ctx context.Context, id Identity, phone otp.Phone, cl
 // go to phone (or to any other number), and a challenge when the next send
 // would need one (nil: none). An empty phone: the number is not typed yet.
 func (s *Service) SendState(ctx context.Context, id Identity, phone otp.Phone, clientIP string) (otp.Waits, *challenge.Challenge, error) {
-	req := otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind, Holder: id.Holder}
-	var w otp.Waits
-	if phone != "" {
-		var err error
-		if w, err = s.otp.WaitFor(ctx, phone, clientIP, id.Key()); err != nil {
-			return w, nil, err
-		}
-	}
-	c, err := s.otp.ChallengeFor(ctx, req)
-	return w, c, err
+	return s.otp.Outlook(ctx, otp.SendRequest{Phone: phone, IP: clientIP, Identity: id.Key(), Purpose: PurposeBind, Holder: id.Holder})
 }
 
 // Bind checks the code sent to phone in the login id.Holder and binds the

@@ -85,29 +85,74 @@ type Waits struct{ Phone, NewNumber time.Duration }
 // WaitFor reads the counters a send would use, without counting anything.
 // The code page shows it, so its countdown is the server's real answer.
 func (s *Service) WaitFor(ctx context.Context, phone Phone, clientIP, identity string) (Waits, error) {
+	r, err := s.read(ctx, phone, clientIP, identity)
+	return r.waits(), err
+}
+
+// Outlook is what a page shows before a send, from one read of the
+// counters: the waits (WaitFor) and, when the next send would need one, a
+// challenge (ChallengeFor). An empty req.Phone leaves out the phone's
+// counters (the number is not typed yet).
+func (s *Service) Outlook(ctx context.Context, req SendRequest) (Waits, *challenge.Challenge, error) {
+	r, err := s.read(ctx, req.Phone, req.IP, req.Identity)
+	if err != nil {
+		return Waits{}, nil, err
+	}
+	if s.chal == nil || req.SignedIn {
+		return r.waits(), nil, nil
+	}
+	// The cooldown ends within the minute, before the page's challenge
+	// does: the widget can solve while the resend button counts down.
+	signals := r.signals(s.chalCfg, true)
+	if len(signals) == 0 {
+		return r.waits(), nil, nil
+	}
+	c, err := s.chal.Issue(ctx, s.HolderKey(req.Holder), s.difficulty(signals), s.chalCfg.TTL)
+	if err != nil {
+		return r.waits(), nil, err
+	}
+	return r.waits(), &c, nil
+}
+
+// reading is the counters a send would use, read without counting.
+type reading struct {
+	now    time.Time
+	limits []Limit
+	counts map[string]Count
+}
+
+// read reads the counters of a send for phone ("" leaves the phone's
+// counters out), clientIP and identity.
+func (s *Service) read(ctx context.Context, phone Phone, clientIP, identity string) (reading, error) {
 	ip, err := ratelimit.IPSubject(clientIP)
 	if err != nil {
-		return Waits{}, err
+		return reading{}, err
 	}
-	now := s.now()
-	limits := s.limits(phone, ip, identity)
-	counts, err := s.store.Counts(ctx, now, keysOf(limits))
-	if err != nil {
-		return Waits{}, err
+	r := reading{now: s.now()}
+	for _, l := range s.limits(phone, ip, identity) {
+		if phone != "" || !phoneLimit(l.Name) {
+			r.limits = append(r.limits, l)
+		}
 	}
+	r.counts, err = s.store.Counts(ctx, r.now, keysOf(r.limits))
+	return r, err
+}
+
+// waits: for each full counter, until its window ends.
+func (r reading) waits() Waits {
 	var w Waits
-	for _, l := range limits {
-		c, ok := counts[l.Key]
+	for _, l := range r.limits {
+		c, ok := r.counts[l.Key]
 		if !ok || c.Used < l.Max {
 			continue
 		}
-		wait := c.WindowEndsAt.Sub(now)
+		wait := c.WindowEndsAt.Sub(r.now)
 		w.Phone = max(w.Phone, wait)
 		if !phoneLimit(l.Name) {
 			w.NewNumber = max(w.NewNumber, wait)
 		}
 	}
-	return w, nil
+	return w
 }
 
 func phoneLimit(name string) bool {
@@ -119,35 +164,23 @@ func phoneLimit(name string) bool {
 // needed or challenges are off. An empty req.Phone leaves out the phone's
 // counters (the number is not typed yet).
 func (s *Service) ChallengeFor(ctx context.Context, req SendRequest) (*challenge.Challenge, error) {
-	if s.chal == nil {
-		return nil, nil
-	}
-	ip, err := ratelimit.IPSubject(req.IP)
-	if err != nil {
-		return nil, err
-	}
-	// The cooldown ends within the minute, before the page's challenge
-	// does: the widget can solve while the resend button counts down.
-	signals, err := s.signals(ctx, req.Phone, ip, req.Identity, true)
-	if err != nil || len(signals) == 0 {
-		return nil, err
-	}
-	c, err := s.chal.Issue(ctx, s.HolderKey(req.Holder), s.difficulty(signals), s.chalCfg.TTL)
-	if err != nil {
-		return nil, err
-	}
-	return &c, nil
+	_, c, err := s.Outlook(ctx, req)
+	return c, err
 }
 
 // gate is the challenge check of a send: nil when none is needed or the
 // solution is good (and now used up), else a *ChallengeError.
-func (s *Service) gate(ctx context.Context, req SendRequest, ip string) error {
+func (s *Service) gate(ctx context.Context, req SendRequest) error {
 	if s.chal == nil || req.SignedIn {
 		return nil
 	}
-	signals, err := s.signals(ctx, req.Phone, ip, req.Identity, false)
-	if err != nil || len(signals) == 0 {
+	r, err := s.read(ctx, req.Phone, req.IP, req.Identity)
+	if err != nil {
 		return err
+	}
+	signals := r.signals(s.chalCfg, false)
+	if len(signals) == 0 {
+		return nil
 	}
 	holder := s.HolderKey(req.Holder)
 	failed := false
@@ -175,33 +208,22 @@ func (s *Service) gate(ctx context.Context, req SendRequest, ip string) error {
 //
 // pastCooldown reads the send as if the phone's cooldown were over: what a
 // page shows during the cooldown is for the resend after it.
-func (s *Service) signals(ctx context.Context, phone Phone, ip, identity string, pastCooldown bool) ([]string, error) {
-	cfg := s.chalCfg
+func (r reading) signals(cfg ChallengeConfig, pastCooldown bool) []string {
 	thresholds := map[string]int{
 		LimitIPHour: cfg.IPHour, LimitIPUnconfirmed: cfg.IPUnconfirmed, LimitPhoneHour: cfg.PhoneHour,
 		LimitIdentityDay: cfg.IdentityDay, LimitGlobalHour: cfg.GlobalHour,
 	}
-	var watched []Limit
-	for _, l := range s.limits(phone, ip, identity) {
-		if phone != "" || !phoneLimit(l.Name) {
-			watched = append(watched, l)
-		}
-	}
-	counts, err := s.store.Counts(ctx, s.now(), keysOf(watched))
-	if err != nil {
-		return nil, err
-	}
 	var out []string
-	for _, l := range watched {
-		used := counts[l.Key].Used
+	for _, l := range r.limits {
+		used := r.counts[l.Key].Used
 		if used >= l.Max && !(pastCooldown && l.Name == LimitCooldown) {
-			return nil, nil
+			return nil
 		}
 		if t := thresholds[l.Name]; t > 0 && used >= t {
 			out = append(out, l.Name)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // difficulty doubles with each signal past the first, up to 8 times.

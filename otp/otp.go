@@ -153,7 +153,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		log.Info("otp: send refused: the number's region is not served")
 		return SendResult{}, ErrRegionNotAllowed
 	}
-	if err := s.gate(ctx, req, ip); err != nil {
+	if err := s.gate(ctx, req); err != nil {
 		if ce := (*ChallengeError)(nil); errors.As(err, &ce) {
 			log.Info("otp: send needs a challenge", "signals", ce.Signals, "solution_refused", ce.Failed)
 		}
