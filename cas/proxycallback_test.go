@@ -121,12 +121,18 @@ func TestProxyCallbackAnswersAlike(t *testing.T) {
 	}()
 	// loopbackOK: portal's pattern allows any https URL on 127.0.0.1, so
 	// the failures past the address check can happen; its client trusts
-	// only the system roots, not the test servers' certificate.
-	loopbackOK := newHarness(t, db, logInto(t, &logs), func(c *cas.Config, d *cas.Deps) {
-		c.Services[1].ProxyCallbackPattern = `https://127\.0\.0\.1:\d+/.*`
-		c.ProxyCallbackTimeout = 300 * time.Millisecond
-		d.HTTPClient = &http.Client{}
-	})
+	// only the system roots, not the test servers' certificate. Its
+	// timeout is generous so that a slow machine's TLS handshake fails on
+	// the certificate, not the clock; short is the same with a 300 ms
+	// timeout, for the server that never answers.
+	loopback := func(timeout time.Duration) *harness {
+		return newHarness(t, db, logInto(t, &logs), func(c *cas.Config, d *cas.Deps) {
+			c.Services[1].ProxyCallbackPattern = `https://127\.0\.0\.1:\d+/.*`
+			c.ProxyCallbackTimeout = timeout
+			d.HTTPClient = &http.Client{}
+		})
+	}
+	loopbackOK, short := loopback(10*time.Second), loopback(300*time.Millisecond)
 	// open: portal without a pattern. std: the harness's pattern and trust,
 	// with a callback server answering 500.
 	open := newHarness(t, db, logInto(t, &logs), func(c *cas.Config, _ *cas.Deps) { c.Services[1].ProxyCallbackPattern = "" })
@@ -144,7 +150,7 @@ func TestProxyCallbackAnswersAlike(t *testing.T) {
 			{"unknown host", "https://no-such-host.invalid/cb?secret=q1", open, "no-such-host.invalid"},
 			{"untrusted certificate", untrusted.URL + "/cb?secret=q1", loopbackOK, "certificate"},
 			{"connection refused", "https://127.0.0.1:1/cb?secret=q1", loopbackOK, "connection refused"},
-			{"timeout", "https://" + hang.Addr().String() + "/cb?secret=q1", loopbackOK, "timed out after 300ms"},
+			{"timeout", "https://" + hang.Addr().String() + "/cb?secret=q1", short, "timed out after 300ms"},
 			{"not 200", std.callback.URL + "/cb?secret=q1", std, "answered 500, not 200"},
 			{"pattern", "https://elsewhere.example.edu/cb?secret=q1", loopbackOK, "does not match the service's proxy_callback_pattern"},
 		} {
