@@ -146,6 +146,26 @@ func TestAccountPage(t *testing.T) {
 		code := b.accountPost(p, "/account/code", url.Values{"step": {"phone"}, "phone": {"13711110006"}})
 		require.Equal(t, http.StatusOK, code.status, code.body)
 		require.Contains(t, code.body, "137****0006")
+		counting := `id="resend" data-wait="[1-9][0-9]*"[^>]* disabled`
+		require.Regexp(t, counting, code.body, "the new number's code step has a send-again button, counting down")
+		require.Contains(t, code.body, `name="phone" value="&#43;8613711110006"`, "send again goes to the new number")
+
+		// Too soon: refused, and the code step stays (its code still works).
+		soon := b.accountPost(code, "/account/code", url.Values{"step": {"phone_code"}, "phone": {"+8613711110006"}})
+		require.Equal(t, http.StatusTooManyRequests, soon.status, soon.body)
+		require.Contains(t, soon.body, `id="phonecode-h"`)
+		require.Contains(t, soon.body, "137****0006")
+		require.Regexp(t, counting, soon.body)
+		wrong := b.accountPost(code, "/account/phone", url.Values{"phone": {"+8613711110006"}, "code": {"000000"}})
+		require.Equal(t, http.StatusBadRequest, wrong.status)
+		require.Regexp(t, counting, wrong.body, "after a wrong code the button counts down the new number's wait")
+		require.Len(t, sandboxInbox(t, env.base, "+8613711110006"), 1)
+
+		env.clock.Advance(2 * time.Minute)
+		again := b.accountPost(code, "/account/code", url.Values{"step": {"phone_code"}, "phone": {"+8613711110006"}})
+		require.Equal(t, http.StatusOK, again.status, again.body)
+		require.Contains(t, again.body, "验证码已发送至")
+		require.Len(t, sandboxInbox(t, env.base, "+8613711110006"), 2, "sent again to the new number")
 		done := b.accountPost(code, "/account/phone", url.Values{"phone": {"+8613711110006"}, "code": {env.smsCode("+8613711110006")}})
 		require.Equal(t, http.StatusOK, done.status, done.body)
 		require.Contains(t, done.body, "手机号已更换")

@@ -280,15 +280,19 @@ func (s *Service) Unbind(ctx context.Context, userID string, by Actor, reason st
 	return s.endOthers(ctx, u, by, Result{Removed: removed})
 }
 
-// ResendWait is how long until the person's phone could get another code
-// (read from the send counters, nothing counted): the page's countdown
-// after a wrong code or a reload is the server's own answer.
-func (s *Service) ResendWait(ctx context.Context, p Person) (time.Duration, error) {
+// ResendWait is how long until a phone could get another code for the
+// person (read from the send counters, nothing counted): to, the new number
+// of a phone change, or "" for the bound phone. The page's countdown after
+// a wrong code or a reload is the server's own answer.
+func (s *Service) ResendWait(ctx context.Context, p Person, to otp.Phone) (time.Duration, error) {
 	u, err := s.user(ctx, p.UserID)
 	if err != nil {
 		return 0, err
 	}
-	w, err := s.d.Codes.WaitFor(ctx, otp.Phone(u.Phone), p.ClientIP, "user:"+u.ID)
+	if to == "" {
+		to = otp.Phone(u.Phone)
+	}
+	w, err := s.d.Codes.WaitFor(ctx, to, p.ClientIP, "user:"+u.ID)
 	return w.Phone, err
 }
 

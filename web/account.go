@@ -174,10 +174,11 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 	}
 	lang := i18n.Pick(r)
 	d.CSRF = s.CSRF
-	if d.ResendAfter == 0 && (d.Step == stepUnbind || d.Step == stepReplace) {
+	if d.ResendAfter == 0 && (d.Step == stepUnbind || d.Step == stepReplace || d.Step == stepPhoneCode) {
 		// The resend button counts down what the server would answer now
 		// (after a wrong code, a reload); losing it only loses the hint.
-		if w, err := h.Accounts.ResendWait(r.Context(), p); err == nil {
+		// A phone change sends to the new number (NewPhone, E.164 here).
+		if w, err := h.Accounts.ResendWait(r.Context(), p, otp.Phone(d.NewPhone)); err == nil {
 			d.ResendAfter = seconds(w)
 		}
 	}
@@ -244,13 +245,16 @@ func (h *AccountPages) sendCode(c echo.Context) error {
 	case stepReplace:
 		purpose = account.PurposeReplace
 	case stepPhone, stepPhoneCode:
-		purpose, d.Step = account.PurposePhone, stepPhone
+		purpose = account.PurposePhone
 		d.NewPhone = strings.TrimSpace(r.PostFormValue("phone"))
 		var err error
 		if to, err = otp.ParsePhone(d.NewPhone, h.PhoneRegion); err != nil {
-			d.ErrorKey = "invalid_phone"
+			d.Step, d.ErrorKey = stepPhone, "invalid_phone"
 			return h.show(c, s, p, d, http.StatusBadRequest)
 		}
+		// A resend refused (too soon) stays on the code step: the code
+		// already sent still works.
+		d.NewPhone, d.MaskedTarget = to.String(), to.Display()
 	default:
 		return h.show(c, s, p, AccountPage{}, http.StatusBadRequest)
 	}
@@ -258,8 +262,8 @@ func (h *AccountPages) sendCode(c echo.Context) error {
 	if err != nil {
 		return h.refused(c, s, p, d, err)
 	}
-	if step == stepPhone || step == stepPhoneCode {
-		d.Step, d.NewPhone, d.MaskedTarget = stepPhoneCode, to.String(), to.Display()
+	if step == stepPhone {
+		d.Step = stepPhoneCode
 	}
 	d.ResendAfter, d.CodeSent = int(res.ResendAfter.Seconds()), true
 	return h.show(c, s, p, d, http.StatusOK)
@@ -338,7 +342,7 @@ func (h *AccountPages) changePhone(c echo.Context) error {
 		d.Step, d.ErrorKey = stepPhone, "invalid_phone"
 		return h.show(c, s, p, d, http.StatusBadRequest)
 	}
-	d.MaskedTarget = to.Display()
+	d.NewPhone, d.MaskedTarget = to.String(), to.Display()
 	res, err := h.Accounts.ChangePhone(r.Context(), p, to, r.PostFormValue("code"))
 	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
 		return h.refused(c, s, p, d, err)
