@@ -169,36 +169,82 @@ func (s *Service) ChallengeFor(ctx context.Context, req SendRequest) (*challenge
 }
 
 // gate is the challenge check of a send: nil when none is needed or the
-// solution is good (and now used up), else a *ChallengeError.
-func (s *Service) gate(ctx context.Context, req SendRequest) error {
+// solution is good (and now used up), else a *ChallengeError. solved says
+// a solution was redeemed; a send let through without one is checked again
+// once counted (raced).
+func (s *Service) gate(ctx context.Context, req SendRequest) (solved bool, err error) {
 	if s.chal == nil || req.SignedIn {
-		return nil
+		return false, nil
 	}
 	r, err := s.read(ctx, req.Phone, req.IP, req.Identity)
 	if err != nil {
-		return err
+		return false, err
 	}
 	signals := r.signals(s.chalCfg, false)
 	if len(signals) == 0 {
-		return nil
+		return false, nil
 	}
-	holder := s.HolderKey(req.Holder)
 	failed := false
 	if req.Solution != "" {
-		err := s.chal.Redeem(ctx, holder, req.Solution)
+		err := s.chal.Redeem(ctx, s.HolderKey(req.Holder), req.Solution)
 		if err == nil {
-			return nil
+			return true, nil
 		}
 		if !errors.Is(err, challenge.ErrInvalid) && !errors.Is(err, challenge.ErrExpired) && !errors.Is(err, challenge.ErrUsed) {
-			return err
+			return false, err
 		}
 		failed = true
 	}
-	c, err := s.chal.Issue(ctx, holder, s.difficulty(signals), s.chalCfg.TTL)
+	return false, s.challengeError(ctx, req, signals, failed)
+}
+
+// raced checks a send that gate let through without a solution against the
+// counters as this send left them: sends racing past the same reading
+// (which counts nothing) are each counted atomically, so the ones counted
+// at or beyond a threshold get a *ChallengeError here, as they would have
+// one at a time. The caller gives their counts back.
+func (s *Service) raced(ctx context.Context, req SendRequest, holds []Hold) error {
+	if s.chal == nil || req.SignedIn {
+		return nil
+	}
+	var signals []string
+	for _, h := range holds {
+		// Used includes this send: the count gate read was Used-1.
+		if t := s.chalCfg.threshold(h.Name); t > 0 && h.Used-1 >= t {
+			signals = append(signals, h.Name)
+		}
+	}
+	if len(signals) == 0 {
+		return nil
+	}
+	return s.challengeError(ctx, req, signals, false)
+}
+
+// challengeError hands out a challenge for the signals.
+func (s *Service) challengeError(ctx context.Context, req SendRequest, signals []string, failed bool) error {
+	c, err := s.chal.Issue(ctx, s.HolderKey(req.Holder), s.difficulty(signals), s.chalCfg.TTL)
 	if err != nil {
 		return err
 	}
 	return &ChallengeError{Challenge: c, Failed: failed, Signals: signals}
+}
+
+// threshold is the count of the named limit at which a send needs a
+// challenge; 0 for a limit without one.
+func (cfg ChallengeConfig) threshold(limit string) int {
+	switch limit {
+	case LimitIPHour:
+		return cfg.IPHour
+	case LimitIPUnconfirmed:
+		return cfg.IPUnconfirmed
+	case LimitPhoneHour:
+		return cfg.PhoneHour
+	case LimitIdentityDay:
+		return cfg.IdentityDay
+	case LimitGlobalHour:
+		return cfg.GlobalHour
+	}
+	return 0
 }
 
 // signals names the thresholds a send would be at or over. None when a
@@ -209,17 +255,13 @@ func (s *Service) gate(ctx context.Context, req SendRequest) error {
 // pastCooldown reads the send as if the phone's cooldown were over: what a
 // page shows during the cooldown is for the resend after it.
 func (r reading) signals(cfg ChallengeConfig, pastCooldown bool) []string {
-	thresholds := map[string]int{
-		LimitIPHour: cfg.IPHour, LimitIPUnconfirmed: cfg.IPUnconfirmed, LimitPhoneHour: cfg.PhoneHour,
-		LimitIdentityDay: cfg.IdentityDay, LimitGlobalHour: cfg.GlobalHour,
-	}
 	var out []string
 	for _, l := range r.limits {
 		used := r.counts[l.Key].Used
 		if used >= l.Max && !(pastCooldown && l.Name == LimitCooldown) {
 			return nil
 		}
-		if t := thresholds[l.Name]; t > 0 && used >= t {
+		if t := cfg.threshold(l.Name); t > 0 && used >= t {
 			out = append(out, l.Name)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,8 +30,15 @@ func backends(t *testing.T, fn func(t *testing.T, fresh func(t testing.TB) *stor
 // real stores of db (codes, counters and challenges in one database).
 func challengeEnv(t *testing.T, db *store.DB, tune func(*otp.Config, *otp.ChallengeConfig)) *otptest.Env {
 	t.Helper()
+	return challengeEnvOver(t, db, otp.NewSQLStore(db), tune)
+}
+
+// challengeEnvOver is challengeEnv with the codes and counters in st (a
+// wrapper of db's store).
+func challengeEnvOver(t *testing.T, db *store.DB, st otp.Store, tune func(*otp.Config, *otp.ChallengeConfig)) *otptest.Env {
+	t.Helper()
 	cc := otp.DefaultChallengeConfig()
-	e := otptest.NewEnv(t, otp.NewSQLStore(db), func(c *otp.Config) {
+	e := otptest.NewEnv(t, st, func(c *otp.Config) {
 		if tune != nil {
 			tune(c, &cc)
 		}
@@ -239,6 +248,55 @@ func TestChallengeGate(t *testing.T) {
 			require.Equal(t, int64(100_000), c.MaxNumber, "two signals: twice the work")
 		})
 
+		t.Run("sends racing past one reading are counted one by one", func(t *testing.T) {
+			// Every send reads the counters (nothing over the threshold)
+			// before any of them is counted: the barrier holds the reads
+			// until all have arrived.
+			const racers, threshold = 8, 3
+			db := fresh(t)
+			st := &readBarrier{Store: otp.NewSQLStore(db), waiting: racers}
+			st.arrived.Add(racers)
+			e := challengeEnvOver(t, db, st, func(c *otp.Config, cc *otp.ChallengeConfig) {
+				c.PerIPHour = threshold + 2
+				cc.IPHour, cc.IPUnconfirmed, cc.GlobalHour = threshold, 0, 0
+			})
+			errs := make([]error, racers)
+			var wg sync.WaitGroup
+			for i := range racers {
+				wg.Go(func() { _, errs[i] = e.Svc.Send(ctx, person(i, "192.0.2.70")) })
+			}
+			wg.Wait()
+			sent, challenged := 0, 0
+			for _, err := range errs {
+				if err == nil {
+					sent++
+				} else {
+					// Counted at the threshold: a challenge; or past the
+					// hard limit while the others' counts were not yet
+					// given back: refused outright.
+					var le *otp.LimitError
+					if !errors.As(err, &le) {
+						require.ErrorIs(t, err, otp.ErrChallengeRequired)
+					}
+					challenged++
+				}
+			}
+			require.Equal(t, threshold, sent, "as many codes as one at a time would send")
+			require.Equal(t, racers-threshold, challenged, "and the rest refused")
+			require.Equal(t, threshold, e.Outbox.Total())
+
+			// The refused sends gave their counts back: the address's hard
+			// limit (5) has room for exactly two more, each after a challenge.
+			for i := range 2 {
+				challenged, err := sendSolving(ctx, e.Svc, person(20+i, "192.0.2.70"))
+				require.NoError(t, err)
+				require.True(t, challenged)
+			}
+			_, err := e.Svc.Send(ctx, person(30, "192.0.2.70"))
+			var le *otp.LimitError
+			require.ErrorAs(t, err, &le, "then the hard limit")
+		})
+
 		t.Run("waits are read, not counted", func(t *testing.T) {
 			e := challengeEnv(t, fresh(t), nil)
 			req := person(1, "192.0.2.60")
@@ -276,4 +334,21 @@ func TestAllowedRegions(t *testing.T) {
 	counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{"ip_hour:192.0.2.1"})
 	require.NoError(t, err)
 	require.Equal(t, 2, counts["ip_hour:192.0.2.1"].Used, "refused regions cost nothing")
+}
+
+// readBarrier holds its first waiting reads of the counters until all of
+// them have arrived, so that many sends read before any is counted.
+type readBarrier struct {
+	otp.Store
+	arrived sync.WaitGroup
+	waiting int32
+	reads   atomic.Int32
+}
+
+func (b *readBarrier) Counts(ctx context.Context, now time.Time, keys []string) (map[string]otp.Count, error) {
+	if b.reads.Add(1) <= b.waiting {
+		b.arrived.Done()
+		b.arrived.Wait()
+	}
+	return b.Store.Counts(ctx, now, keys)
 }

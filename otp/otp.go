@@ -153,10 +153,9 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		log.Info("otp: send refused: the number's region is not served")
 		return SendResult{}, ErrRegionNotAllowed
 	}
-	if err := s.gate(ctx, req); err != nil {
-		if ce := (*ChallengeError)(nil); errors.As(err, &ce) {
-			log.Info("otp: send needs a challenge", "signals", ce.Signals, "solution_refused", ce.Failed)
-		}
+	solved, err := s.gate(ctx, req)
+	if err != nil {
+		logChallenge(log, err)
 		return SendResult{}, err
 	}
 	now := s.now()
@@ -168,6 +167,13 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	}
 	if err != nil {
 		return SendResult{}, err
+	}
+	if !solved {
+		if err := s.raced(ctx, req, holds); err != nil {
+			s.release(ctx, log, holds) // nothing is sent: every count goes back
+			logChallenge(log, err)
+			return SendResult{}, err
+		}
 	}
 	if req.Eligible != nil {
 		if err := req.Eligible(ctx); err != nil {
@@ -430,6 +436,14 @@ func (s *Service) release(ctx context.Context, log *slog.Logger, holds []Hold) {
 	defer cancel()
 	if err := s.store.Release(ctx, holds); err != nil {
 		log.Error("otp: could not give back send counters; the user may be limited early", "err", err)
+	}
+}
+
+// logChallenge logs a send refused for a challenge (other errors are
+// logged where they are handled).
+func logChallenge(log *slog.Logger, err error) {
+	if ce := (*ChallengeError)(nil); errors.As(err, &ce) {
+		log.Info("otp: send needs a challenge", "signals", ce.Signals, "solution_refused", ce.Failed)
 	}
 }
 
