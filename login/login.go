@@ -205,7 +205,13 @@ func (s *Service) BindThen(ctx context.Context, id Identity, phone otp.Phone, co
 	if err != nil {
 		return binding.User{}, err
 	}
-	return s.bindAtomically(ctx, id, phone, "sms", func(ctx context.Context) error { return s.otp.Spend(ctx, proof) }, then)
+	u, err := s.bindAtomically(ctx, id, phone, "sms", func(ctx context.Context) error { return s.otp.Spend(ctx, proof) }, then)
+	if err == nil {
+		// Bound: the login's sends to other numbers (a typo first) were
+		// a person's, not a pump's.
+		s.otp.ConfirmLogin(ctx, id.Holder, PurposeBind)
+	}
+	return u, err
 }
 
 func (s *Service) bindAtomically(ctx context.Context, id Identity, phone otp.Phone, proof string, spend func(ctx context.Context) error, then func(ctx context.Context, u binding.User) error) (binding.User, error) {

@@ -100,7 +100,9 @@ func TestCampusNATAndSMSPump(t *testing.T) {
 				}
 				// Almost everyone types their code; one in twenty walks away.
 				if i%20 != 7 {
-					require.NoError(t, e.VerifyAs(fmt.Sprintf("flow:%d", i), otptest.Phone(i), e.Outbox.Last(otptest.Phone(i))))
+					holder := fmt.Sprintf("flow:%d", i)
+					require.NoError(t, e.VerifyAs(holder, otptest.Phone(i), e.Outbox.Last(otptest.Phone(i))))
+					e.Svc.ConfirmLogin(ctx, holder, otptest.Purpose) // bound
 				}
 				e.Clock.Advance(time.Hour / people)
 			}
@@ -136,6 +138,37 @@ func TestCampusNATAndSMSPump(t *testing.T) {
 
 			_, err := sendSolving(ctx, e.Svc, person(1, "198.51.100.67"))
 			require.NoError(t, err, "another address is not affected")
+		})
+
+		t.Run("SMS pump with a phone of its own: entering its own codes frees no stranger's send", func(t *testing.T) {
+			// Each login sends to two strangers, then to the pump's own
+			// phone, and enters that code; the binding is then refused
+			// (the phone is someone else's binding), so ConfirmLogin never
+			// runs. Found by an outside probe: 26 strangers' codes.
+			e := challengeEnv(t, fresh(t), func(c *otp.Config, cc *otp.ChallengeConfig) {
+				cheapWork(c, cc)
+				c.PerPhoneHour, c.PerPhoneDay, c.PerIdentityDay = 100, 100, 100
+			})
+			own := otptest.Phone(99)
+			strangers := 0
+			for round := range 30 {
+				holder := fmt.Sprintf("flow:pump-%d", round)
+				for k := range 2 {
+					req := person(20_000+round*2+k, "198.51.100.70")
+					req.Holder = holder
+					if _, err := sendSolving(ctx, e.Svc, req); err == nil {
+						strangers++
+					}
+				}
+				req := person(0, "198.51.100.70")
+				req.Phone, req.Holder = own, holder
+				if _, err := sendSolving(ctx, e.Svc, req); err == nil {
+					_ = e.VerifyAs(holder, own, e.Outbox.Last(own))
+				}
+				e.Clock.Advance(time.Minute)
+			}
+			require.LessOrEqual(t, strangers, e.Config.PerIPUnconfirmedHour, "strangers' codes stop at the unconfirmed-codes limit")
+			t.Logf("%d strangers' codes in 30 rounds", strangers)
 		})
 	})
 }

@@ -308,14 +308,30 @@ func (s *Service) Check(ctx context.Context, req VerifyRequest) (Proof, error) {
 		return Proof{}, &MismatchError{AttemptsLeft: left}
 	}
 	c.Attempts = attempts
-	// The code reached its person: the login's sends — a resend, a
-	// mistyped number first — no longer count as codes nobody entered
-	// (LimitIPUnconfirmed), up to confirmPerLogin of them. Failing that
-	// only over-counts.
-	if _, err := s.store.Confirm(context.WithoutCancel(ctx), holder, req.Purpose, confirmPerLogin); err != nil {
+	// The code reached its person: the sends to this number (resends
+	// too) no longer count as codes nobody entered (LimitIPUnconfirmed).
+	// Only this number's: its codes went to whoever typed this one in, so
+	// giving them back frees nothing for strangers' numbers. The login's
+	// other numbers wait for ConfirmLogin. Failing only over-counts.
+	if _, err := s.store.Confirm(context.WithoutCancel(ctx), holder, req.Purpose, req.Phone, confirmPerLogin); err != nil {
 		log.Error("otp: entered code not confirmed; its address may be limited early", "err", err)
 	}
 	return Proof{ref: c.CodeRef, code: c}, nil
+}
+
+// ConfirmLogin gives back the sends of holder's codes for purpose to its
+// other numbers (a mistyped one, then "change number"), at most
+// confirmPerLogin, once the code it checked has done its work — the login
+// bound a phone, committed. Not at Check: a login that only enters its
+// own phone's code and is then refused (the number belongs to someone
+// else's binding) would free sends to strangers' numbers each time, and an
+// SMS pump with one phone of its own would pass the unconfirmed-codes limit
+// (outside probe: 26 codes to strangers against a limit of 20). Failing
+// only over-counts.
+func (s *Service) ConfirmLogin(ctx context.Context, holder, purpose string) {
+	if _, err := s.store.Confirm(context.WithoutCancel(ctx), s.HolderKey(holder), purpose, "", confirmPerLogin); err != nil {
+		s.log.ErrorContext(ctx, "otp: a login's other sends not confirmed; its address may be limited early", "err", err)
+	}
 }
 
 // Spend uses up a code Check found right. Of concurrent spenders of one code
@@ -357,9 +373,9 @@ func (s *Service) regionAllowed(phone Phone) bool {
 	return false
 }
 
-// confirmPerLogin caps the sends one entered code gives back: a typo and a
-// resend are what people need; more would let one login with one phone of
-// its own send codes to strangers without them counting.
+// confirmPerLogin caps the sends Check gives back to one number, and
+// ConfirmLogin to a login's other numbers: a typo and a resend are what
+// people need.
 const confirmPerLogin = 3
 
 // cleanupGrace keeps expired codes a while, so a user who comes back late is

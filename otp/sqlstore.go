@@ -138,7 +138,7 @@ func (s *SQLStore) MarkVerified(ctx context.Context, ref CodeRef, now time.Time)
 // the caller's transaction: a binding that rolls back still had its code
 // entered, and the shared counter row must not stay locked until a binding
 // commits.
-func (s *SQLStore) Confirm(ctx context.Context, holder, purpose string, max int) (int, error) {
+func (s *SQLStore) Confirm(ctx context.Context, holder, purpose string, phone Phone, max int) (int, error) {
 	var rows []struct {
 		Phone   string    `db:"phone"`
 		IssueID int64     `db:"issue_id"`
@@ -146,8 +146,12 @@ func (s *SQLStore) Confirm(ctx context.Context, holder, purpose string, max int)
 		Ends    time.Time `db:"confirm_ends"`
 		Sends   int       `db:"confirm_sends"`
 	}
-	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT phone, issue_id, confirm_key, confirm_ends, confirm_sends FROM otp_codes
-		WHERE holder = ? AND purpose = ? AND confirm_key IS NOT NULL`), holder, purpose)
+	query, args := `SELECT phone, issue_id, confirm_key, confirm_ends, confirm_sends FROM otp_codes
+		WHERE holder = ? AND purpose = ? AND confirm_key IS NOT NULL`, []any{holder, purpose}
+	if phone != "" {
+		query, args = query+` AND phone = ?`, append(args, phone.String())
+	}
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(query), args...)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}

@@ -45,11 +45,12 @@ type Store interface {
 	// Counts reads the counters named by keys whose window is still open
 	// at now, without changing them; a key with no open window is absent.
 	Counts(ctx context.Context, now time.Time, keys []string) (map[string]Count, error)
-	// Confirm gives back the unconfirmed sends of every code of holder
-	// and purpose (any number: a mistyped one too) to their ConfirmKey
-	// counters in their windows, at most max of them, each code once
-	// however often it is called; it returns how many it gave back.
-	Confirm(ctx context.Context, holder, purpose string, max int) (int, error)
+	// Confirm gives back the unconfirmed sends of holder's codes for
+	// purpose to their ConfirmKey counters in their windows: the code to
+	// phone, or with phone "" every one of them (a mistyped number too); at
+	// most max sends, each code once however often it is called. It
+	// returns how many it gave back.
+	Confirm(ctx context.Context, holder, purpose string, phone Phone, max int) (int, error)
 
 	// Cleanup deletes codes that expired and counters whose window ended
 	// before the given time, and returns how many rows went.

@@ -85,24 +85,40 @@ func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.Equal(t, 1, counts[ipKey].Used)
 	})
 
-	t.Run("the right code gives back the login's resend and its mistyped number, at most three", func(t *testing.T) {
+	t.Run("the right code gives back its number's sends; the login's mistyped number waits for ConfirmLogin", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), func(c *otp.Config) { c.Cooldown = 0 })
 		e.Send(t, SendReq(Phone(9))) // a mistyped number: never entered
 		e.Send(t, SendReq(Phone(1)))
 		e.Send(t, SendReq(Phone(1)))
 		code := e.Send(t, SendReq(Phone(1))) // resent twice
 		e.Send(t, otherLogin(Phone(5)))      // someone else's login at the same address
-		counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
-		require.NoError(t, err)
-		require.Equal(t, 5, counts[ipKey].Used)
+		used := func() int {
+			counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
+			require.NoError(t, err)
+			return counts[ipKey].Used
+		}
+		require.Equal(t, 5, used())
 		c, err := e.StoredCode(Phone(1))
 		require.NoError(t, err)
 		require.Equal(t, 3, c.ConfirmSends, "a resend replaces the code, not the count")
 
 		require.NoError(t, e.Verify(Phone(1), code))
-		counts, err = e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
+		require.Equal(t, 2, used(), "the number's three sends given back; the typo and the other login's stay")
+		e.Svc.ConfirmLogin(ctx, Holder, Purpose)
+		require.Equal(t, 1, used(), "the login completed: its typo too")
+		e.Svc.ConfirmLogin(ctx, Holder, Purpose)
+		require.Equal(t, 1, used(), "once")
+	})
+
+	t.Run("a login's other numbers give back at most three", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), nil)
+		for i := range 5 {
+			e.Send(t, SendReq(Phone(10+i)))
+		}
+		e.Svc.ConfirmLogin(ctx, Holder, Purpose)
+		counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
 		require.NoError(t, err)
-		require.Equal(t, 2, counts[ipKey].Used, "three of the login's four sends given back; the other login's stays")
+		require.Equal(t, 2, counts[ipKey].Used)
 	})
 
 	t.Run("stored code keeps its confirm window", func(t *testing.T) {
