@@ -23,7 +23,8 @@
 //     seconds) and shows its "expired" text when it passes. Following
 //     ALTCHA's advice against splicing digits between the salt and the
 //     number, the parameters end with "&": salts look like
-//     "<64 hex>?expires=1700000000&".
+//     "<64 hex>?expires=1700000000&max=50000&" (max: the difficulty, which
+//     the widget ignores and wxcas checks: see Redeem).
 //
 // The page side, as read in 2.3.0: only the package's "external" build
 // runs under wxcas's CSP (default-src 'self'; script-src 'self'; style-src
@@ -44,9 +45,14 @@
 // On top of the protocol, a challenge is bound to a holder — the login that
 // asked for the code: a challenge solved for one login is refused for
 // another. The salt's 64 hex characters are a random 16-byte nonce and a
-// 16-byte tag, an HMAC over the nonce, the expiry and the holder, so a
-// challenge presented for the wrong holder (or with an altered expiry) is
-// refused as ErrInvalid before the database is asked.
+// 16-byte tag, an HMAC over the nonce, the expiry, the difficulty and the
+// holder, so a challenge presented for the wrong holder (or with an altered
+// expiry or difficulty) is refused as ErrInvalid before the database is
+// asked. The salt also names the difficulty it was issued at (max=), which
+// Redeem compares with what the redeemer asks for now: the protocol's
+// payload has no maxnumber, and without it an easy challenge issued earlier
+// would pay for a send that now asks for eight times the work. (The salt
+// is bound to the signed challenge string through the hash as well.)
 //
 // Issuing stores nothing: the signature and the salt's tag make a
 // challenge self-verifying, so handing challenges out (on every page view)
@@ -105,6 +111,9 @@ var (
 	// ErrUsed: a genuine, solved, unexpired challenge whose redemption is
 	// recorded already.
 	ErrUsed = errors.New("challenge: already used")
+	// ErrTooEasy: a genuine, solved, unexpired challenge issued at a lower
+	// difficulty than the redeemer now asks for; it is not used up.
+	ErrTooEasy = errors.New("challenge: issued at a lower difficulty than needed now")
 )
 
 // Challenge is what the widget is given, as JSON (its challengejson
@@ -192,7 +201,8 @@ func (s *Service) Issue(ctx context.Context, holder string, difficulty int64, tt
 	expires := now.Add(ttl + time.Second - 1).Unix()
 	holderHash := s.holderHash(holder)
 	nonceHex := hex.EncodeToString(nonce[:])
-	salt := nonceHex + s.saltTag(nonceHex, expires, holderHash) + "?expires=" + strconv.FormatInt(expires, 10) + "&"
+	salt := nonceHex + s.saltTag(nonceHex, expires, difficulty, holderHash) +
+		"?expires=" + strconv.FormatInt(expires, 10) + "&max=" + strconv.FormatInt(difficulty, 10) + "&"
 	c := Challenge{
 		Algorithm: Algorithm,
 		Challenge: hashHex(salt + strconv.FormatInt(n.Int64(), 10)),
@@ -212,13 +222,15 @@ type solution struct {
 	Signature string `json:"signature"`
 }
 
-// saltPattern is the salt Issue makes: nonce and tag (hex), then the expiry.
-var saltPattern = regexp.MustCompile(`^([0-9a-f]{32})([0-9a-f]{32})\?expires=([1-9][0-9]{0,11})&$`)
+// saltPattern is the salt Issue makes: nonce and tag (hex), then the expiry
+// and the difficulty.
+var saltPattern = regexp.MustCompile(`^([0-9a-f]{32})([0-9a-f]{32})\?expires=([1-9][0-9]{0,11})&max=([1-9][0-9]{0,9})&$`)
 
 // Redeem checks payload, the widget's form field, as holder's solution of a
-// challenge Issue made, and uses the challenge up. It returns nil, ErrInvalid,
-// ErrExpired, ErrUsed, or a store error.
-func (s *Service) Redeem(ctx context.Context, holder, payload string) error {
+// challenge Issue made at a difficulty of at least minDifficulty, and uses
+// the challenge up. It returns nil, ErrInvalid, ErrExpired, ErrTooEasy
+// (nothing used up), ErrUsed, or a store error.
+func (s *Service) Redeem(ctx context.Context, holder, payload string, minDifficulty int64) error {
 	p, err := decode(payload)
 	if err != nil || holder == "" {
 		return ErrInvalid
@@ -238,8 +250,12 @@ func (s *Service) Redeem(ctx context.Context, holder, payload string) error {
 	if err != nil {
 		return ErrInvalid
 	}
+	difficulty, err := strconv.ParseInt(m[4], 10, 64)
+	if err != nil {
+		return ErrInvalid
+	}
 	holderHash := s.holderHash(holder)
-	if subtle.ConstantTimeCompare([]byte(m[2]), []byte(s.saltTag(m[1], expires, holderHash))) != 1 {
+	if subtle.ConstantTimeCompare([]byte(m[2]), []byte(s.saltTag(m[1], expires, difficulty, holderHash))) != 1 {
 		return ErrInvalid
 	}
 	now := s.now()
@@ -249,6 +265,9 @@ func (s *Service) Redeem(ctx context.Context, holder, payload string) error {
 	answer := hashHex(p.Salt + strconv.FormatInt(*p.Number, 10))
 	if subtle.ConstantTimeCompare([]byte(answer), []byte(p.Challenge)) != 1 {
 		return ErrInvalid
+	}
+	if difficulty < minDifficulty {
+		return ErrTooEasy
 	}
 	ok, err := s.st.Spend(ctx, Record{ID: hashHex(p.Challenge), Holder: holderHash, CreatedAt: now, ExpiresAt: time.Unix(expires, 0).UTC()})
 	if err != nil {
@@ -312,10 +331,11 @@ func (s *Service) holderHash(holder string) string {
 	return hex.EncodeToString(s.mac([]byte("wxcas/challenge/holder\x00"), []byte(holder)))
 }
 
-// saltTag binds a salt's nonce and expiry to the holder (hex, 16 bytes).
-func (s *Service) saltTag(nonceHex string, expires int64, holderHash string) string {
-	m := s.mac([]byte("wxcas/challenge/salt\x00"), []byte(nonceHex), []byte{0}, []byte(strconv.FormatInt(expires, 10)),
-		[]byte{0}, []byte(holderHash))
+// saltTag binds a salt's nonce, expiry and difficulty to the holder (hex,
+// 16 bytes). The label is v2's: v1 tags had no difficulty.
+func (s *Service) saltTag(nonceHex string, expires, difficulty int64, holderHash string) string {
+	m := s.mac([]byte("wxcas/challenge/salt/v2\x00"), []byte(nonceHex), []byte{0}, []byte(strconv.FormatInt(expires, 10)),
+		[]byte{0}, []byte(strconv.FormatInt(difficulty, 10)), []byte{0}, []byte(holderHash))
 	return hex.EncodeToString(m[:16])
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -102,106 +103,122 @@ func TestRedeem(t *testing.T) {
 		}{
 			{"good", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, nil},
 			{"url base64 without padding", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				raw, _ := base64.StdEncoding.DecodeString(p)
 				p = base64.RawURLEncoding.EncodeToString(raw)
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, nil},
 			{"reused", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
-				require.NoError(t, s.Redeem(ctx, "alice", p))
-				return p, s.Redeem(ctx, "alice", p)
+				require.NoError(t, s.Redeem(ctx, "alice", p, difficulty))
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrUsed},
 			{"wrong holder", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
-				err := s.Redeem(ctx, "bob", p)
-				require.NoError(t, s.Redeem(ctx, "alice", p), "another holder's attempt used the challenge up")
+				err := s.Redeem(ctx, "bob", p, difficulty)
+				require.NoError(t, s.Redeem(ctx, "alice", p, difficulty), "another holder's attempt used the challenge up")
 				return p, err
 			}, challenge.ErrInvalid},
 			{"empty holder", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
-				return p, s.Redeem(ctx, "", p)
+				return p, s.Redeem(ctx, "", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"forged signature", func(t *testing.T) (string, error) {
 				c, p := issue(t, "alice")
 				sig := []byte(c.Signature)
 				sig[0] ^= 1
 				p = with(t, p, "signature", string(sig))
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"signature not hex", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				p = with(t, p, "signature", "zz")
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"another key's challenge", func(t *testing.T) (string, error) {
 				c, err := other.Issue(ctx, "alice", difficulty, ttl)
 				require.NoError(t, err)
 				p := challengetest.Solve(c)
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"wrong number", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				p = with(t, p, "number", number(t, p)+1)
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"negative number", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				p = with(t, p, "number", -1)
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"number not an integer", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				p = with(t, p, "number", json.Number(strconv.FormatInt(number(t, p), 10)+".0"))
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"number missing", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				m := decoded(t, p)
 				delete(m, "number")
 				p = encoded(t, m)
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"expired", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				clock.Advance(ttl + time.Second)
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrExpired},
+			{"issued easier than asked for now", func(t *testing.T) (string, error) {
+				_, p := issue(t, "alice")
+				err := s.Redeem(ctx, "alice", p, 2*difficulty)
+				require.NoError(t, s.Redeem(ctx, "alice", p, difficulty), "not used up: good where its difficulty is enough")
+				return p, err
+			}, challenge.ErrTooEasy},
+			{"difficulty altered in the salt", func(t *testing.T) (string, error) {
+				// A solver who raises max= to pass a harder check: the
+				// salt's tag covers the difficulty, and the signed
+				// challenge is the hash of the salt as issued.
+				c, p := issue(t, "alice")
+				salt := strings.Replace(c.Salt, fmt.Sprintf("&max=%d&", difficulty), fmt.Sprintf("&max=%d&", 8*difficulty), 1)
+				require.NotEqual(t, c.Salt, salt)
+				p = with(t, p, "salt", salt)
+				return p, s.Redeem(ctx, "alice", p, 8*difficulty)
+			}, challenge.ErrInvalid},
 			{"salt altered", func(t *testing.T) (string, error) {
 				c, p := issue(t, "alice")
 				p = with(t, p, "salt", strings.TrimSuffix(c.Salt, "&"))
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"malformed base64", func(t *testing.T) (string, error) {
 				p := "not base64!"
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"malformed JSON", func(t *testing.T) (string, error) {
 				p := base64.StdEncoding.EncodeToString([]byte(`{"algorithm":"SHA-256",`))
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"JSON not an object", func(t *testing.T) (string, error) {
 				p := base64.StdEncoding.EncodeToString([]byte(`[1,2,3]`))
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 			{"empty", func(t *testing.T) (string, error) {
-				return "", s.Redeem(ctx, "alice", "")
+				return "", s.Redeem(ctx, "alice", "", difficulty)
 			}, challenge.ErrInvalid},
 			{"oversized", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				p = with(t, p, "padding", strings.Repeat("x", challenge.MaxPayload))
-				err := s.Redeem(ctx, "alice", p)
+				err := s.Redeem(ctx, "alice", p, difficulty)
 				// The challenge itself is still good.
-				require.NoError(t, s.Redeem(ctx, "alice", with(t, p, "padding", "")))
+				require.NoError(t, s.Redeem(ctx, "alice", with(t, p, "padding", ""), difficulty))
 				return p, err
 			}, challenge.ErrInvalid},
 			{"wrong algorithm", func(t *testing.T) (string, error) {
 				_, p := issue(t, "alice")
 				p = with(t, p, "algorithm", "SHA-512")
-				return p, s.Redeem(ctx, "alice", p)
+				return p, s.Redeem(ctx, "alice", p, difficulty)
 			}, challenge.ErrInvalid},
 		}
 		for _, tc := range tests {
@@ -229,7 +246,7 @@ func TestRedeemRace(t *testing.T) {
 		c, err := s.Issue(ctx, "alice", difficulty, ttl)
 		require.NoError(t, err)
 		p := challengetest.Solve(c)
-		errs := storetest.Race(8, func(int) error { return s.Redeem(ctx, "alice", p) })
+		errs := storetest.Race(8, func(int) error { return s.Redeem(ctx, "alice", p, difficulty) })
 		won := 0
 		for _, err := range errs {
 			if err == nil {
@@ -282,7 +299,7 @@ func TestIssue(t *testing.T) {
 	require.NoError(t, db.Select(&rows, `SELECT id, holder, expires_at, created_at FROM pow_challenges`))
 	require.Empty(t, rows, "issuing stores nothing: page views cannot fill the table")
 	clock.Advance(time.Second)
-	require.NoError(t, s.Redeem(ctx, "+8613800000000", challengetest.Solve(c)))
+	require.NoError(t, s.Redeem(ctx, "+8613800000000", challengetest.Solve(c), 1))
 	require.NoError(t, db.Select(&rows, `SELECT id, holder, expires_at, created_at FROM pow_challenges`))
 	require.Len(t, rows, 1)
 	sum := sha256.Sum256([]byte(c.Challenge))
@@ -347,12 +364,12 @@ func TestCleanup(t *testing.T) {
 		for range 3 {
 			c, err := s.Issue(ctx, "alice", difficulty, time.Minute)
 			require.NoError(t, err)
-			require.NoError(t, s.Redeem(ctx, "alice", challengetest.Solve(c)))
+			require.NoError(t, s.Redeem(ctx, "alice", challengetest.Solve(c), 1))
 		}
 		live, err := s.Issue(ctx, "alice", difficulty, time.Hour)
 		require.NoError(t, err)
 		solved := challengetest.Solve(live)
-		require.NoError(t, s.Redeem(ctx, "alice", solved))
+		require.NoError(t, s.Redeem(ctx, "alice", solved, 1))
 		n, err := s.Cleanup(ctx)
 		require.NoError(t, err)
 		require.Zero(t, n)
@@ -360,7 +377,7 @@ func TestCleanup(t *testing.T) {
 		n, err = s.Cleanup(ctx)
 		require.NoError(t, err)
 		require.EqualValues(t, 3, n)
-		require.ErrorIs(t, s.Redeem(ctx, "alice", solved), challenge.ErrUsed, "the live redemption was kept")
+		require.ErrorIs(t, s.Redeem(ctx, "alice", solved, 1), challenge.ErrUsed, "the live redemption was kept")
 	})
 }
 

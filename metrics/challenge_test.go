@@ -26,9 +26,10 @@ func TestChallengeCounts(t *testing.T) {
 	ch, err := c.Issue(ctx, "h", 1000, time.Minute)
 	require.NoError(t, err)
 	good := challengetest.Solve(ch)
-	require.ErrorIs(t, c.Redeem(ctx, "h", challengetest.Payload(ch, ch.MaxNumber+1)), challenge.ErrInvalid)
-	require.NoError(t, c.Redeem(ctx, "h", good))
-	require.ErrorIs(t, c.Redeem(ctx, "h", good), challenge.ErrUsed)
+	require.ErrorIs(t, c.Redeem(ctx, "h", challengetest.Payload(ch, ch.MaxNumber+1), 1), challenge.ErrInvalid)
+	require.ErrorIs(t, c.Redeem(ctx, "h", good, 2000), challenge.ErrTooEasy)
+	require.NoError(t, c.Redeem(ctx, "h", good, 1000))
+	require.ErrorIs(t, c.Redeem(ctx, "h", good, 1000), challenge.ErrUsed)
 
 	w := httptest.NewRecorder()
 	m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
@@ -38,6 +39,7 @@ func TestChallengeCounts(t *testing.T) {
 		`wxcas_sms_challenges_total{result="invalid"} 1`,
 		`wxcas_sms_challenges_total{result="solved"} 1`,
 		`wxcas_sms_challenges_total{result="used"} 1`,
+		`wxcas_sms_challenges_total{result="too_easy"} 1`,
 	} {
 		require.True(t, strings.Contains(string(body), want), "missing %s", want)
 	}

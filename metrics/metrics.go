@@ -63,7 +63,7 @@ func New() *Metrics {
 			Name: "wxcas_wechat_calls_total", Help: "Requests to WeChat's API (each attempt) by operation and result (ok, or the error kind).",
 		}, []string{"op", "result"}),
 		chal: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wxcas_sms_challenges_total", Help: "Proof-of-work challenges before an SMS code: issued, and solutions by result (solved, invalid, expired, used).",
+			Name: "wxcas_sms_challenges_total", Help: "Proof-of-work challenges before an SMS code: issued, and solutions by result (solved, invalid, expired, used, too_easy).",
 		}, []string{"result"}),
 	}
 	m.Registry.MustRegister(m.requests, m.latency, m.events, m.sms, m.funnel, m.wechat, m.chal,
@@ -145,8 +145,8 @@ func (c countingChallenger) Issue(ctx context.Context, holder string, difficulty
 	return ch, err
 }
 
-func (c countingChallenger) Redeem(ctx context.Context, holder, payload string) error {
-	err := c.next.Redeem(ctx, holder, payload)
+func (c countingChallenger) Redeem(ctx context.Context, holder, payload string, minDifficulty int64) error {
+	err := c.next.Redeem(ctx, holder, payload, minDifficulty)
 	result := ""
 	switch {
 	case err == nil:
@@ -157,6 +157,8 @@ func (c countingChallenger) Redeem(ctx context.Context, holder, payload string) 
 		result = "expired"
 	case errors.Is(err, challenge.ErrUsed):
 		result = "used"
+	case errors.Is(err, challenge.ErrTooEasy):
+		result = "too_easy"
 	}
 	if result != "" {
 		c.m.chal.WithLabelValues(result).Inc()

@@ -48,7 +48,7 @@ func DefaultChallengeConfig() ChallengeConfig {
 // Challenger issues and redeems challenges (challenge.Service).
 type Challenger interface {
 	Issue(ctx context.Context, holder string, difficulty int64, ttl time.Duration) (challenge.Challenge, error)
-	Redeem(ctx context.Context, holder, payload string) error
+	Redeem(ctx context.Context, holder, payload string, minDifficulty int64) error
 }
 
 // ErrChallengeRequired: this send needs a solved challenge first. The error
@@ -186,14 +186,19 @@ func (s *Service) gate(ctx context.Context, req SendRequest) (solved bool, err e
 	}
 	failed := false
 	if req.Solution != "" {
-		err := s.chal.Redeem(ctx, s.HolderKey(req.Holder), req.Solution)
-		if err == nil {
+		// The work asked for now: a challenge solved while fewer signals
+		// were on (a page's, the login's earlier one) asks for a new one,
+		// which is not a wrong answer.
+		err := s.chal.Redeem(ctx, s.HolderKey(req.Holder), req.Solution, s.difficulty(signals))
+		switch {
+		case err == nil:
 			return true, nil
-		}
-		if !errors.Is(err, challenge.ErrInvalid) && !errors.Is(err, challenge.ErrExpired) && !errors.Is(err, challenge.ErrUsed) {
+		case errors.Is(err, challenge.ErrTooEasy):
+		case errors.Is(err, challenge.ErrInvalid), errors.Is(err, challenge.ErrExpired), errors.Is(err, challenge.ErrUsed):
+			failed = true
+		default:
 			return false, err
 		}
-		failed = true
 	}
 	return false, s.challengeError(ctx, req, signals, failed)
 }

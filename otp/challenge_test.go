@@ -256,7 +256,7 @@ func TestChallengeGate(t *testing.T) {
 				e.Clock.Advance(time.Minute)
 				_, err = e.Svc.Send(ctx, ok)
 				require.ErrorAs(t, err, &again, "a solution is used once")
-				require.True(t, again.Failed)
+				require.Equal(t, sent+1, e.Outbox.Total())
 			})
 		}
 
@@ -279,6 +279,36 @@ func TestChallengeGate(t *testing.T) {
 			c, err = e.Svc.ChallengeFor(ctx, req)
 			require.NoError(t, err)
 			require.Equal(t, int64(100_000), c.MaxNumber, "two signals: twice the work")
+		})
+
+		t.Run("a challenge solved at a lower difficulty than the send now needs asks for a new one", func(t *testing.T) {
+			// An outside probe: the login's challenge from when one signal
+			// was on paid for a send that needed twice the work.
+			e := challengeEnv(t, fresh(t), func(c *otp.Config, cc *otp.ChallengeConfig) { cheapWork(c, cc); cc.GlobalHour = 0 })
+			for i := range 2 { // the address's unconfirmed codes reach 2: one signal
+				_, err := e.Svc.Send(ctx, person(i, "192.0.2.80"))
+				require.NoError(t, err)
+			}
+			req := person(5, "192.0.2.80")
+			easy, err := e.Svc.ChallengeFor(ctx, req)
+			require.NoError(t, err)
+			require.Equal(t, int64(500), easy.MaxNumber)
+			for i := range 2 { // the phone's hour reaches 2 from other addresses: two signals
+				other := person(5, fmt.Sprintf("192.0.2.%d", 90+i))
+				other.Holder = fmt.Sprintf("flow:other-%d", i)
+				_, err := sendSolving(ctx, e.Svc, other)
+				require.NoError(t, err)
+				e.Clock.Advance(time.Minute)
+			}
+			req.Solution = challengetest.Solve(*easy)
+			_, err = e.Svc.Send(ctx, req)
+			var ce *otp.ChallengeError
+			require.ErrorAs(t, err, &ce, "the easy solution does not pay for this send")
+			require.False(t, ce.Failed, "not a wrong answer: more work is needed")
+			require.Equal(t, int64(1000), ce.Challenge.MaxNumber)
+			req.Solution = challengetest.Solve(ce.Challenge)
+			_, err = e.Svc.Send(ctx, req)
+			require.NoError(t, err)
 		})
 
 		t.Run("sends racing past one reading are counted one by one", func(t *testing.T) {
