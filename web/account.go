@@ -107,7 +107,7 @@ func init() {
 
 // Register adds the page's routes.
 func (h *AccountPages) Register(e *echo.Echo) {
-	g := e.Group(h.Gate.Path, sameOrigin(h.Gate.PublicURL, h.Pages))
+	g := e.Group(h.Gate.Path, postsLangPageOn(h.Gate.cookiePath()), sameOrigin(h.Gate.PublicURL, h.Pages))
 	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, h.Gate.cookiePath()) })
 	g.GET("/", h.overview)
 	// HEAD is GET without the body (a link checker, a monitor); it never
@@ -148,7 +148,8 @@ func (h *AccountPages) overview(c echo.Context) error {
 			d.ErrorKey = "account_sessions_remain"
 		}
 	}
-	if c.QueryParam("step") == stepPhone && h.Accounts.PhonesEditable() {
+	switch step := c.QueryParam("step"); {
+	case step == stepPhone && h.Accounts.PhonesEditable():
 		if h.Accounts.FreshLoginNeeded(p) {
 			// The phone is changed only right after a WeChat login
 			// (account.FreshLogin): log in again, then back here.
@@ -156,6 +157,11 @@ func (h *AccountPages) overview(c echo.Context) error {
 			return nil
 		}
 		d.Step = stepPhone
+	case step == stepUnbind || step == stepReplace:
+		// A code step shown again (its language link, a reload) sends
+		// nothing: the code already sent still works, and the send-again
+		// button counts down the server's wait.
+		d.Step = step
 	}
 	return h.show(c, s, p, d, http.StatusOK)
 }
@@ -174,6 +180,12 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 	}
 	lang := i18n.Pick(r)
 	d.CSRF = s.CSRF
+	d.Bound = prof.Bound()
+	if !d.Bound && (d.Step == stepUnbind || d.Step == stepReplace) && d.ErrorKey == "" {
+		d.Step = stepOverview // nothing to unbind or replace (any more)
+	}
+	langPageAt(c, h.stepPage(d.Step))
+	r = c.Request()
 	if d.ResendAfter == 0 && (d.Step == stepUnbind || d.Step == stepReplace || d.Step == stepPhoneCode) {
 		// The resend button counts down what the server would answer now
 		// (after a wrong code, a reload); losing it only loses the hint.
@@ -182,7 +194,6 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 			d.ResendAfter = seconds(w)
 		}
 	}
-	d.Bound = prof.Bound()
 	d.MaskedPhone = otp.Phone(prof.User.Phone).Display()
 	d.PhoneManaged = !h.Accounts.PhonesEditable()
 	if d.Bound {
@@ -198,6 +209,20 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 		d.Logins = append(d.Logins, AccountLogin{At: localTime(e.At), Channel: i18n.T(lang, "channel_"+nonEmpty(e.Channel, "unknown")), Service: h.ServiceName(e.Service)})
 	}
 	return h.Pages.render(c.Response(), r, status, "account", d)
+}
+
+// stepPage is the page to GET for step, where its language links go:
+// the answers to the page's posts are not found again at their URLs. A
+// phone change's code step goes back to the number's form, as the number
+// never goes into a URL.
+func (h *AccountPages) stepPage(step string) string {
+	switch step {
+	case stepUnbind, stepReplace, stepPhone:
+		return h.Gate.cookiePath() + "?step=" + step
+	case stepPhoneCode:
+		return h.Gate.cookiePath() + "?step=" + stepPhone
+	}
+	return h.Gate.cookiePath()
 }
 
 func nonEmpty(s, otherwise string) string {

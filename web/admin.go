@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -163,7 +162,7 @@ const (
 // as GET, and any other method 405 with an Allow header (the group's
 // middleware would otherwise make it a 404).
 func (h *Admin) Register(e *echo.Echo) {
-	g := e.Group(h.o.Gate.Path, sameOrigin(h.o.Gate.PublicURL, h.o.Pages))
+	g := e.Group(h.o.Gate.Path, postsLangPageOn(h.o.Gate.cookiePath()), sameOrigin(h.o.Gate.PublicURL, h.o.Pages))
 	for _, rt := range []struct {
 		path      string
 		get, post echo.HandlerFunc
@@ -764,28 +763,26 @@ func (p *Pages) AdminForbidden(w http.ResponseWriter, r *http.Request, d AdminFo
 
 // AdminSearch renders admin_search.html.
 func (p *Pages) AdminSearch(w http.ResponseWriter, r *http.Request, status int, d AdminSearchPage) error {
-	return p.render(w, consoleRequest(r, "/admin/"), status, "admin_search", d)
+	return p.render(w, p.consoleRequest(r, "/admin/"), status, "admin_search", d)
 }
 
 // AdminConfirm renders admin_confirm.html.
 func (p *Pages) AdminConfirm(w http.ResponseWriter, r *http.Request, status int, d AdminConfirmPage) error {
 	d.MaxReason = maxReason
-	return p.render(w, consoleRequest(r, "/admin/"), status, "admin_confirm", d)
+	return p.render(w, p.consoleRequest(r, "/admin/"), status, "admin_confirm", d)
 }
 
 // AdminAudit renders admin_audit.html.
 func (p *Pages) AdminAudit(w http.ResponseWriter, r *http.Request, status int, d AdminAuditPage) error {
-	return p.render(w, consoleRequest(r, "/admin/audit"), status, "admin_audit", d)
+	return p.render(w, p.consoleRequest(r, "/admin/audit"), status, "admin_audit", d)
 }
 
 // consoleRequest is r as the page's language links see it: a page that
 // answers a post switches language on a console page to GET (the post's
 // answer was an audited action, not a page to fetch again).
-func consoleRequest(r *http.Request, page string) *http.Request {
+func (p *Pages) consoleRequest(r *http.Request, page string) *http.Request {
 	if r.Method == http.MethodGet {
 		return r
 	}
-	g := r.Clone(r.Context())
-	g.Method, g.URL = http.MethodGet, &url.URL{Path: page}
-	return g
+	return langPageOn(r, p.base+page)
 }

@@ -635,6 +635,11 @@ func TestAdminLanguageLinksAfterAPost(t *testing.T) {
 	p = b.post("/admin/search", url.Values{"by": {"user"}, "q": {"x"}})
 	require.Contains(t, p.body, `href="/admin/?lang=en"`)
 	require.Equal(t, http.StatusOK, b.get("/admin/?lang=en").status)
+	// An error a post meets (here a refused token) as well.
+	p = b.do(http.MethodPost, "/admin/search", url.Values{"_csrf": {"forged"}, "by": {"user"}, "q": {"x"}}, nil)
+	require.Equal(t, http.StatusForbidden, p.status)
+	require.Contains(t, p.body, `href="/admin/?lang=en"`)
+	require.NotContains(t, p.body, `href="/?lang=`)
 }
 
 // bidiControls are the characters that reorder what a reader sees.

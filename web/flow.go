@@ -678,6 +678,7 @@ func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, 
 		}
 		if j != nil && (err == nil || oe.Code == journey.CodeExpired) {
 			if state != "" && j.WeChatStateHash != "" && hmac.Equal([]byte(j.WeChatStateHash), []byte(want)) {
+				h.langOnJourney(c, j.ID)
 				if err == nil {
 					return j, nil
 				}
@@ -696,6 +697,7 @@ func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, 
 		}
 	}
 	if lapsed != "" {
+		h.langOnJourney(c, lapsed)
 		if h.limited(c.Response(), c.Request(), 1) {
 			return nil, nil
 		}
@@ -723,6 +725,13 @@ func (h *Login) journeyOfState(c echo.Context, state string) (*journey.Journey, 
 	}
 	return nil, h.o.Pages.Error(c.Response(), c.Request(), journey.CodeStateInvalid.Status(), "state_invalid_title", "state_invalid", "")
 }
+
+// langOnJourney makes every page answering WeChat's callback, whoever
+// renders it, switch language on journey id's page: the callback's own URL
+// cannot be fetched again (its state and code are spent, and are not
+// repeated), while the journey's page shows where the login stands — a new
+// QR code after a refusal, the expiry page with its restart.
+func (h *Login) langOnJourney(c echo.Context, id string) { langPageAt(c, h.flowURL(id)) }
 
 // journeyOfForeignState is the journey id a state names (see newStateFor).
 func journeyOfForeignState(state string) (string, bool) {

@@ -696,6 +696,41 @@ func TestWeChatRefusals(t *testing.T) {
 	})
 }
 
+// A page answering WeChat's callback switches language on the journey's
+// page: the callback's URL, without its spent state and code, would only
+// say the link is no longer valid, and the login would be lost.
+func TestCallbackPagesSwitchLanguageOnTheJourney(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		callback func(e *env, state string) string // the callback's query
+		key      string
+	}{
+		{"declined in WeChat", func(_ *env, state string) string { return "state=" + state }, "wechat_refused"},
+		{"WeChat busy", func(e *env, state string) string {
+			e.wx.issue(appWeb, "busy", person("ida"), wechat.ErrBusy)
+			return "code=busy&state=" + state
+		}, "wechat_busy"},
+		{"the journey expired meanwhile", func(e *env, state string) string {
+			e.clock.Advance(e.ttl)
+			return "code=late&state=" + state
+		}, "journey_expired"},
+		{"another app named", func(_ *env, state string) string { return "code=x&state=" + state + "&appid=" + appOA2 }, "state_invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.browser()
+			id := b.start()
+			_, state := b.qr(id)
+			p := b.get("/wechat/callback?" + tc.callback(e, state))
+			requireText(t, p, tc.key)
+			for _, lang := range []string{"zh-CN", "en"} {
+				require.Contains(t, p.Body, `href="`+escaped(flowPath(id)+"&lang="+lang)+`"`, "the %s link", lang)
+			}
+			require.NotContains(t, p.Body, "/wechat/callback?")
+		})
+	}
+}
+
 func TestConcurrentPageLoads(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()

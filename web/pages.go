@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"wxcas/i18n"
 	"wxcas/logx"
@@ -261,7 +264,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page 
 	lang := i18n.Pick(r)
 	var buf bytes.Buffer
 	d := pageData{Lang: lang, Sandbox: p.sandbox, RequestID: logx.RequestID(r.Context()), Data: data, Base: p.base,
-		LangZH: p.base + langURL(r, i18n.ZH), LangEN: p.base + langURL(r, i18n.EN), Help: p.help, Region: p.region, Placeholder: p.placeholder}
+		LangZH: p.langLink(r, i18n.ZH), LangEN: p.langLink(r, i18n.EN), Help: p.help, Region: p.region, Placeholder: p.placeholder}
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return fmt.Errorf("templates: render %s: %w", page, err)
 	}
@@ -326,6 +329,51 @@ func (p *Pages) Code(w http.ResponseWriter, r *http.Request, status int, d CodeP
 // Expired renders login_expired.html.
 func (p *Pages) Expired(w http.ResponseWriter, r *http.Request, status int, d ExpiredPage) error {
 	return p.render(w, r, status, "login_expired", d)
+}
+
+// langPageKey holds, in a request's context, the page its answer's
+// language links switch on (see langPageOn).
+type langPageKey struct{}
+
+// langPageOn returns r whose answer's language links switch on page (a path
+// with the base, and the query that names the page) instead of on r's own
+// URL. It is for answers whose URL would not show them again: a form post's,
+// WeChat's callback's (whose code and state are spent). It travels with the
+// request, so every page rendered for it — by a handler, by the finisher —
+// links there.
+func langPageOn(r *http.Request, page string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), langPageKey{}, page))
+}
+
+// langPageAt sets the page c's answer switches language on (langPageOn).
+func langPageAt(c echo.Context, page string) { c.SetRequest(langPageOn(c.Request(), page)) }
+
+// postsLangPageOn makes the answers to posts switch language on page: an
+// error a post meets (a refused token, an outage) is not found again at the
+// post's URL. A handler may name a closer page (langPageAt).
+func postsLangPageOn(page string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().Method == http.MethodPost {
+				langPageAt(c, page)
+			}
+			return next(c)
+		}
+	}
+}
+
+// langLink is the link to the page r answers with, in lang: the page its
+// context names, else the request's own (langURL).
+func (p *Pages) langLink(r *http.Request, lang string) string {
+	if page, _ := r.Context().Value(langPageKey{}).(string); page != "" {
+		if u, err := url.Parse(page); err == nil {
+			q := u.Query()
+			q.Set("lang", lang)
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	return p.base + langURL(r, lang)
 }
 
 // pageParams are the query parameters a language link may repeat.

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"wxcas/store/storetest"
+)
+
+var enLink = regexp.MustCompile(`<a href="([^"]*)" hreflang="en"`)
+
+// langLinkOf is the English link of page p, parsed.
+func langLinkOf(t *testing.T, p page) *url.URL {
+	t.Helper()
+	m := enLink.FindStringSubmatch(p.body)
+	require.NotNil(t, m, "no language link: %s", p.body)
+	u, err := url.Parse(html.UnescapeString(m[1]))
+	require.NoError(t, err)
+	return u
+}
+
+// The account page's answers to its posts switch language on a page to GET
+// that shows the same step again: not the post's URL, not the site's root
+// (a 404), and never with the new number in it.
+func TestAccountPageLanguageLinks(t *testing.T) {
+	clock := storetest.NewClock()
+	env := startFlowEnvAt(t, clock.Now, "otp: {per_ip_hour: 100}\n")
+	env.clock = clock
+	b := env.browser("")
+	b.bindAs("acl_links", "13766660001")
+	home := b.account()
+
+	for _, tc := range []struct {
+		name   string
+		answer func() page
+		step   string // the ?step= of the link; "" for the page itself
+		shows  string // what the page at the link shows
+	}{
+		{"the new number's code step", func() page {
+			return b.accountPost(home, "/account/code", url.Values{"step": {"phone"}, "phone": {"13766660002"}})
+		}, "phone", `id="newphone-h"`},
+		{"a mistyped new number", func() page {
+			return b.accountPost(home, "/account/code", url.Values{"step": {"phone"}, "phone": {"12"}})
+		}, "phone", `id="newphone-h"`},
+		{"unbind's code step", func() page { return b.accountPost(home, "/account/code", url.Values{"step": {"unbind"}}) },
+			"unbind", `id="confirm-h"`},
+		{"unbind's step after a wrong code", func() page { return b.accountPost(home, "/account/unbind", url.Values{"code": {"000000"}}) },
+			"unbind", `id="confirm-h"`},
+		{"replace's step after a wrong code", func() page { return b.accountPost(home, "/account/replace", url.Values{"code": {"000000"}}) },
+			"replace", `id="confirm-h"`},
+		{"a refused token", func() page {
+			return b.do(http.MethodPost, env.base+"/account/code", url.Values{"step": {"unbind"}, "_csrf": {"forged"}})
+		}, "", `id="actions-h"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.answer()
+			link := langLinkOf(t, p)
+			require.NotContains(t, link.String(), "13766660002", "the number is never in a link")
+			require.Equal(t, "/account/", link.Path)
+			q := link.Query()
+			require.Equal(t, "en", q.Get("lang"))
+			require.Equal(t, tc.step, q.Get("step"))
+			q.Del("lang")
+			q.Del("step")
+			require.Empty(t, q, "nothing else in the link")
+			sent := len(sandboxInbox(t, env.base, "+8613766660001"))
+			there := b.get(env.base + link.String())
+			require.Equal(t, http.StatusOK, there.status, there.body)
+			require.Contains(t, there.body, `<html lang="en">`)
+			require.Contains(t, there.body, tc.shows)
+			require.Len(t, sandboxInbox(t, env.base, "+8613766660001"), sent, "showing a step sends nothing")
+		})
+	}
+
+	t.Run("a code step shown again has its send-again button, counting down", func(t *testing.T) {
+		clock.Advance(2 * time.Minute) // past the unbind code's cooldown
+		b.accountPost(home, "/account/code", url.Values{"step": {"replace"}})
+		sent := len(sandboxInbox(t, env.base, "+8613766660001"))
+		p := b.get(env.base + "/account/?step=replace&lang=en")
+		require.Contains(t, p.body, `action="/account/replace"`)
+		require.Regexp(t, `id="resend" data-wait="[1-9][0-9]*"[^>]* disabled`, p.body)
+		require.Len(t, sandboxInbox(t, env.base, "+8613766660001"), sent)
+	})
+}
