@@ -464,7 +464,7 @@ func (a *app) wireLogin() error {
 		WebsiteAppID: a.cfg.Login.WebsiteAppID, OfficialAccountAppID: a.cfg.Login.OfficialAccountAppID, QRMode: a.cfg.Login.QRMode,
 		EntryAccounts: a.cfg.Login.EntryAccounts, AccountState: accountState,
 		IframeQR: a.cfg.Sandbox.Enabled && a.cfg.WeChat.OpenBaseURL == "",
-		FlowTTL:  a.cfg.Login.FlowTTL, QRLifetime: a.cfg.Login.QRLifetime, ResendCooldown: a.cfg.OTP.ResendCooldown,
+		FlowTTL:  a.cfg.Login.FlowTTL, Afterlife: journeyKeep, QRLifetime: a.cfg.Login.QRLifetime, ResendCooldown: a.cfg.OTP.ResendCooldown,
 		SessionAuthKey: keys.Derive(a.masterKey, keys.SessionAuth), SessionCryptKey: keys.Derive(a.masterKey, keys.SessionCrypt),
 		StateKey: keys.Derive(a.masterKey, keys.FlowState),
 		Limiter:  loginLimits, PerIP: a.cfg.Login.PerIP, Funnel: a.metrics,
@@ -550,7 +550,8 @@ func (a *app) wireOIDC(casSrv *cas.Server, pub *url.URL) error {
 	return nil
 }
 
-// journeyKeep is how long an expired journey stays before the clean-up.
+// journeyKeep is how long an expired journey stays before the clean-up; the
+// browser's journey cookie names its service as long (Afterlife).
 const journeyKeep = time.Hour
 
 // backChannelClient is the client of the CAS back channel: nil (the system

@@ -67,8 +67,13 @@ type LoginOptions struct {
 	// IframeQR shows the inline QR in our own iframe instead of wxLogin.js
 	// (the sandbox: wxLogin.js only knows the real WeChat).
 	IframeQR bool
-	// FlowTTL bounds a browser journey, its cookie and its CSRF cookie.
+	// FlowTTL bounds a browser journey and its CSRF cookie.
 	FlowTTL time.Duration
+	// Afterlife is how long the browser's journey cookie outlives its
+	// journeys (default an hour, as long as the clean-up keeps an expired
+	// journey's row): a late page still restarts the login for the same
+	// service. The cookie keeps only the service that long (see lapse).
+	Afterlife time.Duration
 	// QRLifetime is how long one QR code is shown before the page swaps it
 	// for a new one by itself (default 5 minutes): no dead code is left on
 	// a screen someone walked away from.
@@ -142,14 +147,17 @@ func NewLogin(o LoginOptions) (*Login, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Afterlife <= 0 {
+		o.Afterlife = time.Hour
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	secure := o.PublicURL.Scheme == "https"
 	base := basePath(o.PublicURL)
 	// gorilla's defaults (30 days, not Secure, not HttpOnly) are wrong for
-	// login cookies: they live as long as a journey (a notice, a minute)
-	// and only travel over https.
+	// login cookies: they live as long as a journey and its afterlife (a
+	// notice, a minute) and only travel over https.
 	cookieStore := func(maxAge time.Duration) *sessions.CookieStore {
 		cs := sessions.NewCookieStore(o.SessionAuthKey, o.SessionCryptKey)
 		cs.MaxAge(int(maxAge.Seconds()))
@@ -166,7 +174,7 @@ func NewLogin(o LoginOptions) (*Login, error) {
 	notices := cookieStore(noticeTTL)
 	notices.Options.Path = base + "/login"
 	return &Login{
-		o: o, journeys: cookieStore(o.FlowTTL), notices: notices, secure: secure, base: base,
+		o: o, journeys: cookieStore(o.FlowTTL + o.Afterlife), notices: notices, secure: secure, base: base,
 		callback: strings.TrimSuffix(o.PublicURL.String(), "/") + "/wechat/callback",
 		// Until Register: the peer's address, never a header anyone can set.
 		realIP: echo.ExtractIPDirect(),

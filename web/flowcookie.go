@@ -25,9 +25,12 @@ import (
 //
 //   - wxcas_flow binds journeys to the browser: journey id → the nonce whose
 //     keyed hash the journey holds as its secret, and the service URL. The
-//     service outlives the journey's row, so a late request for a journey
-//     that expired and was cleaned up still offers "log in again" for the
-//     same service, at no cost in the database.
+//     cookie outlives its journeys by LoginOptions.Afterlife, so a late
+//     request for a journey that expired (and maybe was cleaned up) still
+//     offers "log in again" for the same service, at no cost in the
+//     database. Only the service outlives the journey: its nonce is
+//     dropped once the journey can no longer be live (nonceLife), so
+//     nothing of it can be repeated from the cookie afterwards.
 //   - wxcas_notice carries the outcome of a form post to the page the post
 //     redirects to (POST → 303 → GET): read once, then cleared, so a reload
 //     shows the page without it.
@@ -124,8 +127,25 @@ func (c stringCookies) Deserialize(src []byte, dst any) error {
 
 // held is one journey the browser holds.
 type held struct {
+	// Nonce is "" once the journey can no longer be live (lapsed).
 	ID, Nonce, Service string
 	Started            int64 // unix seconds, to let the oldest go first
+}
+
+// nonceLife is how long after its start a journey may still take an event
+// from its browser: its TTL, then the repeats of a finished login
+// (journey.FinishGrace), and the second Started is rounded down by.
+func (h *Login) nonceLife() time.Duration { return h.o.FlowTTL + journey.FinishGrace + time.Second }
+
+// lapse drops what of e must not outlive its journey, and reports whether
+// anything is left to keep: the service, for the expiry page's restart,
+// until the cookie's afterlife is over too.
+func (h *Login) lapse(e *held, now time.Time) bool {
+	age := now.Sub(time.Unix(e.Started, 0))
+	if age > h.nonceLife() {
+		e.Nonce = ""
+	}
+	return age <= h.o.FlowTTL+h.o.Afterlife
 }
 
 func (e held) value() string {
@@ -136,24 +156,26 @@ func parseHeld(id, v string) (held, bool) {
 	nonce, rest, ok1 := strings.Cut(v, "\x00")
 	started, service, ok2 := strings.Cut(rest, "\x00")
 	n, err := strconv.ParseInt(started, 10, 64)
-	if !ok1 || !ok2 || err != nil || nonce == "" {
+	if !ok1 || !ok2 || err != nil {
 		return held{}, false
 	}
 	return held{ID: id, Nonce: nonce, Service: service, Started: n}, true
 }
 
-// helds returns the journeys this browser holds, newest first. A cookie
-// that does not decode (another key, tampering) holds none.
+// helds returns the journeys this browser holds, newest first, lapsed
+// (see lapse). A cookie that does not decode (another key, tampering)
+// holds none.
 func (h *Login) helds(r *http.Request) []held {
 	sess, err := h.journeys.Get(r, journeyCookie)
 	if err != nil {
 		return nil
 	}
+	now := h.o.Now()
 	var out []held
 	for k, v := range sess.Values {
 		id, _ := k.(string)
 		s, _ := v.(string)
-		if e, ok := parseHeld(id, s); ok && id != "" {
+		if e, ok := parseHeld(id, s); ok && id != "" && h.lapse(&e, now) {
 			out = append(out, e)
 		}
 	}
@@ -237,7 +259,7 @@ func (headerOnly) WriteHeader(int)             {}
 // this browser has one.
 func (h *Login) from(c echo.Context, id string) journey.From {
 	f := journey.From{ClientIP: c.RealIP()}
-	if e, ok := h.holding(c.Request(), id); ok {
+	if e, ok := h.holding(c.Request(), id); ok && e.Nonce != "" {
 		f.SecretHash = h.hash(purposeNonce, e.Nonce)
 	}
 	return f

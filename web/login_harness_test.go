@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -262,6 +263,50 @@ func (e *env) browser() *browser {
 	return &browser{e: e, ua: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", client: &http.Client{
 		Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+}
+
+// browserOnClock is a browser whose cookies lapse on the test's clock, as
+// a real browser's do on its own: the other browsers keep a cookie for as
+// long as the test runs, whatever its Max-Age and the clock say.
+func (e *env) browserOnClock() *browser {
+	b := e.browser()
+	b.client.Jar = &clockJar{CookieJar: b.client.Jar, clock: e.clock, ends: map[string]time.Time{}}
+	return b
+}
+
+// clockJar drops a cookie once its Max-Age, or Expires (which Echo's CSRF
+// cookie has instead, on the real clock), has passed on clock. Cookies are
+// told apart by name: the tests' ones are.
+type clockJar struct {
+	http.CookieJar
+	clock *storetest.Clock
+	mu    sync.Mutex
+	ends  map[string]time.Time
+}
+
+func (j *clockJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	j.mu.Lock()
+	for _, c := range cookies {
+		switch {
+		case c.MaxAge > 0:
+			j.ends[c.Name] = j.clock.Now().Add(time.Duration(c.MaxAge) * time.Second)
+		case c.MaxAge == 0 && !c.Expires.IsZero():
+			j.ends[c.Name] = j.clock.Now().Add(time.Until(c.Expires))
+		default:
+			delete(j.ends, c.Name) // a session cookie, or deleted
+		}
+	}
+	j.mu.Unlock()
+	j.CookieJar.SetCookies(u, cookies)
+}
+
+func (j *clockJar) Cookies(u *url.URL) []*http.Cookie {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.DeleteFunc(j.CookieJar.Cookies(u), func(c *http.Cookie) bool {
+		end, ok := j.ends[c.Name]
+		return ok && !j.clock.Now().Before(end)
+	})
 }
 
 type page struct {

@@ -484,6 +484,68 @@ func TestJourneyGoneStillRestartsForTheService(t *testing.T) {
 	requireExpiryPage(t, b.get(flowPath(id)), http.StatusBadRequest, "journey_expired", restartFor(service))
 }
 
+// A late page restarts the login for the same service although the
+// journey and its CSRF cookie are gone: the browser's journey cookie
+// outlives them, keeping the service but not the nonce, so nothing of the
+// login can go on or be repeated from it.
+func TestLatePagesRestartForTheService(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		visit func(e *env, b *browser) page
+		// restart is where "log in again" goes.
+		status  int
+		restart string
+	}{
+		{"the bind page reloaded", func(e *env, b *browser) page {
+			id, _ := b.toBindPage("ola")
+			e.clock.Advance(e.ttl + 2*time.Second)
+			return b.get(flowPath(id))
+		}, http.StatusBadRequest, restartFor(service)},
+		{"the right code, sent late", func(e *env, b *browser) page {
+			_, p := b.toCodePage("pia", otptest.Phone(30))
+			e.clock.Advance(e.ttl + 2*time.Second)
+			return b.post(p, "/login/code", "code", e.codes.Outbox.Last(otptest.Phone(30)))
+		}, http.StatusForbidden, restartFor(service)},
+		{"WeChat's answer, late", func(e *env, b *browser) page {
+			_, state := b.qr(b.start())
+			e.clock.Advance(e.ttl + 2*time.Second)
+			e.wx.issue(appWeb, "late", person("quin"), nil)
+			return b.scan(state, "late")
+		}, http.StatusBadRequest, restartFor(service)},
+		{"the page, the journey's row cleaned up", func(e *env, b *browser) page {
+			id := b.start()
+			e.clock.Advance(e.ttl + 59*time.Minute)
+			_, err := e.store.Cleanup(context.Background(), e.clock.Now())
+			require.NoError(t, err)
+			return b.get(flowPath(id))
+		}, http.StatusBadRequest, restartFor(service)},
+		{"the page, after the cookie's afterlife", func(e *env, b *browser) page {
+			id := b.start()
+			e.clock.Advance(e.ttl + time.Hour + time.Second)
+			return b.get(flowPath(id))
+		}, http.StatusBadRequest, "/cas/login"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.browserOnClock()
+			p := tc.visit(e, b)
+			requireExpiryPage(t, p, tc.status, "journey_expired", tc.restart)
+			require.Empty(t, e.finishedLogins())
+			// Once the journeys can no longer be live (a finished one's
+			// repeats included), the cookie names their services, not
+			// their nonces.
+			e.clock.Advance(journey.FinishGrace)
+			req := httptest.NewRequest(http.MethodGet, "/login", nil)
+			for _, c := range b.client.Jar.Cookies(mustURL(t, e.public+"/login")) {
+				req.AddCookie(c)
+			}
+			for _, h := range e.login.helds(req) {
+				require.Empty(t, h.Nonce, "journey %s", h.ID)
+			}
+		})
+	}
+}
+
 func TestJourneyFromAnotherBrowser(t *testing.T) {
 	e := newEnv(t)
 	a := e.browser()

@@ -16,6 +16,9 @@ func (h *Login) ForgetOnLogout(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/cas/logout" {
 			for _, e := range h.helds(r) {
+				if e.Nonce == "" {
+					continue // lapsed: nothing of it can be repeated
+				}
 				from := journey.From{SecretHash: h.hash(purposeNonce, e.Nonce), ClientIP: h.realIP(r)}
 				if err := h.o.Engine.Forget(r.Context(), e.ID, from); err != nil {
 					h.o.Logger.WarnContext(r.Context(), "login journey not ended at logout", "flow", short(e.ID), "err", err)
