@@ -276,7 +276,7 @@ func newAppWithClock(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		return fail(err)
 	}
 	pages, err := web.NewPages(web.Overlay(cfg.Login.TemplatesDir, templates.FS), cfg.Sandbox.Enabled, web.BasePath(cfg.Server.PublicURL),
-		web.Help(web.HelpLine{ZH: cfg.Help.Text, EN: cfg.Help.TextEN, URL: cfg.Help.URL}), web.PhoneRegion(cfg.OTP.DefaultRegion))
+		web.Help(web.HelpLine{ZH: cfg.Help.Text, EN: cfg.Help.TextEN, URL: cfg.Help.URL}), web.PhoneRegion(cfg.OTP.DefaultRegion, cfg.OTP.AllowedRegions...))
 	if err != nil {
 		return fail(err)
 	}

@@ -138,8 +138,10 @@ var catalogue = map[string]map[string]string{
 		"change_phone":           "更换手机号",
 
 		// The phone step: which numbers, why, the wait and the challenge.
-		"phone_hint_cn":              "中国大陆手机号直接输入 11 位号码；其他国家和地区的号码请以 + 和国家代码开头，如 +852 5123 4567。",
-		"phone_hint_other":           "不带国家代码的号码按%s号码处理（+%d）；其他号码请以 + 和国家代码开头。",
+		"phone_hint_cn":              "中国大陆手机号直接输入 11 位号码；其他国家和地区的号码请以 + 和国家代码开头，如 %s。",
+		"phone_hint_cn_only":         "请输入 11 位中国大陆手机号。",
+		"phone_hint_other":           "不带国家代码的号码按%s号码处理（+%d）；其他号码请以 + 和国家代码开头，如 %s。",
+		"phone_hint_other_only":      "请输入%s手机号（+%d）。",
 		"bind_why_title":             "为什么要绑定手机号？",
 		"bind_why":                   "微信只告诉我们“这是同一个微信”，不告诉我们你是谁。绑定在本单位登记的手机号后，我们就能把这个微信和你的账号对应起来。只需绑定一次，以后扫码即可直接登录。手机号只用于确认身份，不会用于营销。",
 		"resend_in":                  "%s后可重新发送",
@@ -287,8 +289,10 @@ var catalogue = map[string]map[string]string{
 		"change_phone":           "Use another number",
 
 		// The phone step: which numbers, why, the wait and the challenge.
-		"phone_hint_cn":              "Mainland China numbers: type the 11 digits. Other numbers: start with + and the country code, e.g. +852 5123 4567.",
-		"phone_hint_other":           "Numbers without a country code are read as %s numbers (+%d); others start with + and the country code.",
+		"phone_hint_cn":              "Mainland China numbers: type the 11 digits. Other numbers: start with + and the country code, e.g. %s.",
+		"phone_hint_cn_only":         "Type the 11 digits of a mainland China number.",
+		"phone_hint_other":           "Numbers without a country code are read as %s numbers (+%d); others start with + and the country code, e.g. %s.",
+		"phone_hint_other_only":      "Type a %s number (+%d).",
 		"bind_why_title":             "Why link a phone number?",
 		"bind_why":                   "WeChat only tells us that this is the same WeChat account, not who you are. Linking the phone number your organisation has on record connects this WeChat account to your account. You do this once; after that, scanning is enough. The number is only used to confirm who you are, never for marketing.",
 		"resend_in":                  "You can send again in %s.",

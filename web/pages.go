@@ -36,8 +36,12 @@ type Pages struct {
 	help HelpLine
 	// region is where numbers typed without a country code are read
 	// (otp.default_region): the phone fields' hints say so, and
-	// placeholder is its example number.
+	// placeholder is its example number. allowed are the regions whose
+	// numbers get codes (otp.allowed_regions; none: any), which the hints
+	// follow too. hints are the hints by language, worked out once.
 	region, placeholder string
+	allowed             []string
+	hints               map[string]string
 }
 
 // HelpLine is the organisation's contact, shown at the foot of every page
@@ -59,8 +63,12 @@ func (h HelpLine) Text(lang string) string {
 func Help(h HelpLine) PageOption { return func(p *Pages) { p.help = h } }
 
 // PhoneRegion tells the phone fields' hints how numbers without a country
-// code are read (otp.default_region; otp.DefaultRegion when empty).
-func PhoneRegion(region string) PageOption { return func(p *Pages) { p.region = region } }
+// code are read (otp.default_region; otp.DefaultRegion when empty) and
+// which regions' numbers get codes (otp.allowed_regions; none: any), so
+// that a hint never offers a number the send would refuse.
+func PhoneRegion(region string, allowed ...string) PageOption {
+	return func(p *Pages) { p.region, p.allowed = region, allowed }
+}
 
 // basePath is the path of public_url without its trailing slash ("" or e.g.
 // "/wxcas"), which every URL handed to a browser starts with.
@@ -87,10 +95,10 @@ type pageData struct {
 	// Base prefixes every root-relative URL in a template (see Pages.base).
 	Base string
 	// LangURLs switch the language and stay on the same page.
-	LangZH, LangEN      string
-	Help                HelpLine
-	Region, Placeholder string
-	Data                any
+	LangZH, LangEN    string
+	Help              HelpLine
+	Hint, Placeholder string
+	Data              any
 }
 
 func (d pageData) T(key string) string { return i18n.T(d.Lang, key) }
@@ -129,7 +137,7 @@ func (d pageData) HelpText() string { return d.Help.Text(d.Lang) }
 
 // PhonePlaceholder and PhoneHint say which numbers a phone field takes.
 func (d pageData) PhonePlaceholder() string { return d.Placeholder }
-func (d pageData) PhoneHint() string        { return phoneHint(d.Lang, d.Region) }
+func (d pageData) PhoneHint() string        { return d.Hint }
 
 // The content of each page.
 type (
@@ -232,6 +240,10 @@ func NewPages(fsys fs.FS, sandbox bool, opts ...PageOption) (*Pages, error) {
 		o(p)
 	}
 	p.placeholder = phonePlaceholder(p.region)
+	p.hints = map[string]string{}
+	for _, lang := range []string{i18n.ZH, i18n.EN} {
+		p.hints[lang] = phoneHint(lang, p.region, p.allowed)
+	}
 	for name, sample := range pageSamples {
 		file := name + ".html"
 		if _, err := fs.Stat(fsys, file); err != nil {
@@ -244,7 +256,7 @@ func NewPages(fsys fs.FS, sandbox bool, opts ...PageOption) (*Pages, error) {
 		for _, data := range []any{sample, reflect.Zero(reflect.TypeOf(sample)).Interface()} {
 			for _, lang := range []string{i18n.ZH, i18n.EN} {
 				d := pageData{Lang: lang, Sandbox: true, RequestID: "request", Base: p.base, LangZH: "/?lang=zh-CN", LangEN: "/?lang=en",
-					Help: HelpLine{ZH: "help", EN: "help", URL: "https://help.example/"}, Region: p.region, Placeholder: p.placeholder, Data: data}
+					Help: HelpLine{ZH: "help", EN: "help", URL: "https://help.example/"}, Hint: p.hints[lang], Placeholder: p.placeholder, Data: data}
 				if err := t.ExecuteTemplate(io.Discard, "layout", d); err != nil {
 					return nil, fmt.Errorf("templates: %s does not render: %w", file, err)
 				}
@@ -264,7 +276,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page 
 	lang := i18n.Pick(r)
 	var buf bytes.Buffer
 	d := pageData{Lang: lang, Sandbox: p.sandbox, RequestID: logx.RequestID(r.Context()), Data: data, Base: p.base,
-		LangZH: p.langLink(r, i18n.ZH), LangEN: p.langLink(r, i18n.EN), Help: p.help, Region: p.region, Placeholder: p.placeholder}
+		LangZH: p.langLink(r, i18n.ZH), LangEN: p.langLink(r, i18n.EN), Help: p.help, Hint: p.hints[lang], Placeholder: p.placeholder}
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return fmt.Errorf("templates: render %s: %w", page, err)
 	}
