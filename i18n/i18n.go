@@ -123,7 +123,7 @@ var catalogue = map[string]map[string]string{
 		"mobile_in_browser":      "手机无法扫描自己屏幕上的二维码。请复制下面的链接，在微信中打开（可发送到“文件传输助手”后点击），或在电脑上打开登录页面。",
 		"mobile_in_wechat_no_oa": "本服务暂不支持在微信内直接登录。请复制下面的链接，在电脑浏览器中打开并扫码登录。",
 		"mobile_copy_label":      "登录链接",
-		"mobile_copy_help":       "长按或点击链接即可复制。",
+		"mobile_copy_help":       "点击链接即可选中，然后复制。",
 		"mobile_show_qr":         "仍然显示二维码",
 		"bind_title":             "绑定手机号",
 		"bind_hello":             "你好，%s",

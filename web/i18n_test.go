@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"wxcas/i18n"
+	"wxcas/static"
 	"wxcas/templates"
 )
 
@@ -38,4 +39,18 @@ func TestTemplateKeysAreCatalogued(t *testing.T) {
 			require.True(t, i18n.Has(m[1]), "%s uses %q", name, m[1])
 		}
 	}
+}
+
+// The "open in WeChat" page's script only selects the login link
+// (static/selectlink.js): copying is the person's own step, and both
+// languages say so instead of promising a copy on a tap.
+func TestMobileCopyHelpSaysWhatTheScriptDoes(t *testing.T) {
+	js, err := fs.ReadFile(static.FS, "selectlink.js")
+	require.NoError(t, err)
+	require.Contains(t, string(js), ".select()")
+	require.NotContains(t, string(js), "clipboard", "a script that copies: say so in the help text")
+	for lang, selects := range map[string]string{i18n.ZH: "选中", i18n.EN: "select"} {
+		require.Contains(t, i18n.T(lang, "mobile_copy_help"), selects, lang)
+	}
+	require.NotContains(t, i18n.T(i18n.ZH, "mobile_copy_help"), "即可复制")
 }
