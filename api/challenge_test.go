@@ -8,6 +8,7 @@ import (
 
 	"wxcas/api"
 	"wxcas/challenge/challengetest"
+	"wxcas/i18n"
 	"wxcas/otp"
 	"wxcas/store"
 	"wxcas/store/storetest"
@@ -28,7 +29,8 @@ func TestSMSSendChallenge(t *testing.T) {
 		second := e.login(mobile, e.appCode("bob"), api.StatusBindingRequired)
 		asked := e.post("/bind/sms/send?lang=en", api.SMSSendRequest{BindToken: second.BindToken, Phone: "139 0013 9000"})
 		requireError(t, asked, http.StatusForbidden, "challenge_required")
-		require.Contains(t, asked.Err.Message, "security check")
+		// An app's people see no page with a check below it.
+		require.Equal(t, "A security check is needed before a code can be sent.", asked.Err.Message)
 		c := asked.Err.Challenge
 		require.NotNil(t, c, "%s", asked.Raw)
 		require.Equal(t, "SHA-256", c.Algorithm)
@@ -38,6 +40,7 @@ func TestSMSSendChallenge(t *testing.T) {
 		wrong := e.post("/bind/sms/send", api.SMSSendRequest{BindToken: second.BindToken, Phone: "139 0013 9000",
 			Altcha: challengetest.Payload(*c, c.MaxNumber+1)})
 		requireError(t, wrong, http.StatusForbidden, "challenge_failed")
+		require.Equal(t, i18n.T(i18n.ZH, "api_challenge_failed"), wrong.Err.Message)
 		require.NotNil(t, wrong.Err.Challenge)
 		require.NotEqual(t, c.Challenge, wrong.Err.Challenge.Challenge, "a new challenge")
 

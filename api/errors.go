@@ -142,6 +142,22 @@ func asAPIError(err error) *apiError {
 	return fail(CodeInternal, err)
 }
 
+// apiWording are the codes whose text on the pages speaks of the page (a
+// check below, worked out by the browser): the API's clients, apps and mini
+// programs, show their people a text of their own.
+var apiWording = map[string]string{
+	string(journey.CodeChallengeRequired): "api_challenge_required",
+	string(journey.CodeChallengeFailed):   "api_challenge_failed",
+}
+
+// messageKey is the catalogue key of code's message in the API.
+func messageKey(code string) string {
+	if key, ok := apiWording[code]; ok {
+		return key
+	}
+	return code
+}
+
 // errorBody is the JSON of every error answer.
 type errorBody struct {
 	Error errorInfo `json:"error"`
@@ -171,7 +187,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		left = nil // "0 left" after "the code no longer works" only repeats it
 	}
 	info := errorInfo{
-		Code: ae.code, Message: i18n.Refusal(i18n.Pick(r), ae.code, ae.retryAfter, left), Detail: ae.detail,
+		Code: ae.code, Message: i18n.Refusal(i18n.Pick(r), messageKey(ae.code), ae.retryAfter, left), Detail: ae.detail,
 		RequestID: logx.RequestID(ctx), AttemptsLeft: ae.attemptsLeft, Challenge: ae.challenge,
 	}
 	if ae.retryAfter > 0 {
