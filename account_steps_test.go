@@ -88,3 +88,61 @@ func TestAccountPageLanguageLinks(t *testing.T) {
 		require.Len(t, sandboxInbox(t, env.base, "+8613766660001"), sent)
 	})
 }
+
+// A code step shown again after a refusal still says the code was sent (it
+// was, and it still works); a refused number is marked on its field, and
+// tied to the error, as on the login's bind page.
+func TestAccountStepsAfterARefusal(t *testing.T) {
+	clock := storetest.NewClock()
+	env := startFlowEnvAt(t, clock.Now, "otp: {per_ip_hour: 100}\n")
+	env.clock = clock
+	b := env.browser("")
+	b.bindAs("acr_steps", "13766660011")
+	home := b.account()
+	const sent, goes = "验证码已发送至", "验证码发送到"
+
+	code := b.accountPost(home, "/account/code", url.Values{"step": {"unbind"}})
+	require.Contains(t, code.body, sent)
+	for _, tc := range []struct {
+		name   string
+		answer func() page
+	}{
+		{"a wrong code", func() page { return b.accountPost(code, "/account/unbind", url.Values{"code": {"000000"}}) }},
+		{"a resend too soon", func() page {
+			return b.accountPost(code, "/account/code", url.Values{"step": {"unbind"}, "resend": {"1"}})
+		}},
+		{"a wrong code for a new WeChat account", func() page {
+			return b.accountPost(code, "/account/replace", url.Values{"code": {"000000"}})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.answer()
+			require.Contains(t, p.body, `id="account-error"`)
+			require.Contains(t, p.body, sent)
+			require.NotContains(t, p.body, goes)
+		})
+	}
+	t.Run("the code step shown by itself cannot tell", func(t *testing.T) {
+		p := b.get(env.base + "/account/?step=unbind")
+		require.Contains(t, p.body, goes)
+	})
+
+	t.Run("the new number's code step after a wrong code", func(t *testing.T) {
+		clock.Advance(2 * time.Minute)
+		phoneCode := b.accountPost(home, "/account/code", url.Values{"step": {"phone"}, "phone": {"13766660012"}})
+		require.Contains(t, phoneCode.body, sent)
+		p := b.accountPost(phoneCode, "/account/phone", url.Values{"phone": {"+8613766660012"}, "code": {"000000"}})
+		require.Contains(t, p.body, sent)
+		require.NotContains(t, p.body, goes)
+	})
+
+	t.Run("a refused number is marked and tied to the error", func(t *testing.T) {
+		p := b.accountPost(home, "/account/code", url.Values{"step": {"phone"}, "phone": {"12"}})
+		require.Equal(t, http.StatusBadRequest, p.status)
+		require.Regexp(t, `<input id="phone"[^>]* aria-invalid="true"[^>]* aria-describedby="phone-hint account-error"`, p.body)
+		require.Contains(t, p.body, `<p id="account-error"`)
+		form := b.get(env.base + "/account/?step=phone")
+		require.NotContains(t, form.body, `aria-invalid`)
+		require.Contains(t, form.body, `aria-describedby="phone-hint"`)
+	})
+}

@@ -81,7 +81,9 @@ type AccountPage struct {
 	// NoticeKey says what was done (stepDone).
 	NoticeKey     string
 	SessionsEnded bool
-	// CodeSent: a code went out with this answer (not a form shown again).
+	// CodeSent: a code was sent for this step, with this answer or before
+	// it (a code step shown again after a refusal: a wrong code, a resend
+	// too soon). A step shown by itself (GET ?step=) cannot tell.
 	CodeSent               bool
 	ErrorKey, ErrorDetail  string
 	ResendAfter            int
@@ -261,7 +263,9 @@ func (h *AccountPages) sendCode(c echo.Context) error {
 	}
 	r := c.Request()
 	step := r.PostFormValue("step")
-	d := AccountPage{Step: step}
+	// The send-again button says so: a refused resend keeps the step's
+	// "sent to" (a code is out), a refused first send does not.
+	d := AccountPage{Step: step, CodeSent: r.PostFormValue("resend") != ""}
 	var purpose string
 	var to otp.Phone
 	switch step {
@@ -350,7 +354,7 @@ func (h *AccountPages) unbind(c echo.Context) error {
 	r := c.Request()
 	res, err := h.Accounts.UnbindSelf(r.Context(), p, r.PostFormValue("code"))
 	if err != nil && !errors.Is(err, account.ErrSessionsRemain) {
-		return h.refused(c, s, p, AccountPage{Step: stepUnbind}, err)
+		return h.refused(c, s, p, AccountPage{Step: stepUnbind, CodeSent: true}, err)
 	}
 	return h.done(c, s, p, "unbound", res, err)
 }
@@ -361,7 +365,7 @@ func (h *AccountPages) changePhone(c echo.Context) error {
 		return nil
 	}
 	r := c.Request()
-	d := AccountPage{Step: stepPhoneCode, NewPhone: r.PostFormValue("phone")}
+	d := AccountPage{Step: stepPhoneCode, NewPhone: r.PostFormValue("phone"), CodeSent: true}
 	to, err := otp.ParsePhone(d.NewPhone, h.PhoneRegion)
 	if err != nil {
 		d.Step, d.ErrorKey = stepPhone, "invalid_phone"
@@ -394,7 +398,7 @@ func (h *AccountPages) startReplace(c echo.Context) error {
 	}
 	state, err := h.Accounts.StartReplace(r.Context(), p, r.PostFormValue("code"), appID)
 	if err != nil {
-		return h.refused(c, s, p, AccountPage{Step: stepReplace}, err)
+		return h.refused(c, s, p, AccountPage{Step: stepReplace, CodeSent: true}, err)
 	}
 	callback := h.Gate.ServiceURL() + strings.TrimPrefix(accountCallback, "/")
 	var to string
