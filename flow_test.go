@@ -21,6 +21,7 @@ import (
 
 	"wxcas/apereo"
 	"wxcas/apereo/apereotest"
+	"wxcas/otp"
 	"wxcas/store/storetest"
 )
 
@@ -145,7 +146,9 @@ func ticketOf(t *testing.T, p page) string {
 }
 
 func TestFlowBranches(t *testing.T) {
-	env := startFlowEnv(t, "")
+	clock := storetest.NewClock()
+	env := startFlowEnvAt(t, clock.Now, "")
+	env.clock = clock
 
 	t.Run("form posts need the CSRF token", func(t *testing.T) {
 		b := env.browser("")
@@ -211,6 +214,7 @@ func TestFlowBranches(t *testing.T) {
 		require.Contains(t, p.body, "操作过于频繁")
 		back := b.post(code, "/login/change-phone", url.Values{})
 		require.Contains(t, back.body, "绑定手机号")
+		env.clock.Advance(otp.DefaultConfig().LoginGap) // a person types the new number
 		code = b.post(back, "/login/phone", url.Values{"phone": {"13400134000"}})
 		require.Equal(t, http.StatusOK, code.status)
 		done := b.post(code, "/login/code", url.Values{"code": {env.smsCode("+8613400134000")}})

@@ -162,12 +162,13 @@ func (o OTP) OTPConfig(key []byte) otp.Config {
 		PerPhoneHour: o.PerPhoneHour, PerPhoneDay: o.PerPhoneDay, PerIPHour: o.PerIPHour,
 		PerIPUnconfirmedHour: o.PerIPUnconfirmedHour, Regions: o.AllowedRegions,
 		PerIdentityDay: o.PerIdentityDay, GlobalDay: o.GlobalDay, Key: key,
+		LoginGap: otp.DefaultConfig().LoginGap,
 	}
 }
 
 // otpKeys names the otp.Config fields as config.yaml does (see OTPConfig), so
-// that a problem carries the key path its line is found by. Key is derived,
-// not configured, and is missing on purpose; a field added to otp.Config but
+// that a problem carries the key path its line is found by. Key is derived
+// and LoginGap fixed, not configured, and are missing on purpose; a field added to otp.Config but
 // not here is still reported, under the section with its Go name.
 var otpKeys = map[string]string{
 	"Digits": "otp.digits", "TTL": "otp.ttl", "MaxAttempts": "otp.max_attempts", "Cooldown": "otp.resend_cooldown",

@@ -22,6 +22,10 @@ type Config struct {
 	PerIPUnconfirmedHour int
 	PerIdentityDay       int // sends per WeChat identity per day
 	GlobalDay            int // sends per day for the whole service: the SMS budget / circuit breaker
+	// LoginGap is the time between two sends of one login (LimitLoginGap),
+	// at most Cooldown; 0 turns it off. Not in config.yaml: it only stops
+	// one login's requests racing each other.
+	LoginGap time.Duration
 
 	// Regions, when set, are the only regions (ISO 3166 codes such as CN,
 	// HK) whose numbers get codes: an SMS pump prefers the expensive
@@ -49,6 +53,7 @@ func DefaultConfig() Config {
 		// Size to the SMS package bought and the expected number of first-time
 		// logins per day (a rollout day needs more than a normal one).
 		GlobalDay: 5000,
+		LoginGap:  5 * time.Second,
 	}
 }
 

@@ -53,7 +53,13 @@ const (
 	// LimitGlobalHour counts every send in the hour, for the challenge's
 	// "above normal" signal; it never refuses.
 	LimitGlobalHour = "global_hour"
+	// LimitLoginGap: one send per login (holder) every Config.LoginGap. Two
+	// requests of one login racing with different numbers each pass the
+	// journey's checks before either records its step; without it both
+	// sent an SMS, and the loser's could never be entered (outside probe).
+	LimitLoginGap = "login_gap"
 )
+
 
 // LimitError says which limit refused a send and when to try again.
 type LimitError struct {

@@ -160,7 +160,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	}
 	now := s.now()
 
-	holds, err := s.store.Reserve(ctx, now, s.limits(req.Phone, ip, req.Identity))
+	holds, err := s.store.Reserve(ctx, now, append(s.loginGap(req.Holder), s.limits(req.Phone, ip, req.Identity)...))
 	if le := (*LimitError)(nil); errors.As(err, &le) {
 		s.logRefusal(log, le, now)
 		return SendResult{}, err
@@ -178,8 +178,9 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if req.Eligible != nil {
 		if err := req.Eligible(ctx); err != nil {
 			// No SMS is spent, so the budget gets its unit back; the user's
-			// counters keep theirs (see package doc).
-			s.release(ctx, log, pick(holds, true))
+			// counters keep theirs (see package doc), except the login's
+			// gap: the person may type another number at once.
+			s.release(ctx, log, append(pick(holds, true), named(holds, LimitLoginGap)...))
 			log.Info("otp: send refused: phone not eligible", "err", err)
 			return SendResult{}, err
 		}
@@ -389,6 +390,19 @@ func (s *Service) Cleanup(ctx context.Context) (int64, error) {
 	return s.store.Cleanup(ctx, s.now().Add(-cleanupGrace))
 }
 
+// loginGap is the send's LimitLoginGap, first in every reservation: its
+// row is the login's own, so the shared rows after it are locked no longer
+// than before. No longer than the cooldown: with none (Cooldown 0), no gap.
+// Shorter than anyone takes to type another number after a send, longer
+// than a double submission.
+func (s *Service) loginGap(holder string) []Limit {
+	window := min(s.cfg.LoginGap, s.cfg.Cooldown)
+	if window <= 0 {
+		return nil
+	}
+	return []Limit{{Name: LimitLoginGap, Key: ratelimit.Key(LimitLoginGap, s.HolderKey(holder)), Max: 1, Window: window}}
+}
+
 // limits lists the limits for a send, in the one fixed order every
 // reservation locks counters in (the global budget last: it is the hottest
 // row and should be held the shortest).
@@ -467,9 +481,18 @@ func logChallenge(log *slog.Logger, err error) {
 // provider call gives the user's back and keeps the budget's, a refused
 // eligibility check the other way round.
 func pick(holds []Hold, budget bool) []Hold {
+	return holdsWhere(holds, func(h Hold) bool { return h.Budget == budget })
+}
+
+// named returns the holds of the named limit.
+func named(holds []Hold, name string) []Hold {
+	return holdsWhere(holds, func(h Hold) bool { return h.Name == name })
+}
+
+func holdsWhere(holds []Hold, keep func(Hold) bool) []Hold {
 	var out []Hold
 	for _, h := range holds {
-		if h.Budget == budget {
+		if keep(h) {
 			out = append(out, h)
 		}
 	}
