@@ -25,16 +25,24 @@ func langLinkOf(t *testing.T, p page) *url.URL {
 	return u
 }
 
-// The account page's answers to its posts switch language on a page to GET
-// that shows the same step again: not the post's URL, not the site's root
-// (a 404), and never with the new number in it.
-func TestAccountPageLanguageLinks(t *testing.T) {
+// signedInAccount starts wxcas on a clock of its own (a test moves it past
+// the send cooldowns) and returns a browser signed in to the account page,
+// as a person bound to phone, with the page.
+func signedInAccount(t *testing.T, person, phone string) (*flowEnv, *browser, page) {
+	t.Helper()
 	clock := storetest.NewClock()
 	env := startFlowEnvAt(t, clock.Now, "otp: {per_ip_hour: 100}\n")
 	env.clock = clock
 	b := env.browser("")
-	b.bindAs("acl_links", "13766660001")
-	home := b.account()
+	b.bindAs(person, phone)
+	return env, b, b.account()
+}
+
+// The account page's answers to its posts switch language on a page to GET
+// that shows the same step again: not the post's URL, not the site's root
+// (a 404), and never with the new number in it.
+func TestAccountPageLanguageLinks(t *testing.T) {
+	env, b, home := signedInAccount(t, "acl_links", "13766660001")
 
 	for _, tc := range []struct {
 		name   string
@@ -79,7 +87,7 @@ func TestAccountPageLanguageLinks(t *testing.T) {
 	}
 
 	t.Run("a code step shown again has its send-again button, counting down", func(t *testing.T) {
-		clock.Advance(2 * time.Minute) // past the unbind code's cooldown
+		env.clock.Advance(2 * time.Minute) // past the unbind code's cooldown
 		b.accountPost(home, "/account/code", url.Values{"step": {"replace"}})
 		sent := len(sandboxInbox(t, env.base, "+8613766660001"))
 		p := b.get(env.base + "/account/?step=replace&lang=en")
@@ -93,12 +101,7 @@ func TestAccountPageLanguageLinks(t *testing.T) {
 // was, and it still works); a refused number is marked on its field, and
 // tied to the error, as on the login's bind page.
 func TestAccountStepsAfterARefusal(t *testing.T) {
-	clock := storetest.NewClock()
-	env := startFlowEnvAt(t, clock.Now, "otp: {per_ip_hour: 100}\n")
-	env.clock = clock
-	b := env.browser("")
-	b.bindAs("acr_steps", "13766660011")
-	home := b.account()
+	env, b, home := signedInAccount(t, "acr_steps", "13766660011")
 	const sent, goes = "验证码已发送至", "验证码发送到"
 
 	code := b.accountPost(home, "/account/code", url.Values{"step": {"unbind"}})
@@ -128,7 +131,7 @@ func TestAccountStepsAfterARefusal(t *testing.T) {
 	})
 
 	t.Run("the new number's code step after a wrong code", func(t *testing.T) {
-		clock.Advance(2 * time.Minute)
+		env.clock.Advance(2 * time.Minute)
 		phoneCode := b.accountPost(home, "/account/code", url.Values{"step": {"phone"}, "phone": {"13766660012"}})
 		require.Contains(t, phoneCode.body, sent)
 		p := b.accountPost(phoneCode, "/account/phone", url.Values{"phone": {"+8613766660012"}, "code": {"000000"}})
