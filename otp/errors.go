@@ -60,7 +60,6 @@ const (
 	LimitLoginGap = "login_gap"
 )
 
-
 // LimitError says which limit refused a send and when to try again.
 type LimitError struct {
 	Limit      string        // one of the Limit* names
