@@ -75,6 +75,8 @@ type envOpts struct {
 	deps func(*env, *api.Deps)
 	// challenge turns the adaptive challenge on with these thresholds.
 	challenge *otp.ChallengeConfig
+	// otp tunes the SMS codes' configuration (otptest's by default).
+	otp func(*otp.Config)
 }
 
 func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
@@ -104,7 +106,7 @@ func newEnv(t *testing.T, db *store.DB, o envOpts) *env {
 	})
 	require.NoError(t, err)
 
-	e.codes = otptest.NewEnvWithClock(t, otp.NewSQLStore(db), e.clock, nil)
+	e.codes = otptest.NewEnvWithClock(t, otp.NewSQLStore(db), e.clock, o.otp)
 	if o.challenge != nil {
 		chal, err := challenge.New([]byte("api-test-challenge-key-0123456789ab"), challenge.SQLStore{DB: db}, e.clock.Now)
 		require.NoError(t, err)
