@@ -87,6 +87,8 @@ func TestAccountPage(t *testing.T) {
 		require.NotContains(t, p.body, "13711110001")
 		require.Contains(t, p.body, `id="nickname"`)
 		require.Contains(t, p.body, "网站扫码登录", "the app that saw the person")
+		require.Regexp(t, `<td>网站扫码登录</td><td>\d{4}-\d\d-\d\d</td><td>\d{4}-\d\d-\d\d</td>`, p.body,
+			"first and last seen as days: sightings are kept to the hour, not the minute")
 		require.Regexp(t, `<tbody id="logins"><tr>`, p.body, "the login is listed")
 	})
 

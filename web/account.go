@@ -204,7 +204,7 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 			if d.Nickname == "" || a.Nickname != "" {
 				d.Nickname, d.AvatarURL = nonEmpty(a.Nickname, d.Nickname), nonEmpty(safeAvatar(a.AvatarURL), d.AvatarURL)
 			}
-			d.Apps = append(d.Apps, AccountApp{Name: i18n.T(lang, "appkind_"+nonEmpty(h.AppKind(a.AppID), "unknown")), FirstSeen: localTime(a.FirstSeen), LastSeen: localTime(a.LastSeen)})
+			d.Apps = append(d.Apps, AccountApp{Name: i18n.T(lang, "appkind_"+nonEmpty(h.AppKind(a.AppID), "unknown")), FirstSeen: localDate(a.FirstSeen), LastSeen: localDate(a.LastSeen)})
 		}
 	}
 	for _, e := range prof.Logins {
@@ -249,6 +249,16 @@ func localTime(t time.Time) string {
 		return ""
 	}
 	return t.In(chinaTime).Format("2006-01-02 15:04")
+}
+
+// localDate is the day of t in China's time zone: an app's sightings are
+// kept to the hour (binding.SeenPrecision), so a minute would mislead (an
+// outside tester saw "last used 00:23" beside logins at 00:26 and 00:27).
+func localDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(chinaTime).Format("2006-01-02")
 }
 
 // chinaTime is the zone the account page and the admin console show times
