@@ -17,7 +17,7 @@ import (
 func BenchmarkIssueAndVerifyMySQL(b *testing.B)  { benchIssueAndVerify(b, storetest.MySQL(b)) }
 func BenchmarkIssueAndVerifySQLite(b *testing.B) { benchIssueAndVerify(b, storetest.SQLite(b)) }
 
-// benchIssueAndVerify measures one Send (all seven counters reserved, the code
+// benchIssueAndVerify measures one Send (all eight counters reserved, the code
 // stored) plus one successful Verify, with a provider that does nothing.
 // Every iteration uses a new phone so the per-phone limits never refuse;
 // the IP, identity and global limits are set high but still counted.
