@@ -85,7 +85,7 @@ type Waits struct{ Phone, NewNumber time.Duration }
 // WaitFor reads the counters a send would use, without counting anything.
 // The code page shows it, so its countdown is the server's real answer.
 func (s *Service) WaitFor(ctx context.Context, phone Phone, clientIP, identity string) (Waits, error) {
-	r, err := s.read(ctx, phone, clientIP, identity)
+	r, err := s.read(ctx, phone, clientIP, identity, "")
 	return r.waits(), err
 }
 
@@ -94,7 +94,7 @@ func (s *Service) WaitFor(ctx context.Context, phone Phone, clientIP, identity s
 // challenge (ChallengeFor). An empty req.Phone leaves out the phone's
 // counters (the number is not typed yet).
 func (s *Service) Outlook(ctx context.Context, req SendRequest) (Waits, *challenge.Challenge, error) {
-	r, err := s.read(ctx, req.Phone, req.IP, req.Identity)
+	r, err := s.read(ctx, req.Phone, req.IP, req.Identity, req.Holder)
 	if err != nil {
 		return Waits{}, nil, err
 	}
@@ -122,14 +122,19 @@ type reading struct {
 }
 
 // read reads the counters of a send for phone ("" leaves the phone's
-// counters out), clientIP and identity.
-func (s *Service) read(ctx context.Context, phone Phone, clientIP, identity string) (reading, error) {
+// counters out), clientIP, identity and holder (the login's gap; "" leaves
+// it out).
+func (s *Service) read(ctx context.Context, phone Phone, clientIP, identity, holder string) (reading, error) {
 	ip, err := ratelimit.IPSubject(clientIP)
 	if err != nil {
 		return reading{}, err
 	}
 	r := reading{now: s.now()}
-	for _, l := range s.limits(phone, ip, identity) {
+	limits := s.limits(phone, ip, identity)
+	if holder != "" {
+		limits = append(s.loginGap(holder), limits...)
+	}
+	for _, l := range limits {
 		if phone != "" || !phoneLimit(l.Name) {
 			r.limits = append(r.limits, l)
 		}
@@ -143,8 +148,8 @@ func (r reading) waits() Waits {
 	var w Waits
 	for _, l := range r.limits {
 		c, ok := r.counts[l.Key]
-		if !ok || c.Used < l.Max {
-			continue
+		if !ok || c.Used < l.Max || l.Name == LimitLoginGap {
+			continue // the gap is a few seconds against a double submission: no wait to show
 		}
 		wait := c.WindowEndsAt.Sub(r.now)
 		w.Phone = max(w.Phone, wait)
@@ -176,7 +181,7 @@ func (s *Service) gate(ctx context.Context, req SendRequest) (solved bool, err e
 	if s.chal == nil || req.SignedIn {
 		return false, nil
 	}
-	r, err := s.read(ctx, req.Phone, req.IP, req.Identity)
+	r, err := s.read(ctx, req.Phone, req.IP, req.Identity, req.Holder)
 	if err != nil {
 		return false, err
 	}
@@ -263,7 +268,8 @@ func (r reading) signals(cfg ChallengeConfig, pastCooldown bool) []string {
 	var out []string
 	for _, l := range r.limits {
 		used := r.counts[l.Key].Used
-		if used >= l.Max && !(pastCooldown && l.Name == LimitCooldown) {
+		// The login's gap is never longer than the cooldown.
+		if used >= l.Max && !(pastCooldown && (l.Name == LimitCooldown || l.Name == LimitLoginGap)) {
 			return nil
 		}
 		if t := cfg.threshold(l.Name); t > 0 && used >= t {

@@ -74,6 +74,29 @@ func TestLoginGap(t *testing.T) {
 			require.NoError(t, err, "the person types another number at once")
 		})
 
+		t.Run("no challenge is asked for a send the gap refuses", func(t *testing.T) {
+			// Solving only to be told to wait (and the solution used up):
+			// an outside probe.
+			e := challengeEnv(t, fresh(t), func(c *otp.Config, cc *otp.ChallengeConfig) { gap(c); cheapWork(c, cc) })
+			for i := range 2 { // the address's unconfirmed codes reach the threshold
+				_, err := e.Svc.Send(ctx, person(10+i, "192.0.2.100"))
+				require.NoError(t, err)
+			}
+			asked, err := sendSolving(ctx, e.Svc, req(1))
+			require.NoError(t, err)
+			require.True(t, asked)
+			_, err = e.Svc.Send(ctx, req(2))
+			var le *otp.LimitError
+			require.ErrorAs(t, err, &le, "refused by the gap, not asked for a challenge")
+			require.Equal(t, otp.LimitLoginGap, le.Limit)
+			c, err := e.Svc.ChallengeFor(ctx, req(2))
+			require.NoError(t, err)
+			require.NotNil(t, c, "the page still offers the challenge for the send after the gap")
+			w, err := e.Svc.WaitFor(ctx, req(2).Phone, req(2).IP, req(2).Identity)
+			require.NoError(t, err)
+			require.Zero(t, w, "no wait shown for the gap")
+		})
+
 		t.Run("no gap without a cooldown", func(t *testing.T) {
 			e := otptest.NewEnv(t, otp.NewSQLStore(fresh(t)), func(c *otp.Config) { gap(c); c.Cooldown = 0 })
 			for i := range 3 {
