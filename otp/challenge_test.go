@@ -170,6 +170,36 @@ func TestCampusNATAndSMSPump(t *testing.T) {
 			require.LessOrEqual(t, strangers, e.Config.PerIPUnconfirmedHour, "strangers' codes stop at the unconfirmed-codes limit")
 			t.Logf("%d strangers' codes in 30 rounds", strangers)
 		})
+
+		t.Run("SMS pump binding its own phone again and again frees one stranger's send a binding", func(t *testing.T) {
+			// A second outside probe: bind the pump's phone (ConfirmLogin
+			// runs), unbind it through the account page, repeat. The
+			// phone's own hourly limit bounds the bindings.
+			e := challengeEnv(t, fresh(t), cheapWork)
+			own := otptest.Phone(98)
+			strangers, bindings := 0, 0
+			for round := range 30 {
+				holder := fmt.Sprintf("flow:binder-%d", round)
+				for k := range 3 {
+					req := person(30_000+round*3+k, "198.51.100.71")
+					req.Holder = holder
+					if _, err := sendSolving(ctx, e.Svc, req); err == nil {
+						strangers++
+					}
+				}
+				req := person(0, "198.51.100.71")
+				req.Phone, req.Holder, req.Identity = own, holder, fmt.Sprintf("wx:binder-%d", round)
+				if _, err := sendSolving(ctx, e.Svc, req); err == nil {
+					require.NoError(t, e.VerifyAs(holder, own, e.Outbox.Last(own)))
+					e.Svc.ConfirmLogin(ctx, holder, otptest.Purpose) // bound
+					bindings++
+				}
+				e.Clock.Advance(time.Minute)
+			}
+			require.LessOrEqual(t, bindings, e.Config.PerPhoneHour)
+			require.LessOrEqual(t, strangers, e.Config.PerIPUnconfirmedHour+bindings, "one stranger's send a binding, no more")
+			t.Logf("%d strangers' codes, %d bindings of the pump's phone in 30 minutes", strangers, bindings)
+		})
 	})
 }
 

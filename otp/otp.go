@@ -322,15 +322,18 @@ func (s *Service) Check(ctx context.Context, req VerifyRequest) (Proof, error) {
 
 // ConfirmLogin gives back the sends of holder's codes for purpose to its
 // other numbers (a mistyped one, then "change number"), at most
-// confirmPerLogin, once the code it checked has done its work — the login
-// bound a phone, committed. Not at Check: a login that only enters its
+// typosPerLogin, once the code it checked has done its work — the login
+// bound a phone, committed. One: a person notices a wrong number on the
+// code page and changes it; each binding of a phone an SMS pump owns (and
+// unbinds again) frees no more than that one stranger's send, within the
+// phone's own hourly limit (a second outside probe freed three a binding). Not at Check: a login that only enters its
 // own phone's code and is then refused (the number belongs to someone
 // else's binding) would free sends to strangers' numbers each time, and an
 // SMS pump with one phone of its own would pass the unconfirmed-codes limit
 // (outside probe: 26 codes to strangers against a limit of 20). Failing
 // only over-counts.
 func (s *Service) ConfirmLogin(ctx context.Context, holder, purpose string) {
-	if _, err := s.store.Confirm(context.WithoutCancel(ctx), s.HolderKey(holder), purpose, "", confirmPerLogin); err != nil {
+	if _, err := s.store.Confirm(context.WithoutCancel(ctx), s.HolderKey(holder), purpose, "", typosPerLogin); err != nil {
 		s.log.ErrorContext(ctx, "otp: a login's other sends not confirmed; its address may be limited early", "err", err)
 	}
 }
@@ -374,10 +377,13 @@ func (s *Service) regionAllowed(phone Phone) bool {
 	return false
 }
 
-// confirmPerLogin caps the sends Check gives back to one number, and
-// ConfirmLogin to a login's other numbers: a typo and a resend are what
-// people need.
-const confirmPerLogin = 3
+// confirmPerLogin caps the sends Check gives back to the number whose code
+// was entered (its resends); typosPerLogin those ConfirmLogin gives back to
+// a login's other numbers.
+const (
+	confirmPerLogin = 3
+	typosPerLogin   = 1
+)
 
 // cleanupGrace keeps expired codes a while, so a user who comes back late is
 // told "expired" rather than "no code".

@@ -110,15 +110,15 @@ func runUnconfirmed(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.Equal(t, 1, used(), "once")
 	})
 
-	t.Run("a login's other numbers give back at most three", func(t *testing.T) {
+	t.Run("a login's other numbers give back one send", func(t *testing.T) {
 		e := NewEnv(t, newStore(t), nil)
-		for i := range 5 {
+		for i := range 3 {
 			e.Send(t, SendReq(Phone(10+i)))
 		}
 		e.Svc.ConfirmLogin(ctx, Holder, Purpose)
 		counts, err := e.Store.Counts(ctx, e.Clock.Now(), []string{ipKey})
 		require.NoError(t, err)
-		require.Equal(t, 2, counts[ipKey].Used)
+		require.Equal(t, 2, counts[ipKey].Used, "a typo, not a pump's strangers")
 	})
 
 	t.Run("stored code keeps its confirm window", func(t *testing.T) {
