@@ -700,7 +700,13 @@ func (e *Engine) SendState(ctx context.Context, j *Journey, from From) (SendStat
 func (e *Engine) send(ctx context.Context, j *Journey, phone otp.Phone, solution string, from From) (Answer, error) {
 	res, err := e.d.Login.SendCode(ctx, identity(j), phone, from.ClientIP, solution)
 	if err != nil {
-		return Answer{}, outcomeOf(err)
+		out := outcomeOf(err)
+		if le := (*otp.LimitError)(nil); errors.As(err, &le) && le.Gap > 0 {
+			// Another send of this login began a moment ago (a double
+			// click) and may still be with the SMS provider.
+			AsError(out).SentMeanwhile = e.sentMeanwhile(ctx, j, phone, from, le.Gap)
+		}
+		return Answer{}, out
 	}
 	e.count(metrics.StepCodeSent, j)
 	id := j.ID // update returns no journey on errChanged (j.ID after it was a nil dereference)
@@ -714,6 +720,31 @@ func (e *Engine) send(ctx context.Context, j *Journey, phone otp.Phone, solution
 		return Answer{}, err
 	}
 	return Answer{Journey: j, Sent: &res}, nil
+}
+
+// sentMeanwhile reports whether the code this request asked for is on its
+// way, sent by another request of the login: the journey is, or within
+// wait becomes, CodeSent for phone. It stops looking once the journey moves
+// elsewhere.
+func (e *Engine) sentMeanwhile(ctx context.Context, j *Journey, phone otp.Phone, from From, wait time.Duration) bool {
+	deadline := time.Now().Add(wait) // real time: the other request's SMS call
+	for now := j; ; {
+		if now.State == CodeSent && now.Phone == string(phone) {
+			return true
+		}
+		if now.Version != j.Version || !time.Now().Before(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+		var err error
+		if now, err = e.load(ctx, j.ID, from); err != nil {
+			return false
+		}
+	}
 }
 
 func (e *Engine) code(ctx context.Context, j *Journey, ev CodeEntered, from From) (Answer, error) {

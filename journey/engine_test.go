@@ -1258,6 +1258,38 @@ func TestEngine(t *testing.T) {
 		require.Zero(t, e.usersWithPhone(t, phone(n)))
 	})
 
+	t.Run("a double submission of one number sends one code and answers with the code step", func(t *testing.T) {
+		// The browser shows the answer to the second click: it said "wait"
+		// while the code was on its way (an outside probe).
+		e := newEnv(t, db, func(c *envConfig) {
+			c.otp = func(c *otp.Config) { c.Cooldown, c.LoginGap = time.Minute, 300*time.Millisecond }
+		})
+		n := e.next()
+		j := &Journey{State: PhoneRequested}
+		j.setAccount(person(appWeb, n))
+		from := e.put(t, j)
+		answers, errs := race(2, func(int) (Answer, error) { return e.handle(j, PhoneEntered{Number: typed(n)}, from) })
+		sent := 0
+		for i, err := range errs {
+			if err == nil {
+				require.NotNil(t, answers[i].Sent)
+				sent++
+				continue
+			}
+			oe := requireCode(t, err, CodeRateLimited)
+			require.True(t, oe.SentMeanwhile, "the other click's code is on its way: %v", oe.Cause)
+		}
+		require.Equal(t, 1, sent)
+		require.Equal(t, 1, e.codes.Outbox.Count(phone(n)))
+
+		// A click on "send again" right after: the same. A new number
+		// within the gap is a wait, not a code on its way.
+		_, err := e.handle(j, Resend{}, from)
+		require.True(t, requireCode(t, err, CodeRateLimited).SentMeanwhile)
+		_, err = e.handle(j, PhoneEntered{Number: typed(e.next())}, from)
+		require.False(t, requireCode(t, err, CodeRateLimited).SentMeanwhile)
+	})
+
 	t.Run("unknown phone refused by policy, before any SMS", func(t *testing.T) {
 		e := newEnv(t, db, func(c *envConfig) { c.login.OnUnknownPhone = login.UnknownPhoneRefuse })
 		n := e.next()

@@ -133,6 +133,10 @@ type Error struct {
 	// Challenge is set for CodeChallengeRequired and CodeChallengeFailed:
 	// the one to solve before sending again.
 	Challenge *challenge.Challenge
+	// SentMeanwhile is set for CodeRateLimited when another request of the
+	// same login sent a code to the same number a moment ago (a double
+	// submission): a page can show the code step instead of a wait.
+	SentMeanwhile bool
 	// Cause is for the log only.
 	Cause error
 }

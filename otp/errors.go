@@ -62,8 +62,12 @@ const (
 
 // LimitError says which limit refused a send and when to try again.
 type LimitError struct {
-	Limit      string        // one of the Limit* names
+	Limit      string        // one of the Limit* names: the one with the longest wait
 	RetryAfter time.Duration // until the limit's window ends
+	// Gap is the rest of the login's gap when it was full too (another
+	// send of the login began a moment ago), whichever limit waits
+	// longest; 0 when it was not.
+	Gap time.Duration
 }
 
 func (e *LimitError) Error() string {

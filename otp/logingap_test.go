@@ -57,6 +57,11 @@ func TestLoginGap(t *testing.T) {
 			require.NoError(t, err)
 			_, err = e.Svc.Send(ctx, req(2))
 			require.ErrorIs(t, err, otp.ErrRateLimited)
+			_, err = e.Svc.Send(ctx, req(1))
+			var le *otp.LimitError
+			require.ErrorAs(t, err, &le)
+			require.Equal(t, otp.LimitCooldown, le.Limit, "the longest wait is named")
+			require.Equal(t, 5*time.Second, le.Gap, "and the gap's, a double submission's sign")
 			_, err = e.Svc.Send(ctx, person(3, "192.0.2.100"))
 			require.NoError(t, err, "the gap is the login's, not the address's")
 			e.Clock.Advance(5 * time.Second)

@@ -209,9 +209,18 @@ func (s *SQLStore) Reserve(ctx context.Context, now time.Time, limits []Limit) (
 				return err
 			}
 			if used > l.Max {
-				if wait := ends.Sub(now); refused == nil || wait > refused.RetryAfter {
+				wait := ends.Sub(now)
+				var gap time.Duration
+				if refused != nil {
+					gap = refused.Gap
+				}
+				if l.Name == LimitLoginGap {
+					gap = wait
+				}
+				if refused == nil || wait > refused.RetryAfter {
 					refused = &LimitError{Limit: l.Name, RetryAfter: wait}
 				}
+				refused.Gap = gap
 				continue
 			}
 			holds = append(holds, Hold{Limit: l, Used: used, WindowEndsAt: ends})

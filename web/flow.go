@@ -834,8 +834,9 @@ func (h *Login) form(name string, event func(echo.Context) journey.Event) echo.H
 			return err
 		}
 		n := notice{ID: id, Form: name}
-		// A stale form (wrong step) only shows where the journey stands.
-		if oe != nil && oe.Code != journey.CodeWrongStep {
+		// A stale form (wrong step), or a double submission whose other
+		// request sent the code, only shows where the journey stands.
+		if oe != nil && oe.Code != journey.CodeWrongStep && !oe.SentMeanwhile {
 			n.Code, n.AttemptsLeft, n.RetryAfter, n.Challenge = oe.Code, oe.AttemptsLeft, seconds(oe.RetryAfter), oe.Challenge
 			if name == formPhone {
 				n.Phone = strings.TrimSpace(c.FormValue("phone"))
