@@ -162,6 +162,7 @@ type Codes interface {
 	Check(ctx context.Context, req otp.VerifyRequest) (otp.Proof, error)
 	Spend(ctx context.Context, p otp.Proof) error
 	WaitFor(ctx context.Context, phone otp.Phone, clientIP, identity string) (otp.Waits, error)
+	PendingTo(ctx context.Context, holder, purpose string) (otp.Phone, error)
 }
 
 // Transactor runs fn in one transaction (store.DB.Atomic).
@@ -294,6 +295,12 @@ func (s *Service) ResendWait(ctx context.Context, p Person, to otp.Phone) (time.
 	}
 	w, err := s.d.Codes.WaitFor(ctx, to, p.ClientIP, "user:"+u.ID)
 	return w.Phone, err
+}
+
+// PendingPhone is the new number this session's phone-change code went to,
+// while that code can still verify (store.ErrNotFound when none).
+func (s *Service) PendingPhone(ctx context.Context, p Person) (otp.Phone, error) {
+	return s.d.Codes.PendingTo(ctx, holder(p), PurposePhone)
 }
 
 // SendCode sends the person a code for purpose: to the bound phone for an

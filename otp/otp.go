@@ -320,6 +320,14 @@ func (s *Service) Check(ctx context.Context, req VerifyRequest) (Proof, error) {
 	return Proof{ref: c.CodeRef, code: c}, nil
 }
 
+// PendingTo is the number holder's newest code for purpose went to, while
+// that code can still verify (store.ErrNotFound when none): a page shown
+// again (its language link, a reload) finds its code step without the
+// number in its URL.
+func (s *Service) PendingTo(ctx context.Context, holder, purpose string) (Phone, error) {
+	return s.store.PendingTo(ctx, s.HolderKey(holder), purpose, s.now())
+}
+
 // ConfirmLogin gives back the sends of holder's codes for purpose to its
 // other numbers (a mistyped one, then "change number"), at most
 // typosPerLogin, once the code it checked has done its work — the login

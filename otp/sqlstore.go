@@ -73,6 +73,20 @@ func (s *SQLStore) GetCode(ctx context.Context, holder string, phone Phone, purp
 	return c, nil
 }
 
+func (s *SQLStore) PendingTo(ctx context.Context, holder, purpose string, now time.Time) (Phone, error) {
+	var p string
+	err := s.db.GetContext(ctx, &p, s.db.Rebind(`SELECT phone FROM otp_codes
+		WHERE holder = ? AND purpose = ? AND verified_at IS NULL AND expires_at > ? AND attempts < max_attempts
+		ORDER BY created_at DESC LIMIT 1`), holder, purpose, store.Time(now))
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("otp: read pending code: %w", err)
+	}
+	return Phone(p), nil
+}
+
 func (s *SQLStore) DeleteCode(ctx context.Context, ref CodeRef) error {
 	_, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM otp_codes WHERE holder = ? AND phone = ? AND purpose = ? AND issue_id = ?`),
 		ref.Holder, string(ref.Phone), ref.Purpose, ref.IssueID)

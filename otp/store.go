@@ -17,6 +17,10 @@ type Store interface {
 	// GetCode returns the pending code for holder (a HolderKey), phone and
 	// purpose, or store.ErrNotFound.
 	GetCode(ctx context.Context, holder string, phone Phone, purpose string) (Code, error)
+	// PendingTo returns the number of holder's newest code for purpose
+	// that can still verify at now (not verified, not expired, attempts
+	// left), or store.ErrNotFound.
+	PendingTo(ctx context.Context, holder, purpose string, now time.Time) (Phone, error)
 	// DeleteCode removes the code issued as ref; a code that has been
 	// replaced since is left alone.
 	DeleteCode(ctx context.Context, ref CodeRef) error

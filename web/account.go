@@ -164,6 +164,14 @@ func (h *AccountPages) overview(c echo.Context) error {
 		// nothing: the code already sent still works, and the send-again
 		// button counts down the server's wait.
 		d.Step = step
+	case step == stepPhoneCode && h.Accounts.PhonesEditable():
+		// The new number is found from the session's pending code, never
+		// from the URL; without one, the number's form.
+		to, err := h.Accounts.PendingPhone(c.Request().Context(), p)
+		if err != nil {
+			return c.Redirect(http.StatusSeeOther, h.stepPage(stepPhone))
+		}
+		d.Step, d.NewPhone, d.MaskedTarget, d.CodeSent = stepPhoneCode, to.String(), to.Display(), true
 	}
 	return h.show(c, s, p, d, http.StatusOK)
 }
@@ -215,14 +223,12 @@ func (h *AccountPages) show(c echo.Context, s GateSession, p account.Person, d A
 
 // stepPage is the page to GET for step, where its language links go:
 // the answers to the page's posts are not found again at their URLs. A
-// phone change's code step goes back to the number's form, as the number
-// never goes into a URL.
+// phone change's code step finds its number from the session's pending
+// code: the number never goes into a URL.
 func (h *AccountPages) stepPage(step string) string {
 	switch step {
-	case stepUnbind, stepReplace, stepPhone:
+	case stepUnbind, stepReplace, stepPhone, stepPhoneCode:
 		return h.Gate.cookiePath() + "?step=" + step
-	case stepPhoneCode:
-		return h.Gate.cookiePath() + "?step=" + stepPhone
 	}
 	return h.Gate.cookiePath()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"wxcas/otp"
+	"wxcas/store"
 )
 
 // runCodes checks issuing and verifying codes through otp.Service.
@@ -47,6 +48,28 @@ func runCodes(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		require.NoError(t, err)
 		require.Regexp(t, `^[0-9a-f]{64}$`, c.Hash)
 		require.NotContains(t, c.Hash, code)
+	})
+
+	t.Run("the number of a login's newest code that can still verify", func(t *testing.T) {
+		e := NewEnv(t, newStore(t), nil)
+		_, err := e.Svc.PendingTo(ctx, Holder, Purpose)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		e.Send(t, SendReq(Phone(1)))
+		e.Clock.Advance(time.Minute)
+		second := e.Send(t, SendReq(Phone(2)))
+		e.Send(t, otherLogin(Phone(3)))
+		p, err := e.Svc.PendingTo(ctx, Holder, Purpose)
+		require.NoError(t, err)
+		require.Equal(t, Phone(2), p, "the newest; another login's is not this login's")
+		_, err = e.Svc.PendingTo(ctx, Holder, "other")
+		require.ErrorIs(t, err, store.ErrNotFound, "per purpose")
+		require.NoError(t, e.Verify(Phone(2), second))
+		p, err = e.Svc.PendingTo(ctx, Holder, Purpose)
+		require.NoError(t, err)
+		require.Equal(t, Phone(1), p, "a verified code is not pending")
+		e.Clock.Advance(5 * time.Minute)
+		_, err = e.Svc.PendingTo(ctx, Holder, Purpose)
+		require.ErrorIs(t, err, store.ErrNotFound, "nor an expired one")
 	})
 
 	t.Run("no code", func(t *testing.T) {
