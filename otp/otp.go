@@ -331,15 +331,17 @@ func (s *Service) PendingTo(ctx context.Context, holder, purpose string) (Phone,
 // ConfirmLogin gives back the sends of holder's codes for purpose to its
 // other numbers (a mistyped one, then "change number"), at most
 // typosPerLogin, once the code it checked has done its work — the login
-// bound a phone, committed. One: a person notices a wrong number on the
-// code page and changes it; each binding of a phone an SMS pump owns (and
-// unbinds again) frees no more than that one stranger's send, within the
-// phone's own hourly limit (a second outside probe freed three a binding). Not at Check: a login that only enters its
-// own phone's code and is then refused (the number belongs to someone
-// else's binding) would free sends to strangers' numbers each time, and an
-// SMS pump with one phone of its own would pass the unconfirmed-codes limit
-// (outside probe: 26 codes to strangers against a limit of 20). Failing
-// only over-counts.
+// bound a phone, committed.
+//
+// Not at Check: a login that only enters its own phone's code and is then
+// refused (the number belongs to someone else's binding) would free sends
+// to strangers' numbers each time, and an SMS pump with one phone of its
+// own would pass the unconfirmed-codes limit (outside probe: 26 codes to
+// strangers against a limit of 20). And one send: a person notices a wrong
+// number on the code page and changes it, while a pump that binds its own
+// phone, unbinds it and binds it again frees one stranger's send a binding,
+// within the phone's own hourly limit (a second probe freed three a
+// binding). Failing only over-counts.
 func (s *Service) ConfirmLogin(ctx context.Context, holder, purpose string) {
 	if _, err := s.store.Confirm(context.WithoutCancel(ctx), s.HolderKey(holder), purpose, "", typosPerLogin); err != nil {
 		s.log.ErrorContext(ctx, "otp: a login's other sends not confirmed; its address may be limited early", "err", err)
