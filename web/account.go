@@ -83,7 +83,8 @@ type AccountPage struct {
 	SessionsEnded bool
 	// CodeSent: a code was sent for this step, with this answer or before
 	// it (a code step shown again after a refusal: a wrong code, a resend
-	// too soon). A step shown by itself (GET ?step=) cannot tell.
+	// too soon). Shown by itself (GET ?step=), only the phone change's
+	// step can tell (from its pending code); unbind and replace do not look.
 	CodeSent               bool
 	ErrorKey, ErrorDetail  string
 	ResendAfter            int
